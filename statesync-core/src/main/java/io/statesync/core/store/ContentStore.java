@@ -1,0 +1,256 @@
+package io.statesync.core.store;
+
+import io.statesync.core.cid.Cid;
+import io.statesync.core.cid.CidFormatException;
+import io.statesync.core.cid.Codec;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A directory of blobs named by their CIDs: {@code <root>/ipfs/<cid>}, so any static web
+ * server pointed at the root is a valid source. Every blob is verified before it gets its
+ * final name; writes go to {@code <root>/tmp}, are fsynced and renamed atomically. Content is
+ * deduplicated by name. Safe for concurrent writers, in one process or several.
+ */
+public final class ContentStore {
+    /** Temp files older than this, found at open, are leftovers of a dead writer. */
+    private static final Duration STALE_TEMP = Duration.ofMinutes(10);
+    private static final int COPY_BUFFER = 64 * 1024;
+
+    private final Path root;
+    private final Path blobs;
+    private final Path temps;
+    private final AtomicLong totalBytes = new AtomicLong();
+    private final AtomicLong blobCount = new AtomicLong();
+
+    private ContentStore(Path root) {
+        this.root = root;
+        this.blobs = root.resolve("ipfs");
+        this.temps = root.resolve("tmp");
+    }
+
+    /** Opens (creating if needed) the store at {@code root}. Cleans up stale temp files. */
+    public static ContentStore open(Path root) throws IOException {
+        ContentStore store = new ContentStore(root.toAbsolutePath().normalize());
+        Files.createDirectories(store.blobs);
+        Files.createDirectories(store.temps);
+        store.sweepStaleTemps();
+        store.recount();
+        return store;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    /** Where the blob lives (or would live). Callers serving files use it for zero-copy transfer. */
+    public Path pathOf(Cid cid) {
+        return blobs.resolve(cid.toString());
+    }
+
+    public boolean has(Cid cid) {
+        return Files.isRegularFile(pathOf(cid));
+    }
+
+    /** The blob's size in bytes. */
+    public long size(Cid cid) throws IOException {
+        try {
+            return Files.size(pathOf(cid));
+        } catch (NoSuchFileException e) {
+            throw new BlobNotFoundException(cid);
+        }
+    }
+
+    /**
+     * A stream over the stored bytes. These were verified when they entered the store; callers
+     * that must defend against later disk corruption re-hash (see {@code Materializer}).
+     */
+    public InputStream open(Cid cid) throws IOException {
+        try {
+            return Files.newInputStream(pathOf(cid));
+        } catch (NoSuchFileException e) {
+            throw new BlobNotFoundException(cid);
+        }
+    }
+
+    /** Reads from {@code position} into {@code dst}; returns bytes read, or -1 at the end. */
+    public int read(Cid cid, long position, ByteBuffer dst) throws IOException {
+        try (FileChannel ch = FileChannel.open(pathOf(cid), StandardOpenOption.READ)) {
+            return ch.read(dst, position);
+        } catch (NoSuchFileException e) {
+            throw new BlobNotFoundException(cid);
+        }
+    }
+
+    /** The whole blob in memory: for small blobs such as manifests. */
+    public byte[] readAll(Cid cid) throws IOException {
+        try {
+            return Files.readAllBytes(pathOf(cid));
+        } catch (NoSuchFileException e) {
+            throw new BlobNotFoundException(cid);
+        }
+    }
+
+    /** Starts a verified write of the blob {@code expected}. */
+    public BlobWriter writer(Cid expected) throws IOException {
+        return new BlobWriter(this, expected, expected.codec(), newTemp());
+    }
+
+    /** Starts a write whose CID is computed from the bytes. */
+    public BlobWriter writer(Codec codec) throws IOException {
+        return new BlobWriter(this, null, codec, newTemp());
+    }
+
+    /** Stores the stream's bytes under their computed CID. */
+    public Cid put(Codec codec, InputStream in) throws IOException {
+        try (BlobWriter w = writer(codec)) {
+            copy(in, w);
+            return w.commit();
+        }
+    }
+
+    /** Stores bytes under their computed CID. */
+    public Cid put(Codec codec, byte[] bytes) throws IOException {
+        try (BlobWriter w = writer(codec)) {
+            w.write(bytes, 0, bytes.length);
+            return w.commit();
+        }
+    }
+
+    /**
+     * Stores the stream's bytes only if they match {@code expected}.
+     *
+     * @throws DigestMismatchException on a mismatch; the store is unchanged
+     */
+    public void put(Cid expected, InputStream in) throws IOException {
+        try (BlobWriter w = writer(expected)) {
+            copy(in, w);
+            w.commit();
+        }
+    }
+
+    /** Deletes the blob; returns whether it existed. */
+    public boolean delete(Cid cid) throws IOException {
+        Path p = pathOf(cid);
+        long size;
+        try {
+            size = Files.size(p);
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+        if (Files.deleteIfExists(p)) {
+            totalBytes.addAndGet(-size);
+            blobCount.decrementAndGet();
+            return true;
+        }
+        return false;
+    }
+
+    /** Sum of the sizes of all blobs, as counted at open and kept since by this instance. */
+    public long totalBytes() {
+        return totalBytes.get();
+    }
+
+    /** Number of blobs, as counted at open and kept since by this instance. */
+    public long blobCount() {
+        return blobCount.get();
+    }
+
+    /** Every CID in the store. Files whose names are not CIDs are ignored. */
+    public List<Cid> list() throws IOException {
+        List<Cid> out = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(blobs)) {
+            for (Path p : ds) {
+                try {
+                    out.add(Cid.parse(p.getFileName().toString()));
+                } catch (CidFormatException ignored) {
+                    // Not ours: a store directory may be shared with a web server's own files.
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Gives a verified, fsynced temp file its final name. Called by {@link BlobWriter#commit()}. */
+    void install(Path temp, Cid cid, long size) throws IOException {
+        Path target = pathOf(cid);
+        if (Files.exists(target)) {
+            // Deduplicated: the same content is already here (maybe from a concurrent writer).
+            Files.deleteIfExists(temp);
+            return;
+        }
+        try {
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("the store's tmp and ipfs directories must be on one file system", e);
+        }
+        // Two writers racing past the exists() check both rename identical bytes onto one name;
+        // the count may then be one too high, which only errs on the side of more space in use.
+        totalBytes.addAndGet(size);
+        blobCount.incrementAndGet();
+    }
+
+    private Path newTemp() {
+        return temps.resolve(UUID.randomUUID() + ".part");
+    }
+
+    private static void copy(InputStream in, BlobWriter w) throws IOException {
+        byte[] buf = new byte[COPY_BUFFER];
+        int n;
+        while ((n = in.read(buf)) >= 0) {
+            w.write(buf, 0, n);
+        }
+    }
+
+    private void sweepStaleTemps() throws IOException {
+        Instant cutoff = Instant.now().minus(STALE_TEMP);
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(temps)) {
+            for (Path p : ds) {
+                try {
+                    FileTime t = Files.getLastModifiedTime(p);
+                    if (t.toInstant().isBefore(cutoff)) {
+                        Files.deleteIfExists(p);
+                    }
+                } catch (NoSuchFileException ignored) {
+                    // Another process cleaned it up first.
+                }
+            }
+        }
+    }
+
+    private void recount() throws IOException {
+        long bytes = 0;
+        long count = 0;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(blobs)) {
+            for (Path p : ds) {
+                try {
+                    bytes += Files.size(p);
+                    count++;
+                } catch (NoSuchFileException ignored) {
+                    // Deleted concurrently.
+                }
+            }
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+        totalBytes.set(bytes);
+        blobCount.set(count);
+    }
+}
