@@ -1,0 +1,77 @@
+package io.statesync.transfer.fetch;
+
+import io.statesync.core.snapshot.ManifestLimits;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How a fetch behaves. Every value is honoured (the system this replaces ignored its retry and
+ * deadline settings).
+ *
+ * @param parallelism chunk requests in flight over all sources
+ * @param perSourceParallelism chunk requests in flight to any one source
+ * @param maxTries attempts per chunk, over all sources, before the fetch gives up on it
+ * @param retryWait pause before a failed chunk is tried again; doubles with each failure of the
+ *                  same chunk, and is also the first back-off of a failing source
+ * @param deadline the whole fetch, manifest included
+ * @param chunkDeadline one chunk request, from connect to last byte: a stalled source is caught here
+ * @param limits bounds the manifest must respect before anything is fetched
+ */
+public record FetchOptions(int parallelism, int perSourceParallelism, int maxTries, Duration retryWait,
+                           Duration deadline, Duration chunkDeadline, ManifestLimits limits) {
+
+    /** 16 in flight, 6 per source, 5 tries, 500 ms retry wait, 1 h deadline, 30 s per chunk. */
+    public static final FetchOptions DEFAULT = new FetchOptions(16, 6, 5, Duration.ofMillis(500),
+            Duration.ofHours(1), Duration.ofSeconds(30), ManifestLimits.DEFAULT);
+
+    public FetchOptions {
+        if (parallelism < 1) {
+            throw new IllegalArgumentException("parallelism must be at least 1, got " + parallelism);
+        }
+        if (perSourceParallelism < 1) {
+            throw new IllegalArgumentException("per-source parallelism must be at least 1, got " + perSourceParallelism);
+        }
+        if (maxTries < 1) {
+            throw new IllegalArgumentException("max tries must be at least 1, got " + maxTries);
+        }
+        Objects.requireNonNull(retryWait, "retryWait");
+        Objects.requireNonNull(limits, "limits");
+        if (retryWait.isNegative()) {
+            throw new IllegalArgumentException("retry wait must not be negative");
+        }
+        if (deadline.isNegative() || deadline.isZero()) {
+            throw new IllegalArgumentException("deadline must be positive");
+        }
+        if (chunkDeadline.isNegative() || chunkDeadline.isZero()) {
+            throw new IllegalArgumentException("chunk deadline must be positive");
+        }
+    }
+
+    public FetchOptions withParallelism(int v) {
+        return new FetchOptions(v, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, limits);
+    }
+
+    public FetchOptions withPerSourceParallelism(int v) {
+        return new FetchOptions(parallelism, v, maxTries, retryWait, deadline, chunkDeadline, limits);
+    }
+
+    public FetchOptions withMaxTries(int v) {
+        return new FetchOptions(parallelism, perSourceParallelism, v, retryWait, deadline, chunkDeadline, limits);
+    }
+
+    public FetchOptions withRetryWait(Duration v) {
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, v, deadline, chunkDeadline, limits);
+    }
+
+    public FetchOptions withDeadline(Duration v) {
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, v, chunkDeadline, limits);
+    }
+
+    public FetchOptions withChunkDeadline(Duration v) {
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, v, limits);
+    }
+
+    public FetchOptions withLimits(ManifestLimits v) {
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, v);
+    }
+}
