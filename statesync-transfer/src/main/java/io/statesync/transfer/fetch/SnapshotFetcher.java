@@ -14,11 +14,25 @@ import java.util.function.Consumer;
  */
 public final class SnapshotFetcher implements AutoCloseable {
     private final ContentStore store;
-    private final MeterRegistry registry;
+    private final FetchMetrics metrics;
+    private final SourceScores scores;
+    private final HttpBlobClient client = new HttpBlobClient();
 
+    /** A fetcher into {@code store} with its own source scores. */
     public SnapshotFetcher(ContentStore store, MeterRegistry registry) {
+        this(store, registry, new SourceScores());
+    }
+
+    /** A fetcher sharing process-wide source scores (see {@link SourceScores}). */
+    public SnapshotFetcher(ContentStore store, MeterRegistry registry, SourceScores scores) {
         this.store = store;
-        this.registry = registry;
+        this.metrics = new FetchMetrics(registry);
+        this.scores = scores;
+    }
+
+    /** The scores this fetcher records and schedules by. */
+    public SourceScores scores() {
+        return scores;
     }
 
     /**
@@ -29,10 +43,24 @@ public final class SnapshotFetcher implements AutoCloseable {
      */
     public FetchResult fetch(Cid root, List<Source> sources, FetchOptions options, Consumer<FetchProgress> progress)
             throws FetchException, InterruptedException {
-        throw new UnsupportedOperationException("not yet");
+        FetchRun run = new FetchRun(client, store, scores, metrics, root, sources, options, progress);
+        metrics.started();
+        String outcome = "cancelled";
+        try {
+            FetchResult result = run.run();
+            outcome = "ok";
+            return result;
+        } catch (FetchException e) {
+            outcome = e.reason().name().toLowerCase(java.util.Locale.ROOT);
+            throw e;
+        } finally {
+            metrics.finished(outcome, run.elapsedNanos());
+        }
     }
 
+    /** Closes pooled connections. Fetches still running fail. */
     @Override
     public void close() {
+        client.close();
     }
 }

@@ -1,0 +1,811 @@
+package io.statesync.transfer.fetch;
+
+import io.statesync.core.cid.Cid;
+import io.statesync.core.cid.Codec;
+import io.statesync.core.snapshot.FileEntry;
+import io.statesync.core.snapshot.Manifest;
+import io.statesync.core.snapshot.ManifestCodec;
+import io.statesync.core.snapshot.ManifestException;
+import io.statesync.core.store.BlobWriter;
+import io.statesync.core.store.ContentStore;
+import io.statesync.core.store.DigestMismatchException;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
+import java.nio.channels.ClosedByInterruptException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * One fetch of one snapshot: the manifest first, then a pool of worker virtual threads that
+ * pull (chunk, source) leases from a shared queue until every chunk is verified in the store,
+ * the deadline passes, or a chunk runs out of tries. All scheduling state sits under one lock;
+ * network and disk I/O happen outside it.
+ */
+final class FetchRun {
+    /** How often progress is reported and the deadline checked. */
+    private static final long TICK_NANOS = 500_000_000L;
+    /** A duplicate request for a lagging tail chunk is sent after this many times its expected time. */
+    private static final double HEDGE_FACTOR = 3.0;
+    private static final long MIN_HEDGE_NANOS = 300_000_000L;
+
+    private final HttpBlobClient client;
+    private final ContentStore store;
+    private final SourceScores scores;
+    private final FetchMetrics metrics;
+    private final Cid root;
+    private final FetchOptions options;
+    private final Consumer<FetchProgress> progress;
+    private final List<Peer> peers = new ArrayList<>();
+    private final long startNanos = System.nanoTime();
+    private final long deadlineNanos;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    // Guarded by lock:
+    /** Chunks due now, in the order to try them. */
+    private final ArrayDeque<Task> ready = new ArrayDeque<>();
+    /** Chunks waiting out their retry wait, earliest first. */
+    private final PriorityQueue<Task> waiting = new PriorityQueue<>(Comparator.comparingLong(t -> t.dueAt));
+    /** Chunks with a request in flight, oldest first: candidates for hedging. */
+    private final Set<Task> inFlight = new LinkedHashSet<>();
+    private final Map<Cid, Task> tasks = new LinkedHashMap<>();
+    private int remaining;
+    private long bytesFetched;
+    private long chunksFetched;
+    private FetchException failure;
+    private boolean finished;
+
+    private long bytesTotal;
+    private long bytesLocal;
+    private long chunksLocal;
+    private final RateWindow rate = new RateWindow();
+
+    FetchRun(HttpBlobClient client, ContentStore store, SourceScores scores, FetchMetrics metrics, Cid root,
+             List<Source> sources, FetchOptions options, Consumer<FetchProgress> progress) {
+        this.client = client;
+        this.store = store;
+        this.scores = scores;
+        this.metrics = metrics;
+        this.root = root;
+        this.options = options;
+        this.progress = progress;
+        this.deadlineNanos = startNanos + Math.min(options.deadline().toNanos(), Long.MAX_VALUE / 4);
+        for (Source s : new LinkedHashSet<>(sources)) {
+            peers.add(new Peer(s));
+        }
+    }
+
+    FetchResult run() throws FetchException, InterruptedException {
+        if (root.codec() != Codec.DAG_JSON) {
+            throw fail(FetchException.Reason.MANIFEST, root + " is a raw block, not a snapshot manifest (dag-json)", List.of(root), null);
+        }
+        Manifest manifest = manifest();
+        plan(manifest);
+        if (remaining > 0) {
+            fetchChunks();
+        }
+        FetchProgress last = snapshotProgress();
+        report(last);
+        return new FetchResult(root, manifest, bytesFetched, chunksFetched, chunksLocal,
+                Duration.ofNanos(System.nanoTime() - startNanos), last.sources());
+    }
+
+    // ---- manifest ------------------------------------------------------------------------
+
+    private Manifest manifest() throws FetchException, InterruptedException {
+        if (store.has(root)) {
+            try {
+                return ManifestCodec.decode(store.readAll(root), options.limits());
+            } catch (ManifestException e) {
+                throw fail(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + e.getMessage(), List.of(root), e);
+            } catch (IOException e) {
+                throw fail(FetchException.Reason.LOCAL_IO, "cannot read manifest " + root + " from the local store: " + e.getMessage(), List.of(root), e);
+            }
+        }
+        if (peers.isEmpty()) {
+            throw fail(FetchException.Reason.SOURCES_EXHAUSTED, "no sources given for snapshot " + root, List.of(root), null);
+        }
+        String lastError = "no source answered";
+        ManifestException invalid = null;
+        for (int attempt = 1; attempt <= options.maxTries(); attempt++) {
+            for (Peer p : rankedForManifest()) {
+                checkDeadline(List.of(root));
+                long t0 = System.nanoTime();
+                long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
+                ByteArrayOutputStream body = new ByteArrayOutputStream();
+                try {
+                    client.get(p.source, root.toString(), reqDeadline, options.limits().maxManifestBytes(), new HttpBlobClient.BodySink() {
+                        @Override
+                        public void begin(long contentLength) {
+                        }
+
+                        @Override
+                        public void accept(byte[] buf, int off, int len) {
+                            body.write(buf, off, len);
+                        }
+                    });
+                    byte[] bytes = body.toByteArray();
+                    Cid actual = Cid.compute(Codec.DAG_JSON, bytes);
+                    if (!actual.equals(root)) {
+                        ban(p, "served a manifest that does not match " + root);
+                        lastError = p.source + " served bytes not matching " + root;
+                        continue;
+                    }
+                    Manifest m = ManifestCodec.decode(bytes, options.limits());
+                    store.put(Codec.DAG_JSON, bytes);
+                    succeeded(p, bytes.length, System.nanoTime() - t0);
+                    return m;
+                } catch (ManifestException e) {
+                    // Bytes match the CID, so every source would serve the same invalid manifest.
+                    invalid = e;
+                    break;
+                } catch (InterruptedIOException e) {
+                    if (Thread.currentThread().isInterrupted()) {
+                        throw new InterruptedException("fetch cancelled");
+                    }
+                    lastError = p.source + ": " + describe(e);
+                    failed(p, lastError);
+                } catch (IOException e) {
+                    lastError = p.source + ": " + describe(e);
+                    failed(p, lastError);
+                }
+            }
+            if (invalid != null) {
+                throw fail(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + invalid.getMessage(), List.of(root), invalid);
+            }
+            if (peers.stream().allMatch(p -> p.banned)) {
+                break;
+            }
+            if (attempt < options.maxTries()) {
+                sleepUntil(Math.min(System.nanoTime() + retryWaitNanos(attempt), deadlineNanos));
+            }
+        }
+        throw fail(FetchException.Reason.MANIFEST, "could not get manifest " + root + " from any of " + peers.size()
+                + " source(s) in " + options.maxTries() + " tries (last: " + lastError + ")", List.of(root), null);
+    }
+
+    private List<Peer> rankedForManifest() {
+        lock.lock();
+        try {
+            List<Peer> out = new ArrayList<>();
+            for (Peer p : peers) {
+                if (!p.banned) {
+                    out.add(p);
+                }
+            }
+            out.sort(Comparator.comparingDouble((Peer p) -> -expectedRate(p)));
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- chunks --------------------------------------------------------------------------
+
+    private void plan(Manifest m) {
+        for (FileEntry f : m.files()) {
+            for (int i = 0; i < f.chunks().size(); i++) {
+                Cid c = f.chunks().get(i);
+                if (tasks.containsKey(c)) {
+                    continue;
+                }
+                int length = Manifest.chunkLength(f.size(), m.chunkSize(), i);
+                Task t = new Task(c, length);
+                tasks.put(c, t);
+                bytesTotal += length;
+                if (store.has(c)) {
+                    t.done = true;
+                    bytesLocal += length;
+                    chunksLocal++;
+                } else {
+                    ready.addLast(t);
+                    remaining++;
+                }
+            }
+        }
+    }
+
+    private void fetchChunks() throws FetchException, InterruptedException {
+        if (peers.isEmpty()) {
+            throw fail(FetchException.Reason.SOURCES_EXHAUSTED, "no sources given; " + remaining + " chunks missing", missing(), null);
+        }
+        int workers = Math.min(options.parallelism(), remaining);
+        ExecutorService pool = Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("statesync-fetch-" + root.toString().substring(0, 16) + "-", 0).factory());
+        long nextTick = System.nanoTime() + TICK_NANOS;
+        try {
+            for (int i = 0; i < workers; i++) {
+                pool.execute(this::workerLoop);
+            }
+            while (true) {
+                lock.lock();
+                try {
+                    while (remaining > 0 && failure == null) {
+                        long now = System.nanoTime();
+                        if (now >= deadlineNanos) {
+                            failure = failure(FetchException.Reason.DEADLINE, "deadline of " + human(options.deadline())
+                                    + " passed with " + remaining + " of " + tasks.size() + " chunks missing", null);
+                            break;
+                        }
+                        long wait = Math.min(deadlineNanos, nextTick) - now;
+                        if (wait <= 0) {
+                            break;
+                        }
+                        changed.awaitNanos(wait);
+                    }
+                    if (remaining == 0 || failure != null) {
+                        break;
+                    }
+                } finally {
+                    lock.unlock();
+                }
+                nextTick = System.nanoTime() + TICK_NANOS;
+                report(snapshotProgress());
+            }
+        } finally {
+            lock.lock();
+            try {
+                finished = true;
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+            pool.shutdownNow();
+            pool.close();
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private void workerLoop() {
+        while (true) {
+            Lease lease;
+            try {
+                lease = next();
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (lease == null) {
+                return;
+            }
+            attempt(lease);
+        }
+    }
+
+    /** Blocks until a chunk and a source to fetch it from are both available; null when the fetch is over. */
+    private Lease next() throws InterruptedException {
+        lock.lock();
+        try {
+            while (true) {
+                if (finished || failure != null || remaining == 0) {
+                    return null;
+                }
+                long now = System.nanoTime();
+                while (!waiting.isEmpty() && waiting.peek().dueAt <= now) {
+                    ready.addFirst(waiting.poll());
+                }
+                if (peers.stream().allMatch(p -> p.banned)) {
+                    failure = failure(FetchException.Reason.SOURCES_EXHAUSTED,
+                            "every source served corrupt data and is banned; " + remaining + " chunks missing", null);
+                    changed.signalAll();
+                    return null;
+                }
+                Task t = ready.peekFirst();
+                if (t != null) {
+                    Peer p = pick(t, now, null);
+                    if (p != null) {
+                        ready.pollFirst();
+                        return lease(t, p, now);
+                    }
+                } else {
+                    Lease hedge = hedge(now);
+                    if (hedge != null) {
+                        return hedge;
+                    }
+                }
+                long wake = now + TICK_NANOS;
+                if (!waiting.isEmpty()) {
+                    wake = Math.min(wake, waiting.peek().dueAt);
+                }
+                for (Peer p : peers) {
+                    if (!p.banned && p.backoffUntil > now) {
+                        wake = Math.min(wake, p.backoffUntil);
+                    }
+                }
+                changed.awaitNanos(Math.max(1_000_000L, wake - now));
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Endgame: when nothing is queued, a chunk that has been in flight far longer than the best
+     * source needs for it is requested again from another source; the first verified copy wins.
+     */
+    private Lease hedge(long now) {
+        double best = 0;
+        for (Peer p : peers) {
+            best = Math.max(best, p.banned ? 0 : expectedRate(p));
+        }
+        for (Task t : inFlight) {
+            if (t.done || t.active.size() != 1) {
+                continue;
+            }
+            double expected = best > 0 ? t.length / best * 1e9 : 0;
+            long after = Math.max(MIN_HEDGE_NANOS, (long) (HEDGE_FACTOR * expected));
+            if (now - t.startedAt < after) {
+                continue;
+            }
+            Peer p = pick(t, now, t.active.get(0));
+            if (p != null) {
+                return lease(t, p, now);
+            }
+        }
+        return null;
+    }
+
+    private Lease lease(Task t, Peer p, long now) {
+        if (t.active.isEmpty()) {
+            t.startedAt = now;
+            inFlight.add(t);
+        }
+        t.active.add(p);
+        p.inflight++;
+        return new Lease(t, p);
+    }
+
+    /** The usable source expected to deliver soonest, preferring ones this chunk has not failed at. */
+    private Peer pick(Task t, long now, Peer exclude) {
+        Peer best = null;
+        double bestScore = -1;
+        boolean bestFresh = false;
+        for (Peer p : peers) {
+            if (p == exclude || p.banned || p.backoffUntil > now || p.inflight >= options.perSourceParallelism()) {
+                continue;
+            }
+            boolean fresh = !t.failedAt.contains(p);
+            double score = expectedRate(p) / (p.inflight + 1);
+            if (best == null || (fresh && !bestFresh) || (fresh == bestFresh && score > bestScore)) {
+                best = p;
+                bestScore = score;
+                bestFresh = fresh;
+            }
+        }
+        return best;
+    }
+
+    /** Measured rate of one request to this source; an unmeasured source is assumed as fast as the best, so it gets probed. */
+    private double expectedRate(Peer p) {
+        double r = scores.get(p.source).bytesPerSecond();
+        if (r > 0) {
+            return r;
+        }
+        double max = 0;
+        for (Peer q : peers) {
+            max = Math.max(max, scores.get(q.source).bytesPerSecond());
+        }
+        return max > 0 ? max : 1e9;
+    }
+
+    private void attempt(Lease lease) {
+        Task t = lease.task;
+        Peer p = lease.peer;
+        long t0 = System.nanoTime();
+        long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
+        try (BlobWriter w = store.writer(t.cid)) {
+            client.get(p.source, t.cid.toString(), reqDeadline, t.length, new HttpBlobClient.BodySink() {
+                @Override
+                public void begin(long contentLength) throws IOException {
+                    if (contentLength >= 0 && contentLength != t.length) {
+                        throw new WrongLengthException(contentLength, t.length);
+                    }
+                }
+
+                @Override
+                public void accept(byte[] buf, int off, int len) throws IOException {
+                    if (t.done) {
+                        throw new SupersededException();
+                    }
+                    try {
+                        w.write(buf, off, len);
+                    } catch (ClosedByInterruptException e) {
+                        throw e;
+                    } catch (IOException e) {
+                        throw new LocalWriteException(e);
+                    }
+                }
+            });
+            if (w.written() != t.length) {
+                throw new WrongLengthException(w.written(), t.length);
+            }
+            try {
+                w.commit();
+            } catch (DigestMismatchException e) {
+                throw e;
+            } catch (IOException e) {
+                throw new LocalWriteException(e);
+            }
+            chunkDone(lease, System.nanoTime() - t0);
+        } catch (DigestMismatchException | WrongLengthException e) {
+            chunkCorrupt(lease, e.getMessage());
+        } catch (SupersededException e) {
+            chunkSuperseded(lease);
+        } catch (LocalWriteException e) {
+            fatal(lease, failure(FetchException.Reason.LOCAL_IO, "cannot write to the local store "
+                    + store.root() + ": " + describe(e.getCause()), e.getCause()));
+        } catch (IOException e) {
+            if (Thread.currentThread().isInterrupted()) {
+                release(lease);
+                return;
+            }
+            chunkFailed(lease, describe(e));
+        } catch (RuntimeException e) {
+            chunkFailed(lease, "unexpected error: " + e);
+        }
+    }
+
+    private void chunkDone(Lease lease, long nanos) {
+        Task t = lease.task;
+        Peer p = lease.peer;
+        scores.recordSuccess(p.source, t.length, nanos);
+        metrics.chunk(p.source, "ok", t.length);
+        lock.lock();
+        try {
+            release(lease);
+            p.consecutiveFailures = 0;
+            p.bytes += t.length;
+            p.chunks++;
+            if (!t.done) {
+                t.done = true;
+                inFlight.remove(t);
+                remaining--;
+                bytesFetched += t.length;
+                chunksFetched++;
+            }
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void chunkCorrupt(Lease lease, String why) {
+        Peer p = lease.peer;
+        metrics.chunk(p.source, "corrupt", 0);
+        scores.recordFailure(p.source);
+        lock.lock();
+        try {
+            release(lease);
+            p.corrupt++;
+            p.failures++;
+            p.banned = true;
+            p.lastError = why;
+            retryOrFail(lease.task, p, why);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void chunkFailed(Lease lease, String why) {
+        Peer p = lease.peer;
+        metrics.chunk(p.source, "failed", 0);
+        scores.recordFailure(p.source);
+        lock.lock();
+        try {
+            release(lease);
+            p.failures++;
+            p.consecutiveFailures++;
+            p.lastError = why;
+            p.backoffUntil = System.nanoTime() + Math.min(retryWaitNanos(p.consecutiveFailures), Long.MAX_VALUE / 4);
+            retryOrFail(lease.task, p, why);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void chunkSuperseded(Lease lease) {
+        metrics.chunk(lease.peer.source, "superseded", 0);
+        lock.lock();
+        try {
+            release(lease);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void fatal(Lease lease, FetchException e) {
+        lock.lock();
+        try {
+            release(lease);
+            if (failure == null) {
+                failure = e;
+            }
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Ends a request's hold on its source and chunk. Caller holds the lock (or it is taken here). */
+    private void release(Lease lease) {
+        lock.lock();
+        try {
+            lease.peer.inflight--;
+            lease.task.active.remove(lease.peer);
+            if (lease.task.active.isEmpty()) {
+                inFlight.remove(lease.task);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** After a failed request: requeue the chunk (elsewhere at once, or after its retry wait), or fail the fetch. */
+    private void retryOrFail(Task t, Peer failedAt, String why) {
+        if (t.done) {
+            return;
+        }
+        t.attempts++;
+        t.lastError = failedAt.source + ": " + why;
+        if (t.attempts >= options.maxTries()) {
+            if (failure == null) {
+                failure = failure(FetchException.Reason.SOURCES_EXHAUSTED, "chunk " + t.cid + " failed " + t.attempts
+                        + " tries (last: " + t.lastError + "); " + remaining + " chunks missing", null);
+            }
+            return;
+        }
+        if (!t.active.isEmpty()) {
+            return; // A hedged copy is still in flight.
+        }
+        t.failedAt.add(failedAt);
+        boolean untried = peers.stream().anyMatch(q -> !q.banned && !t.failedAt.contains(q));
+        long now = System.nanoTime();
+        if (untried) {
+            t.dueAt = now;
+            ready.addFirst(t);
+        } else {
+            t.failedAt.clear();
+            t.dueAt = now + retryWaitNanos(t.attempts);
+            waiting.add(t);
+        }
+    }
+
+    private long retryWaitNanos(int failures) {
+        long base = options.retryWait().toNanos();
+        int shift = Math.min(20, Math.max(0, failures - 1));
+        long wait = base << shift;
+        return wait < 0 || wait > Long.MAX_VALUE / 4 ? Long.MAX_VALUE / 4 : wait;
+    }
+
+    // ---- sources, progress, failures -------------------------------------------------------
+
+    private void succeeded(Peer p, long bytes, long nanos) {
+        scores.recordSuccess(p.source, bytes, nanos);
+        lock.lock();
+        try {
+            p.consecutiveFailures = 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void failed(Peer p, String why) {
+        scores.recordFailure(p.source);
+        lock.lock();
+        try {
+            p.failures++;
+            p.consecutiveFailures++;
+            p.lastError = why;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void ban(Peer p, String why) {
+        scores.recordFailure(p.source);
+        lock.lock();
+        try {
+            p.corrupt++;
+            p.failures++;
+            p.banned = true;
+            p.lastError = why;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private FetchProgress snapshotProgress() {
+        lock.lock();
+        try {
+            long now = System.nanoTime();
+            long done = bytesLocal + bytesFetched;
+            double bps = rate.sample(now, bytesFetched);
+            Duration eta = bps > 0 ? Duration.ofMillis((long) ((bytesTotal - done) / bps * 1000)) : null;
+            return new FetchProgress(done, bytesTotal, chunksLocal + chunksFetched, tasks.size(), bps, eta,
+                    Duration.ofNanos(now - startNanos), stats(now));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private List<SourceStats> stats(long now) {
+        List<SourceStats> out = new ArrayList<>(peers.size());
+        for (Peer p : peers) {
+            SourceStats.SourceState state = p.banned ? SourceStats.SourceState.BANNED
+                    : p.backoffUntil > now ? SourceStats.SourceState.BACKING_OFF : SourceStats.SourceState.ACTIVE;
+            out.add(new SourceStats(p.source, state, p.bytes, p.chunks, p.failures, p.corrupt,
+                    scores.get(p.source).bytesPerSecond(), p.lastError));
+        }
+        return out;
+    }
+
+    private void report(FetchProgress p) {
+        if (progress != null) {
+            progress.accept(p);
+        }
+    }
+
+    private List<Cid> missing() {
+        lock.lock();
+        try {
+            List<Cid> out = new ArrayList<>();
+            for (Task t : tasks.values()) {
+                if (!t.done) {
+                    out.add(t.cid);
+                }
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private FetchException failure(FetchException.Reason reason, String message, Throwable cause) {
+        return new FetchException(reason, message, missing(), stats(System.nanoTime()), cause);
+    }
+
+    private FetchException fail(FetchException.Reason reason, String message, List<Cid> missing, Throwable cause) {
+        lock.lock();
+        try {
+            return new FetchException(reason, message, missing, stats(System.nanoTime()), cause);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void checkDeadline(List<Cid> missing) throws FetchException {
+        if (System.nanoTime() >= deadlineNanos) {
+            throw fail(FetchException.Reason.DEADLINE, "deadline of " + human(options.deadline()) + " passed before the manifest "
+                    + root + " arrived", missing, null);
+        }
+    }
+
+    private void sleepUntil(long nanoTime) throws InterruptedException {
+        long left = nanoTime - System.nanoTime();
+        if (left > 0) {
+            Thread.sleep(Duration.ofNanos(left));
+        }
+    }
+
+    static String describe(Throwable e) {
+        if (e instanceof SocketTimeoutException) {
+            return "timed out (stalled or too slow for the chunk deadline)";
+        }
+        if (e instanceof java.net.ConnectException) {
+            return "connection refused";
+        }
+        String m = e.getMessage();
+        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+    }
+
+    static String human(Duration d) {
+        long ms = d.toMillis();
+        if (ms % 3_600_000 == 0 && ms > 0) {
+            return ms / 3_600_000 + "h";
+        }
+        if (ms % 60_000 == 0 && ms > 0) {
+            return ms / 60_000 + "m";
+        }
+        if (ms % 1000 == 0) {
+            return ms / 1000 + "s";
+        }
+        return ms + "ms";
+    }
+
+    long elapsedNanos() {
+        return System.nanoTime() - startNanos;
+    }
+
+    /** One chunk to get. Fields guarded by the run's lock, except {@code done}, read racily to stop a lost hedge early. */
+    private static final class Task {
+        final Cid cid;
+        final int length;
+        volatile boolean done;
+        int attempts;
+        long dueAt;
+        long startedAt;
+        String lastError;
+        final List<Peer> active = new ArrayList<>(2);
+        final Set<Peer> failedAt = new HashSet<>();
+
+        Task(Cid cid, int length) {
+            this.cid = cid;
+            this.length = length;
+        }
+    }
+
+    /** One source's standing in this fetch. Guarded by the run's lock. */
+    private static final class Peer {
+        final Source source;
+        int inflight;
+        long backoffUntil;
+        int consecutiveFailures;
+        boolean banned;
+        long bytes;
+        long chunks;
+        long failures;
+        long corrupt;
+        String lastError;
+
+        Peer(Source source) {
+            this.source = source;
+        }
+    }
+
+    private record Lease(Task task, Peer peer) {
+    }
+
+    /** Recent rate over a sliding window of progress samples. */
+    private static final class RateWindow {
+        private static final long WINDOW = 5_000_000_000L;
+        private final ArrayDeque<long[]> samples = new ArrayDeque<>();
+
+        double sample(long now, long bytes) {
+            samples.addLast(new long[] {now, bytes});
+            while (samples.size() > 2 && now - samples.peekFirst()[0] > WINDOW) {
+                samples.pollFirst();
+            }
+            long[] first = samples.peekFirst();
+            long dt = now - first[0];
+            return dt <= 0 ? 0 : (bytes - first[1]) / (dt / 1e9);
+        }
+    }
+
+    private static final class WrongLengthException extends IOException {
+        WrongLengthException(long got, long expected) {
+            super("served " + got + " bytes for a chunk of " + expected);
+        }
+    }
+
+    private static final class SupersededException extends IOException {
+        SupersededException() {
+            super("another source delivered this chunk first");
+        }
+    }
+
+    private static final class LocalWriteException extends IOException {
+        LocalWriteException(IOException cause) {
+            super(cause);
+        }
+    }
+}

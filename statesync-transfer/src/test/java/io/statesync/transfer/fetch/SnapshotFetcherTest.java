@@ -1,0 +1,374 @@
+package io.statesync.transfer.fetch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.statesync.core.cid.Cid;
+import io.statesync.core.cid.Codec;
+import io.statesync.core.snapshot.FileEntry;
+import io.statesync.core.snapshot.Manifest;
+import io.statesync.core.snapshot.ManifestCodec;
+import io.statesync.core.snapshot.Materializer;
+import io.statesync.core.snapshot.SnapshotImporter;
+import io.statesync.core.snapshot.SnapshotRef;
+import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.TestTrees;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The multi-source downloader against real HTTP servers on loopback, healthy and faulty. */
+@Timeout(120)
+class SnapshotFetcherTest {
+    private static final int CHUNK = 64 * 1024;
+
+    @TempDir
+    Path tmp;
+    Path input;
+    ContentStore origin;
+    SnapshotRef snapshot;
+    final List<AutoCloseable> closeLater = new ArrayList<>();
+
+    @BeforeEach
+    void givenASnapshotInAnOriginStore() throws Exception {
+        input = tmp.resolve("input");
+        TestTrees.write(input, 42, 12, 6L << 20);
+        origin = ContentStore.open(tmp.resolve("origin"));
+        snapshot = SnapshotImporter.importPaths(origin, List.of(input), CHUNK, Map.of("height", "7"));
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void closeAll() throws Exception {
+        for (AutoCloseable c : closeLater) {
+            c.close();
+        }
+    }
+
+    private TestShare share(ContentStore store) throws IOException {
+        TestShare s = TestShare.start(store);
+        closeLater.add(s);
+        return s;
+    }
+
+    private ContentStore clientStore(String name) throws IOException {
+        return ContentStore.open(tmp.resolve(name));
+    }
+
+    private FetchResult fetch(ContentStore into, FetchOptions options, Source... sources) throws Exception {
+        try (SnapshotFetcher f = new SnapshotFetcher(into, new SimpleMeterRegistry())) {
+            return f.fetch(snapshot.root(), List.of(sources), options, null);
+        }
+    }
+
+    private FetchException fetchFails(ContentStore into, FetchOptions options, Source... sources) {
+        return assertThrows(FetchException.class, () -> fetch(into, options, sources));
+    }
+
+    private void assertMaterializesIdentically(ContentStore store, Manifest m) throws Exception {
+        Path out = tmp.resolve("out-" + System.nanoTime());
+        Materializer.materialize(m, store, out, true, null);
+        TestTrees.assertSameTree(input, out);
+    }
+
+    private static FetchOptions fast() {
+        return FetchOptions.DEFAULT.withRetryWait(Duration.ofMillis(50)).withDeadline(Duration.ofSeconds(60))
+                .withChunkDeadline(Duration.ofSeconds(5));
+    }
+
+    private static SourceStats statsOf(List<SourceStats> all, Source s) {
+        return all.stream().filter(x -> x.source().equals(s)).findFirst().orElseThrow();
+    }
+
+    @Test
+    void fetchesFromThreeSourcesAndEveryOneContributes() throws Exception {
+        TestShare a = share(origin), b = share(origin), c = share(origin);
+        ContentStore client = clientStore("client");
+        List<FetchProgress> events = new CopyOnWriteArrayList<>();
+
+        FetchResult r;
+        try (SnapshotFetcher f = new SnapshotFetcher(client, new SimpleMeterRegistry())) {
+            r = f.fetch(snapshot.root(), List.of(a.source(), b.source(), c.source()), fast(), events::add);
+        }
+
+        assertEquals(snapshot.manifest(), r.manifest());
+        assertEquals(0, r.chunksLocal());
+        assertEquals(snapshot.manifest().totalBytes(), r.bytesFetched());
+        assertTrue(a.chunkRequests() > 0 && b.chunkRequests() > 0 && c.chunkRequests() > 0,
+                "work spread over all sources: " + a.chunkRequests() + "/" + b.chunkRequests() + "/" + c.chunkRequests());
+        FetchProgress last = events.get(events.size() - 1);
+        assertEquals(last.bytesTotal(), last.bytesDone());
+        assertEquals(1.0, last.fraction());
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void aSourceServingCorruptBytesIsBannedAndNothingCorruptLands() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare good = share(origin);
+        TestShare bad = share(origin).fault(TestShare.Fault.CORRUPT, 0);
+
+        FetchResult r = fetch(client, fast(), bad.source(), good.source());
+
+        SourceStats badStats = statsOf(r.sources(), bad.source());
+        assertEquals(SourceStats.SourceState.BANNED, badStats.state());
+        assertTrue(badStats.corrupt() >= 1);
+        assertEquals(0, badStats.chunks());
+        // Once banned, a source gets no more requests: at most the ones already in flight.
+        assertTrue(bad.chunkRequests() <= FetchOptions.DEFAULT.perSourceParallelism(), "requests to banned source: " + bad.chunkRequests());
+        for (Cid c : client.list()) {
+            assertTrue(c.matches(Cid.compute(c.codec(), client.readAll(c)).digest()), "store holds only verified blobs");
+        }
+        assertTrue(Files.list(client.root().resolve("tmp")).findAny().isEmpty(), "no temp file left");
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void aManifestWithTheWrongDigestBansItsSource() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare bad = share(origin).fault(TestShare.Fault.CORRUPT, 0).faultManifest();
+        TestShare good = share(origin);
+
+        FetchResult r = fetch(client, fast(), bad.source(), good.source());
+
+        assertEquals(SourceStats.SourceState.BANNED, statsOf(r.sources(), bad.source()).state());
+        assertEquals(0, bad.chunkRequests());
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void aSourceDyingMidTransferHandsItsChunksToTheOthers() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare dying = share(origin).fault(TestShare.Fault.DIE, 5);
+        TestShare good = share(origin);
+
+        FetchResult r = fetch(client, fast(), dying.source(), good.source());
+
+        SourceStats d = statsOf(r.sources(), dying.source());
+        assertTrue(d.failures() >= 1, "the dead source's failures were counted");
+        assertTrue(d.chunks() <= 5);
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void aStalledSourceIsCaughtByTheChunkDeadlineNotTheOverallOne() throws Exception {
+        ContentStore client = clientStore("client");
+        // One source, so no other source can take the stalled chunk over: only the chunk deadline can end the stall.
+        TestShare stalling = share(origin).fault(TestShare.Fault.STALL_ONCE, 3);
+        FetchOptions options = fast().withChunkDeadline(Duration.ofMillis(700)).withDeadline(Duration.ofSeconds(60));
+
+        long t0 = System.nanoTime();
+        FetchResult r = fetch(client, options, stalling.source());
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+
+        SourceStats s = statsOf(r.sources(), stalling.source());
+        assertEquals(1, s.failures());
+        assertTrue(s.lastError().contains("timed out"), s.lastError());
+        assertTrue(took.compareTo(Duration.ofSeconds(30)) < 0, "finished long before the overall deadline: " + took);
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void aLaggingTailChunkIsHedgedToAFasterSource() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare stalling = share(origin).fault(TestShare.Fault.STALL, 3);
+        TestShare good = share(origin);
+        // The chunk deadline alone would hold the stalled chunks for a minute.
+        FetchOptions options = fast().withChunkDeadline(Duration.ofSeconds(60));
+
+        long t0 = System.nanoTime();
+        FetchResult r = fetch(client, options, stalling.source(), good.source());
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+
+        assertTrue(took.compareTo(Duration.ofSeconds(20)) < 0, "took " + took);
+        assertTrue(statsOf(r.sources(), stalling.source()).chunks() <= 3);
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void allSourcesDownFailsClearlyWithinTheDeadlineAndRecoversWhenTheyReturn() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare a = share(origin);
+        int port = a.port();
+        a.close();
+        FetchOptions options = fast().withDeadline(Duration.ofSeconds(2)).withMaxTries(1000);
+
+        long t0 = System.nanoTime();
+        FetchException e = fetchFails(client, options, a.source());
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+
+        assertEquals(FetchException.Reason.DEADLINE, e.reason());
+        assertTrue(e.getMessage().contains("deadline of 2s"), e.getMessage());
+        assertTrue(took.compareTo(Duration.ofSeconds(4)) < 0, "failed near the deadline, took " + took);
+        assertEquals(List.of(snapshot.root()), e.missing());
+        assertTrue(e.sources().get(0).lastError().contains("refused"), e.sources().get(0).summary());
+
+        TestShare back = TestShare.restart(origin, port);
+        closeLater.add(back);
+        FetchResult r = fetch(client, fast(), back.source());
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void aChunkFailingEverywhereGivesUpAfterMaxTriesAndNamesTheMissingChunks() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare a = share(origin).fault(TestShare.Fault.ERROR_500, 0);
+        FetchOptions options = fast().withMaxTries(3).withParallelism(1);
+
+        FetchException e = fetchFails(client, options, a.source());
+
+        assertEquals(FetchException.Reason.SOURCES_EXHAUSTED, e.reason());
+        assertTrue(e.getMessage().contains("failed 3 tries"), e.getMessage());
+        assertTrue(e.getMessage().contains("HTTP 500"), e.getMessage());
+        Cid first = snapshot.manifest().files().stream().filter(f -> f.size() > 0).findFirst().orElseThrow().chunks().get(0);
+        assertEquals(3, a.requestsFor(first), "exactly max-tries requests for the chunk");
+        assertEquals(snapshot.manifest().files().stream().flatMap(f -> f.chunks().stream()).distinct().count(), e.missing().size());
+    }
+
+    @Test
+    void theRetryWaitIsHonouredAndGrows() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare a = share(origin).fault(TestShare.Fault.ERROR_500, 0);
+        FetchOptions options = fast().withMaxTries(3).withParallelism(1).withRetryWait(Duration.ofMillis(300));
+
+        long t0 = System.nanoTime();
+        fetchFails(client, options, a.source());
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+
+        // Waits of 300 ms after the first failure and 600 ms after the second.
+        assertTrue(took.compareTo(Duration.ofMillis(900)) >= 0, "took " + took);
+    }
+
+    @Test
+    void theOverallDeadlineEndsAFetchStuckOnAStalledSource() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare stalling = share(origin).fault(TestShare.Fault.STALL, 0);
+        FetchOptions options = fast().withChunkDeadline(Duration.ofSeconds(60)).withDeadline(Duration.ofSeconds(1));
+
+        long t0 = System.nanoTime();
+        FetchException e = fetchFails(client, options, stalling.source());
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+
+        assertEquals(FetchException.Reason.DEADLINE, e.reason());
+        assertTrue(took.compareTo(Duration.ofSeconds(3)) < 0, "took " + took);
+        assertFalse(e.missing().isEmpty());
+        assertTrue(Files.list(client.root().resolve("tmp")).findAny().isEmpty(), "no temp file left");
+    }
+
+    @Test
+    void parallelismLimitsAreHonoured() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare a = share(origin), b = share(origin), c = share(origin);
+        FetchOptions options = fast().withParallelism(2).withPerSourceParallelism(1);
+
+        fetch(client, options, a.source(), b.source(), c.source());
+
+        assertTrue(a.maxConcurrent() <= 1 && b.maxConcurrent() <= 1 && c.maxConcurrent() <= 1);
+        assertTrue(a.maxConcurrent() + b.maxConcurrent() + c.maxConcurrent() >= 2, "more than one source used");
+
+        ContentStore client2 = clientStore("client2");
+        TestShare d = share(origin);
+        fetch(client2, fast().withParallelism(3).withPerSourceParallelism(16), d.source());
+        assertTrue(d.maxConcurrent() <= 3, "max concurrent " + d.maxConcurrent());
+    }
+
+    @Test
+    void anInterruptedFetchResumesAndDownloadsOnlyWhatIsMissing() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare dying = share(origin).fault(TestShare.Fault.DIE, 20);
+        FetchOptions oneTry = fast().withMaxTries(1).withParallelism(1);
+        FetchException e = fetchFails(client, oneTry, dying.source());
+        long held = client.blobCount() - 1; // minus the manifest
+        assertTrue(held >= 19, "chunks kept from the first run: " + held);
+
+        TestShare good = share(origin);
+        FetchResult r = fetch(client, fast(), good.source());
+
+        assertEquals(held, r.chunksLocal());
+        long distinct = snapshot.manifest().files().stream().flatMap(f -> f.chunks().stream()).distinct().count();
+        assertEquals(distinct - held, r.chunksFetched());
+        assertEquals(0, good.manifestRequests(), "the manifest came from the local store");
+        assertEquals(distinct - held, good.chunkRequests(), "re-downloads only what was missing (nothing was in flight)");
+        assertFalse(e.missing().isEmpty());
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void aNodeHoldingTheOlderSnapshotFetchesOnlyTheChangedChunks() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare s = share(origin);
+        fetch(client, fast(), s.source());
+
+        TestTrees.mutate(input, 7, 0.01, CHUNK);
+        snapshot = SnapshotImporter.importPaths(origin, List.of(input), CHUNK, Map.of("height", "8"));
+        FetchResult r = fetch(client, fast(), s.source());
+
+        long total = snapshot.manifest().totalBytes();
+        assertTrue(r.bytesFetched() <= total * 0.05, "delta fetched " + r.bytesFetched() + " of " + total);
+        assertTrue(r.chunksLocal() > 0);
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void anUnknownSnapshotFailsWithAManifestError() throws Exception {
+        ContentStore client = clientStore("client");
+        TestShare s = share(origin);
+        Cid unknown = Cid.compute(Codec.DAG_JSON, "{}".getBytes());
+
+        FetchException e;
+        try (SnapshotFetcher f = new SnapshotFetcher(client, new SimpleMeterRegistry())) {
+            e = assertThrows(FetchException.class, () -> f.fetch(unknown, List.of(s.source()), fast().withMaxTries(2), null));
+        }
+
+        assertEquals(FetchException.Reason.MANIFEST, e.reason());
+        assertTrue(e.getMessage().contains("HTTP 404"), e.getMessage());
+    }
+
+    @Test
+    void aRawChunkCidIsNotASnapshot() throws Exception {
+        Cid raw = snapshot.manifest().files().get(0).chunks().get(0);
+        try (SnapshotFetcher f = new SnapshotFetcher(clientStore("c"), new SimpleMeterRegistry())) {
+            FetchException e = assertThrows(FetchException.class, () -> f.fetch(raw, List.of(share(origin).source()), fast(), null));
+            assertEquals(FetchException.Reason.MANIFEST, e.reason());
+            assertTrue(e.getMessage().contains("not a snapshot manifest"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aMaliciousManifestIsRejectedBeforeAnyChunkIsFetched() throws Exception {
+        Cid chunk = snapshot.manifest().files().get(0).chunks().get(0);
+        Manifest evil = new Manifest(1, CHUNK, Map.of(), List.of(new FileEntry("../../etc/passwd", 10, 0644, List.of(chunk))));
+        Cid evilRoot = origin.put(Codec.DAG_JSON, ManifestCodec.encode(evil));
+        TestShare s = share(origin);
+
+        try (SnapshotFetcher f = new SnapshotFetcher(clientStore("c"), new SimpleMeterRegistry())) {
+            FetchException e = assertThrows(FetchException.class, () -> f.fetch(evilRoot, List.of(s.source()), fast(), null));
+            assertEquals(FetchException.Reason.MANIFEST, e.reason());
+            assertTrue(e.getMessage().contains("../../etc/passwd"), e.getMessage());
+        }
+        assertEquals(0, s.chunkRequests());
+    }
+
+    @Test
+    void everySourceCorruptFailsFastNamingTheBans() throws Exception {
+        TestShare a = share(origin).fault(TestShare.Fault.CORRUPT, 0);
+        TestShare b = share(origin).fault(TestShare.Fault.CORRUPT, 0);
+
+        FetchException e = fetchFails(clientStore("c"), fast(), a.source(), b.source());
+
+        assertEquals(FetchException.Reason.SOURCES_EXHAUSTED, e.reason());
+        assertTrue(e.getMessage().contains("banned"), e.getMessage());
+        assertTrue(e.sources().stream().allMatch(s -> s.state() == SourceStats.SourceState.BANNED));
+    }
+}
