@@ -45,6 +45,7 @@ public record Manifest(int version, int chunkSize, Map<String, String> metadata,
 
     /** Number of chunks a file of {@code size} bytes has. */
     public static long chunksFor(long size, int chunkSize) {
-        return (size + chunkSize - 1) / chunkSize;
+        // Not (size + chunkSize - 1) / chunkSize: that wraps negative for sizes near Long.MAX_VALUE.
+        return size / chunkSize + (size % chunkSize == 0 ? 0 : 1);
     }
 }

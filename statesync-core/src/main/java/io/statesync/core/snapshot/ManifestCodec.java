@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.CidFormatException;
 import io.statesync.core.cid.Codec;
@@ -14,6 +15,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -32,7 +35,15 @@ public final class ManifestCodec {
                     .maxStringLength(64 * 1024)
                     .maxNumberLength(20)
                     .build())
+            // dag-json writes characters outside the BMP as UTF-8, not as escaped surrogate pairs.
+            .enable(JsonWriteFeature.COMBINE_UNICODE_SURROGATES_IN_UTF8)
             .build();
+    /**
+     * dag-json orders map keys by their UTF-8 bytes, which is code point order; String's own
+     * order (UTF-16 units) differs for characters beyond U+FFFF against U+E000..U+FFFF.
+     */
+    private static final Comparator<String> UTF8_ORDER =
+            (a, b) -> Arrays.compare(a.codePoints().toArray(), b.codePoints().toArray());
 
     private ManifestCodec() {
     }
@@ -60,7 +71,9 @@ public final class ManifestCodec {
             }
             g.writeEndArray();
             g.writeObjectFieldStart("metadata");
-            for (Map.Entry<String, String> e : new TreeMap<>(m.metadata()).entrySet()) {
+            Map<String, String> sorted = new TreeMap<>(UTF8_ORDER);
+            sorted.putAll(m.metadata());
+            for (Map.Entry<String, String> e : sorted.entrySet()) {
                 g.writeStringField(e.getKey(), e.getValue());
             }
             g.writeEndObject();
@@ -89,12 +102,17 @@ public final class ManifestCodec {
         }
         Manifest m;
         try (JsonParser p = JSON.createParser(bytes)) {
-            m = readManifest(p, limits);
-            if (p.nextToken() != null) {
-                throw new ManifestException("manifest has trailing data after the top-level object");
+            try {
+                m = readManifest(p, limits);
+                if (p.nextToken() != null) {
+                    throw new ManifestException("manifest has trailing data after the top-level object");
+                }
+            } catch (JsonProcessingException e) {
+                // Jackson's own message lacks the place (duplicate keys, overlong numbers or strings).
+                String at = p.getParsingContext().pathAsPointer().toString();
+                throw new ManifestException("manifest is not valid JSON" + (at.isEmpty() ? "" : " at " + at)
+                        + ": " + e.getOriginalMessage(), e);
             }
-        } catch (JsonProcessingException e) {
-            throw new ManifestException("manifest is not valid JSON: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
             throw new ManifestException("manifest could not be read: " + e.getMessage(), e);
         }
@@ -119,8 +137,10 @@ public final class ManifestCodec {
                 default -> throw new ManifestException("manifest has unknown field \"" + key + "\"");
             }
         }
-        if (version == null || chunkSize == null || metadata == null || files == null) {
-            throw new ManifestException("manifest lacks one of the fields version, chunkSize, metadata, files");
+        String missing = version == null ? "version" : chunkSize == null ? "chunkSize"
+                : metadata == null ? "metadata" : files == null ? "files" : null;
+        if (missing != null) {
+            throw new ManifestException("manifest lacks the field \"" + missing + "\"");
         }
         if (version != Manifest.VERSION) {
             throw new ManifestException("unsupported manifest version " + version + " (this build reads "
@@ -179,8 +199,11 @@ public final class ManifestCodec {
                     default -> throw new ManifestException(where + " has unknown field \"" + key + "\"");
                 }
             }
-            if (path == null || size == null || mode == null || cids == null) {
-                throw new ManifestException("files[" + index + "] lacks one of path, size, mode, chunks");
+            String missing = path == null ? "path" : size == null ? "size" : mode == null ? "mode"
+                    : cids == null ? "chunks" : null;
+            if (missing != null) {
+                throw new ManifestException("files[" + index + "]" + (path != null ? " (" + path + ")" : "")
+                        + " lacks the field \"" + missing + "\"");
             }
             files.add(new FileEntry(path, size, mode, cids));
         }

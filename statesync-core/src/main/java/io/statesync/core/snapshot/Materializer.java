@@ -6,8 +6,10 @@ import io.statesync.core.store.DigestMismatchException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -49,12 +51,7 @@ public final class Materializer {
     private static void writeFile(Manifest m, FileEntry f, ContentStore store, Path realOut, boolean verify,
                                   ByteBuffer buf, LongConsumer onBytes) throws IOException {
         Path target = realOut.resolve(f.path());
-        Path parent = target.getParent();
-        Files.createDirectories(parent);
-        // A symlink planted inside the output directory must not redirect our writes elsewhere.
-        if (!parent.toRealPath().startsWith(realOut)) {
-            throw new IOException("refusing to write \"" + f.path() + "\": its directory resolves outside " + realOut);
-        }
+        Path parent = createParents(realOut, f.path());
         if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
             throw new IOException("cannot write \"" + f.path() + "\": a directory of that name exists in " + realOut);
         }
@@ -75,7 +72,7 @@ public final class Materializer {
                         while (buf.hasRemaining() && in.read(buf) >= 0) {
                             // keep reading
                         }
-                    } catch (java.nio.file.NoSuchFileException e) {
+                    } catch (NoSuchFileException e) {
                         throw new IOException("chunk " + i + " of \"" + f.path() + "\" (" + chunk + ") is not in the store", e);
                     }
                     buf.flip();
@@ -104,6 +101,39 @@ public final class Materializer {
         } finally {
             Files.deleteIfExists(temp);
         }
+    }
+
+    /**
+     * Creates the directories above {@code relative} one level at a time, checking each before
+     * going below it: a symlink planted inside the output directory must not redirect our
+     * writes, not even the creation of a directory, to a place outside it.
+     */
+    private static Path createParents(Path realOut, String relative) throws IOException {
+        Path dir = realOut;
+        String[] segments = relative.split("/");
+        for (int i = 0; i < segments.length - 1; i++) {
+            dir = dir.resolve(segments[i]);
+            if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                try {
+                    Files.createDirectory(dir);
+                } catch (FileAlreadyExistsException raced) {
+                    // Made by someone else meanwhile: checked below like any existing entry.
+                }
+            }
+            Path real;
+            try {
+                real = dir.toRealPath();
+            } catch (NoSuchFileException dangling) {
+                throw new IOException("refusing to write \"" + relative + "\": " + dir + " is a dangling link", dangling);
+            }
+            if (!real.startsWith(realOut)) {
+                throw new IOException("refusing to write \"" + relative + "\": its directory resolves outside " + realOut);
+            }
+            if (!Files.isDirectory(real)) {
+                throw new IOException("cannot write \"" + relative + "\": " + dir + " exists and is not a directory");
+            }
+        }
+        return dir;
     }
 
     private static void setMode(Path p, int mode) throws IOException {

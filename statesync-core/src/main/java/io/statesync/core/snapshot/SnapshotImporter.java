@@ -43,6 +43,7 @@ public final class SnapshotImporter {
         if (inputs.isEmpty()) {
             throw new IllegalArgumentException("nothing to import: no paths given");
         }
+        checkChunkSize(chunkSize);
         List<Source> sources = new ArrayList<>();
         if (inputs.size() == 1 && Files.isDirectory(inputs.get(0), LinkOption.NOFOLLOW_LINKS)) {
             collect(inputs.get(0), "", sources);
@@ -82,6 +83,7 @@ public final class SnapshotImporter {
 
     /** Cuts one file into chunks in the store. */
     public static FileEntry importFile(ContentStore store, Path file, String relative, int chunkSize) throws IOException {
+        checkChunkSize(chunkSize);
         long size = Files.size(file);
         List<Cid> chunks = new ArrayList<>((int) Manifest.chunksFor(size, chunkSize));
         byte[] buf = new byte[chunkSize];
@@ -106,6 +108,14 @@ public final class SnapshotImporter {
             throw new IOException(file + " changed size while being imported (" + size + " then " + seen + " bytes)");
         }
         return new FileEntry(relative, size, modeOf(file), chunks);
+    }
+
+    /** Fails before any chunk is stored, rather than after a whole tree has been cut wrongly. */
+    private static void checkChunkSize(int chunkSize) {
+        if (chunkSize < 1 || chunkSize > ManifestLimits.DEFAULT.maxChunkSize()) {
+            throw new IllegalArgumentException("chunk size " + chunkSize + " is outside [1, "
+                    + ManifestLimits.DEFAULT.maxChunkSize() + "]");
+        }
     }
 
     private static void collect(Path dir, String prefix, List<Source> out) throws IOException {

@@ -10,6 +10,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -178,10 +180,9 @@ public final class ContentStore {
         List<Cid> out = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(blobs)) {
             for (Path p : ds) {
-                try {
-                    out.add(Cid.parse(p.getFileName().toString()));
-                } catch (CidFormatException ignored) {
-                    // Not ours: a store directory may be shared with a web server's own files.
+                Cid cid = cidNamed(p);
+                if (cid != null) {
+                    out.add(cid);
                 }
             }
         }
@@ -192,10 +193,28 @@ public final class ContentStore {
     void install(Path temp, Cid cid, long size) throws IOException {
         Path target = pathOf(cid);
         if (Files.exists(target)) {
-            // Deduplicated: the same content is already here (maybe from a concurrent writer).
+            // Deduplicated: the same content is already here.
             Files.deleteIfExists(temp);
             return;
         }
+        // A hard link, unlike a rename, fails when the name exists: of several writers racing
+        // on the same content exactly one installs it, and only that one counts it.
+        try {
+            Files.createLink(target, temp);
+        } catch (FileAlreadyExistsException raced) {
+            Files.deleteIfExists(temp);
+            return;
+        } catch (UnsupportedOperationException | FileSystemException noLinks) {
+            moveIntoPlace(temp, target, size);
+            return;
+        }
+        Files.deleteIfExists(temp);
+        totalBytes.addAndGet(size);
+        blobCount.incrementAndGet();
+    }
+
+    /** For file systems without hard links: a rename, which a racing duplicate may also do. */
+    private void moveIntoPlace(Path temp, Path target, long size) throws IOException {
         try {
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (AtomicMoveNotSupportedException e) {
@@ -205,6 +224,16 @@ public final class ContentStore {
         // the count may then be one too high, which only errs on the side of more space in use.
         totalBytes.addAndGet(size);
         blobCount.incrementAndGet();
+    }
+
+    /** The CID a file in ipfs/ is named after, or null if it is not ours. */
+    private static Cid cidNamed(Path p) {
+        try {
+            return Cid.parse(p.getFileName().toString());
+        } catch (CidFormatException e) {
+            // Not ours: a store directory may be shared with a web server's own files.
+            return null;
+        }
     }
 
     private Path newTemp() {
@@ -240,6 +269,9 @@ public final class ContentStore {
         long count = 0;
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(blobs)) {
             for (Path p : ds) {
+                if (cidNamed(p) == null) {
+                    continue; // counted as list() sees the store: foreign files are not blobs
+                }
                 try {
                     bytes += Files.size(p);
                     count++;

@@ -1,6 +1,7 @@
 package io.statesync.core.testing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
@@ -157,7 +158,7 @@ public final class TestTrees {
                 Path b = got.get(e.getKey());
                 String what = e.getKey();
                 if (Files.isDirectory(a, LinkOption.NOFOLLOW_LINKS)) {
-                    assertEquals(true, Files.isDirectory(b, LinkOption.NOFOLLOW_LINKS), what + " should be a directory");
+                    assertTrue(Files.isDirectory(b, LinkOption.NOFOLLOW_LINKS), what + " should be a directory");
                     continue;
                 }
                 if (!Files.isRegularFile(a, LinkOption.NOFOLLOW_LINKS) || !Files.isRegularFile(b, LinkOption.NOFOLLOW_LINKS)) {
