@@ -24,6 +24,7 @@ public final class BlobWriter implements AutoCloseable {
     private final MessageDigest digest = Cid.newDigest();
     private long written;
     private boolean done;
+    private boolean broken;
 
     BlobWriter(ContentStore store, Cid expected, Codec codec, Path temp) throws IOException {
         this.store = store;
@@ -44,8 +45,14 @@ public final class BlobWriter implements AutoCloseable {
         ByteBuffer view = buffer.duplicate();
         digest.update(view);
         int n = buffer.remaining();
-        while (buffer.hasRemaining()) {
-            channel.write(buffer);
+        try {
+            while (buffer.hasRemaining()) {
+                channel.write(buffer);
+            }
+        } catch (IOException | RuntimeException e) {
+            // The digest now covers bytes that may not be on disk: this writer can never commit.
+            broken = true;
+            throw e;
         }
         written += n;
     }
@@ -67,6 +74,10 @@ public final class BlobWriter implements AutoCloseable {
      */
     public Cid commit() throws IOException {
         checkOpen();
+        if (broken) {
+            close();
+            throw new IOException("cannot commit: an earlier write to " + temp + " failed");
+        }
         done = true;
         try {
             Cid actual = Cid.of(expected != null ? expected.codec() : codec, digest.digest());

@@ -5,10 +5,10 @@ import io.statesync.core.cid.CidFormatException;
 import io.statesync.core.cid.Codec;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryIteratorException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
@@ -279,7 +279,7 @@ public final class ContentStore {
                     // Deleted concurrently.
                 }
             }
-        } catch (UncheckedIOException e) {
+        } catch (DirectoryIteratorException e) {
             throw e.getCause();
         }
         totalBytes.set(bytes);
