@@ -1,0 +1,135 @@
+package io.statesync.cli;
+
+import io.statesync.core.cid.Cid;
+import io.statesync.core.cid.Codec;
+import io.statesync.core.store.ContentStore;
+import io.statesync.transfer.fetch.FetchException;
+import io.statesync.transfer.fetch.FetchOptions;
+import io.statesync.transfer.fetch.FetchResult;
+import io.statesync.transfer.fetch.Source;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code statesync fetch}: downloads a snapshot from many sources at once into a store,
+ * verifying every chunk, then writes its files under the output directory. The store is what
+ * makes a rerun resume: chunks already in it are not downloaded again.
+ */
+@Command(name = "fetch", mixinStandardHelpOptions = true,
+        description = {"Fetches a snapshot from one or more sources, verifying every chunk, and writes its files.",
+                "Rerun after an interruption, it resumes: chunks already in the store are not fetched again."})
+final class FetchCommand implements Callable<Integer> {
+    // Defaults are FetchOptions.DEFAULT's values, spelt for the help text; FetchCommandTest checks they agree.
+    static final String DEFAULT_MAX_TRIES = "5";
+    static final String DEFAULT_RETRY_WAIT = "500ms";
+    static final String DEFAULT_DEADLINE = "1h";
+    static final String DEFAULT_CHUNK_DEADLINE = "30s";
+    static final String DEFAULT_PARALLEL = "16";
+    static final String DEFAULT_PER_SOURCE = "6";
+
+    private final Environment env;
+
+    @Spec
+    private CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "CID", description = "root CID of the snapshot (the CID share printed)")
+    private Cid root;
+
+    @Option(names = "--source", paramLabel = "URL", required = true, split = ",",
+            description = "a file share or any server of <URL>/ipfs/<cid>; repeatable or comma-separated")
+    private List<Source> sources;
+
+    @Option(names = "--out", paramLabel = "DIR", required = true, description = "directory to write the files into")
+    private Path out;
+
+    @Option(names = "--store", paramLabel = "DIR",
+            description = "store for verified chunks (default: $STATESYNC_HOME/store, STATESYNC_HOME defaulting to ~/.statesync)")
+    private Path store;
+
+    @Option(names = "--max-tries", paramLabel = "N", defaultValue = DEFAULT_MAX_TRIES,
+            description = "attempts per chunk over all sources (default: ${DEFAULT-VALUE})")
+    private int maxTries;
+
+    @Option(names = "--retry-wait", paramLabel = "DURATION", defaultValue = DEFAULT_RETRY_WAIT,
+            description = "pause before a failed chunk is retried, doubling per failure (default: ${DEFAULT-VALUE})")
+    private Duration retryWait;
+
+    @Option(names = "--deadline", paramLabel = "DURATION", defaultValue = DEFAULT_DEADLINE,
+            description = "time limit for the whole fetch, e.g. 90s, 10m, 1h (default: ${DEFAULT-VALUE})")
+    private Duration deadline;
+
+    @Option(names = "--chunk-deadline", paramLabel = "DURATION", defaultValue = DEFAULT_CHUNK_DEADLINE,
+            description = "time limit for one chunk request; catches stalled sources (default: ${DEFAULT-VALUE})")
+    private Duration chunkDeadline;
+
+    @Option(names = "--parallel", paramLabel = "N", defaultValue = DEFAULT_PARALLEL,
+            description = "chunk requests in flight over all sources (default: ${DEFAULT-VALUE})")
+    private int parallel;
+
+    @Option(names = "--per-source", paramLabel = "N", defaultValue = DEFAULT_PER_SOURCE,
+            description = "chunk requests in flight to any one source (default: ${DEFAULT-VALUE})")
+    private int perSource;
+
+    FetchCommand(Environment env) {
+        this.env = env;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        FetchOptions options = options();
+        if (root.codec() != Codec.DAG_JSON) {
+            throw new ParameterException(spec.commandLine(), root + " is the CID of a raw block, not of a snapshot"
+                    + " (snapshot CIDs are dag-json and start with bagu)");
+        }
+        Path storeDir = store != null ? store : env.defaultStore();
+        Path outAbs = out.toAbsolutePath().normalize();
+        if (outAbs.startsWith(storeDir.toAbsolutePath().normalize())) {
+            throw new ParameterException(spec.commandLine(), "--out " + out + " must not be inside the store " + storeDir);
+        }
+        List<Source> distinct = new ArrayList<>(new LinkedHashSet<>(sources));
+
+        Directories.prepareWritable(out, "output directory");
+        Directories.prepareWritable(storeDir, "store");
+        ContentStore cs = Directories.openStore(storeDir);
+        var err = spec.commandLine().getErr();
+        ProgressReporter progress = ProgressReporter.forEnvironment(env, err);
+        try {
+            FetchResult result = Transfer.fetch(cs, root, distinct, options, progress);
+            Transfer.printFetchSummary(result, err);
+            Duration took = Transfer.write(result.manifest(), cs, out, progress);
+            Transfer.printWriteSummary(result.manifest(), out, took, err);
+            return Failures.OK;
+        } catch (InterruptedException e) {
+            throw interrupted(e);
+        } catch (FetchException e) {
+            if (e.reason() == FetchException.Reason.CANCELLED) {
+                throw interrupted(e);
+            }
+            throw e;
+        }
+    }
+
+    private static CommandFailure interrupted(Exception e) {
+        return new CommandFailure("fetch interrupted; run the same command again to resume", Failures.INTERRUPTED, e);
+    }
+
+    /** The options as the fetcher takes them; a value it refuses is a usage error. */
+    private FetchOptions options() {
+        try {
+            return FetchOptions.DEFAULT.withMaxTries(maxTries).withRetryWait(retryWait).withDeadline(deadline)
+                    .withChunkDeadline(chunkDeadline).withParallelism(parallel).withPerSourceParallelism(perSource);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+}
