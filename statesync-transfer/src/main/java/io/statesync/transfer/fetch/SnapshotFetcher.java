@@ -4,6 +4,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.store.ContentStore;
 import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.function.Consumer;
 
 /**
@@ -37,24 +40,57 @@ public final class SnapshotFetcher implements AutoCloseable {
 
     /**
      * Fetches the snapshot {@code root} into the store. Blocks until every chunk is verified in
-     * the store, or fails. Interrupting the calling thread cancels the fetch.
+     * the store, or fails. Interrupting the calling thread cancels the fetch: it returns by
+     * throwing {@link InterruptedException} once every thread of the fetch has ended.
      *
-     * @param progress told of progress about twice a second and once at the end; may be null
+     * @param progress told of progress about twice a second and once at the end, on the
+     *                 fetch's own thread; may be null
      */
     public FetchResult fetch(Cid root, List<Source> sources, FetchOptions options, Consumer<FetchProgress> progress)
             throws FetchException, InterruptedException {
         FetchRun run = new FetchRun(client, store, scores, metrics, root, sources, options, progress);
         metrics.started();
         String outcome = "cancelled";
+        // The fetch runs on a virtual thread of its own, where an interrupt also breaks a blocked
+        // socket read; the caller may be a platform thread, whose reads ignore interrupts.
+        FutureTask<FetchResult> task = new FutureTask<>(run::run);
+        Thread thread = Thread.ofVirtual().name("statesync-fetch-" + root.toString().substring(0, 16)).start(task);
         try {
-            FetchResult result = run.run();
+            FetchResult result = task.get();
             outcome = "ok";
             return result;
-        } catch (FetchException e) {
-            outcome = e.reason().name().toLowerCase(java.util.Locale.ROOT);
+        } catch (InterruptedException e) {
+            thread.interrupt();
+            joinUninterruptibly(thread);
             throw e;
+        } catch (ExecutionException e) {
+            switch (e.getCause()) {
+                case FetchException f -> {
+                    outcome = f.reason().name().toLowerCase(Locale.ROOT);
+                    throw f;
+                }
+                case InterruptedException i -> throw i;
+                case RuntimeException r -> throw r;
+                case Error err -> throw err;
+                default -> throw new IllegalStateException("fetch failed unexpectedly", e.getCause());
+            }
         } finally {
             metrics.finished(outcome, run.elapsedNanos());
+        }
+    }
+
+    private static void joinUninterruptibly(Thread t) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

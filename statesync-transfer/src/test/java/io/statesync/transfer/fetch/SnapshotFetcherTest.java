@@ -197,6 +197,57 @@ class SnapshotFetcherTest {
     }
 
     @Test
+    void interruptingTheCallerCancelsAFetchStuckOnAStalledSocketAndLeavesNoThread() throws Exception {
+        TestShare stalling = share(origin).fault(TestShare.Fault.STALL, 0).faultManifest();
+        FetchOptions options = fast().withChunkDeadline(Duration.ofMinutes(5)).withDeadline(Duration.ofMinutes(5));
+        java.util.concurrent.atomic.AtomicReference<Throwable> outcome = new java.util.concurrent.atomic.AtomicReference<>();
+
+        Thread caller = Thread.ofPlatform().name("platform-caller").start(() -> {
+            try {
+                fetch(clientStore("c"), options, stalling.source());
+            } catch (Throwable t) {
+                outcome.set(t);
+            }
+        });
+        while (stalling.manifestRequests() == 0) {
+            Thread.sleep(10);
+        }
+        caller.interrupt();
+        caller.join(Duration.ofSeconds(5));
+
+        assertFalse(caller.isAlive(), "the fetch returned promptly after the interrupt");
+        assertTrue(outcome.get() instanceof InterruptedException, String.valueOf(outcome.get()));
+        assertFalse(liveThreadNames().contains("statesync-fetch"), "no fetch thread outlives the fetch");
+    }
+
+    /** Every live thread's name, virtual ones included (Thread.getAllStackTraces omits those). */
+    private String liveThreadNames() throws IOException {
+        Path dump = tmp.resolve("threads-" + System.nanoTime() + ".json");
+        java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class)
+                .dumpThreads(dump.toString(), com.sun.management.HotSpotDiagnosticMXBean.ThreadDumpFormat.JSON);
+        return Files.readString(dump);
+    }
+
+    @Test
+    void theThreadDumpSeesVirtualFetchThreads() throws Exception {
+        // Guards the check above: while a fetch is stuck, its threads must show up in the dump.
+        TestShare stalling = share(origin).fault(TestShare.Fault.STALL, 0).faultManifest();
+        Thread caller = Thread.ofPlatform().start(() -> {
+            try {
+                fetch(clientStore("c2"), fast().withChunkDeadline(Duration.ofMinutes(5)), stalling.source());
+            } catch (Exception ignored) {
+                // Interrupted below.
+            }
+        });
+        while (stalling.manifestRequests() == 0) {
+            Thread.sleep(10);
+        }
+        assertTrue(liveThreadNames().contains("statesync-fetch"));
+        caller.interrupt();
+        caller.join();
+    }
+
+    @Test
     void allSourcesDownFailsClearlyWithinTheDeadlineAndRecoversWhenTheyReturn() throws Exception {
         ContentStore client = clientStore("client");
         TestShare a = share(origin);
