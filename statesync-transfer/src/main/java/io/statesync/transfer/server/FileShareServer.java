@@ -1,34 +1,179 @@
 package io.statesync.transfer.server;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.statesync.core.store.ContentStore;
+import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.URI;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Serves a {@link ContentStore} over HTTP per the file-share contract: {@code GET}/{@code HEAD
  * /ipfs/{cid}} with Range, ETag and immutable caching; {@code /metrics}; {@code /health}.
  * Never lists and never serves anything outside the store. Owns its event loops; close it.
+ *
+ * <p>Choices within what HTTP allows, which a client may notice:
+ * <ul>
+ *   <li>Only a single byte range is honoured (also on HEAD); several ranges, other units and
+ *       malformed {@code Range} headers are ignored and the whole blob is sent with 200.</li>
+ *   <li>{@code Accept} is not consulted: every block is sent as {@code application/vnd.ipld.raw}
+ *       whatever its codec; {@code ?format=} other than {@code raw} is 400.</li>
+ *   <li>Paths are decoded strictly: dot segments, encoded {@code /} or {@code \}, control
+ *       characters and bad escapes are 400, never normalised.</li>
+ *   <li>A connection beyond the limit gets 503 with {@code Connection: close} and
+ *       {@code Retry-After: 1} and is not read.</li>
+ *   <li>The header and idle timeouts close the connection without a 408.</li>
+ *   <li>Requests on one connection are answered one at a time; a request body over 64 KiB
+ *       (or chunked) is not drained: the connection closes after the response.</li>
+ *   <li>Error responses are a one-line {@code text/plain} reason, {@code Cache-Control: no-store}.</li>
+ * </ul>
+ * {@link #uri()} is built from the configured host, so a server bound to a wildcard address
+ * reports a URL only local clients can use.
  */
 public final class FileShareServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(FileShareServer.class);
+    /** How long close() lets in-flight work finish before the event loops stop regardless. */
+    private static final long SHUTDOWN_TIMEOUT_SECONDS = 5;
+
+    /** Accepts connections and applies the connection limit, in accept order. */
+    private final EventLoopGroup boss;
+    /** Runs every accepted connection: decoding, file transfer, timeouts. */
+    private final EventLoopGroup io;
+    /** The listening socket. */
+    private final Channel listener;
+    /** Every open client connection; a closed one leaves by itself. */
+    private final ChannelGroup clients;
+    private final ConnectionLimiter limiter;
+    private final ShareMetrics metrics;
+    private final URI uri;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private FileShareServer(EventLoopGroup boss, EventLoopGroup io, Channel listener, ChannelGroup clients,
+                            ConnectionLimiter limiter, ShareMetrics metrics, URI uri) {
+        this.boss = boss;
+        this.io = io;
+        this.listener = listener;
+        this.clients = clients;
+        this.limiter = limiter;
+        this.metrics = metrics;
+        this.uri = uri;
+    }
 
     /** Binds and starts serving. Metrics are registered in, and {@code /metrics} renders, {@code registry}. */
     public static FileShareServer start(ServerConfig config, ContentStore store, PrometheusMeterRegistry registry)
-            throws java.io.IOException, InterruptedException {
-        throw new UnsupportedOperationException("not yet");
+            throws IOException, InterruptedException {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(store, "store");
+        Objects.requireNonNull(registry, "registry");
+
+        // Epoll gives sendfile(2) and edge-triggered readiness; NIO is the portable fallback (and
+        // what Netty picks when -Dio.netty.transport.noNative=true).
+        boolean epoll = Epoll.isAvailable();
+        IoHandlerFactory handlers = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        Class<? extends ServerChannel> channelType =
+                epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        EventLoopGroup boss = new MultiThreadIoEventLoopGroup(
+                1, new DefaultThreadFactory("statesync-share-boss"), handlers);
+        EventLoopGroup io = new MultiThreadIoEventLoopGroup(
+                Runtime.getRuntime().availableProcessors(), new DefaultThreadFactory("statesync-share-io"), handlers);
+
+        // Notified on whichever thread completes a close: the group itself starts no thread.
+        ChannelGroup clients = new DefaultChannelGroup("statesync-share", ImmediateEventExecutor.INSTANCE);
+        ConnectionLimiter limiter = new ConnectionLimiter(config.maxConnections());
+        ShareMetrics metrics = new ShareMetrics(registry, limiter::open);
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(boss, io)
+                .channel(channelType)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .handler(limiter)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ShareInitializer(config, store, registry, metrics, limiter, clients));
+
+        ChannelFuture bound;
+        try {
+            bound = bootstrap.bind(config.host(), config.port()).await();
+        } catch (InterruptedException e) {
+            metrics.close();
+            shutdown(boss, io);
+            throw e;
+        }
+        if (!bound.isSuccess()) {
+            metrics.close();
+            shutdown(boss, io);
+            Throwable cause = bound.cause();
+            String why = cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
+            throw new IOException("cannot bind the file share to " + config.host() + ":" + config.port() + ": "
+                    + why, cause);
+        }
+        Channel listener = bound.channel();
+        int port = ((InetSocketAddress) listener.localAddress()).getPort();
+        URI uri = URI.create("http://" + uriHost(config.host()) + ":" + port);
+        log.info("serving {} at {} ({} transport, at most {} connections)", store.root(), uri,
+                epoll ? "epoll" : "nio", config.maxConnections());
+        return new FileShareServer(boss, io, listener, clients, limiter, metrics, uri);
     }
 
     /** The bound port. */
     public int port() {
-        throw new UnsupportedOperationException("not yet");
+        return uri.getPort();
     }
 
     /** {@code http://host:port}: the base URL a downloader uses as a source. */
     public URI uri() {
-        throw new UnsupportedOperationException("not yet");
+        return uri;
+    }
+
+    /** Connections open now, not counting refused ones still being turned away. */
+    public int connections() {
+        return limiter.open();
     }
 
     /** Stops accepting, closes connections and shuts the event loops down. */
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        listener.close().awaitUninterruptibly();
+        // Connections are closed while the loops still run normally, so every handler sees the
+        // close and frees what it holds (decoder buffers, open files) before the loops stop.
+        // A connection accepted in this very moment is closed by the loop shutdown instead.
+        clients.close().awaitUninterruptibly();
+        shutdown(boss, io);
+        metrics.close();
+        log.info("stopped serving at {}", uri);
+    }
+
+    /** Shuts both groups down and waits; keeps the caller's interrupt status. */
+    private static void shutdown(EventLoopGroup boss, EventLoopGroup io) {
+        boss.shutdownGracefully(0, SHUTDOWN_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        io.shutdownGracefully(0, SHUTDOWN_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        boss.terminationFuture().awaitUninterruptibly();
+        io.terminationFuture().awaitUninterruptibly();
+    }
+
+    private static String uriHost(String host) {
+        return host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
     }
 }

@@ -1,6 +1,7 @@
 package io.statesync.transfer.server;
 
 import java.time.Duration;
+import java.util.Objects;
 
 /**
  * How a {@link FileShareServer} listens and defends itself.
@@ -14,6 +15,31 @@ import java.time.Duration;
  */
 public record ServerConfig(String host, int port, int maxConnections, Duration headerTimeout, Duration idleTimeout,
                            int maxHeaderBytes) {
+
+    /** Below this a request head cannot carry the headers ordinary clients send. */
+    static final int MIN_HEADER_BYTES = 1024;
+
+    public ServerConfig {
+        Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(headerTimeout, "headerTimeout");
+        Objects.requireNonNull(idleTimeout, "idleTimeout");
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be 0..65535, got " + port);
+        }
+        if (maxConnections < 1) {
+            throw new IllegalArgumentException("maxConnections must be at least 1, got " + maxConnections);
+        }
+        if (headerTimeout.isNegative() || headerTimeout.isZero()) {
+            throw new IllegalArgumentException("headerTimeout must be positive, got " + headerTimeout);
+        }
+        if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+            throw new IllegalArgumentException("idleTimeout must be positive, got " + idleTimeout);
+        }
+        if (maxHeaderBytes < MIN_HEADER_BYTES) {
+            throw new IllegalArgumentException(
+                    "maxHeaderBytes must be at least " + MIN_HEADER_BYTES + ", got " + maxHeaderBytes);
+        }
+    }
 
     /** 127.0.0.1, a free port, 512 connections, 10 s header timeout, 60 s idle, 8 KiB heads. */
     public static ServerConfig loopback() {
@@ -38,5 +64,9 @@ public record ServerConfig(String host, int port, int maxConnections, Duration h
 
     public ServerConfig withIdleTimeout(Duration v) {
         return new ServerConfig(host, port, maxConnections, headerTimeout, v, maxHeaderBytes);
+    }
+
+    public ServerConfig withMaxHeaderBytes(int v) {
+        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, v);
     }
 }

@@ -1,0 +1,368 @@
+package io.statesync.transfer.server;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.DefaultFileRegion;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.util.ReferenceCountUtil;
+import io.statesync.core.cid.Cid;
+import io.statesync.core.cid.CidFormatException;
+import io.statesync.core.store.ContentStore;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Answers the requests of one connection, strictly one at a time and in order: while a response
+ * is being written the connection is not read, and requests already decoded (pipelined) wait.
+ * A pipelining client thus cannot make the server hold many open files for it at once.
+ */
+final class ShareHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(ShareHandler.class);
+
+    static final String RAW_BLOCK = "application/vnd.ipld.raw";
+    static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+    /** Blobs never change under their name, so caches may keep them for the longest time HTTP allows. */
+    static final String IMMUTABLE = "public, max-age=29030400, immutable";
+    static final String ALLOWED_METHODS = "GET, HEAD";
+    /**
+     * Request bodies up to this size are read and dropped and the connection is kept; a larger
+     * or chunked body ends the connection after the response instead of being drained.
+     */
+    static final long MAX_DRAINED_BODY = 64 * 1024;
+
+    private final ContentStore store;
+    private final PrometheusMeterRegistry registry;
+    private final ShareMetrics metrics;
+    /**
+     * Request heads decoded while an earlier response was still being written, in arrival
+     * order. Only heads are kept: bodies are dropped as they arrive.
+     */
+    private final ArrayDeque<HttpRequest> waiting = new ArrayDeque<>();
+    /** True from a request's arrival until its response is completely written. */
+    private boolean responding;
+    /** Set once the connection is to close: anything read after is dropped unanswered. */
+    private boolean closing;
+    /** The request being answered is HTTP/1.0, which keeps a connection only when told so. */
+    private boolean http10;
+
+    ShareHandler(ContentStore store, PrometheusMeterRegistry registry, ShareMetrics metrics) {
+        this.store = store;
+        this.registry = registry;
+        this.metrics = metrics;
+    }
+
+    /** One response handed to the channel: its status and the future of its last write. */
+    private record Sent(int status, ChannelFuture done) {
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try {
+            // The head stays usable after release: a decoded request's content is its only
+            // reference-counted part, and we never look at it.
+            if (msg instanceof HttpRequest req && !closing) {
+                if (responding) {
+                    waiting.add(req);
+                } else {
+                    answer(ctx, req);
+                }
+            }
+        } finally {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof IOException) {
+            // Resets and broken pipes: the client went away; nothing to answer.
+            log.debug("connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        } else {
+            log.warn("closing connection {} after an unexpected error", ctx.channel().remoteAddress(), cause);
+        }
+        ctx.close();
+    }
+
+    private void answer(ChannelHandlerContext ctx, HttpRequest req) {
+        responding = true;
+        http10 = HttpVersion.HTTP_1_0.equals(req.protocolVersion());
+        ctx.channel().config().setAutoRead(false);
+        long started = System.nanoTime();
+        boolean failed = req.decoderResult().isFailure();
+        boolean keepAlive = !failed && HttpUtil.isKeepAlive(req) && bodyIsDrainable(req);
+        boolean head = !failed && HttpMethod.HEAD.equals(req.method());
+        Sent sent;
+        if (failed) {
+            sent = rejectUndecodable(ctx, req.decoderResult());
+        } else {
+            try {
+                sent = dispatch(ctx, req, head, keepAlive);
+            } catch (RequestRejected e) {
+                sent = sendText(ctx, e.status(), e.getMessage(), head, keepAlive);
+            } catch (IOException e) {
+                log.warn("cannot serve {} to {}: {}", req.uri(), ctx.channel().remoteAddress(), e.toString());
+                sent = sendText(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "cannot read the blob", head,
+                        keepAlive);
+            }
+        }
+        int status = sent.status();
+        ChannelFuture done = sent.done();
+        done.addListener(f -> {
+            metrics.request(status, System.nanoTime() - started);
+            if (!f.isSuccess()) {
+                log.debug("response {} to {} not delivered: {}", status, ctx.channel().remoteAddress(),
+                        String.valueOf(f.cause()));
+                ctx.close();
+                return;
+            }
+            responding = false;
+            if (!keepAlive) {
+                closing = true;
+                waiting.clear();
+                Responses.closeGracefully(done);
+                return;
+            }
+            HttpRequest next = waiting.poll();
+            if (next != null) {
+                // Not inline: a long pipeline answered from listeners would grow the stack.
+                ctx.executor().execute(() -> answer(ctx, next));
+            } else {
+                ctx.channel().config().setAutoRead(true);
+            }
+        });
+    }
+
+    /** Routes a well-formed request: {@code /ipfs/{cid}}, {@code /metrics}, {@code /health}; 404 otherwise. */
+    private Sent dispatch(ChannelHandlerContext ctx, HttpRequest req, boolean head, boolean keepAlive)
+            throws RequestRejected, IOException {
+        RequestTarget target = RequestTarget.parse(req.uri());
+        List<String> seg = target.segments();
+        String first = seg.get(0);
+        boolean known = first.equals("ipfs") || (seg.size() == 1 && (first.equals("metrics") || first.equals("health")));
+        if (!known) {
+            throw new RequestRejected(HttpResponseStatus.NOT_FOUND, "not found: this server serves /ipfs/{cid}");
+        }
+        HttpMethod method = req.method();
+        if (!HttpMethod.GET.equals(method) && !HttpMethod.HEAD.equals(method)) {
+            FullHttpResponse res = Responses.text(HttpResponseStatus.METHOD_NOT_ALLOWED,
+                    "method " + printable(method.name()) + " not allowed: use GET or HEAD", false);
+            res.headers().set(HttpHeaderNames.ALLOW, ALLOWED_METHODS);
+            return send(ctx, res, keepAlive);
+        }
+        return switch (first) {
+            case "health" -> send(ctx, Responses.body(HttpResponseStatus.OK,
+                    "ok\n".getBytes(StandardCharsets.UTF_8), Responses.TEXT_PLAIN, head, true), keepAlive);
+            case "metrics" -> send(ctx, Responses.body(HttpResponseStatus.OK,
+                    registry.scrape().getBytes(StandardCharsets.UTF_8), PROMETHEUS_TEXT, head, true), keepAlive);
+            default -> serveBlob(ctx, req, parseCid(target), head, keepAlive);
+        };
+    }
+
+    /** The CID of {@code /ipfs/{cid}}, checking the one query parameter that changes the answer. */
+    private static Cid parseCid(RequestTarget target) throws RequestRejected {
+        List<String> seg = target.segments();
+        if (seg.size() < 2 || seg.get(1).isEmpty()) {
+            throw new RequestRejected(HttpResponseStatus.BAD_REQUEST, "missing CID: use /ipfs/{cid}");
+        }
+        if (seg.size() > 2) {
+            throw new RequestRejected(HttpResponseStatus.NOT_FOUND,
+                    "not found: paths inside a block are not served, use /ipfs/{cid}");
+        }
+        for (String format : target.param("format")) {
+            if (!format.equals("raw")) {
+                throw new RequestRejected(HttpResponseStatus.BAD_REQUEST,
+                        "unsupported format '" + printable(format) + "': only format=raw is served");
+            }
+        }
+        try {
+            return Cid.parse(seg.get(1));
+        } catch (CidFormatException e) {
+            throw new RequestRejected(HttpResponseStatus.BAD_REQUEST, "malformed CID: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Serves a blob, or the requested slice of it, straight from its file (sendfile where the
+     * transport has it); the file is opened once so size and bytes come from the same inode.
+     */
+    private Sent serveBlob(ChannelHandlerContext ctx, HttpRequest req, Cid cid, boolean head, boolean keepAlive)
+            throws RequestRejected, IOException {
+        FileChannel file;
+        try {
+            file = FileChannel.open(store.pathOf(cid), StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw new RequestRejected(HttpResponseStatus.NOT_FOUND, "blob not found: " + cid);
+        }
+        boolean fileHandedOver = false;
+        try {
+            long size = file.size();
+            String etag = "\"" + cid + "\"";
+            if (noneMatch(req.headers(), etag)) {
+                HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NOT_MODIFIED);
+                blobHeaders(res.headers(), etag);
+                return sendHeadOnly(ctx, res, keepAlive);
+            }
+            String range = req.headers().get(HttpHeaderNames.RANGE);
+            String ifRange = req.headers().get(HttpHeaderNames.IF_RANGE);
+            if (ifRange != null && !ifRange.strip().equals(etag)) {
+                // A date or another entity: the client's partial copy is not of this blob.
+                range = null;
+            }
+            HttpResponseStatus status;
+            long first;
+            long length;
+            switch (RangeSpec.parse(range, size)) {
+                case RangeSpec.Unsatisfiable u -> {
+                    FullHttpResponse res = Responses.text(HttpResponseStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                            "range not satisfiable: the blob has " + size + " bytes", head);
+                    res.headers().set(HttpHeaderNames.CONTENT_RANGE, "bytes */" + size);
+                    res.headers().set(HttpHeaderNames.ACCEPT_RANGES, "bytes");
+                    return send(ctx, res, keepAlive);
+                }
+                case RangeSpec.Slice s -> {
+                    status = HttpResponseStatus.PARTIAL_CONTENT;
+                    first = s.first();
+                    length = s.length();
+                }
+                case RangeSpec.Whole w -> {
+                    status = HttpResponseStatus.OK;
+                    first = 0;
+                    length = size;
+                }
+            }
+            HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
+            HttpHeaders h = res.headers();
+            blobHeaders(h, etag);
+            h.set(HttpHeaderNames.CONTENT_TYPE, RAW_BLOCK);
+            h.set(HttpHeaderNames.CONTENT_LENGTH, length);
+            if (status == HttpResponseStatus.PARTIAL_CONTENT) {
+                h.set(HttpHeaderNames.CONTENT_RANGE, "bytes " + first + "-" + (first + length - 1) + "/" + size);
+            }
+            if (head || length == 0) {
+                return sendHeadOnly(ctx, res, keepAlive);
+            }
+            persist(res, keepAlive);
+            ctx.write(res);
+            fileHandedOver = true;
+            // The region owns the file from here: Netty closes it once written or failed.
+            ctx.write(new DefaultFileRegion(file, first, length)).addListener(f -> {
+                if (f.isSuccess()) {
+                    metrics.served(length);
+                }
+            });
+            return new Sent(status.code(), ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
+        } finally {
+            if (!fileHandedOver) {
+                file.close();
+            }
+        }
+    }
+
+    /** Headers every answer about a blob carries, 304 included. */
+    private static void blobHeaders(HttpHeaders h, String etag) {
+        h.set(HttpHeaderNames.ETAG, etag);
+        h.set(HttpHeaderNames.CACHE_CONTROL, IMMUTABLE);
+        h.set(HttpHeaderNames.ACCEPT_RANGES, "bytes");
+        h.set(Responses.X_CONTENT_TYPE_OPTIONS, "nosniff");
+    }
+
+    /** If-None-Match (weak comparison, RFC 9110 §13.1.2): true if any listed tag, or *, matches. */
+    private static boolean noneMatch(HttpHeaders headers, String etag) {
+        for (String value : headers.getAll(HttpHeaderNames.IF_NONE_MATCH)) {
+            for (String tag : value.split(",")) {
+                String t = tag.strip();
+                if (t.startsWith("W/")) {
+                    t = t.substring(2);
+                }
+                if (t.equals("*") || t.equals(etag)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** A request the codec could not decode: 414, 431 or 400 by cause. The connection closes after. */
+    private Sent rejectUndecodable(ChannelHandlerContext ctx, DecoderResult result) {
+        Throwable cause = result.cause();
+        FullHttpResponse res;
+        if (cause instanceof TooLongHttpLineException) {
+            res = Responses.text(HttpResponseStatus.REQUEST_URI_TOO_LONG,
+                    "request line longer than " + ShareInitializer.MAX_REQUEST_LINE + " bytes", false);
+        } else if (cause instanceof TooLongHttpHeaderException) {
+            res = Responses.text(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large", false);
+        } else {
+            log.debug("undecodable request from {}: {}", ctx.channel().remoteAddress(), cause.toString());
+            res = Responses.text(HttpResponseStatus.BAD_REQUEST, "malformed HTTP request", false);
+        }
+        return send(ctx, res, false);
+    }
+
+    private static boolean bodyIsDrainable(HttpRequest req) {
+        if (HttpUtil.isTransferEncodingChunked(req)) {
+            return false;
+        }
+        return HttpUtil.getContentLength(req, 0L) <= MAX_DRAINED_BODY;
+    }
+
+    private Sent sendText(ChannelHandlerContext ctx, HttpResponseStatus status, String reason, boolean head,
+                          boolean keepAlive) {
+        return send(ctx, Responses.text(status, reason, head), keepAlive);
+    }
+
+    private Sent send(ChannelHandlerContext ctx, FullHttpResponse res, boolean keepAlive) {
+        persist(res, keepAlive);
+        return new Sent(res.status().code(), ctx.writeAndFlush(res));
+    }
+
+    /** Headers without a body (HEAD, 304, empty blob): the announced Content-Length stays as set. */
+    private Sent sendHeadOnly(ChannelHandlerContext ctx, HttpResponse head, boolean keepAlive) {
+        persist(head, keepAlive);
+        ctx.write(head);
+        return new Sent(head.status().code(), ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
+    }
+
+    /** Says whether the connection stays open, in the terms the request's HTTP version expects. */
+    private void persist(HttpResponse res, boolean keepAlive) {
+        if (!keepAlive) {
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (http10) {
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        } else {
+            res.headers().remove(HttpHeaderNames.CONNECTION);
+        }
+    }
+
+    /** Client-supplied text made safe for a one-line reason. */
+    private static String printable(String s) {
+        StringBuilder b = new StringBuilder(Math.min(s.length(), 64));
+        for (int i = 0; i < s.length() && i < 64; i++) {
+            char c = s.charAt(i);
+            b.append(c >= 0x20 && c < 0x7f ? c : '?');
+        }
+        return s.length() > 64 ? b + "..." : b.toString();
+    }
+}

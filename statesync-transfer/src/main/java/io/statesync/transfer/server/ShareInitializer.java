@@ -1,0 +1,100 @@
+package io.statesync.transfer.server;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.statesync.core.store.ContentStore;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Builds each accepted connection's pipeline: the serving one, or a 503 for a refused connection. */
+final class ShareInitializer extends ChannelInitializer<Channel> {
+    /** Longest request line (method, target, version) accepted; 414 beyond. */
+    static final int MAX_REQUEST_LINE = 4096;
+    /** Body bytes handed up per HttpContent while a request body is drained. */
+    private static final int MAX_CHUNK = 8192;
+
+    private final ServerConfig config;
+    private final ContentStore store;
+    private final PrometheusMeterRegistry registry;
+    private final ShareMetrics metrics;
+    private final ConnectionLimiter limiter;
+    /** Where connections are tracked so that the server can close them all. */
+    private final ChannelGroup clients;
+
+    ShareInitializer(ServerConfig config, ContentStore store, PrometheusMeterRegistry registry, ShareMetrics metrics,
+                     ConnectionLimiter limiter, ChannelGroup clients) {
+        this.config = config;
+        this.store = store;
+        this.registry = registry;
+        this.metrics = metrics;
+        this.limiter = limiter;
+        this.clients = clients;
+    }
+
+    @Override
+    protected void initChannel(Channel ch) {
+        clients.add(ch);
+        if (ConnectionLimiter.refused(ch)) {
+            metrics.refused();
+            ch.pipeline().addLast(new HttpResponseEncoder(), new Refusal(limiter.max()));
+            return;
+        }
+        ch.closeFuture().addListener(f -> limiter.release());
+        HttpDecoderConfig decoder = new HttpDecoderConfig()
+                .setMaxInitialLineLength(MAX_REQUEST_LINE)
+                .setMaxHeaderSize(config.maxHeaderBytes())
+                .setMaxChunkSize(MAX_CHUNK);
+        ch.pipeline()
+                // observeOutput: a large response that is still moving is not "idle".
+                .addLast("idle", new IdleStateHandler(true, 0, 0, config.idleTimeout().toNanos(), TimeUnit.NANOSECONDS))
+                .addLast("http", new HttpServerCodec(decoder))
+                .addLast("timeouts", new TimeoutGuard(config.headerTimeout(), metrics))
+                .addLast("share", new ShareHandler(store, registry, metrics));
+    }
+
+    /** Answers a connection beyond the limit with 503 and closes it, without reading its request. */
+    static final class Refusal extends ChannelInboundHandlerAdapter {
+        private static final Logger log = LoggerFactory.getLogger(Refusal.class);
+        private final int max;
+
+        Refusal(int max) {
+            this.max = max;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            log.debug("refusing {}: {} connections open", ctx.channel().remoteAddress(), max);
+            FullHttpResponse res = Responses.text(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                    "too many connections (limit " + max + "), retry later", false);
+            res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            res.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
+            Responses.closeGracefully(ctx.writeAndFlush(res));
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            // Whatever the client sent is not going to be answered; drop it.
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("refused connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package io.statesync.transfer.server;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+
+/**
+ * Every metric of the file share, rendered by Prometheus as {@code statesync_share_*}:
+ * {@code requests_total{status}}, {@code request_duration_seconds}, {@code served_bytes_total},
+ * {@code connections_active}, {@code connections_refused_total}, {@code timeouts_total{kind}}.
+ */
+final class ShareMetrics {
+    private final MeterRegistry registry;
+    /** Request counters by status code, created on first use. */
+    private final Map<Integer, Counter> requests = new ConcurrentHashMap<>();
+    private final Map<String, Counter> timeouts = new ConcurrentHashMap<>();
+    private final Timer duration;
+    private final Counter served;
+    private final Counter refused;
+    /** Removed at close so a later server on the same registry can register its own. */
+    private final Gauge active;
+
+    ShareMetrics(MeterRegistry registry, IntSupplier openConnections) {
+        this.registry = registry;
+        this.duration = Timer.builder("statesync.share.request.duration")
+                .description("Time from a decoded request head to its response completely written")
+                .register(registry);
+        this.served = Counter.builder("statesync.share.served")
+                .baseUnit("bytes")
+                .description("Blob bytes written to clients")
+                .register(registry);
+        this.refused = Counter.builder("statesync.share.connections.refused")
+                .description("Connections answered 503 because the connection limit was reached")
+                .register(registry);
+        this.active = Gauge.builder("statesync.share.connections.active", openConnections, IntSupplier::getAsInt)
+                .description("Open client connections")
+                .strongReference(true)
+                .register(registry);
+    }
+
+    /** One request answered with {@code status}, taking {@code nanos} to write. */
+    void request(int status, long nanos) {
+        requests.computeIfAbsent(status, s -> Counter.builder("statesync.share.requests")
+                .description("Requests answered, by status code")
+                .tag("status", Integer.toString(s))
+                .register(registry)).increment();
+        duration.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Blob bytes that reached the socket. */
+    void served(long bytes) {
+        served.increment(bytes);
+    }
+
+    void refused() {
+        refused.increment();
+    }
+
+    /** A connection closed by the head deadline ({@code "header"}) or the idle timeout ({@code "idle"}). */
+    void timedOut(String kind) {
+        timeouts.computeIfAbsent(kind, k -> Counter.builder("statesync.share.timeouts")
+                .description("Connections closed for stalling")
+                .tag("kind", k)
+                .register(registry)).increment();
+    }
+
+    void close() {
+        registry.remove(active);
+    }
+}

@@ -1,0 +1,676 @@
+package io.statesync.transfer.server;
+
+import static java.nio.charset.StandardCharsets.US_ASCII;
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.statesync.core.cid.Cid;
+import io.statesync.core.cid.Codec;
+import io.statesync.core.store.ContentStore;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FileShareServerTest {
+    /** Upper bound on any wait in these tests: a hang fails the test instead of stalling the build. */
+    private static final int READ_TIMEOUT_MILLIS = 5000;
+    private static final int BLOB_SIZE = 100 * 1024;
+
+    private static HttpClient http;
+
+    static {
+        // Every buffer the server allocates is tracked; a leak is logged as "LEAK:".
+        System.setProperty("io.netty.leakDetection.level", "paranoid");
+    }
+
+    @TempDir
+    Path dir;
+
+    private ContentStore store;
+    private PrometheusMeterRegistry registry;
+    private FileShareServer server;
+    private byte[] data;
+    private Cid cid;
+
+    @BeforeAll
+    static void client() {
+        http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
+    }
+
+    @AfterAll
+    static void closeClient() {
+        http.close();
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        store = ContentStore.open(dir.resolve("store"));
+        data = new byte[BLOB_SIZE];
+        new Random(42).nextBytes(data);
+        cid = store.put(Codec.RAW, data);
+        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        server = FileShareServer.start(ServerConfig.loopback(), store, registry);
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    // ---- serving blobs ----
+
+    @Test
+    void getServesTheExactBytesWithImmutableCachingHeaders() throws Exception {
+        HttpResponse<byte[]> res = get("/ipfs/" + cid);
+
+        assertEquals(200, res.statusCode());
+        assertArrayEquals(data, res.body());
+        assertEquals("\"" + cid + "\"", header(res, "etag"));
+        assertEquals("public, max-age=29030400, immutable", header(res, "cache-control"));
+        assertEquals("application/vnd.ipld.raw", header(res, "content-type"));
+        assertEquals(String.valueOf(BLOB_SIZE), header(res, "content-length"));
+        assertEquals("bytes", header(res, "accept-ranges"));
+        assertEquals("nosniff", header(res, "x-content-type-options"));
+    }
+
+    @Test
+    void headAnnouncesTheBlobWithoutSendingIt() throws Exception {
+        HttpResponse<byte[]> res = http.send(
+                HttpRequest.newBuilder(server.uri().resolve("/ipfs/" + cid)).HEAD().build(), BodyHandlers.ofByteArray());
+
+        assertEquals(200, res.statusCode());
+        assertEquals(0, res.body().length);
+        assertEquals(String.valueOf(BLOB_SIZE), header(res, "content-length"));
+        assertEquals("\"" + cid + "\"", header(res, "etag"));
+        assertEquals("application/vnd.ipld.raw", header(res, "content-type"));
+    }
+
+    @Test
+    void formatRawIsAcceptedAndOtherFormatsAreRefused() throws Exception {
+        HttpResponse<byte[]> raw = get("/ipfs/" + cid + "?format=raw");
+        assertEquals(200, raw.statusCode());
+        assertArrayEquals(data, raw.body());
+
+        HttpResponse<byte[]> car = get("/ipfs/" + cid + "?format=car");
+        assertEquals(400, car.statusCode());
+        assertEquals("400 unsupported format 'car': only format=raw is served\n", new String(car.body(), UTF_8));
+    }
+
+    @Test
+    void acceptHeaderDoesNotChangeTheAnswer() throws Exception {
+        HttpResponse<byte[]> res = get("/ipfs/" + cid, "Accept", "application/vnd.ipld.car");
+        assertEquals(200, res.statusCode());
+        assertArrayEquals(data, res.body());
+    }
+
+    @Test
+    void emptyBlobIsServed() throws Exception {
+        Cid empty = store.put(Codec.RAW, new byte[0]);
+        HttpResponse<byte[]> res = get("/ipfs/" + empty);
+        assertEquals(200, res.statusCode());
+        assertEquals(0, res.body().length);
+        assertEquals("0", header(res, "content-length"));
+    }
+
+    // ---- ranges ----
+
+    @Test
+    void closedRangeGivesThatSlice() throws Exception {
+        HttpResponse<byte[]> res = get("/ipfs/" + cid, "Range", "bytes=10-99");
+
+        assertEquals(206, res.statusCode());
+        assertArrayEquals(Arrays.copyOfRange(data, 10, 100), res.body());
+        assertEquals("bytes 10-99/" + BLOB_SIZE, header(res, "content-range"));
+        assertEquals("90", header(res, "content-length"));
+        assertEquals("\"" + cid + "\"", header(res, "etag"));
+    }
+
+    @Test
+    void openEndedRangeRunsToTheEnd() throws Exception {
+        HttpResponse<byte[]> res = get("/ipfs/" + cid, "Range", "bytes=" + (BLOB_SIZE - 100) + "-");
+
+        assertEquals(206, res.statusCode());
+        assertArrayEquals(Arrays.copyOfRange(data, BLOB_SIZE - 100, BLOB_SIZE), res.body());
+        assertEquals("bytes " + (BLOB_SIZE - 100) + "-" + (BLOB_SIZE - 1) + "/" + BLOB_SIZE, header(res, "content-range"));
+    }
+
+    @Test
+    void suffixRangeGivesTheLastBytes() throws Exception {
+        HttpResponse<byte[]> res = get("/ipfs/" + cid, "Range", "bytes=-500");
+
+        assertEquals(206, res.statusCode());
+        assertArrayEquals(Arrays.copyOfRange(data, BLOB_SIZE - 500, BLOB_SIZE), res.body());
+        assertEquals("bytes " + (BLOB_SIZE - 500) + "-" + (BLOB_SIZE - 1) + "/" + BLOB_SIZE, header(res, "content-range"));
+    }
+
+    @Test
+    void rangeEndBeyondTheBlobIsClamped() throws Exception {
+        HttpResponse<byte[]> res = get("/ipfs/" + cid, "Range", "bytes=100-99999999");
+
+        assertEquals(206, res.statusCode());
+        assertArrayEquals(Arrays.copyOfRange(data, 100, BLOB_SIZE), res.body());
+        assertEquals("bytes 100-" + (BLOB_SIZE - 1) + "/" + BLOB_SIZE, header(res, "content-range"));
+    }
+
+    @Test
+    void unsatisfiableRangesGet416WithTheSize() throws Exception {
+        for (String range : new String[] {"bytes=" + BLOB_SIZE + "-", "bytes=" + (BLOB_SIZE + 10) + "-" + (BLOB_SIZE + 20),
+                                          "bytes=-0", "bytes=99999999999999999999999-"}) {
+            HttpResponse<byte[]> res = get("/ipfs/" + cid, "Range", range);
+            assertEquals(416, res.statusCode(), range);
+            assertEquals("bytes */" + BLOB_SIZE, header(res, "content-range"), range);
+            assertTrue(new String(res.body(), UTF_8).startsWith("416 range not satisfiable"), range);
+        }
+    }
+
+    @Test
+    void multipleMalformedOrForeignRangesAreIgnoredAndTheWholeBlobServed() throws Exception {
+        for (String range : new String[] {"bytes=0-9,20-29", "bytes=abc", "bytes=9-5", "items=0-9", "bytes=-", "bytes=1-x"}) {
+            HttpResponse<byte[]> res = get("/ipfs/" + cid, "Range", range);
+            assertEquals(200, res.statusCode(), range);
+            assertArrayEquals(data, res.body(), range);
+        }
+    }
+
+    @Test
+    void ifRangeWithAnotherValidatorServesTheWholeBlob() throws Exception {
+        HttpResponse<byte[]> same = get("/ipfs/" + cid, "Range", "bytes=0-9", "If-Range", "\"" + cid + "\"");
+        assertEquals(206, same.statusCode());
+
+        HttpResponse<byte[]> other = get("/ipfs/" + cid, "Range", "bytes=0-9", "If-Range", "\"something-else\"");
+        assertEquals(200, other.statusCode());
+        assertArrayEquals(data, other.body());
+    }
+
+    @Test
+    void largeResponseToASlowReaderIsNotCutByTheHeaderTimeout() throws Exception {
+        byte[] big = new byte[16 << 20];
+        new Random(7).nextBytes(big);
+        Cid bigCid = store.put(Codec.RAW, big);
+        try (FileShareServer strict = startServer(ServerConfig.loopback().withHeaderTimeout(Duration.ofMillis(200)));
+             Socket s = new Socket()) {
+            s.setReceiveBufferSize(16 * 1024);
+            s.connect(new InetSocketAddress("127.0.0.1", strict.port()));
+            s.setSoTimeout(READ_TIMEOUT_MILLIS);
+            s.getOutputStream().write(request("GET /ipfs/" + bigCid));
+            InputStream in = s.getInputStream();
+            RawResponse head = RawResponse.readHead(in);
+            assertEquals(200, head.status());
+            byte[] body = new byte[big.length];
+            readFully(in, body, 0, 1 << 20);
+            // The client stalls for three header timeouts while the server still has megabytes
+            // to send: the connection must survive, because it is busy answering, not idle.
+            Thread.sleep(600);
+            readFully(in, body, 1 << 20, big.length - (1 << 20));
+            assertArrayEquals(big, body);
+        }
+    }
+
+    // ---- conditional requests ----
+
+    @Test
+    void ifNoneMatchWithTheEtagGives304() throws Exception {
+        HttpResponse<byte[]> res = get("/ipfs/" + cid, "If-None-Match", "\"" + cid + "\"");
+        assertEquals(304, res.statusCode());
+        assertEquals(0, res.body().length);
+        assertEquals("\"" + cid + "\"", header(res, "etag"));
+
+        assertEquals(304, get("/ipfs/" + cid, "If-None-Match", "\"x\", W/\"" + cid + "\"").statusCode());
+        assertEquals(304, get("/ipfs/" + cid, "If-None-Match", "*").statusCode());
+        assertEquals(200, get("/ipfs/" + cid, "If-None-Match", "\"other\"").statusCode());
+    }
+
+    // ---- errors ----
+
+    @Test
+    void malformedCidGets400WithTheReason() throws Exception {
+        HttpResponse<byte[]> res = get("/ipfs/bafk!!!");
+        assertEquals(400, res.statusCode());
+        assertEquals("text/plain; charset=utf-8", header(res, "content-type"));
+        String body = new String(res.body(), UTF_8);
+        assertTrue(body.startsWith("400 malformed CID: "), body);
+        assertTrue(body.endsWith("\n") && body.indexOf('\n') == body.length() - 1, "one line: " + body);
+
+        String v0 = new String(get("/ipfs/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG").body(), UTF_8);
+        assertTrue(v0.startsWith("400 malformed CID: CIDv0 is not supported"), v0);
+    }
+
+    @Test
+    void unknownCidGets404() throws Exception {
+        Cid absent = Cid.compute(Codec.RAW, "not in the store".getBytes(UTF_8));
+        HttpResponse<byte[]> res = get("/ipfs/" + absent);
+        assertEquals(404, res.statusCode());
+        assertEquals("404 blob not found: " + absent + "\n", new String(res.body(), UTF_8));
+        assertEquals("no-store", header(res, "cache-control"));
+    }
+
+    @Test
+    void otherPathsGet404AndNothingIsListed() throws Exception {
+        for (String path : new String[] {"/", "/index.html", "/tmp/", "/store/ipfs/" + cid, "/ipfs/" + cid + "/x",
+                                         "/health/", "/IPFS/" + cid}) {
+            HttpResponse<byte[]> res = get(path);
+            assertEquals(404, res.statusCode(), path);
+            assertFalse(new String(res.body(), UTF_8).contains(cid.toString()), path);
+        }
+        assertEquals(400, get("/ipfs/").statusCode());
+        assertEquals(400, get("/ipfs").statusCode());
+    }
+
+    @Test
+    void pathTricksNeverReachAFile() throws Exception {
+        Files.writeString(store.root().resolve("secret.txt"), "top secret");
+        String[] tricks = {
+            "/ipfs/../etc/passwd", "/ipfs/%2e%2e/x", "/../", "/ipfs/%2E%2E/secret.txt", "/ipfs/..%2Fsecret.txt",
+            "/ipfs/%2F..%2F..%2Fetc%2Fpasswd", "/ipfs/..%5C..%5Csecret.txt", "/ipfs/./" + cid,
+            "/ipfs/" + cid + "/../" + cid, "/ipfs/%00", "/ipfs/%zz", "/secret.txt", "/ipfs/../secret.txt",
+            "http://evil.example/ipfs/../secret.txt", "*", "/ipfs/%c0%ae%c0%ae/secret.txt", "//ipfs/" + cid, "//secret.txt",
+        };
+        for (String trick : tricks) {
+            RawResponse res = exchange(server, request("GET " + trick));
+            assertTrue(res.status() == 400 || res.status() == 404, trick + " -> " + res.status());
+            String body = new String(res.body(), UTF_8);
+            assertFalse(body.contains("top secret") || body.contains("root:"), trick);
+            assertEquals("text/plain; charset=utf-8", res.headers().get("content-type"), trick);
+        }
+        assertEquals(400, exchange(server, request("GET /ipfs/../etc/passwd")).status());
+        assertEquals(400, exchange(server, request("GET /ipfs/%2e%2e/x")).status());
+        assertEquals(400, exchange(server, request("GET /../")).status());
+    }
+
+    @Test
+    void otherMethodsGet405WithAllow() throws Exception {
+        URI uri = server.uri().resolve("/ipfs/" + cid);
+        for (String method : new String[] {"POST", "PUT", "DELETE", "OPTIONS", "PATCH"}) {
+            HttpResponse<byte[]> res = http.send(
+                    HttpRequest.newBuilder(uri).method(method, BodyPublishers.ofString("x")).build(),
+                    BodyHandlers.ofByteArray());
+            assertEquals(405, res.statusCode(), method);
+            assertEquals("GET, HEAD", header(res, "allow"), method);
+            assertEquals("405 method " + method + " not allowed: use GET or HEAD\n", new String(res.body(), UTF_8));
+        }
+        assertEquals(405, http.send(HttpRequest.newBuilder(server.uri().resolve("/health"))
+                .POST(BodyPublishers.noBody()).build(), BodyHandlers.ofByteArray()).statusCode());
+        assertTrue(store.has(cid), "DELETE must not have touched the store");
+    }
+
+    @Test
+    void malformedRequestLineGets400AndTheConnectionCloses() throws Exception {
+        for (String line : new String[] {"GET /health FOO/1.1", "GET /health HTTP/1.1 extra",
+                                         "GET /health HTTP/1.1\r\nContent-Length: -1"}) {
+            RawResponse res = exchange(server, (line + "\r\nHost: x\r\n\r\n").getBytes(UTF_8));
+            assertEquals(400, res.status(), line);
+            assertEquals("close", res.headers().get("connection"), line);
+            assertTrue(res.closed(), line);
+        }
+        RawResponse badHeader = exchange(server, "GET /health HTTP/1.1\r\nBad Header\r\n\r\n".getBytes(US_ASCII));
+        assertEquals(400, badHeader.status());
+    }
+
+    @Test
+    void tooLongRequestLineGets414() throws Exception {
+        RawResponse res = exchange(server, request("GET /ipfs/" + "a".repeat(5000)));
+        assertEquals(414, res.status());
+        assertTrue(res.closed());
+    }
+
+    @Test
+    void hugeHeadersGet431() throws Exception {
+        StringBuilder head = new StringBuilder("GET /health HTTP/1.1\r\nHost: x\r\n");
+        for (int i = 0; i < 200; i++) {
+            head.append("X-Filler-").append(i).append(": ").append("v".repeat(100)).append("\r\n");
+        }
+        RawResponse res = exchange(server, head.append("\r\n").toString().getBytes(US_ASCII));
+        assertEquals(431, res.status());
+        assertTrue(res.closed());
+    }
+
+    // ---- connections ----
+
+    @Test
+    void keepAliveServesSeveralRequestsOnOneConnectionAndPipelinesInOrder() throws Exception {
+        try (Socket s = connect(server)) {
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            out.write(request("GET /ipfs/" + cid, "Range: bytes=0-9"));
+            RawResponse first = RawResponse.read(in, false);
+            assertEquals(206, first.status());
+            assertArrayEquals(Arrays.copyOf(data, 10), first.body());
+
+            // Two requests in one write: answered one after the other, in order.
+            ByteArrayOutputStream pipelined = new ByteArrayOutputStream();
+            pipelined.write(request("GET /ipfs/" + cid));
+            pipelined.write(request("HEAD /ipfs/" + cid));
+            pipelined.write(request("GET /health"));
+            out.write(pipelined.toByteArray());
+            RawResponse a = RawResponse.read(in, false);
+            RawResponse b = RawResponse.read(in, true);
+            RawResponse c = RawResponse.read(in, false);
+            assertArrayEquals(data, a.body());
+            assertEquals(200, b.status());
+            assertEquals(0, b.body().length);
+            assertEquals("ok\n", new String(c.body(), UTF_8));
+        }
+    }
+
+    @Test
+    void smallRequestBodyIsDrainedAndTheConnectionKept() throws Exception {
+        try (Socket s = connect(server)) {
+            s.getOutputStream().write(("GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                    + "GET /ipfs/" + cid + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(US_ASCII));
+            InputStream in = s.getInputStream();
+            assertEquals(200, RawResponse.read(in, false).status());
+            RawResponse blob = RawResponse.read(in, false);
+            assertEquals(200, blob.status());
+            assertArrayEquals(data, blob.body());
+        }
+    }
+
+    @Test
+    void largeRequestBodyIsNotDrainedButAnsweredAndClosed() throws Exception {
+        RawResponse res = exchange(server,
+                ("PUT /ipfs/" + cid + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\npartial").getBytes(US_ASCII));
+        assertEquals(405, res.status());
+        assertEquals("close", res.headers().get("connection"));
+        assertTrue(res.closed());
+    }
+
+    @Test
+    void http10IsClosedAfterTheResponseUnlessItAsksForKeepAlive() throws Exception {
+        RawResponse res = exchange(server, "GET /health HTTP/1.0\r\n\r\n".getBytes(US_ASCII));
+        assertEquals(200, res.status());
+        assertTrue(res.closed());
+
+        try (Socket s = connect(server)) {
+            byte[] keep = "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".getBytes(US_ASCII);
+            s.getOutputStream().write(keep);
+            RawResponse first = RawResponse.read(s.getInputStream(), false);
+            assertEquals("keep-alive", first.headers().get("connection"));
+            s.getOutputStream().write(keep);
+            assertEquals(200, RawResponse.read(s.getInputStream(), false).status());
+        }
+    }
+
+    @Test
+    void slowlorisIsClosedAfterTheHeaderTimeout() throws Exception {
+        try (FileShareServer strict = startServer(ServerConfig.loopback().withHeaderTimeout(Duration.ofMillis(300)))) {
+            long started = System.nanoTime();
+            try (Socket s = connect(strict)) {
+                // A head that never completes.
+                s.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ".getBytes(US_ASCII));
+                assertEquals(-1, s.getInputStream().read(), "the server closes the connection");
+            }
+            long elapsedMillis = (System.nanoTime() - started) / 1_000_000;
+            assertTrue(elapsedMillis >= 300, "closed after " + elapsedMillis + " ms, before the timeout");
+
+            // A connection that sends nothing at all, and one idle after a response, fare the same.
+            try (Socket silent = connect(strict)) {
+                assertEquals(-1, silent.getInputStream().read());
+            }
+            try (Socket s = connect(strict)) {
+                s.getOutputStream().write(request("GET /health"));
+                InputStream in = s.getInputStream();
+                assertEquals(200, RawResponse.read(in, false).status());
+                assertEquals(-1, in.read());
+            }
+            await(() -> strict.connections() == 0, "connections released");
+            assertTrue(scrape(strict).contains("statesync_share_timeouts_total{kind=\"header\"} 3.0"));
+        }
+    }
+
+    @Test
+    void idleConnectionIsClosedAfterTheIdleTimeout() throws Exception {
+        try (FileShareServer strict = startServer(ServerConfig.loopback().withIdleTimeout(Duration.ofMillis(300)));
+             Socket s = connect(strict)) {
+            assertEquals(-1, s.getInputStream().read());
+            assertTrue(scrape(strict).contains("statesync_share_timeouts_total{kind=\"idle\"} 1.0"));
+        }
+    }
+
+    @Test
+    @SuppressWarnings("try") // first is closed early on purpose, to free a slot
+    void connectionsBeyondTheLimitGet503AndServiceResumesWhenOneCloses() throws Exception {
+        try (FileShareServer small = startServer(ServerConfig.loopback().withMaxConnections(2));
+             Socket first = connect(small);
+             Socket second = connect(small)) {
+            for (Socket s : new Socket[] {first, second}) {
+                s.getOutputStream().write(request("GET /health"));
+                assertEquals(200, RawResponse.read(s.getInputStream(), false).status());
+            }
+            assertEquals(2, small.connections());
+
+            try (Socket third = connect(small)) {
+                RawResponse refused = RawResponse.read(third.getInputStream(), false);
+                assertEquals(503, refused.status());
+                assertEquals("close", refused.headers().get("connection"));
+                assertEquals(-1, third.getInputStream().read());
+            }
+
+            first.close();
+            await(() -> small.connections() < 2, "a slot is freed");
+            HttpResponse<byte[]> res = http.send(HttpRequest.newBuilder(small.uri().resolve("/ipfs/" + cid)).build(),
+                    BodyHandlers.ofByteArray());
+            assertEquals(200, res.statusCode());
+            assertArrayEquals(data, res.body());
+            assertTrue(scrape(small).contains("statesync_share_connections_refused_total 1.0"));
+        }
+    }
+
+    @Test
+    void serverKeepsServingEveryoneAfterBadRequests() throws Exception {
+        try (Socket stalled = connect(server)) {
+            stalled.getOutputStream().write("GET /ipfs/".getBytes(US_ASCII));
+            exchange(server, request("GET /ipfs/" + "a".repeat(5000)));
+            exchange(server, ("GET /health HTTP/1.1\r\n" + "X: " + "y".repeat(20_000) + "\r\n\r\n").getBytes(US_ASCII));
+            exchange(server, request("GET /ipfs/../../etc/passwd"));
+            exchange(server, "\u0000\u0001\u0002garbage\r\n\r\nGET / FOO\r\n\r\n".getBytes(US_ASCII));
+            exchange(server, request("BREW /ipfs/" + cid));
+            exchange(server, request("GET /ipfs/" + cid, "Range: bytes=" + "9".repeat(100) + "-"));
+            for (int i = 0; i < 20; i++) {
+                try (Socket dropped = connect(server)) {
+                    dropped.getOutputStream().write(request("GET /ipfs/" + cid));
+                    // Closed mid-response: the server must not mind.
+                }
+            }
+
+            HttpResponse<byte[]> res = get("/ipfs/" + cid);
+            assertEquals(200, res.statusCode());
+            assertArrayEquals(data, res.body());
+            assertEquals("ok\n", new String(get("/health").body(), UTF_8));
+        }
+    }
+
+    // ---- metrics, health, lifecycle ----
+
+    @Test
+    void metricsAreRenderedInPrometheusTextFormat() throws Exception {
+        get("/ipfs/" + cid);
+        get("/ipfs/bafk!!!");
+        HttpResponse<byte[]> res = get("/metrics");
+
+        assertEquals(200, res.statusCode());
+        assertEquals("text/plain; version=0.0.4; charset=utf-8", header(res, "content-type"));
+        String text = new String(res.body(), UTF_8);
+        assertTrue(text.contains("statesync_share_requests_total{status=\"200\"} 1.0"), text);
+        assertTrue(text.contains("statesync_share_requests_total{status=\"400\"} 1.0"), text);
+        assertTrue(text.contains("statesync_share_served_bytes_total " + (double) BLOB_SIZE), text);
+        assertTrue(text.contains("statesync_share_connections_active 1.0"), text);
+        assertTrue(text.contains("statesync_share_request_duration_seconds_count"), text);
+    }
+
+    @Test
+    void healthSaysOk() throws Exception {
+        HttpResponse<byte[]> res = get("/health");
+        assertEquals(200, res.statusCode());
+        assertEquals("ok\n", new String(res.body(), UTF_8));
+    }
+
+    @Test
+    void closeStopsListeningAndEndsEveryThread() throws Exception {
+        FileShareServer other = startServer(ServerConfig.loopback());
+        int port = other.port();
+        assertEquals(200, exchange(other, request("GET /health")).status());
+        other.close();
+        other.close();
+
+        assertThrows(ConnectException.class, () -> new Socket("127.0.0.1", port).close());
+        server.close();
+        await(() -> Thread.getAllStackTraces().keySet().stream()
+                .noneMatch(t -> t.getName().startsWith("statesync-share")), "share threads ended");
+    }
+
+    @Test
+    void bindingAPortInUseFailsWithTheAddress() throws Exception {
+        IOException e = assertThrows(IOException.class,
+                () -> startServer(ServerConfig.loopback().withPort(server.port())));
+        assertTrue(e.getMessage().contains("127.0.0.1:" + server.port()), e.getMessage());
+    }
+
+    @Test
+    void uriIsTheBaseUrl() {
+        assertEquals(URI.create("http://127.0.0.1:" + server.port()), server.uri());
+    }
+
+    // ---- helpers ----
+
+    private FileShareServer startServer(ServerConfig config) throws IOException, InterruptedException {
+        return FileShareServer.start(config, store, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    }
+
+    private HttpResponse<byte[]> get(String path, String... headers) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(server.uri().resolve(path)).timeout(Duration.ofSeconds(10));
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        return http.send(b.build(), BodyHandlers.ofByteArray());
+    }
+
+    private static String header(HttpResponse<?> res, String name) {
+        return res.headers().firstValue(name).orElse(null);
+    }
+
+    private static String scrape(FileShareServer s) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(s.uri().resolve("/metrics")).build(), BodyHandlers.ofString()).body();
+    }
+
+    /** A GET-style request head with {@code Host} and the given extra header lines. */
+    private static byte[] request(String methodAndTarget, String... headerLines) {
+        StringBuilder b = new StringBuilder(methodAndTarget).append(" HTTP/1.1\r\nHost: test\r\n");
+        for (String h : headerLines) {
+            b.append(h).append("\r\n");
+        }
+        return b.append("\r\n").toString().getBytes(UTF_8);
+    }
+
+    private static Socket connect(FileShareServer s) throws IOException {
+        Socket socket = new Socket("127.0.0.1", s.port());
+        socket.setSoTimeout(READ_TIMEOUT_MILLIS);
+        return socket;
+    }
+
+    /** Sends raw bytes on a fresh connection and reads one response; notes whether the server then closed. */
+    private static RawResponse exchange(FileShareServer s, byte[] raw) throws IOException {
+        try (Socket socket = connect(s)) {
+            socket.getOutputStream().write(raw);
+            InputStream in = socket.getInputStream();
+            RawResponse res = RawResponse.read(in, raw.length > 4 && new String(raw, 0, 5, US_ASCII).equals("HEAD "));
+            boolean closed = "close".equals(res.headers().get("connection")) && in.read() == -1;
+            return new RawResponse(res.status(), res.headers(), res.body(), closed);
+        }
+    }
+
+    private static void readFully(InputStream in, byte[] into, int off, int len) throws IOException {
+        int done = 0;
+        while (done < len) {
+            int n = in.read(into, off + done, len - done);
+            if (n < 0) {
+                fail("connection closed after " + (off + done) + " bytes");
+            }
+            done += n;
+        }
+    }
+
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail("timed out waiting for: " + what);
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    /** One HTTP/1.1 response read off a raw socket. */
+    private record RawResponse(int status, Map<String, String> headers, byte[] body, boolean closed) {
+        private static final Set<Integer> BODYLESS = Set.of(204, 304);
+
+        /** Reads a status line and headers (names lower-cased). */
+        static RawResponse readHead(InputStream in) throws IOException {
+            ByteArrayOutputStream head = new ByteArrayOutputStream();
+            int matched = 0;
+            while (matched < 4) {
+                int b = in.read();
+                if (b < 0) {
+                    throw new IOException("connection closed inside a response head: " + head.toString(US_ASCII));
+                }
+                head.write(b);
+                matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
+            }
+            String[] lines = head.toString(US_ASCII).split("\r\n");
+            int status = Integer.parseInt(lines[0].split(" ")[1]);
+            Map<String, String> headers = new HashMap<>();
+            for (int i = 1; i < lines.length; i++) {
+                int colon = lines[i].indexOf(':');
+                headers.put(lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).strip());
+            }
+            return new RawResponse(status, headers, new byte[0], false);
+        }
+
+        /** Reads a whole response framed by Content-Length. */
+        static RawResponse read(InputStream in, boolean toHead) throws IOException {
+            RawResponse head = readHead(in);
+            String length = head.headers().get("content-length");
+            if (toHead || BODYLESS.contains(head.status()) || length == null) {
+                return head;
+            }
+            byte[] body = new byte[Integer.parseInt(length)];
+            readFully(in, body, 0, body.length);
+            return new RawResponse(head.status(), head.headers(), body, false);
+        }
+    }
+}
