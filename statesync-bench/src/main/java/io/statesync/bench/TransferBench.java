@@ -45,6 +45,7 @@ import java.util.stream.Stream;
  */
 public final class TransferBench {
     private static final double MIB = 1024.0 * 1024.0;
+    private static FetchOptions options = FetchOptions.DEFAULT;
 
     public static void main(String[] args) throws Exception {
         long size = 1L << 30;
@@ -57,6 +58,8 @@ public final class TransferBench {
                 case "--chunk-sizes" -> chunkSizes = Stream.of(args[++i].split(",")).map(s -> (int) parseSize(s)).toList();
                 case "--work" -> work = Path.of(args[++i]);
                 case "--keep" -> keep = true;
+                case "--parallel" -> options = options.withParallelism(Integer.parseInt(args[++i]));
+                case "--per-source" -> options = options.withPerSourceParallelism(Integer.parseInt(args[++i]));
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
@@ -134,7 +137,7 @@ public final class TransferBench {
             throws Exception {
         ContentStore store = ContentStore.open(storeDir);
         try (SnapshotFetcher fetcher = new SnapshotFetcher(store, registry)) {
-            FetchResult r = fetcher.fetch(snap.root(), sources, FetchOptions.DEFAULT, null);
+            FetchResult r = fetcher.fetch(snap.root(), sources, options, null);
             double rate = r.bytesFetched() / MIB / (r.elapsed().toNanos() / 1e9);
             log("fetch from %d source(s): %.0f MiB in %.2f s = %.1f MiB/s", sources.size(), r.bytesFetched() / MIB,
                     r.elapsed().toNanos() / 1e9, rate);
