@@ -108,6 +108,9 @@ public final class TransferBench {
                     continue;
                 }
                 bench.add(line("fetch_vs_sha256_ratio", multi / sha, "ratio"));
+                double disk = durableWriteRate(work.resolve("disk"), size, chunkSize, options.parallelism());
+                bench.add(line("durable_write_baseline", disk, "MiB/s"));
+                bench.add(line("fetch_vs_durable_write_ratio", multi / disk, "ratio"));
 
                 double one = fetchRate(work.resolve("client1"), snap, sources.subList(0, 1), registry);
                 bench.add(line("fetch_1_source", one, "MiB/s"));
@@ -170,6 +173,42 @@ public final class TransferBench {
         }
         double rate = bytes / MIB / secs(t0);
         log("plain single-source download: %.0f MiB in %.2f s = %.1f MiB/s", bytes / MIB, secs(t0), rate);
+        return rate;
+    }
+
+    /**
+     * The disk's share of the bound: the same bytes written as chunk-sized files, each fsynced,
+     * with the fetch's parallelism and no network or hashing. A fetch cannot beat this.
+     */
+    private static double durableWriteRate(Path dir, long size, int chunkSize, int parallelism) throws Exception {
+        Files.createDirectories(dir);
+        byte[] buf = new byte[chunkSize];
+        new SplittableRandom(3).nextBytes(buf);
+        long files = (size + chunkSize - 1) / chunkSize;
+        java.util.concurrent.atomic.AtomicLong next = new java.util.concurrent.atomic.AtomicLong();
+        long t0 = System.nanoTime();
+        try (var pool = java.util.concurrent.Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("bench-disk-", 0).factory())) {
+            for (int w = 0; w < parallelism; w++) {
+                pool.submit(() -> {
+                    long i;
+                    while ((i = next.getAndIncrement()) < files) {
+                        try (var ch = java.nio.channels.FileChannel.open(dir.resolve("f" + i), StandardOpenOption.CREATE_NEW,
+                                StandardOpenOption.WRITE)) {
+                            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(buf);
+                            while (b.hasRemaining()) {
+                                ch.write(b);
+                            }
+                            ch.force(false);
+                        }
+                    }
+                    return null;
+                });
+            }
+        }
+        double rate = files * (double) chunkSize / MIB / secs(t0);
+        log("durable write baseline (%d files of %d KiB, fsync each, %d in parallel): %.1f MiB/s", files, chunkSize / 1024,
+                parallelism, rate);
+        deleteTree(dir);
         return rate;
     }
 
