@@ -114,6 +114,40 @@ class SnapshotFetcherTest {
     }
 
     @Test
+    void aPlainStaticWebServerOverTheStoreDirectoryIsASource() throws Exception {
+        // Python's http.server knows nothing of Statesync: it serves files, HTTP/1.0, one per connection.
+        org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("python3", "--version").start().waitFor() == 0,
+                "python3 is not installed");
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+        Process python = new ProcessBuilder("python3", "-m", "http.server", String.valueOf(port), "--bind", "127.0.0.1",
+                "--directory", origin.root().toString()).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        closeLater.add(() -> {
+            python.destroy();
+            python.waitFor();
+        });
+        Source web = Source.parse("http://127.0.0.1:" + port);
+        long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (true) {
+            try (java.net.Socket probe = new java.net.Socket("127.0.0.1", port)) {
+                break;
+            } catch (IOException notYet) {
+                assertTrue(System.nanoTime() < until, "python http.server did not start");
+                Thread.sleep(50);
+            }
+        }
+        ContentStore client = clientStore("client");
+
+        FetchResult r = fetch(client, fast(), web);
+
+        assertEquals(snapshot.manifest().totalBytes(), r.bytesFetched());
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
     void aSourceServingCorruptBytesIsBannedAndNothingCorruptLands() throws Exception {
         ContentStore client = clientStore("client");
         TestShare good = share(origin);
