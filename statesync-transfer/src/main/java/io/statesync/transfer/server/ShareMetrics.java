@@ -22,8 +22,9 @@ final class ShareMetrics {
     private final Timer duration;
     private final Counter served;
     private final Counter refused;
-    /** Removed at close so a later server on the same registry can register its own. */
-    private final Gauge active;
+    private final IntSupplier openConnections;
+    /** Registered once the port is known, tagged with it, and removed at close. */
+    private volatile Gauge active;
 
     ShareMetrics(MeterRegistry registry, IntSupplier openConnections) {
         this.registry = registry;
@@ -37,8 +38,17 @@ final class ShareMetrics {
         this.refused = Counter.builder("statesync.share.connections.refused")
                 .description("Connections answered 503 because the connection limit was reached")
                 .register(registry);
+        this.openConnections = openConnections;
+    }
+
+    /**
+     * Registers the open-connections gauge of the server bound at {@code port}. Tagged by port,
+     * so several servers can report into one registry.
+     */
+    void bound(int port) {
         this.active = Gauge.builder("statesync.share.connections.active", openConnections, IntSupplier::getAsInt)
                 .description("Open client connections")
+                .tag("port", Integer.toString(port))
                 .strongReference(true)
                 .register(registry);
     }
@@ -70,6 +80,9 @@ final class ShareMetrics {
     }
 
     void close() {
-        registry.remove(active);
+        Gauge g = active;
+        if (g != null) {
+            registry.remove(g);
+        }
     }
 }

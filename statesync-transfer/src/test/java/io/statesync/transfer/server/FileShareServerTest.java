@@ -529,8 +529,19 @@ class FileShareServerTest {
         assertTrue(text.contains("statesync_share_requests_total{status=\"200\"} 1.0"), text);
         assertTrue(text.contains("statesync_share_requests_total{status=\"400\"} 1.0"), text);
         assertTrue(text.contains("statesync_share_served_bytes_total " + (double) BLOB_SIZE), text);
-        assertTrue(text.contains("statesync_share_connections_active 1.0"), text);
+        assertTrue(text.contains("statesync_share_connections_active{port=\"" + server.port() + "\"} 1.0"), text);
         assertTrue(text.contains("statesync_share_request_duration_seconds_count"), text);
+    }
+
+    @Test
+    void twoServersOnOneRegistryEachReportTheirConnections() throws Exception {
+        try (FileShareServer second = FileShareServer.start(ServerConfig.loopback(), store, registry)) {
+            String text = new String(get("/metrics").body(), UTF_8);
+            assertTrue(text.contains("statesync_share_connections_active{port=\"" + second.port() + "\"} 0.0"), text);
+            assertTrue(text.contains("statesync_share_connections_active{port=\"" + server.port() + "\"} 1.0"), text);
+        }
+        String after = new String(get("/metrics").body(), UTF_8);
+        assertTrue(after.contains("statesync_share_connections_active{port=\"" + server.port() + "\"}"), after);
     }
 
     @Test
