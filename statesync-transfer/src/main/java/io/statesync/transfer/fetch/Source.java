@@ -23,17 +23,8 @@ public record Source(URI base) {
         if (base.getRawQuery() != null || base.getRawFragment() != null) {
             throw new IllegalArgumentException("source " + base + " must not have a query or fragment");
         }
-        String path = base.getRawPath() == null ? "" : base.getRawPath();
-        while (path.endsWith("/")) {
-            path = path.substring(0, path.length() - 1);
-        }
-        try {
-            base = new URI(scheme, base.getRawUserInfo(), base.getHost(), base.getPort(), null, null, null)
-                    .resolve(path.isEmpty() ? "" : path);
-            base = URI.create(base.toString().replaceAll("/+$", ""));
-        } catch (URISyntaxException e) {
-            throw new IllegalArgumentException("source " + base + ": " + e.getMessage(), e);
-        }
+        String path = base.getRawPath() == null ? "" : base.getRawPath().replaceAll("/+$", "");
+        base = URI.create(scheme + "://" + base.getRawAuthority() + path);
     }
 
     /** Parses a URL such as {@code http://127.0.0.1:8080} or {@code https://host/store/}. */
