@@ -46,6 +46,8 @@ import java.util.stream.Stream;
 public final class TransferBench {
     private static final double MIB = 1024.0 * 1024.0;
     private static FetchOptions options = FetchOptions.DEFAULT;
+    /** Per-source egress cap of the capped-sources comparison: a fast peer's uplink. */
+    private static final long SOURCE_CAP = 100L << 20;
 
     public static void main(String[] args) throws Exception {
         long size = 1L << 30;
@@ -120,6 +122,11 @@ public final class TransferBench {
                 bench.add(line("fetch_3_sources_vs_plain_ratio", multi / plain, "ratio"));
                 bench.add(line("fetch_3_sources_vs_1_source_ratio", multi / one, "ratio"));
 
+                double[] capped = cappedSourcesRates(work, snap, origin, registry);
+                bench.add(line("fetch_3_capped_sources", capped[0], "MiB/s"));
+                bench.add(line("fetch_1_capped_source", capped[1], "MiB/s"));
+                bench.add(line("capped_3_vs_1_ratio", capped[0] / capped[1], "ratio"));
+
                 Path out = work.resolve("out");
                 ContentStore client = ContentStore.open(work.resolve("client3-" + chunkSize));
                 long m0 = System.nanoTime();
@@ -146,6 +153,32 @@ public final class TransferBench {
                     r.elapsed().toNanos() / 1e9, rate);
             r.sources().forEach(s -> log("  %s", s.summary()));
             return rate;
+        }
+    }
+
+    /**
+     * Loopback has no per-source bandwidth limit, so there the gain of several sources is only
+     * CPU overlap. Real peers are limited by their uplinks: here each server is capped at
+     * {@link #SOURCE_CAP} bytes per second, and the same fetch runs from 3 sources and from 1.
+     */
+    private static double[] cappedSourcesRates(Path work, SnapshotRef snap, ContentStore origin,
+                                               PrometheusMeterRegistry registry) throws Exception {
+        List<FileShareServer> servers = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                servers.add(FileShareServer.start(ServerConfig.loopback().withMaxBytesPerSecond(SOURCE_CAP), origin, registry));
+            }
+            List<Source> sources = servers.stream().map(s -> new Source(s.uri())).toList();
+            log("each source capped at %.0f MiB/s:", SOURCE_CAP / MIB);
+            double three = fetchRate(work.resolve("capped3"), snap, sources, registry);
+            double one = fetchRate(work.resolve("capped1"), snap, sources.subList(0, 1), registry);
+            deleteTree(work.resolve("capped3"));
+            deleteTree(work.resolve("capped1"));
+            return new double[] {three, one};
+        } finally {
+            for (FileShareServer s : servers) {
+                s.close();
+            }
         }
     }
 

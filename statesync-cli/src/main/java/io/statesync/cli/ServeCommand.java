@@ -39,6 +39,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-connections", paramLabel = "N", description = "open connections beyond this are refused (default: 512)")
     private Integer maxConnections;
 
+    @Option(names = "--rate-limit", paramLabel = "SIZE", converter = Converters.Size.class,
+            description = "cap on bytes sent per second over all connections, e.g. 50MiB (default: none)")
+    private Long rateLimit;
+
     @Override
     public Integer call() throws Exception {
         if (port < 0 || port > 65535) {
@@ -50,6 +54,12 @@ final class ServeCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "--max-connections must be at least 1, got " + maxConnections);
             }
             config = config.withMaxConnections(maxConnections);
+        }
+        if (rateLimit != null) {
+            if (rateLimit < 1) {
+                throw new ParameterException(spec.commandLine(), "--rate-limit must be at least 1 byte per second, got " + rateLimit);
+            }
+            config = config.withMaxBytesPerSecond(rateLimit);
         }
         ContentStore cs = Directories.openStore(store);
         PrintWriter err = spec.commandLine().getErr();

@@ -48,6 +48,8 @@ class UsageErrorsTest {
                 Arguments.of("not a number", new String[] {"fetch", CID, src, "--out=o", "--per-source=many"}, "--per-source"),
                 Arguments.of("serve without port", new String[] {"serve", "--store=s"}, "--port"),
                 Arguments.of("serve port out of range", new String[] {"serve", "--store=s", "--port=70000"}, "--port"),
+                Arguments.of("serve zero rate limit", new String[] {"serve", "--store=s", "--port=0", "--rate-limit=0"}, "--rate-limit"),
+                Arguments.of("serve bad rate limit", new String[] {"serve", "--store=s", "--port=0", "--rate-limit=fast"}, "not a size"),
                 Arguments.of("share without paths", new String[] {"share", "--store=s"}, "PATH"),
                 Arguments.of("share chunk size too large", new String[] {"share", "--store=s", "--chunk-size=2MiB", "."},
                         "--chunk-size"),

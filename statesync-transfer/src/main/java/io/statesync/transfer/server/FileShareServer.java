@@ -16,6 +16,7 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.traffic.GlobalTrafficShapingHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.statesync.core.store.ContentStore;
@@ -55,6 +56,8 @@ public final class FileShareServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(FileShareServer.class);
     /** How long close() lets in-flight work finish before the event loops stop regardless. */
     private static final long SHUTDOWN_TIMEOUT_SECONDS = 5;
+    /** How often the egress cap's counters are refreshed. */
+    private static final long SHAPER_CHECK_MILLIS = 100;
 
     /** Accepts connections and applies the connection limit, in accept order. */
     private final EventLoopGroup boss;
@@ -67,10 +70,13 @@ public final class FileShareServer implements AutoCloseable {
     private final ConnectionLimiter limiter;
     private final ShareMetrics metrics;
     private final URI uri;
+    /** The egress cap shared by all connections, or null. */
+    private final GlobalTrafficShapingHandler shaper;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private FileShareServer(EventLoopGroup boss, EventLoopGroup io, Channel listener, ChannelGroup clients,
-                            ConnectionLimiter limiter, ShareMetrics metrics, URI uri) {
+                            ConnectionLimiter limiter, ShareMetrics metrics, URI uri, GlobalTrafficShapingHandler shaper) {
+        this.shaper = shaper;
         this.boss = boss;
         this.io = io;
         this.listener = listener;
@@ -102,13 +108,17 @@ public final class FileShareServer implements AutoCloseable {
         ChannelGroup clients = new DefaultChannelGroup("statesync-share", ImmediateEventExecutor.INSTANCE);
         ConnectionLimiter limiter = new ConnectionLimiter(config.maxConnections());
         ShareMetrics metrics = new ShareMetrics(registry, limiter::open);
+        // One shaper for the whole server, so the cap holds over all connections together.
+        GlobalTrafficShapingHandler shaper = config.maxBytesPerSecond() > 0
+                ? new GlobalTrafficShapingHandler(io, config.maxBytesPerSecond(), 0, SHAPER_CHECK_MILLIS)
+                : null;
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(boss, io)
                 .channel(channelType)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .handler(limiter)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new ShareInitializer(config, store, registry, metrics, limiter, clients));
+                .childHandler(new ShareInitializer(config, store, registry, metrics, limiter, clients, shaper));
 
         ChannelFuture bound;
         try {
@@ -132,7 +142,7 @@ public final class FileShareServer implements AutoCloseable {
         URI uri = URI.create("http://" + uriHost(config.host()) + ":" + port);
         log.info("serving {} at {} ({} transport, at most {} connections)", store.root(), uri,
                 epoll ? "epoll" : "nio", config.maxConnections());
-        return new FileShareServer(boss, io, listener, clients, limiter, metrics, uri);
+        return new FileShareServer(boss, io, listener, clients, limiter, metrics, uri, shaper);
     }
 
     /** The bound port. */
@@ -157,6 +167,9 @@ public final class FileShareServer implements AutoCloseable {
             return;
         }
         listener.close().awaitUninterruptibly();
+        if (shaper != null) {
+            shaper.release();
+        }
         // Connections are closed while the loops still run normally, so every handler sees the
         // close and frees what it holds (decoder buffers, open files) before the loops stop.
         // A connection accepted in this very moment is closed by the loop shutdown instead.

@@ -12,9 +12,10 @@ import java.util.Objects;
  * @param headerTimeout time a client has to send a complete request head (slowloris guard)
  * @param idleTimeout a connection with no traffic for this long is closed
  * @param maxHeaderBytes largest request head accepted (431 beyond)
+ * @param maxBytesPerSecond cap on the bytes per second the server sends over all connections; 0 for none
  */
 public record ServerConfig(String host, int port, int maxConnections, Duration headerTimeout, Duration idleTimeout,
-                           int maxHeaderBytes) {
+                           int maxHeaderBytes, long maxBytesPerSecond) {
 
     /** Below this a request head cannot carry the headers ordinary clients send. */
     static final int MIN_HEADER_BYTES = 1024;
@@ -35,38 +36,49 @@ public record ServerConfig(String host, int port, int maxConnections, Duration h
         if (idleTimeout.isNegative() || idleTimeout.isZero()) {
             throw new IllegalArgumentException("idleTimeout must be positive, got " + idleTimeout);
         }
+        if (maxBytesPerSecond < 0) {
+            throw new IllegalArgumentException("maxBytesPerSecond must be 0 (unlimited) or positive, got " + maxBytesPerSecond);
+        }
         if (maxHeaderBytes < MIN_HEADER_BYTES) {
             throw new IllegalArgumentException(
                     "maxHeaderBytes must be at least " + MIN_HEADER_BYTES + ", got " + maxHeaderBytes);
         }
     }
 
-    /** 127.0.0.1, a free port, 512 connections, 10 s header timeout, 60 s idle, 8 KiB heads. */
+    /** 127.0.0.1, a free port, 512 connections, 10 s header timeout, 60 s idle, 8 KiB heads, no rate limit. */
     public static ServerConfig loopback() {
-        return new ServerConfig("127.0.0.1", 0, 512, Duration.ofSeconds(10), Duration.ofSeconds(60), 8192);
+        return new ServerConfig("127.0.0.1", 0, 512, Duration.ofSeconds(10), Duration.ofSeconds(60), 8192, 0);
     }
 
     public ServerConfig withHost(String v) {
-        return new ServerConfig(v, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes);
+        return new ServerConfig(v, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond);
     }
 
     public ServerConfig withPort(int v) {
-        return new ServerConfig(host, v, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes);
+        return new ServerConfig(host, v, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond);
     }
 
     public ServerConfig withMaxConnections(int v) {
-        return new ServerConfig(host, port, v, headerTimeout, idleTimeout, maxHeaderBytes);
+        return new ServerConfig(host, port, v, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond);
     }
 
     public ServerConfig withHeaderTimeout(Duration v) {
-        return new ServerConfig(host, port, maxConnections, v, idleTimeout, maxHeaderBytes);
+        return new ServerConfig(host, port, maxConnections, v, idleTimeout, maxHeaderBytes, maxBytesPerSecond);
     }
 
     public ServerConfig withIdleTimeout(Duration v) {
-        return new ServerConfig(host, port, maxConnections, headerTimeout, v, maxHeaderBytes);
+        return new ServerConfig(host, port, maxConnections, headerTimeout, v, maxHeaderBytes, maxBytesPerSecond);
     }
 
     public ServerConfig withMaxHeaderBytes(int v) {
-        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, v);
+        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, v, maxBytesPerSecond);
+    }
+
+    /**
+     * Caps what the whole server sends, over all connections, in bytes per second (0: no cap),
+     * so a node serving snapshots leaves room on its uplink for its own work.
+     */
+    public ServerConfig withMaxBytesPerSecond(long v) {
+        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, v);
     }
 }

@@ -14,6 +14,7 @@ import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.handler.traffic.GlobalTrafficShapingHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.statesync.core.store.ContentStore;
 import java.util.concurrent.TimeUnit;
@@ -35,8 +36,12 @@ final class ShareInitializer extends ChannelInitializer<Channel> {
     /** Where connections are tracked so that the server can close them all. */
     private final ChannelGroup clients;
 
+    /** The server-wide egress cap, or null when there is none. */
+    private final GlobalTrafficShapingHandler shaper;
+
     ShareInitializer(ServerConfig config, ContentStore store, PrometheusMeterRegistry registry, ShareMetrics metrics,
-                     ConnectionLimiter limiter, ChannelGroup clients) {
+                     ConnectionLimiter limiter, ChannelGroup clients, GlobalTrafficShapingHandler shaper) {
+        this.shaper = shaper;
         this.config = config;
         this.store = store;
         this.registry = registry;
@@ -54,6 +59,10 @@ final class ShareInitializer extends ChannelInitializer<Channel> {
             return;
         }
         ch.closeFuture().addListener(f -> limiter.release());
+        if (shaper != null) {
+            // First in the pipeline, nearest the socket: it paces every byte written, file regions included.
+            ch.pipeline().addLast("shaper", shaper);
+        }
         HttpDecoderConfig decoder = new HttpDecoderConfig()
                 .setMaxInitialLineLength(MAX_REQUEST_LINE)
                 .setMaxHeaderSize(config.maxHeaderBytes())

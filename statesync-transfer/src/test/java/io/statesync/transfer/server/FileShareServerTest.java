@@ -545,6 +545,34 @@ class FileShareServerTest {
     }
 
     @Test
+    void theEgressCapHoldsOverAllConnectionsTogether() throws Exception {
+        byte[] big = new byte[1024 * 1024];
+        new Random(7).nextBytes(big);
+        Cid bigCid = store.put(Codec.RAW, big);
+        long cap = 1024 * 1024;
+        try (FileShareServer capped = FileShareServer.start(ServerConfig.loopback().withMaxBytesPerSecond(cap), store, registry)) {
+            HttpRequest req = HttpRequest.newBuilder(URI.create(capped.uri() + "/ipfs/" + bigCid)).build();
+
+            long t0 = System.nanoTime();
+            var a = http.sendAsync(req, BodyHandlers.ofByteArray());
+            var b = http.sendAsync(req, BodyHandlers.ofByteArray());
+            assertArrayEquals(big, a.get().body());
+            assertArrayEquals(big, b.get().body());
+            double seconds = (System.nanoTime() - t0) / 1e9;
+
+            // 2 MiB through a 1 MiB/s cap: well over a second, whatever else the machine does.
+            assertTrue(seconds >= 1.2, "2 MiB at 1 MiB/s took only " + seconds + " s");
+        }
+    }
+
+    @Test
+    void aNegativeEgressCapIsRefused() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ServerConfig.loopback().withMaxBytesPerSecond(-1));
+        assertTrue(e.getMessage().contains("maxBytesPerSecond"), e.getMessage());
+    }
+
+    @Test
     void healthSaysOk() throws Exception {
         HttpResponse<byte[]> res = get("/health");
         assertEquals(200, res.statusCode());
