@@ -125,7 +125,7 @@ final class FetchRun {
         ManifestException invalid = null;
         for (int attempt = 1; attempt <= options.maxTries(); attempt++) {
             for (Peer p : rankedForManifest()) {
-                checkDeadline(List.of(root));
+                checkDeadline(lastError);
                 long t0 = System.nanoTime();
                 long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
                 ByteArrayOutputStream body = new ByteArrayOutputStream();
@@ -693,10 +693,10 @@ final class FetchRun {
         }
     }
 
-    private void checkDeadline(List<Cid> missing) throws FetchException {
+    private void checkDeadline(String lastError) throws FetchException {
         if (System.nanoTime() >= deadlineNanos) {
             throw fail(FetchException.Reason.DEADLINE, "deadline of " + human(options.deadline()) + " passed before the manifest "
-                    + root + " arrived", missing, null);
+                    + root + " arrived (last: " + lastError + ")", List.of(root), null);
         }
     }
 
