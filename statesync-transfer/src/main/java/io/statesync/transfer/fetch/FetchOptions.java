@@ -10,9 +10,11 @@ import java.util.Objects;
  *
  * @param parallelism chunk requests in flight over all sources
  * @param perSourceParallelism chunk requests in flight to any one source
- * @param maxTries attempts per chunk, over all sources, before the fetch gives up on it
- * @param retryWait pause before a failed chunk is tried again; doubles with each failure of the
- *                  same chunk, and is also the first back-off of a failing source
+ * @param maxTries passes per chunk: a pass fails when every usable source has failed the chunk
+ *                 (with one source, a pass is one request); after this many failed passes the
+ *                 fetch gives up, as the seed's "tries" over its URL list
+ * @param retryWait pause before a chunk's next pass; doubles with each failed pass, and is also
+ *                  the first back-off of a failing source
  * @param deadline the whole fetch, manifest included
  * @param chunkDeadline one chunk request, from connect to last byte: a stalled source is caught here
  * @param limits bounds the manifest must respect before anything is fetched

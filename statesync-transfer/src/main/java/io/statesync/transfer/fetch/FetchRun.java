@@ -51,6 +51,8 @@ final class FetchRun {
     private final Cid root;
     private final FetchOptions options;
     private final Consumer<FetchProgress> progress;
+    private final SourceResolver resolver;
+    /** Every source this fetch has known, in order of appearance; guarded by lock. */
     private final List<Peer> peers = new ArrayList<>();
     private final long startNanos = System.nanoTime();
     private final long deadlineNanos;
@@ -77,7 +79,8 @@ final class FetchRun {
     private final RateWindow rate = new RateWindow();
 
     FetchRun(HttpBlobClient client, ContentStore store, SourceScores scores, FetchMetrics metrics, Cid root,
-             List<Source> sources, FetchOptions options, Consumer<FetchProgress> progress) {
+             SourceResolver resolver, FetchOptions options, Consumer<FetchProgress> progress) {
+        this.resolver = resolver;
         this.client = client;
         this.store = store;
         this.scores = scores;
@@ -86,7 +89,7 @@ final class FetchRun {
         this.options = options;
         this.progress = progress;
         this.deadlineNanos = startNanos + Math.min(options.deadline().toNanos(), Long.MAX_VALUE / 4);
-        for (Source s : new LinkedHashSet<>(sources)) {
+        for (Source s : new LinkedHashSet<>(resolver.resolve(root))) {
             peers.add(new Peer(s));
         }
     }
@@ -95,10 +98,17 @@ final class FetchRun {
         if (root.codec() != Codec.DAG_JSON) {
             throw fail(FetchException.Reason.MANIFEST, root + " is a raw block, not a snapshot manifest (dag-json)", List.of(root), null);
         }
-        Manifest manifest = manifest();
-        plan(manifest);
-        if (remaining > 0) {
-            fetchChunks();
+        Manifest manifest;
+        try (AutoCloseable watch = resolver.watch(root, this::refreshPeers)) {
+            manifest = manifest();
+            plan(manifest);
+            if (remaining > 0) {
+                fetchChunks();
+            }
+        } catch (FetchException | InterruptedException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("closing the source watch failed", e);
         }
         FetchProgress last = snapshotProgress();
         report(last);
@@ -118,13 +128,24 @@ final class FetchRun {
                 throw fail(FetchException.Reason.LOCAL_IO, "cannot read manifest " + root + " from the local store: " + e.getMessage(), List.of(root), e);
             }
         }
-        if (peers.isEmpty()) {
-            throw fail(FetchException.Reason.SOURCES_EXHAUSTED, "no sources given for snapshot " + root, List.of(root), null);
-        }
         String lastError = "no source answered";
         ManifestException invalid = null;
         for (int attempt = 1; attempt <= options.maxTries(); attempt++) {
-            for (Peer p : rankedForManifest()) {
+            List<Peer> ranked = rankedForManifest();
+            if (ranked.isEmpty()) {
+                if (resolver.isFixed()) {
+                    throw fail(FetchException.Reason.SOURCES_EXHAUSTED, peers.isEmpty() ? "no sources given for snapshot " + root
+                            : "every source of snapshot " + root + " is banned", List.of(root), null);
+                }
+                // Sources may still appear: wait for them without spending a try.
+                lastError = "no source known yet";
+                checkDeadline(lastError);
+                sleepUntil(Math.min(System.nanoTime() + TICK_NANOS, deadlineNanos));
+                refreshPeers();
+                attempt--;
+                continue;
+            }
+            for (Peer p : ranked) {
                 checkDeadline(lastError);
                 long t0 = System.nanoTime();
                 long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
@@ -169,10 +190,11 @@ final class FetchRun {
             if (invalid != null) {
                 throw fail(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + invalid.getMessage(), List.of(root), invalid);
             }
-            if (peers.stream().allMatch(p -> p.banned)) {
+            if (resolver.isFixed() && peers.stream().allMatch(p -> p.banned)) {
                 break;
             }
             if (attempt < options.maxTries()) {
+                refreshPeers();
                 sleepUntil(Math.min(System.nanoTime() + retryWaitNanos(attempt), deadlineNanos));
             }
         }
@@ -185,7 +207,7 @@ final class FetchRun {
         try {
             List<Peer> out = new ArrayList<>();
             for (Peer p : peers) {
-                if (!p.banned) {
+                if (p.usable()) {
                     out.add(p);
                 }
             }
@@ -222,9 +244,6 @@ final class FetchRun {
     }
 
     private void fetchChunks() throws FetchException, InterruptedException {
-        if (peers.isEmpty()) {
-            throw fail(FetchException.Reason.SOURCES_EXHAUSTED, "no sources given; " + remaining + " chunks missing", missing(), null);
-        }
         int workers = Math.min(options.parallelism(), remaining);
         ExecutorService pool = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("statesync-fetch-" + root.toString().substring(0, 16) + "-", 0).factory());
@@ -256,6 +275,7 @@ final class FetchRun {
                     lock.unlock();
                 }
                 nextTick = System.nanoTime() + TICK_NANOS;
+                refreshPeers();
                 report(snapshotProgress());
             }
         } finally {
@@ -301,9 +321,10 @@ final class FetchRun {
                 while (!waiting.isEmpty() && waiting.peek().dueAt <= now) {
                     ready.addFirst(waiting.poll());
                 }
-                if (peers.stream().allMatch(p -> p.banned)) {
-                    failure = failure(FetchException.Reason.SOURCES_EXHAUSTED,
-                            "every source served corrupt data and is banned; " + remaining + " chunks missing", null);
+                if (resolver.isFixed() && peers.stream().noneMatch(Peer::usable)) {
+                    failure = failure(FetchException.Reason.SOURCES_EXHAUSTED, peers.isEmpty()
+                            ? "no sources given; " + remaining + " chunks missing"
+                            : "every source served corrupt data and is banned; " + remaining + " chunks missing", null);
                     changed.signalAll();
                     return null;
                 }
@@ -343,7 +364,7 @@ final class FetchRun {
     private Lease hedge(long now) {
         double best = 0;
         for (Peer p : peers) {
-            best = Math.max(best, p.banned ? 0 : expectedRate(p));
+            best = Math.max(best, p.usable() ? expectedRate(p) : 0);
         }
         for (Task t : inFlight) {
             if (t.done || t.active.size() != 1) {
@@ -378,7 +399,9 @@ final class FetchRun {
         double bestScore = -1;
         boolean bestFresh = false;
         for (Peer p : peers) {
-            if (p == exclude || p.banned || p.backoffUntil > now || p.inflight >= options.perSourceParallelism()) {
+            // A source that failed last time is probed with one request before it gets more.
+            int limit = p.consecutiveFailures > 0 ? 1 : options.perSourceParallelism();
+            if (p == exclude || !p.usable() || p.backoffUntil > now || p.inflight >= limit) {
                 continue;
             }
             boolean fresh = !t.failedAt.contains(p);
@@ -560,13 +583,28 @@ final class FetchRun {
         }
     }
 
-    /** After a failed request: requeue the chunk (elsewhere at once, or after its retry wait), or fail the fetch. */
+    /**
+     * After a failed request: the chunk goes at once to a usable source it has not failed at in
+     * this pass; when every usable source has failed it, the pass counts as one try and the
+     * chunk waits its retry wait (doubling per try) before the next pass. After
+     * {@code maxTries} passes the fetch gives up. Caller holds the lock.
+     */
     private void retryOrFail(Task t, Peer failedAt, String why) {
         if (t.done) {
             return;
         }
-        t.attempts++;
+        t.failedAt.add(failedAt);
         t.lastError = failedAt.source + ": " + why;
+        if (!t.active.isEmpty()) {
+            return; // A hedged copy is still in flight.
+        }
+        long now = System.nanoTime();
+        if (peers.stream().anyMatch(q -> q.usable() && !t.failedAt.contains(q))) {
+            t.dueAt = now;
+            ready.addFirst(t);
+            return;
+        }
+        t.attempts++;
         if (t.attempts >= options.maxTries()) {
             if (failure == null) {
                 failure = failure(FetchException.Reason.SOURCES_EXHAUSTED, "chunk " + t.cid + " failed " + t.attempts
@@ -574,20 +612,9 @@ final class FetchRun {
             }
             return;
         }
-        if (!t.active.isEmpty()) {
-            return; // A hedged copy is still in flight.
-        }
-        t.failedAt.add(failedAt);
-        boolean untried = peers.stream().anyMatch(q -> !q.banned && !t.failedAt.contains(q));
-        long now = System.nanoTime();
-        if (untried) {
-            t.dueAt = now;
-            ready.addFirst(t);
-        } else {
-            t.failedAt.clear();
-            t.dueAt = now + retryWaitNanos(t.attempts);
-            waiting.add(t);
-        }
+        t.failedAt.clear();
+        t.dueAt = now + retryWaitNanos(t.attempts);
+        waiting.add(t);
     }
 
     private long retryWaitNanos(int failures) {
@@ -598,6 +625,32 @@ final class FetchRun {
     }
 
     // ---- sources, progress, failures -------------------------------------------------------
+
+    /** Asks the resolver again: new sources join the fetch, vanished ones get no new requests. */
+    private void refreshPeers() {
+        if (resolver.isFixed()) {
+            return;
+        }
+        List<Source> now;
+        try {
+            now = resolver.resolve(root);
+        } catch (RuntimeException e) {
+            return; // A failing resolver leaves the current sources in place.
+        }
+        lock.lock();
+        try {
+            Set<Source> current = new LinkedHashSet<>(now);
+            for (Peer p : peers) {
+                p.gone = !current.remove(p.source);
+            }
+            for (Source s : current) {
+                peers.add(new Peer(s));
+            }
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
 
     private void succeeded(Peer p, long bytes, long nanos) {
         scores.recordSuccess(p.source, bytes, nanos);
@@ -652,6 +705,7 @@ final class FetchRun {
         List<SourceStats> out = new ArrayList<>(peers.size());
         for (Peer p : peers) {
             SourceStats.SourceState state = p.banned ? SourceStats.SourceState.BANNED
+                    : p.gone ? SourceStats.SourceState.GONE
                     : p.backoffUntil > now ? SourceStats.SourceState.BACKING_OFF : SourceStats.SourceState.ACTIVE;
             out.add(new SourceStats(p.source, state, p.bytes, p.chunks, p.failures, p.corrupt,
                     scores.get(p.source).bytesPerSecond(), p.lastError));
@@ -741,6 +795,7 @@ final class FetchRun {
         final Cid cid;
         final int length;
         volatile boolean done;
+        /** Passes in which every usable source failed this chunk. */
         int attempts;
         long dueAt;
         long startedAt;
@@ -761,6 +816,8 @@ final class FetchRun {
         long backoffUntil;
         int consecutiveFailures;
         boolean banned;
+        /** No longer offered by the resolver: gets no new requests; requests in flight finish. */
+        boolean gone;
         long bytes;
         long chunks;
         long failures;
@@ -769,6 +826,10 @@ final class FetchRun {
 
         Peer(Source source) {
             this.source = source;
+        }
+
+        boolean usable() {
+            return !banned && !gone;
         }
     }
 

@@ -48,6 +48,15 @@ public final class SnapshotFetcher implements AutoCloseable {
      */
     public FetchResult fetch(Cid root, List<Source> sources, FetchOptions options, Consumer<FetchProgress> progress)
             throws FetchException, InterruptedException {
+        return fetch(root, SourceResolver.of(sources), options, progress);
+    }
+
+    /**
+     * Fetches with sources that may change while the fetch runs: new ones get work, vanished ones
+     * get no new requests, and with none usable the fetch waits for more until its deadline.
+     */
+    public FetchResult fetch(Cid root, SourceResolver sources, FetchOptions options, Consumer<FetchProgress> progress)
+            throws FetchException, InterruptedException {
         FetchRun run = new FetchRun(client, store, scores, metrics, root, sources, options, progress);
         metrics.started();
         String outcome = "cancelled";

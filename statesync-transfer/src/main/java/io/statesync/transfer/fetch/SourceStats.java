@@ -22,7 +22,9 @@ public record SourceStats(Source source, SourceState state, long bytes, long chu
         /** Failed recently; not used until its back-off ends. */
         BACKING_OFF,
         /** Served bytes that did not match a CID; never used again in this fetch. */
-        BANNED
+        BANNED,
+        /** No longer offered by the source resolver (it left); gets no new requests. */
+        GONE
     }
 
     /** One line for humans: {@code http://a:1 active 120 MiB 45 chunks 2 failures}. */

@@ -281,6 +281,100 @@ class SnapshotFetcherTest {
         caller.join();
     }
 
+    /** A resolver the test changes while a fetch runs, as discovery would. */
+    static final class MutableResolver implements SourceResolver {
+        private volatile List<Source> sources;
+        private final List<Runnable> watchers = new CopyOnWriteArrayList<>();
+
+        MutableResolver(List<Source> initial) {
+            this.sources = List.copyOf(initial);
+        }
+
+        void set(List<Source> now) {
+            sources = List.copyOf(now);
+            watchers.forEach(Runnable::run);
+        }
+
+        @Override
+        public List<Source> resolve(Cid root) {
+            return sources;
+        }
+
+        @Override
+        public AutoCloseable watch(Cid root, Runnable onChange) {
+            watchers.add(onChange);
+            return () -> watchers.remove(onChange);
+        }
+    }
+
+    @Test
+    void aFetchWhoseSourcesVanishFinishesFromASourceThatAppearsLater() throws Exception {
+        TestShare a = share(origin).fault(TestShare.Fault.DIE, 8);
+        TestShare b = share(origin).fault(TestShare.Fault.DIE, 8);
+        MutableResolver resolver = new MutableResolver(List.of(a.source(), b.source()));
+        java.util.concurrent.atomic.AtomicReference<TestShare> third = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread discovery = Thread.ofVirtual().name("test-discovery").start(() -> {
+            try {
+                while (!a.isDown() || !b.isDown()) {
+                    Thread.sleep(5);
+                }
+                resolver.set(List.of()); // both left the cluster
+                Thread.sleep(300);
+                TestShare c = share(origin);
+                third.set(c);
+                resolver.set(List.of(c.source())); // a new peer advertises the snapshot
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        ContentStore client = clientStore("client");
+
+        FetchResult r;
+        try (SnapshotFetcher f = new SnapshotFetcher(client, new SimpleMeterRegistry())) {
+            r = f.fetch(snapshot.root(), resolver, fast().withMaxTries(3).withDeadline(Duration.ofSeconds(30)), null);
+        }
+        discovery.join();
+
+        SourceStats c = statsOf(r.sources(), third.get().source());
+        assertTrue(c.chunks() > 0, "the late source delivered: " + c.summary());
+        assertEquals(SourceStats.SourceState.GONE, statsOf(r.sources(), a.source()).state());
+        assertEquals(SourceStats.SourceState.GONE, statsOf(r.sources(), b.source()).state());
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void aSourceTheResolverDropsMidFetchGetsNoNewRequests() throws Exception {
+        TestShare a = share(origin), b = share(origin);
+        MutableResolver resolver = new MutableResolver(List.of(a.source(), b.source()));
+        java.util.concurrent.atomic.AtomicInteger atDrop = new java.util.concurrent.atomic.AtomicInteger(-1);
+        java.util.concurrent.atomic.AtomicBoolean over = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread dropper = Thread.ofVirtual().start(() -> {
+            try {
+                while (a.chunkRequests() < 3 && !over.get()) {
+                    Thread.sleep(1);
+                }
+                atDrop.set(a.chunkRequests());
+                resolver.set(List.of(b.source()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        ContentStore client = clientStore("client");
+
+        FetchResult r;
+        try (SnapshotFetcher f = new SnapshotFetcher(client, new SimpleMeterRegistry())) {
+            r = f.fetch(snapshot.root(), resolver, fast().withPerSourceParallelism(2), null);
+        }
+        over.set(true);
+        dropper.join();
+
+        assertTrue(atDrop.get() >= 3, "the drop happened mid-fetch");
+        // At most the requests already on their way when it left: the per-source limit.
+        assertTrue(a.chunkRequests() <= atDrop.get() + 2, a.chunkRequests() + " requests, " + atDrop.get() + " at the drop");
+        assertEquals(SourceStats.SourceState.GONE, statsOf(r.sources(), a.source()).state());
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
     @Test
     void allSourcesDownFailsClearlyWithinTheDeadlineAndRecoversWhenTheyReturn() throws Exception {
         ContentStore client = clientStore("client");

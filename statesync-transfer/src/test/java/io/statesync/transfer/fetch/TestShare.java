@@ -82,6 +82,11 @@ final class TestShare implements AutoCloseable {
         return server.getLocalPort();
     }
 
+    /** True once the server has died or been closed. */
+    boolean isDown() {
+        return closed;
+    }
+
     int chunkRequests() {
         return chunkRequests.get();
     }
