@@ -34,14 +34,16 @@ public final class SourceScores {
         return scores.getOrDefault(source, Score.UNKNOWN);
     }
 
-    void recordSuccess(Source source, long bytes, long nanos) {
+    /** Records a request that delivered {@code bytes} verified bytes in {@code nanos}. */
+    public void recordSuccess(Source source, long bytes, long nanos) {
         double rate = bytes / Math.max(1e-6, nanos / 1e9);
         scores.merge(source, new Score(rate, 1, 0), (old, s) -> new Score(
                 old.bytesPerSecond() == 0 ? rate : old.bytesPerSecond() * (1 - ALPHA) + rate * ALPHA,
                 old.successes() + 1, old.failures()));
     }
 
-    void recordFailure(Source source) {
+    /** Records a request that failed or delivered bad bytes. */
+    public void recordFailure(Source source) {
         scores.merge(source, new Score(0, 0, 1), (old, s) -> new Score(
                 old.bytesPerSecond() * (1 - ALPHA), old.successes(), old.failures() + 1));
     }
