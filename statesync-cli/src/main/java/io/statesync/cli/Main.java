@@ -52,6 +52,7 @@ public final class Main implements Callable<Integer> {
         cmd.addSubcommand(new ServeCommand());
         cmd.addSubcommand(new FetchCommand(env));
         cmd.addSubcommand(new DemoTransferCommand(env));
+        cmd.addSubcommand(new PeersCommand());
         cmd.addSubcommand(new CommandLine.HelpCommand());
         // Set after the subcommands exist: picocli hands these settings down only to those present.
         Converters.registerAll(cmd);
