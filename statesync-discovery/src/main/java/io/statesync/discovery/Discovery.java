@@ -20,7 +20,6 @@ import io.statesync.transfer.fetch.SourceScores;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

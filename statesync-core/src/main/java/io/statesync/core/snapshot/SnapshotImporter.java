@@ -83,31 +83,42 @@ public final class SnapshotImporter {
 
     /** Cuts one file into chunks in the store. */
     public static FileEntry importFile(ContentStore store, Path file, String relative, int chunkSize) throws IOException {
-        checkChunkSize(chunkSize);
         long size = Files.size(file);
-        List<Cid> chunks = new ArrayList<>((int) Manifest.chunksFor(size, chunkSize));
+        FileEntry entry;
+        try (InputStream in = Files.newInputStream(file)) {
+            entry = importStream(store, in, relative, chunkSize, modeOf(file));
+        }
+        if (entry.size() != size) {
+            throw new IOException(file + " changed size while being imported (" + size + " then " + entry.size() + " bytes)");
+        }
+        return entry;
+    }
+
+    /**
+     * Cuts a stream, read to its end, into chunks in the store: a file entry of whatever size
+     * the stream had. The caller closes the stream.
+     */
+    public static FileEntry importStream(ContentStore store, InputStream in, String relative, int chunkSize, int mode)
+            throws IOException {
+        checkChunkSize(chunkSize);
+        List<Cid> chunks = new ArrayList<>();
         byte[] buf = new byte[chunkSize];
         long seen = 0;
-        try (InputStream in = Files.newInputStream(file)) {
-            while (true) {
-                int n = in.readNBytes(buf, 0, chunkSize);
-                if (n == 0) {
-                    break;
-                }
-                try (BlobWriter w = store.writer(Codec.RAW)) {
-                    w.write(buf, 0, n);
-                    chunks.add(w.commit());
-                }
-                seen += n;
-                if (n < chunkSize) {
-                    break;
-                }
+        while (true) {
+            int n = in.readNBytes(buf, 0, chunkSize);
+            if (n == 0) {
+                break;
+            }
+            try (BlobWriter w = store.writer(Codec.RAW)) {
+                w.write(buf, 0, n);
+                chunks.add(w.commit());
+            }
+            seen += n;
+            if (n < chunkSize) {
+                break;
             }
         }
-        if (seen != size) {
-            throw new IOException(file + " changed size while being imported (" + size + " then " + seen + " bytes)");
-        }
-        return new FileEntry(relative, size, modeOf(file), chunks);
+        return new FileEntry(relative, seen, mode, chunks);
     }
 
     /** Fails before any chunk is stored, rather than after a whole tree has been cut wrongly. */

@@ -195,21 +195,15 @@ public final class BlobSyncService implements AutoCloseable {
     }
 
     private Cid share(Share s) throws Exception {
-        Path staging = Files.createTempDirectory(store.root().resolve("tmp"), "share-");
         try (InputStream in = s.blob()) {
-            Path file = staging.resolve(s.id().value());
-            Files.copy(in, file);
-            SnapshotRef ref = SnapshotImporter.importPaths(store, List.of(file), SnapshotImporter.DEFAULT_CHUNK_SIZE,
-                    Map.of("resource", s.id().value()));
+            // Chunked straight from the stream into the store: no staging copy. If the stream fails
+            // midway, the chunks already stored stay (verified, harmless) but no manifest names them.
+            FileEntry file = SnapshotImporter.importStream(store, in, s.id().value(), SnapshotImporter.DEFAULT_CHUNK_SIZE, 0644);
+            Manifest manifest = new Manifest(Manifest.VERSION, SnapshotImporter.DEFAULT_CHUNK_SIZE,
+                    Map.of("resource", s.id().value()), List.of(file));
+            SnapshotRef ref = SnapshotImporter.storeManifest(store, manifest);
             shared.increment();
             return ref.root();
-        } finally {
-            try (var files = Files.list(staging)) {
-                for (Path p : (Iterable<Path>) files::iterator) {
-                    Files.deleteIfExists(p);
-                }
-            }
-            Files.deleteIfExists(staging);
         }
     }
 

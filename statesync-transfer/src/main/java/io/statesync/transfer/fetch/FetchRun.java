@@ -96,7 +96,7 @@ final class FetchRun {
 
     FetchResult run() throws FetchException, InterruptedException {
         if (root.codec() != Codec.DAG_JSON) {
-            throw fail(FetchException.Reason.MANIFEST, root + " is a raw block, not a snapshot manifest (dag-json)", List.of(root), null);
+            throw manifestFailure(FetchException.Reason.MANIFEST, root + " is a raw block, not a snapshot manifest (dag-json)", null);
         }
         Manifest manifest;
         try (AutoCloseable watch = resolver.watch(root, this::refreshPeers)) {
@@ -123,9 +123,9 @@ final class FetchRun {
             try {
                 return ManifestCodec.decode(store.readAll(root), options.limits());
             } catch (ManifestException e) {
-                throw fail(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + e.getMessage(), List.of(root), e);
+                throw manifestFailure(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + e.getMessage(), e);
             } catch (IOException e) {
-                throw fail(FetchException.Reason.LOCAL_IO, "cannot read manifest " + root + " from the local store: " + e.getMessage(), List.of(root), e);
+                throw manifestFailure(FetchException.Reason.LOCAL_IO, "cannot read manifest " + root + " from the local store: " + e.getMessage(), e);
             }
         }
         String lastError = "no source answered";
@@ -134,8 +134,8 @@ final class FetchRun {
             List<Peer> ranked = rankedForManifest();
             if (ranked.isEmpty()) {
                 if (resolver.isFixed()) {
-                    throw fail(FetchException.Reason.SOURCES_EXHAUSTED, peers.isEmpty() ? "no sources given for snapshot " + root
-                            : "every source of snapshot " + root + " is banned", List.of(root), null);
+                    throw manifestFailure(FetchException.Reason.SOURCES_EXHAUSTED, peers.isEmpty() ? "no sources given for snapshot " + root
+                            : "every source of snapshot " + root + " is banned", null);
                 }
                 // Sources may still appear: wait for them without spending a try.
                 lastError = "no source known yet";
@@ -188,7 +188,7 @@ final class FetchRun {
                 }
             }
             if (invalid != null) {
-                throw fail(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + invalid.getMessage(), List.of(root), invalid);
+                throw manifestFailure(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + invalid.getMessage(), invalid);
             }
             if (resolver.isFixed() && peers.stream().allMatch(p -> p.banned)) {
                 break;
@@ -198,8 +198,8 @@ final class FetchRun {
                 sleepUntil(Math.min(System.nanoTime() + retryWaitNanos(attempt), deadlineNanos));
             }
         }
-        throw fail(FetchException.Reason.MANIFEST, "could not get manifest " + root + " from any of " + peers.size()
-                + " source(s) in " + options.maxTries() + " tries (last: " + lastError + ")", List.of(root), null);
+        throw manifestFailure(FetchException.Reason.MANIFEST, "could not get manifest " + root + " from any of " + peers.size()
+                + " source(s) in " + options.maxTries() + " tries (last: " + lastError + ")", null);
     }
 
     private List<Peer> rankedForManifest() {
@@ -738,10 +738,11 @@ final class FetchRun {
         return new FetchException(reason, message, missing(), stats(System.nanoTime()), cause);
     }
 
-    private FetchException fail(FetchException.Reason reason, String message, List<Cid> missing, Throwable cause) {
+    /** A failure before the manifest is in hand: the root itself is what is missing. */
+    private FetchException manifestFailure(FetchException.Reason reason, String message, Throwable cause) {
         lock.lock();
         try {
-            return new FetchException(reason, message, missing, stats(System.nanoTime()), cause);
+            return new FetchException(reason, message, List.of(root), stats(System.nanoTime()), cause);
         } finally {
             lock.unlock();
         }
@@ -749,8 +750,8 @@ final class FetchRun {
 
     private void checkDeadline(String lastError) throws FetchException {
         if (System.nanoTime() >= deadlineNanos) {
-            throw fail(FetchException.Reason.DEADLINE, "deadline of " + human(options.deadline()) + " passed before the manifest "
-                    + root + " arrived (last: " + lastError + ")", List.of(root), null);
+            throw manifestFailure(FetchException.Reason.DEADLINE, "deadline of " + human(options.deadline()) + " passed before the manifest "
+                    + root + " arrived (last: " + lastError + ")", null);
         }
     }
 
