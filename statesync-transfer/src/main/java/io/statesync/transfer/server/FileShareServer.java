@@ -73,9 +73,13 @@ public final class FileShareServer implements AutoCloseable {
     /** The egress cap shared by all connections, or null. */
     private final GlobalTrafficShapingHandler shaper;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Routes other layers added under their own prefixes. */
+    private final Mounts mounts;
 
     private FileShareServer(EventLoopGroup boss, EventLoopGroup io, Channel listener, ChannelGroup clients,
-                            ConnectionLimiter limiter, ShareMetrics metrics, URI uri, GlobalTrafficShapingHandler shaper) {
+                            ConnectionLimiter limiter, ShareMetrics metrics, URI uri, GlobalTrafficShapingHandler shaper,
+                            Mounts mounts) {
+        this.mounts = mounts;
         this.shaper = shaper;
         this.boss = boss;
         this.io = io;
@@ -107,6 +111,7 @@ public final class FileShareServer implements AutoCloseable {
         // Notified on whichever thread completes a close: the group itself starts no thread.
         ChannelGroup clients = new DefaultChannelGroup("statesync-share", ImmediateEventExecutor.INSTANCE);
         ConnectionLimiter limiter = new ConnectionLimiter(config.maxConnections());
+        Mounts mounts = new Mounts();
         ShareMetrics metrics = new ShareMetrics(registry, limiter::open);
         // One shaper for the whole server, so the cap holds over all connections together.
         GlobalTrafficShapingHandler shaper = config.maxBytesPerSecond() > 0
@@ -118,7 +123,7 @@ public final class FileShareServer implements AutoCloseable {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .handler(limiter)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new ShareInitializer(config, store, registry, metrics, limiter, clients, shaper));
+                .childHandler(new ShareInitializer(config, store, registry, metrics, limiter, clients, shaper, mounts));
 
         ChannelFuture bound;
         try {
@@ -142,7 +147,29 @@ public final class FileShareServer implements AutoCloseable {
         URI uri = URI.create("http://" + uriHost(config.host()) + ":" + port);
         log.info("serving {} at {} ({} transport, at most {} connections)", store.root(), uri,
                 epoll ? "epoll" : "nio", config.maxConnections());
-        return new FileShareServer(boss, io, listener, clients, limiter, metrics, uri, shaper);
+        return new FileShareServer(boss, io, listener, clients, limiter, metrics, uri, shaper, mounts);
+    }
+
+    /**
+     * Adds endpoints under {@code /<prefix>/}: {@code store}, if not null, is served at
+     * {@code /<prefix>/ipfs/{cid}} with every guarantee of the main store (Range, ETag, immutable,
+     * strict paths), and {@code route} answers every other request below the prefix, whatever its
+     * method. Closing the returned handle removes the mount; requests already running finish.
+     *
+     * @param prefix one or more path segments such as {@code "groups/abc"}; must not start with a
+     *     segment the server itself answers ({@code ipfs}, {@code metrics}, {@code health})
+     * @throws IllegalStateException if the prefix is already mounted
+     */
+    public AutoCloseable mount(String prefix, ContentStore store, Route route) {
+        Objects.requireNonNull(route, "route");
+        java.util.List<String> segments = java.util.List.of(prefix.replaceAll("^/+|/+$", "").split("/"));
+        if (segments.isEmpty() || segments.stream().anyMatch(s -> s.isEmpty() || s.equals(".") || s.equals(".."))
+                || java.util.Set.of("ipfs", "metrics", "health").contains(segments.get(0))) {
+            throw new IllegalArgumentException("cannot mount at '" + prefix + "'");
+        }
+        Mounts.Mount mount = new Mounts.Mount(segments, store, route);
+        mounts.add(mount);
+        return () -> mounts.remove(mount);
     }
 
     /** The bound port. */

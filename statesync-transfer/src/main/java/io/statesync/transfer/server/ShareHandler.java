@@ -4,6 +4,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.DefaultFileRegion;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -31,6 +32,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,6 +60,7 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
     private final ContentStore store;
     private final PrometheusMeterRegistry registry;
     private final ShareMetrics metrics;
+    private final Mounts mounts;
     /**
      * Request heads decoded while an earlier response was still being written, in arrival
      * order. Only heads are kept: bodies are dropped as they arrive.
@@ -68,14 +73,21 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
     /** The request being answered is HTTP/1.0, which keeps a connection only when told so. */
     private boolean http10;
 
-    ShareHandler(ContentStore store, PrometheusMeterRegistry registry, ShareMetrics metrics) {
+    ShareHandler(ContentStore store, PrometheusMeterRegistry registry, ShareMetrics metrics, Mounts mounts) {
         this.store = store;
+        this.mounts = mounts;
         this.registry = registry;
         this.metrics = metrics;
     }
 
-    /** One response handed to the channel: its status and the future of its last write. */
-    private record Sent(int status, ChannelFuture done) {
+    /**
+     * One response handed to the channel: its status (read once {@code done} completes; a route
+     * answered on another thread knows it only then) and the future of its last write.
+     */
+    private record Sent(IntSupplier status, ChannelFuture done) {
+        Sent(int status, ChannelFuture done) {
+            this(() -> status, done);
+        }
     }
 
     @Override
@@ -128,9 +140,10 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
                         keepAlive);
             }
         }
-        int status = sent.status();
+        IntSupplier statusOf = sent.status();
         ChannelFuture done = sent.done();
         done.addListener(f -> {
+            int status = statusOf.getAsInt();
             metrics.request(status, System.nanoTime() - started);
             if (!f.isSuccess()) {
                 log.debug("response {} to {} not delivered: {}", status, ctx.channel().remoteAddress(),
@@ -155,11 +168,15 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
         });
     }
 
-    /** Routes a well-formed request: {@code /ipfs/{cid}}, {@code /metrics}, {@code /health}; 404 otherwise. */
+    /** Routes a well-formed request: mounts, {@code /ipfs/{cid}}, {@code /metrics}, {@code /health}; 404 otherwise. */
     private Sent dispatch(ChannelHandlerContext ctx, HttpRequest req, boolean head, boolean keepAlive)
             throws RequestRejected, IOException {
         RequestTarget target = RequestTarget.parse(req.uri());
         List<String> seg = target.segments();
+        Mounts.Mount mount = mounts.find(seg);
+        if (mount != null) {
+            return dispatchMounted(ctx, req, target, mount, head, keepAlive);
+        }
         String first = seg.get(0);
         boolean known = first.equals("ipfs") || (seg.size() == 1 && (first.equals("metrics") || first.equals("health")));
         if (!known) {
@@ -177,13 +194,64 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
                     "ok\n".getBytes(StandardCharsets.UTF_8), Responses.TEXT_PLAIN, head, true), keepAlive);
             case "metrics" -> send(ctx, Responses.body(HttpResponseStatus.OK,
                     registry.scrape().getBytes(StandardCharsets.UTF_8), PROMETHEUS_TEXT, head, true), keepAlive);
-            default -> serveBlob(ctx, req, parseCid(target), head, keepAlive);
+            default -> serveBlob(ctx, req, store, parseCid(seg, target), head, keepAlive);
         };
     }
 
+    /** A request below a mount: its store's blobs at {@code ipfs/{cid}}, everything else to its route. */
+    private Sent dispatchMounted(ChannelHandlerContext ctx, HttpRequest req, RequestTarget target, Mounts.Mount mount,
+                                 boolean head, boolean keepAlive) throws RequestRejected, IOException {
+        List<String> rest = target.segments().subList(mount.prefix().size(), target.segments().size());
+        if (mount.store() != null && !rest.isEmpty() && rest.get(0).equals("ipfs")) {
+            HttpMethod method = req.method();
+            if (!HttpMethod.GET.equals(method) && !HttpMethod.HEAD.equals(method)) {
+                FullHttpResponse res = Responses.text(HttpResponseStatus.METHOD_NOT_ALLOWED,
+                        "method " + printable(method.name()) + " not allowed: use GET or HEAD", false);
+                res.headers().set(HttpHeaderNames.ALLOW, ALLOWED_METHODS);
+                return send(ctx, res, keepAlive);
+            }
+            return serveBlob(ctx, req, mount.store(), parseCid(rest, target), head, keepAlive);
+        }
+        RouteRequest request = new RouteRequest(req.method().name(), rest, target.query());
+        AtomicInteger status = new AtomicInteger(HttpResponseStatus.INTERNAL_SERVER_ERROR.code());
+        ChannelPromise done = ctx.newPromise();
+        // A route may block (files, locks), which the event loop must never do.
+        Thread.ofVirtual().name("statesync-share-route").start(() -> {
+            FullHttpResponse res = answerRoute(mount, request, head);
+            status.set(res.status().code());
+            try {
+                ctx.executor().execute(() -> {
+                    persist(res, keepAlive);
+                    ctx.writeAndFlush(res).addListener(f -> {
+                        if (f.isSuccess()) {
+                            done.trySuccess();
+                        } else {
+                            done.tryFailure(f.cause());
+                        }
+                    });
+                });
+            } catch (RejectedExecutionException e) {
+                // The server is shutting down; the connection goes with it.
+                ReferenceCountUtil.release(res);
+            }
+        });
+        return new Sent(status::get, done);
+    }
+
+    private static FullHttpResponse answerRoute(Mounts.Mount mount, RouteRequest request, boolean head) {
+        try {
+            RouteResponse r = mount.route().handle(request);
+            return Responses.body(HttpResponseStatus.valueOf(r.status()), r.body(), r.contentType(), head, true);
+        } catch (RouteException e) {
+            return Responses.text(HttpResponseStatus.valueOf(e.status()), e.getMessage(), head);
+        } catch (RuntimeException | Error e) {
+            log.warn("route /{}/{} failed", String.join("/", mount.prefix()), request.route(), e);
+            return Responses.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e, head);
+        }
+    }
+
     /** The CID of {@code /ipfs/{cid}}, checking the one query parameter that changes the answer. */
-    private static Cid parseCid(RequestTarget target) throws RequestRejected {
-        List<String> seg = target.segments();
+    private static Cid parseCid(List<String> seg, RequestTarget target) throws RequestRejected {
         if (seg.size() < 2 || seg.get(1).isEmpty()) {
             throw new RequestRejected(HttpResponseStatus.BAD_REQUEST, "missing CID: use /ipfs/{cid}");
         }
@@ -208,7 +276,8 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
      * Serves a blob, or the requested slice of it, straight from its file (sendfile where the
      * transport has it); the file is opened once so size and bytes come from the same inode.
      */
-    private Sent serveBlob(ChannelHandlerContext ctx, HttpRequest req, Cid cid, boolean head, boolean keepAlive)
+    private Sent serveBlob(ChannelHandlerContext ctx, HttpRequest req, ContentStore store, Cid cid, boolean head,
+                           boolean keepAlive)
             throws RequestRejected, IOException {
         FileChannel file;
         try {

@@ -38,9 +38,12 @@ final class ShareInitializer extends ChannelInitializer<Channel> {
 
     /** The server-wide egress cap, or null when there is none. */
     private final GlobalTrafficShapingHandler shaper;
+    private final Mounts mounts;
 
     ShareInitializer(ServerConfig config, ContentStore store, PrometheusMeterRegistry registry, ShareMetrics metrics,
-                     ConnectionLimiter limiter, ChannelGroup clients, GlobalTrafficShapingHandler shaper) {
+                     ConnectionLimiter limiter, ChannelGroup clients, GlobalTrafficShapingHandler shaper,
+                     Mounts mounts) {
+        this.mounts = mounts;
         this.shaper = shaper;
         this.config = config;
         this.store = store;
@@ -72,7 +75,7 @@ final class ShareInitializer extends ChannelInitializer<Channel> {
                 .addLast("idle", new IdleStateHandler(true, 0, 0, config.idleTimeout().toNanos(), TimeUnit.NANOSECONDS))
                 .addLast("http", new HttpServerCodec(decoder))
                 .addLast("timeouts", new TimeoutGuard(config.headerTimeout(), metrics))
-                .addLast("share", new ShareHandler(store, registry, metrics));
+                .addLast("share", new ShareHandler(store, registry, metrics, mounts));
     }
 
     /** Answers a connection beyond the limit with 503 and closes it, without reading its request. */

@@ -1,0 +1,41 @@
+package io.statesync.transfer.server;
+
+import io.statesync.core.store.ContentStore;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The routes mounted on one server, looked up by the longest matching prefix. Mounts come and go
+ * while the server runs (a group joins, a group closes), so the table is concurrent.
+ */
+final class Mounts {
+    /** A mount: a store served at {@code <prefix>/ipfs/{cid}} (or null), and a route for the rest. */
+    record Mount(List<String> prefix, ContentStore store, Route route) {
+    }
+
+    private final Map<List<String>, Mount> byPrefix = new ConcurrentHashMap<>();
+
+    void add(Mount mount) {
+        if (byPrefix.putIfAbsent(mount.prefix(), mount) != null) {
+            throw new IllegalStateException("/" + String.join("/", mount.prefix()) + " is already mounted");
+        }
+    }
+
+    void remove(Mount mount) {
+        byPrefix.remove(mount.prefix(), mount);
+    }
+
+    /** The mount whose prefix the path starts with, the longest one if several; null if none. */
+    Mount find(List<String> segments) {
+        Mount best = null;
+        for (Mount m : byPrefix.values()) {
+            List<String> p = m.prefix();
+            if (p.size() <= segments.size() && segments.subList(0, p.size()).equals(p)
+                    && (best == null || p.size() > best.prefix().size())) {
+                best = m;
+            }
+        }
+        return best;
+    }
+}
