@@ -22,8 +22,12 @@ final class Mounts {
         }
     }
 
+    /**
+     * Removes this very mount, if it is still the one at its prefix. Compared by identity: a
+     * record's equals would let a stale handle remove a later mount of the same store and route.
+     */
     void remove(Mount mount) {
-        byPrefix.remove(mount.prefix(), mount);
+        byPrefix.computeIfPresent(mount.prefix(), (prefix, current) -> current == mount ? null : current);
     }
 
     /** The mount whose prefix the path starts with, the longest one if several; null if none. */

@@ -244,9 +244,12 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             return Responses.body(HttpResponseStatus.valueOf(r.status()), r.body(), r.contentType(), head, true);
         } catch (RouteException e) {
             return Responses.text(HttpResponseStatus.valueOf(e.status()), e.getMessage(), head);
-        } catch (RuntimeException | Error e) {
+        } catch (Throwable e) {
+            // Throwable, not RuntimeException: a checked exception thrown undeclared (another JVM
+            // language, a sneaky throw) would otherwise end this thread and leave the client
+            // unanswered. The details go to the log only: the reason stays one line, no internals.
             log.warn("route /{}/{} failed", String.join("/", mount.prefix()), request.route(), e);
-            return Responses.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e, head);
+            return Responses.text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error", head);
         }
     }
 
