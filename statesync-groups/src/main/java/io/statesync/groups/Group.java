@@ -1,0 +1,383 @@
+package io.statesync.groups;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.statesync.core.store.ContentStore;
+import io.statesync.groups.log.CommittedLog;
+import io.statesync.groups.log.LogEntry;
+import io.statesync.groups.log.LogPosition;
+import io.statesync.groups.snapshot.SnapshotRecord;
+import io.statesync.groups.sync.Leases;
+import io.statesync.groups.sync.Peer;
+import io.statesync.groups.sync.PeerClient;
+import io.statesync.groups.sync.ProviderContext;
+import io.statesync.groups.sync.SessionContext;
+import io.statesync.groups.sync.SyncMetrics;
+import io.statesync.groups.sync.SyncProvider;
+import io.statesync.transfer.fetch.SnapshotFetcher;
+import io.statesync.transfer.server.FileShareServer;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.RaftConfigKeys;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.rpc.SupportedRpcType;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One member of one replicated group: a Ratis server for the group, the {@link Replica} holding
+ * the state, the sync provider serving peers under {@code /groups/{id}/} on the node's HTTP
+ * server, and the catch-up driver. Start one with {@link GroupHost#start}; close it to leave.
+ */
+public final class Group implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Group.class);
+
+    private final GroupConfig config;
+    private final GroupId id;
+    private final Replica replica;
+    private final RaftServer server;
+    private final RaftClient client;
+    private final RaftGroupId raftGroupId;
+    private final RatisMachine machine;
+    private final CatchUp catchUp;
+    private final SyncMetrics metrics;
+    private final PeerClient peers;
+    private final SnapshotFetcher fetcher;
+    private final AutoCloseable mount;
+    private final Leases leases;
+    private final Runnable onClose;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private Group(GroupConfig config, GroupId id, Replica replica, RaftServer server, RaftClient client,
+                  RaftGroupId raftGroupId, RatisMachine machine, CatchUp catchUp, SyncMetrics metrics, PeerClient peers,
+                  SnapshotFetcher fetcher, AutoCloseable mount, Leases leases, Runnable onClose) {
+        this.config = config;
+        this.id = id;
+        this.replica = replica;
+        this.server = server;
+        this.client = client;
+        this.raftGroupId = raftGroupId;
+        this.machine = machine;
+        this.catchUp = catchUp;
+        this.metrics = metrics;
+        this.peers = peers;
+        this.fetcher = fetcher;
+        this.mount = mount;
+        this.leases = leases;
+        this.onClose = onClose;
+    }
+
+    /** Builds and starts the member; see {@link GroupHost#start}. */
+    static Group start(GroupConfig config, StateMachine userMachine, FileShareServer http, MeterRegistry registry,
+                       Runnable onClose) throws IOException {
+        GroupId id = GroupId.derive(config.name(), userMachine.typeTag(), config.sync().signature());
+        String gid = id.toString();
+        Path groupDir = Files.createDirectories(config.dataDir().resolve(config.name() + "-" + gid.substring(0, 8)));
+        List<AutoCloseable> opened = new ArrayList<>();
+        try {
+            Replica replica = Replica.open(gid, config, userMachine, groupDir);
+            opened.add(replica);
+            Leases leases = new Leases();
+            AtomicLong knownCommit = new AtomicLong();
+            PeerClient peerClient = new PeerClient(gid, Duration.ofSeconds(2));
+            opened.add(peerClient);
+            SnapshotFetcher fetcher = new SnapshotFetcher(replica.store(), registry);
+            opened.add(fetcher);
+            RatisMachine[] machineRef = new RatisMachine[1];
+            SyncMetrics metrics = new SyncMetrics(registry, config.name(), config.sync().getClass().getSimpleName(),
+                    () -> Math.max(0, knownCommit.get() - replica.applied().index()));
+            opened.add(metrics);
+
+            ProviderContext providerContext = new ProviderContext() {
+                @Override
+                public String groupId() {
+                    return gid;
+                }
+
+                @Override
+                public String memberId() {
+                    return config.self();
+                }
+
+                @Override
+                public CommittedLog log() {
+                    return replica.log();
+                }
+
+                @Override
+                public List<SnapshotRecord> snapshots() {
+                    return replica.snapshots();
+                }
+
+                @Override
+                public ContentStore store() {
+                    return replica.store();
+                }
+
+                @Override
+                public Leases leases() {
+                    return leases;
+                }
+
+                @Override
+                public LogPosition applied() {
+                    return replica.applied();
+                }
+
+                @Override
+                public Optional<String> leader() {
+                    return Optional.ofNullable(machineRef[0] == null ? null : machineRef[0].leader());
+                }
+            };
+            SyncProvider provider = config.sync().provider(providerContext);
+            replica.provider(provider);
+
+            CatchUp catchUp = new CatchUp(gid, config.sync(), metrics, config.sessionTimeout(),
+                    config.retryBackoffMax(),
+                    (target, deadline) -> {
+                        knownCommit.accumulateAndGet(target.index() - 1, Math::max);
+                        return new Session(gid, config, replica, target, deadline,
+                                peersOf(config, machineRef[0] == null ? null : machineRef[0].leader()),
+                                peerClient, fetcher, metrics);
+                    },
+                    reached -> replica.checkpoint());
+            RatisMachine machine = new RatisMachine(replica, catchUp, config.self());
+            machineRef[0] = machine;
+
+            AutoCloseable mount = http.mount("groups/" + gid, replica.store(),
+                    new GroupRoutes(gid, config, userMachine.typeTag(), provider, leases, replica, machine::leader));
+            opened.add(mount);
+
+            RaftGroupId raftGroupId = RaftGroupId.valueOf(id.uuid());
+            List<RaftPeer> raftPeers = config.members().stream()
+                    .map(m -> RaftPeer.newBuilder().setId(m.id()).setAddress(m.raftAddress()).build())
+                    .toList();
+            RaftGroup raftGroup = RaftGroup.valueOf(raftGroupId, raftPeers);
+            RaftProperties props = ratisProperties(config, groupDir.resolve("ratis").toFile());
+            RaftServer server = RaftServer.newBuilder()
+                    .setServerId(RaftPeerId.valueOf(config.self()))
+                    .setGroup(raftGroup)
+                    .setProperties(props)
+                    .setStateMachine(machine)
+                    .setOption(RaftStorage.StartupOption.RECOVER)
+                    .build();
+            server.start();
+            opened.add(server);
+            RaftClient client = RaftClient.newBuilder().setProperties(props).setRaftGroup(raftGroup).build();
+            log.info("group {} ({}) started on member {} at {}, sync {}", config.name(), gid, config.self(),
+                    config.selfMember().raftAddress(), config.sync().signature());
+            return new Group(config, id, replica, server, client, raftGroupId, machine, catchUp, metrics, peerClient,
+                    fetcher, mount, leases, onClose);
+        } catch (IOException | RuntimeException e) {
+            for (int i = opened.size() - 1; i >= 0; i--) {
+                try {
+                    opened.get(i).close();
+                } catch (Exception suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** Notify-install mode (research/compat.md §2): Ratis tells us to catch up and moves no data itself. */
+    private static RaftProperties ratisProperties(GroupConfig config, File storage) {
+        RaftProperties p = new RaftProperties();
+        RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
+        GroupMember self = config.selfMember();
+        GrpcConfigKeys.Server.setHost(p, self.raft().getHostString());
+        GrpcConfigKeys.Server.setPort(p, self.raft().getPort());
+        RaftServerConfigKeys.setStorageDir(p, List.of(storage));
+        long election = config.electionTimeout().toMillis();
+        RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(election, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(2 * election, TimeUnit.MILLISECONDS));
+        RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, false);
+        RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+        RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, config.snapshotEvery());
+        RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+        RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(Integer.MAX_VALUE, config.snapshotEvery())));
+        // Only closed segments are purged; small ones let the log shrink soon after each snapshot.
+        RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(config.raftSegmentBytes()));
+        return p;
+    }
+
+    /** The other members, leader last (it has the most work already). */
+    private static List<Peer> peersOf(GroupConfig config, String leader) {
+        return config.members().stream()
+                .filter(m -> !m.id().equals(config.self()))
+                .map(m -> new Peer(m.id(), m.http(), m.id().equals(leader)))
+                .sorted(Comparator.comparing(Peer::leader))
+                .toList();
+    }
+
+    public GroupId id() {
+        return id;
+    }
+
+    public String name() {
+        return config.name();
+    }
+
+    /**
+     * Proposes a command; completes with the state machine's result once the command is committed
+     * and applied (on the leader). Fails if no leader accepts it in time.
+     */
+    public CompletableFuture<byte[]> submit(byte[] command) {
+        byte[] framed = command.clone();
+        return client.async().send(Message.valueOf(ByteString.copyFrom(framed))).thenApply(Group::contentOf);
+    }
+
+    /** Runs a query against the local state (possibly behind the leader). */
+    public byte[] query(byte[] request) {
+        return replica.machine().query(request);
+    }
+
+    /** The position the local state reflects. */
+    public LogPosition applied() {
+        return replica.applied();
+    }
+
+    /** Takes a snapshot of the current state now (normally they happen every {@code snapshotEvery}). */
+    public SnapshotRecord snapshotNow() throws IOException {
+        return replica.snapshot();
+    }
+
+    public GroupStatus status() {
+        String role = "UNKNOWN";
+        long commit = -1;
+        try {
+            RaftServer.Division d = server.getDivision(raftGroupId);
+            role = d.getInfo().getCurrentRole().name();
+            commit = d.getRaftLog().getLastCommittedIndex();
+        } catch (IOException e) {
+            log.debug("group {}: no division: {}", id, e.toString());
+        }
+        CatchUp.State c = catchUp.state();
+        return new GroupStatus(id.toString(), config.name(), config.self(), role, machine.leader(), replica.applied(),
+                commit, replica.latestSnapshot().map(SnapshotRecord::position).orElse(null), c.running(), c.attempts(),
+                c.lastError());
+    }
+
+    /** Catch-up meters of this member. */
+    public SyncMetrics syncMetrics() {
+        return metrics;
+    }
+
+    /** Leases peers' sessions hold on this member now. */
+    public int leases() {
+        return leases.size();
+    }
+
+    /** Prunes old snapshots and the committed log as far as retention and leases allow. */
+    public void prune() throws IOException {
+        replica.prune();
+    }
+
+    /** Local snapshots, oldest first. */
+    public List<SnapshotRecord> snapshots() {
+        return replica.snapshots();
+    }
+
+    /** The committed log this member serves to peers (read-only use). */
+    public CommittedLog committedLog() {
+        return replica.log();
+    }
+
+    /** Leaves the group: stops catch-up, the Ratis server, the routes; keeps the data directory. */
+    @Override
+    public void close() throws IOException {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        catchUp.close();
+        List<Exception> errors = new ArrayList<>();
+        for (AutoCloseable c : List.<AutoCloseable>of(client, server, mount, fetcher, peers, metrics, replica)) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                errors.add(e);
+            }
+        }
+        onClose.run();
+        log.info("group {} stopped on member {}", config.name(), config.self());
+        if (!errors.isEmpty()) {
+            IOException e = new IOException("group " + config.name() + " did not close cleanly: " + errors.get(0));
+            errors.forEach(e::addSuppressed);
+            throw e;
+        }
+    }
+
+    private static byte[] contentOf(RaftClientReply reply) {
+        if (!reply.isSuccess()) {
+            throw new IllegalStateException("command not committed: " + reply.getException());
+        }
+        return reply.getMessage().getContent().toByteArray();
+    }
+
+    /** The context of one catch-up attempt. */
+    private record Session(String groupId, GroupConfig config, Replica replica, LogPosition target, Instant deadline,
+                           List<Peer> peers, PeerClient client, SnapshotFetcher fetcher, SyncMetrics metrics,
+                           String sessionId) implements SessionContext {
+        Session(String groupId, GroupConfig config, Replica replica, LogPosition target, Instant deadline,
+                List<Peer> peers, PeerClient client, SnapshotFetcher fetcher, SyncMetrics metrics) {
+            this(groupId, config, replica, target, deadline, peers, client, fetcher, metrics,
+                    config.self() + "-" + UUID.randomUUID().toString().substring(0, 8));
+        }
+
+        @Override
+        public String memberId() {
+            return config.self();
+        }
+
+        @Override
+        public LogPosition applied() {
+            return replica.applied();
+        }
+
+        @Override
+        public byte[] appliedChain() {
+            return replica.chain();
+        }
+
+        @Override
+        public void apply(LogEntry entry) throws IOException {
+            replica.apply(entry);
+        }
+
+        @Override
+        public void install(SnapshotRecord snapshot) throws IOException {
+            replica.install(snapshot);
+        }
+
+        @Override
+        public ContentStore store() {
+            return replica.store();
+        }
+    }
+}

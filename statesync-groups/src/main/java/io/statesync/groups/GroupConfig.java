@@ -1,0 +1,100 @@
+package io.statesync.groups;
+
+import io.statesync.groups.sync.StateSync;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * How one member runs one group. Build with {@link #of} and adjust with the {@code with…} methods.
+ *
+ * @param name the group name, the same on every member
+ * @param self this member's id; must be one of {@code members}
+ * @param members every member, this one included, the same list on every member
+ * @param dataDir where this member keeps the group (consensus log, committed log, snapshots, store)
+ * @param sync the catch-up strategy, the same on every member
+ * @param snapshotEvery a snapshot is taken at every log index that is a multiple of this
+ *     (default 10 000); every member snapshots at the same indices
+ * @param retainSnapshots snapshots kept besides ones a running session holds (default 2)
+ * @param retainEntries committed entries kept behind the applied index for lagging peers
+ *     (default 1 000 000), unless a session's lease needs more; never past the newest snapshot
+ * @param sessionTimeout deadline of one catch-up attempt (default 10 minutes)
+ * @param retryBackoffMax the longest wait between failed attempts (default 10 s; starts at 200 ms)
+ * @param electionTimeout the shortest election timeout; the longest is twice it (default 1 s)
+ * @param raftSegmentBytes the consensus log's segment size (default 1 MiB); Ratis purges only
+ *     whole closed segments, so smaller segments let its log shrink sooner after a snapshot
+ */
+public record GroupConfig(String name, String self, List<GroupMember> members, Path dataDir, StateSync sync,
+                          long snapshotEvery, int retainSnapshots, long retainEntries, Duration sessionTimeout,
+                          Duration retryBackoffMax, Duration electionTimeout, long raftSegmentBytes) {
+    public GroupConfig {
+        Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(sync, "sync");
+        members = List.copyOf(members);
+        if (name == null || !name.matches("[A-Za-z0-9._-]{1,64}")) {
+            throw new IllegalArgumentException("group name must be 1-64 of [A-Za-z0-9._-], not '" + name + "'");
+        }
+        if (members.stream().noneMatch(m -> m.id().equals(self))) {
+            throw new IllegalArgumentException("member '" + self + "' is not in the group's member list");
+        }
+        if (members.stream().map(GroupMember::id).distinct().count() != members.size()) {
+            throw new IllegalArgumentException("member ids must be unique");
+        }
+        if (snapshotEvery < 1 || retainSnapshots < 1 || retainEntries < 0) {
+            throw new IllegalArgumentException("snapshotEvery and retainSnapshots must be positive, retainEntries >= 0");
+        }
+        if (raftSegmentBytes < 4096) {
+            throw new IllegalArgumentException("raftSegmentBytes must be at least 4096");
+        }
+        for (Duration d : new Duration[] {sessionTimeout, retryBackoffMax, electionTimeout}) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("timeouts must be positive");
+            }
+        }
+    }
+
+    public static GroupConfig of(String name, String self, List<GroupMember> members, Path dataDir, StateSync sync) {
+        return new GroupConfig(name, self, members, dataDir, sync, 10_000, 2, 1_000_000, Duration.ofMinutes(10),
+                Duration.ofSeconds(10), Duration.ofSeconds(1), 1 << 20);
+    }
+
+    public GroupConfig withSnapshotEvery(long v) {
+        return new GroupConfig(name, self, members, dataDir, sync, v, retainSnapshots, retainEntries, sessionTimeout,
+                retryBackoffMax, electionTimeout, raftSegmentBytes);
+    }
+
+    public GroupConfig withRetention(int snapshots, long entries) {
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, snapshots, entries, sessionTimeout,
+                retryBackoffMax, electionTimeout, raftSegmentBytes);
+    }
+
+    public GroupConfig withSessionTimeout(Duration v) {
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries, v,
+                retryBackoffMax, electionTimeout, raftSegmentBytes);
+    }
+
+    public GroupConfig withRetryBackoffMax(Duration v) {
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
+                sessionTimeout, v, electionTimeout, raftSegmentBytes);
+    }
+
+    public GroupConfig withElectionTimeout(Duration v) {
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
+                sessionTimeout, retryBackoffMax, v, raftSegmentBytes);
+    }
+
+    public GroupConfig withSync(StateSync v) {
+        return new GroupConfig(name, self, members, dataDir, v, snapshotEvery, retainSnapshots, retainEntries,
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes);
+    }
+
+    public GroupConfig withRaftSegmentBytes(long v) {
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
+                sessionTimeout, retryBackoffMax, electionTimeout, v);
+    }
+
+    GroupMember selfMember() {
+        return members.stream().filter(m -> m.id().equals(self)).findFirst().orElseThrow();
+    }
+}

@@ -1,0 +1,20 @@
+package io.statesync.groups;
+
+import io.statesync.groups.log.LogPosition;
+
+/**
+ * One member's view of a group.
+ *
+ * @param role LEADER, FOLLOWER, CANDIDATE, LISTENER or UNKNOWN
+ * @param leader the leader's member id, or null when unknown
+ * @param applied the position the local state reflects
+ * @param commitIndex the commit index the consensus engine knows
+ * @param latestSnapshot the newest local snapshot's position, or null
+ * @param catchingUp whether a catch-up is running
+ * @param catchUpAttempts attempts of the current (or last) catch-up
+ * @param lastSyncError why the last failed attempt failed, or null
+ */
+public record GroupStatus(String groupId, String name, String member, String role, String leader, LogPosition applied,
+                          long commitIndex, LogPosition latestSnapshot, boolean catchingUp, int catchUpAttempts,
+                          String lastSyncError) {
+}

@@ -1,0 +1,184 @@
+package io.statesync.groups;
+
+import io.statesync.groups.log.LogEntry;
+import io.statesync.groups.log.LogPosition;
+import io.statesync.groups.snapshot.SnapshotRecord;
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.proto.RaftProtos.RaftConfigurationProto;
+import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.FileInfo;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.thirdparty.com.google.protobuf.ByteString;
+import org.apache.ratis.util.LifeCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The bridge from Ratis to the {@link Replica}: committed entries (and the engine's own entries, as
+ * no-ops) go to the replica in order; Ratis's "install a snapshot" notification starts a catch-up;
+ * the snapshot Ratis sees is the replica's durable position. Ratis checks the lifecycle during a
+ * reload, and {@link BaseStateMachine} does not move it, so the transitions are made here
+ * ({@code research/compat.md}).
+ */
+final class RatisMachine extends BaseStateMachine {
+    private static final Logger log = LoggerFactory.getLogger(RatisMachine.class);
+    private final Replica replica;
+    private final CatchUp catchUp;
+    private final String self;
+    private volatile String leader;
+    /** The position the state is known durable at, beyond the newest snapshot (after a log replay). */
+    private volatile LogPosition durable = LogPosition.ORIGIN;
+
+    RatisMachine(Replica replica, CatchUp catchUp, String self) {
+        this.replica = replica;
+        this.catchUp = catchUp;
+        this.self = self;
+    }
+
+    String leader() {
+        return leader;
+    }
+
+    @Override
+    public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage storage) throws IOException {
+        super.initialize(server, groupId, storage);
+        getLifeCycle().startAndTransition(() -> {
+            // The replica already re-applied what it kept; that position is durable.
+            durable = replica.applied();
+            setLastAppliedTermIndex(TermIndex.valueOf(durable.term(), durable.index()));
+        });
+    }
+
+    @Override
+    public SnapshotInfo getLatestSnapshot() {
+        LogPosition p = durable;
+        SnapshotRecord latest = replica.latestSnapshot().orElse(null);
+        if (latest != null && latest.index() > p.index()) {
+            p = latest.position();
+        }
+        if (p.index() == 0) {
+            return null;
+        }
+        TermIndex ti = TermIndex.valueOf(p.term(), p.index());
+        return new SnapshotInfo() {
+            @Override
+            public TermIndex getTermIndex() {
+                return ti;
+            }
+
+            @Override
+            public List<FileInfo> getFiles() {
+                // Ratis never moves our snapshots (notify mode); their files live in the store.
+                return List.of();
+            }
+        };
+    }
+
+    @Override
+    public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+        LogEntryProto entry = trx.getLogEntry();
+        try {
+            byte[] data = entry.getStateMachineLogEntry().getLogData().toByteArray();
+            byte[] result = replica.apply(new LogEntry(entry.getIndex(), entry.getTerm(), LogEntry.Kind.COMMAND, data));
+            updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
+            return CompletableFuture.completedFuture(Message.valueOf(
+                    ByteString.copyFrom(result == null ? new byte[0] : result)));
+        } catch (IOException | RuntimeException e) {
+            log.error("group {}: applying entry {} failed", getGroupId(), entry.getIndex(), e);
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    @Override
+    public void notifyTermIndexUpdated(long term, long index) {
+        try {
+            replica.apply(LogEntry.noop(index, term));
+        } catch (IOException e) {
+            throw new IllegalStateException("group " + getGroupId() + ": recording entry " + index + " failed", e);
+        }
+        super.notifyTermIndexUpdated(term, index);
+    }
+
+    @Override
+    public void notifyConfigurationChanged(long term, long index, RaftConfigurationProto conf) {
+        // Recorded as a no-op by notifyTermIndexUpdated, which Ratis calls right after.
+    }
+
+    @Override
+    public CompletableFuture<Message> query(Message request) {
+        try {
+            return CompletableFuture.completedFuture(Message.valueOf(ByteString.copyFrom(
+                    replica.machine().query(request.getContent().toByteArray()))));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** Ratis purges its own log up to what this returns: the newest snapshot. */
+    @Override
+    public long takeSnapshot() throws IOException {
+        return replica.latestSnapshot().map(SnapshotRecord::index).orElse(-1L);
+    }
+
+    @Override
+    public CompletableFuture<TermIndex> notifyInstallSnapshotFromLeader(RoleInfoProto roleInfo,
+                                                                       TermIndex firstTermIndexInLog) {
+        if (roleInfo.hasFollowerInfo() && roleInfo.getFollowerInfo().hasLeaderInfo()) {
+            leader = RaftPeerId.valueOf(roleInfo.getFollowerInfo().getLeaderInfo().getId().getId()).toString();
+        }
+        LogPosition target = new LogPosition(firstTermIndexInLog.getTerm(), firstTermIndexInLog.getIndex());
+        log.info("group {}: the leader's log starts at {} and this member is at {}: catching up", getGroupId(), target,
+                replica.applied());
+        return catchUp.start(target).thenApply(p -> {
+            durable = p;
+            return TermIndex.valueOf(p.term(), p.index());
+        });
+    }
+
+    @Override
+    public void notifyLeaderChanged(RaftGroupMemberId groupMemberId, RaftPeerId newLeaderId) {
+        leader = newLeaderId == null ? null : newLeaderId.toString();
+        if (self.equals(leader)) {
+            // A leader never catches up; a session left from the follower days is stale.
+            catchUp.cancel("this member became leader", false);
+        }
+    }
+
+    @Override
+    public void pause() {
+        LifeCycle lc = getLifeCycle();
+        if (lc.getCurrentState() == LifeCycle.State.RUNNING) {
+            lc.transition(LifeCycle.State.PAUSING);
+            lc.transition(LifeCycle.State.PAUSED);
+        }
+    }
+
+    /** After a catch-up the replica already holds the new state; Ratis reads the position next. */
+    @Override
+    public void reinitialize() throws IOException {
+        LogPosition p = replica.applied();
+        durable = p;
+        setLastAppliedTermIndex(TermIndex.valueOf(p.term(), p.index()));
+        LifeCycle lc = getLifeCycle();
+        lc.transition(LifeCycle.State.STARTING);
+        lc.transition(LifeCycle.State.RUNNING);
+    }
+
+    @Override
+    public void close() throws IOException {
+        catchUp.close();
+        super.close();
+    }
+}

@@ -1,0 +1,344 @@
+package io.statesync.groups;
+
+import io.statesync.core.cid.Cid;
+import io.statesync.core.snapshot.FileEntry;
+import io.statesync.core.snapshot.Manifest;
+import io.statesync.core.snapshot.ManifestException;
+import io.statesync.core.snapshot.ManifestLimits;
+import io.statesync.core.snapshot.Materializer;
+import io.statesync.core.snapshot.SnapshotImporter;
+import io.statesync.core.snapshot.SnapshotRef;
+import io.statesync.core.store.ContentStore;
+import io.statesync.groups.log.Chain;
+import io.statesync.groups.log.CommittedLog;
+import io.statesync.groups.log.LogEntry;
+import io.statesync.groups.log.LogPosition;
+import io.statesync.groups.snapshot.SnapshotCatalog;
+import io.statesync.groups.snapshot.SnapshotRecord;
+import io.statesync.groups.sync.SyncProvider;
+import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One member's copy of the group state and everything kept with it: the user's state machine, the
+ * position and chain value it reflects, the committed log served to peers, the snapshot catalog
+ * and the content store. Every change of the state goes through here, in log order, whether from
+ * the consensus engine or from a catch-up session.
+ */
+final class Replica implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Replica.class);
+    private final String groupId;
+    private final GroupConfig config;
+    private final StateMachine machine;
+    private final ContentStore store;
+    private final CommittedLog committed;
+    private final SnapshotCatalog catalog;
+    private final Path stateDir;
+    private volatile LogPosition applied = LogPosition.ORIGIN;
+    private byte[] chain = Chain.GENESIS;
+    /** The directory the machine's current state was installed from, if any. */
+    private Path installedDir;
+    private volatile SyncProvider provider;
+
+    private Replica(String groupId, GroupConfig config, StateMachine machine, ContentStore store,
+                    CommittedLog committed, SnapshotCatalog catalog, Path stateDir) {
+        this.groupId = groupId;
+        this.config = config;
+        this.machine = machine;
+        this.store = store;
+        this.committed = committed;
+        this.catalog = catalog;
+        this.stateDir = stateDir;
+    }
+
+    /**
+     * Opens the member's group directory: installs the newest snapshot into the machine, then
+     * re-applies the committed entries kept after it, so the state is where it was before a stop.
+     */
+    static Replica open(String groupId, GroupConfig config, StateMachine machine, Path groupDir) throws IOException {
+        ContentStore store = ContentStore.open(groupDir.resolve("store"));
+        CommittedLog committed = CommittedLog.open(groupDir.resolve("log"), 64L << 20);
+        SnapshotCatalog catalog = SnapshotCatalog.open(groupDir.resolve("snapshots.json"));
+        Path stateDir = Files.createDirectories(groupDir.resolve("state"));
+        Replica r = new Replica(groupId, config, machine, store, committed, catalog, stateDir);
+        Optional<SnapshotRecord> latest = catalog.latest();
+        if (latest.isPresent()) {
+            r.load(latest.get());
+        }
+        r.recover();
+        return r;
+    }
+
+    /** Re-applies kept entries past the snapshot, or resets the log if it does not continue it. */
+    private void recover() throws IOException {
+        Optional<CommittedLog.Point> at = committed.at(applied.index());
+        if (at.isEmpty() || !Arrays.equals(at.get().chain(), chain)) {
+            if (committed.last().index() > 0 || applied.index() > 0) {
+                log.info("group {}: committed log does not continue the snapshot at {}; starting it there", groupId,
+                        applied);
+            }
+            committed.resetTo(applied, chain);
+            return;
+        }
+        long last = committed.last().index();
+        long replayed = 0;
+        while (applied.index() < last) {
+            for (CommittedLog.Stored s : committed.read(applied.index() + 1, last, 8L << 20)) {
+                apply(s.entry());
+                replayed++;
+            }
+        }
+        if (replayed > 0) {
+            log.info("group {}: re-applied {} kept entries up to {}", groupId, replayed, applied);
+        }
+    }
+
+    void provider(SyncProvider provider) {
+        this.provider = provider;
+    }
+
+    LogPosition applied() {
+        return applied;
+    }
+
+    synchronized byte[] chain() {
+        return chain.clone();
+    }
+
+    ContentStore store() {
+        return store;
+    }
+
+    CommittedLog log() {
+        return committed;
+    }
+
+    List<SnapshotRecord> snapshots() {
+        return catalog.all();
+    }
+
+    Optional<SnapshotRecord> latestSnapshot() {
+        return catalog.latest();
+    }
+
+    StateMachine machine() {
+        return machine;
+    }
+
+    /**
+     * Applies the next entry: to the machine (commands only), the chain and the committed log; at a
+     * snapshot index, takes a snapshot. An entry at or below the applied index is ignored (the
+     * engine replays after a restart); one past the next is a bug and throws.
+     *
+     * @return the command's result, or null
+     */
+    synchronized byte[] apply(LogEntry entry) throws IOException {
+        long next = applied.index() + 1;
+        if (entry.index() < next) {
+            return null;
+        }
+        if (entry.index() > next) {
+            throw new IllegalStateException("group " + groupId + ": entry " + entry.index() + " arrived when "
+                    + next + " was expected");
+        }
+        byte[] result = entry.kind() == LogEntry.Kind.COMMAND ? machine.apply(entry.index(), entry.data()) : null;
+        byte[] after = Chain.next(chain, entry);
+        if (committed.last().index() == entry.index() - 1) {
+            committed.append(entry, after);
+        }
+        chain = after;
+        applied = entry.position();
+        if (entry.index() % config.snapshotEvery() == 0) {
+            snapshot();
+        }
+        return result;
+    }
+
+    /**
+     * Snapshots the current state into the store (unchanged chunks are shared with earlier
+     * snapshots), makes the committed log durable up to here, records the snapshot, prunes.
+     */
+    synchronized SnapshotRecord snapshot() throws IOException {
+        Optional<SnapshotRecord> latest = catalog.latest();
+        if (latest.isPresent() && latest.get().index() == applied.index()) {
+            return latest.get();
+        }
+        long started = System.nanoTime();
+        Path tmp = stateDir.resolve("snapshot-" + applied.index() + ".tmp");
+        deleteTree(tmp);
+        Files.createDirectories(tmp);
+        SnapshotRef ref;
+        try {
+            machine.writeSnapshot(tmp);
+            ref = SnapshotImporter.importPaths(store, List.of(tmp), SnapshotImporter.DEFAULT_CHUNK_SIZE, Map.of(
+                    SnapshotRecord.META_GROUP, groupId,
+                    SnapshotRecord.META_INDEX, String.valueOf(applied.index()),
+                    SnapshotRecord.META_TERM, String.valueOf(applied.term()),
+                    SnapshotRecord.META_CHAIN, Chain.hex(chain)));
+        } catch (ManifestException e) {
+            throw new IOException("group " + groupId + ": the state machine wrote an unusable snapshot: "
+                    + e.getMessage(), e);
+        } finally {
+            deleteTree(tmp);
+        }
+        committed.sync();
+        SnapshotRecord record = new SnapshotRecord(ref.root(), applied, chain.clone());
+        catalog.add(record);
+        log.info("group {}: snapshot {} ({} bytes) in {} ms", groupId, record, ref.manifest().totalBytes(),
+                (System.nanoTime() - started) / 1_000_000);
+        prune();
+        return record;
+    }
+
+    /** Makes the state as of now durable without a snapshot: the committed log is synced. */
+    synchronized LogPosition checkpoint() throws IOException {
+        committed.sync();
+        return applied;
+    }
+
+    /**
+     * Installs a snapshot whose blobs are all in the store: materializes and re-verifies its files
+     * into a new directory (temp name, then rename), hands it to the machine, restarts the log
+     * after it, and records it (the commit point). The previous state directory is deleted last.
+     */
+    synchronized void install(SnapshotRecord record) throws IOException {
+        load(record);
+        committed.resetTo(record.position(), record.chain());
+        catalog.add(record);
+        prune();
+    }
+
+    /** Materializes a snapshot into a fresh directory and installs it into the machine. */
+    private void load(SnapshotRecord record) throws IOException {
+        Manifest manifest;
+        try {
+            manifest = SnapshotImporter.loadManifest(store, record.manifest(), ManifestLimits.DEFAULT);
+        } catch (ManifestException e) {
+            throw new IOException("group " + groupId + ": snapshot " + record + " has a bad manifest: "
+                    + e.getMessage(), e);
+        }
+        Path dir = stateDir.resolve("installed-" + record.index());
+        Path tmp = stateDir.resolve("installed-" + record.index() + ".tmp");
+        deleteTree(tmp);
+        try {
+            Materializer.materialize(manifest, store, tmp, true, null);
+        } catch (ManifestException e) {
+            throw new IOException("group " + groupId + ": cannot materialize " + record + ": " + e.getMessage(), e);
+        }
+        if (!dir.equals(installedDir)) {
+            deleteTree(dir);
+        }
+        try {
+            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, dir);
+        }
+        machine.installSnapshot(dir);
+        Path previous = installedDir;
+        installedDir = dir;
+        applied = record.position();
+        chain = record.chain().clone();
+        if (previous != null && !previous.equals(dir)) {
+            deleteTree(previous);
+        }
+        // Leftovers of an install cut short by a crash.
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(stateDir, "installed-*")) {
+            for (Path p : ds) {
+                if (!p.equals(dir)) {
+                    deleteTree(p);
+                }
+            }
+        }
+    }
+
+    /**
+     * Drops snapshots beyond the retention count that no session holds, with the blobs no kept
+     * snapshot shares, and prunes the committed log as far as the provider, the retention and the
+     * newest snapshot allow.
+     */
+    synchronized void prune() throws IOException {
+        List<SnapshotRecord> all = catalog.all();
+        SyncProvider p = provider;
+        List<SnapshotRecord> drop = new ArrayList<>();
+        for (int i = 0; i < all.size() - config.retainSnapshots(); i++) {
+            if (p == null || p.maySnapshotBeDropped(all.get(i))) {
+                drop.add(all.get(i));
+            }
+        }
+        if (!drop.isEmpty()) {
+            catalog.removeAll(drop);
+            Set<Cid> keep = new HashSet<>();
+            for (SnapshotRecord k : catalog.all()) {
+                keep.addAll(blobsOf(k));
+            }
+            long deleted = 0;
+            for (SnapshotRecord d : drop) {
+                for (Cid c : blobsOf(d)) {
+                    if (!keep.contains(c) && store.delete(c)) {
+                        deleted++;
+                    }
+                }
+            }
+            log.debug("group {}: dropped {} snapshot(s), {} blob(s)", groupId, drop.size(), deleted);
+        }
+        Optional<SnapshotRecord> latest = catalog.latest();
+        if (latest.isEmpty()) {
+            return;
+        }
+        long upTo = Math.min(latest.get().index(), applied.index() - config.retainEntries());
+        if (p != null) {
+            upTo = Math.min(upTo, p.safeToPruneLog());
+        }
+        if (upTo > committed.base().index()) {
+            committed.prune(upTo);
+        }
+    }
+
+    private List<Cid> blobsOf(SnapshotRecord r) throws IOException {
+        List<Cid> out = new ArrayList<>();
+        out.add(r.manifest());
+        if (!store.has(r.manifest())) {
+            return out;
+        }
+        try {
+            Manifest m = SnapshotImporter.loadManifest(store, r.manifest(), ManifestLimits.DEFAULT);
+            for (FileEntry f : m.files()) {
+                out.addAll(f.chunks());
+            }
+        } catch (ManifestException e) {
+            log.warn("group {}: snapshot {} has an unreadable manifest: {}", groupId, r, e.getMessage());
+        }
+        return out;
+    }
+
+    @Override
+    public synchronized void close() throws IOException {
+        committed.close();
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

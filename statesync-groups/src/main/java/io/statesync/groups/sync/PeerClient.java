@@ -1,0 +1,90 @@
+package io.statesync.groups.sync;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Calls to peers' group routes. Owns its HTTP client and the virtual threads behind it; close it.
+ * A non-2xx answer is a {@link PeerException} carrying the peer's one-line reason.
+ */
+public final class PeerClient implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final ExecutorService executor;
+    private final HttpClient http;
+    private final String groupId;
+
+    /** An answer other than 2xx, or no answer. */
+    public static final class PeerException extends IOException {
+        private final int status;
+
+        PeerException(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+
+        /** The HTTP status, or 0 when there was no answer. */
+        public int status() {
+            return status;
+        }
+    }
+
+    public PeerClient(String groupId, Duration connectTimeout) {
+        this.groupId = groupId;
+        this.executor = Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("statesync-group-http-" + groupId.substring(0, 8) + "-", 0).factory());
+        this.http = HttpClient.newBuilder().executor(executor).connectTimeout(connectTimeout)
+                .version(HttpClient.Version.HTTP_1_1).build();
+    }
+
+    /** The URL of {@code /groups/{id}/{path}} on a peer. */
+    public URI uri(Peer peer, String pathAndQuery) {
+        String base = peer.http().toString().replaceAll("/+$", "");
+        return URI.create(base + "/groups/" + groupId + "/" + pathAndQuery);
+    }
+
+    public byte[] get(Peer peer, String pathAndQuery, Duration timeout) throws IOException, InterruptedException {
+        return send(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout).GET().build(), peer);
+    }
+
+    public JsonNode getJson(Peer peer, String pathAndQuery, Duration timeout) throws IOException, InterruptedException {
+        return JSON.readTree(get(peer, pathAndQuery, timeout));
+    }
+
+    public JsonNode postJson(Peer peer, String pathAndQuery, Duration timeout) throws IOException, InterruptedException {
+        return JSON.readTree(send(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout)
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), peer));
+    }
+
+    public void delete(Peer peer, String pathAndQuery, Duration timeout) throws IOException, InterruptedException {
+        send(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout).DELETE().build(), peer);
+    }
+
+    private byte[] send(HttpRequest request, Peer peer) throws IOException, InterruptedException {
+        HttpResponse<byte[]> res;
+        try {
+            res = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw new PeerException(0, "peer " + peer.id() + " (" + request.uri() + "): " + e);
+        }
+        if (res.statusCode() / 100 != 2) {
+            String reason = new String(res.body(), StandardCharsets.UTF_8).strip();
+            throw new PeerException(res.statusCode(), "peer " + peer.id() + " answered " + reason);
+        }
+        return res.body();
+    }
+
+    @Override
+    public void close() {
+        http.close();
+        executor.close();
+    }
+}

@@ -1,0 +1,59 @@
+package io.statesync.groups.sync;
+
+import io.statesync.core.store.ContentStore;
+import io.statesync.groups.log.LogEntry;
+import io.statesync.groups.log.LogPosition;
+import io.statesync.groups.snapshot.SnapshotRecord;
+import io.statesync.transfer.fetch.SnapshotFetcher;
+import java.io.IOException;
+import java.time.Instant;
+import java.util.List;
+
+/** What a session may see and do on its lagging member. Implemented by the group runtime only. */
+public interface SessionContext {
+    String groupId();
+
+    String memberId();
+
+    /** A fresh id for this attempt, used to name its leases on providers. */
+    String sessionId();
+
+    /**
+     * The leader's first log position when it asked for the catch-up: the state must reach at
+     * least {@code target.index() - 1}, after which the leader can send entries again.
+     */
+    LogPosition target();
+
+    /** The position the local state reflects now, and the chain value there. */
+    LogPosition applied();
+
+    byte[] appliedChain();
+
+    /** The other members, the leader last. A new attempt gets a fresh list. */
+    List<Peer> peers();
+
+    /** Applies the next committed entry (index {@code applied()+1}) to the state and the log. */
+    void apply(LogEntry entry) throws IOException;
+
+    /**
+     * Installs a snapshot whose manifest and chunks are all in {@link #store()} (verified): its
+     * files are materialized and re-verified into a new directory, handed to the state machine,
+     * and recorded; then the local position is the snapshot's.
+     */
+    void install(SnapshotRecord snapshot) throws IOException;
+
+    /** The group's content store (chunks already held are not fetched again). */
+    ContentStore store();
+
+    /** The multi-source verified downloader. */
+    SnapshotFetcher fetcher();
+
+    /** HTTP calls to peers. */
+    PeerClient client();
+
+    /** Where fetched bytes and entries are counted. */
+    SyncMetrics metrics();
+
+    /** When this attempt is cut off. */
+    Instant deadline();
+}

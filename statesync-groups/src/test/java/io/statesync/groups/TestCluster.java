@@ -1,0 +1,236 @@
+package io.statesync.groups;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.statesync.core.store.ContentStore;
+import io.statesync.groups.sync.StateSync;
+import io.statesync.transfer.server.FileShareServer;
+import io.statesync.transfer.server.ServerConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.UnaryOperator;
+
+/** N members of one group on loopback, each with its own HTTP server, Ratis server and data directory. */
+final class TestCluster implements AutoCloseable {
+    final Path root;
+    final List<GroupMember> members = new ArrayList<>();
+    final Node[] nodes;
+    private final StateSync sync;
+    private final UnaryOperator<GroupConfig> tweak;
+
+    static final class Node {
+        final int index;
+        final GroupMember member;
+        final Path dir;
+        FileShareServer http;
+        PrometheusMeterRegistry registry;
+        GroupHost host;
+        Group group;
+        KvMachine machine;
+
+        Node(int index, GroupMember member, Path dir) {
+            this.index = index;
+            this.member = member;
+            this.dir = dir;
+        }
+
+        boolean running() {
+            return group != null;
+        }
+    }
+
+    TestCluster(Path root, int n, StateSync sync, UnaryOperator<GroupConfig> tweak) throws IOException {
+        this.root = root;
+        this.sync = sync;
+        this.tweak = tweak;
+        nodes = new Node[n];
+        for (int i = 0; i < n; i++) {
+            int raft = freePort();
+            int http = freePort();
+            GroupMember m = new GroupMember("n" + i, new InetSocketAddress("127.0.0.1", raft),
+                    URI.create("http://127.0.0.1:" + http));
+            members.add(m);
+            nodes[i] = new Node(i, m, root.resolve("n" + i));
+        }
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            s.setReuseAddress(true);
+            return s.getLocalPort();
+        }
+    }
+
+    GroupConfig config(int i) {
+        GroupConfig c = GroupConfig.of("test", "n" + i, members, nodes[i].dir.resolve("data"), sync)
+                .withElectionTimeout(Duration.ofMillis(400))
+                .withRetryBackoffMax(Duration.ofSeconds(1))
+                .withSessionTimeout(Duration.ofSeconds(60))
+                .withRaftSegmentBytes(16 * 1024)
+                .withSnapshotEvery(500);
+        return tweak.apply(c);
+    }
+
+    TestCluster startAll() throws Exception {
+        List<CompletableFuture<Void>> starts = new ArrayList<>();
+        for (int i = 0; i < nodes.length; i++) {
+            startHttp(i);
+        }
+        for (int i = 0; i < nodes.length; i++) {
+            int k = i;
+            starts.add(CompletableFuture.runAsync(() -> {
+                try {
+                    startGroup(k);
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            }));
+        }
+        for (CompletableFuture<Void> f : starts) {
+            f.get(60, TimeUnit.SECONDS);
+        }
+        return this;
+    }
+
+    void startHttp(int i) throws Exception {
+        Node n = nodes[i];
+        n.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        n.http = FileShareServer.start(ServerConfig.loopback().withPort(n.member.http().getPort()),
+                ContentStore.open(n.dir.resolve("share")), n.registry);
+        n.host = GroupHost.on(n.http, n.registry);
+    }
+
+    void startGroup(int i) throws Exception {
+        startGroup(i, config(i), new KvMachine());
+    }
+
+    void startGroup(int i, GroupConfig config, KvMachine machine) throws Exception {
+        Node n = nodes[i];
+        n.machine = machine;
+        n.group = n.host.start(config, machine);
+    }
+
+    /** Starts a node that was stopped: HTTP server and group. */
+    void start(int i) throws Exception {
+        if (nodes[i].http == null) {
+            startHttp(i);
+        }
+        startGroup(i);
+    }
+
+    /** Stops the group and the HTTP server of a node (its data stays). */
+    void stop(int i) throws Exception {
+        Node n = nodes[i];
+        if (n.group != null) {
+            n.group.close();
+            n.group = null;
+        }
+        if (n.host != null) {
+            n.host.close();
+            n.host = null;
+        }
+        if (n.http != null) {
+            n.http.close();
+            n.http = null;
+        }
+    }
+
+    void wipe(int i) throws IOException {
+        Replica.deleteTree(nodes[i].dir.resolve("data"));
+    }
+
+    Node leader() throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            for (Node n : nodes) {
+                if (n.running() && n.group.status().role().equals("LEADER")) {
+                    return n;
+                }
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no leader within 30 s");
+    }
+
+    /** Submits {@code count} puts through running members, a window of 200 in flight. */
+    void write(String prefix, int count) throws Exception {
+        List<CompletableFuture<byte[]>> window = new ArrayList<>();
+        Node via = leader();
+        for (int i = 0; i < count; i++) {
+            window.add(via.group.submit(KvMachine.put(prefix + i, "value-" + prefix + i)));
+            if (window.size() >= 200) {
+                for (CompletableFuture<byte[]> f : window) {
+                    f.get(60, TimeUnit.SECONDS);
+                }
+                window.clear();
+            }
+        }
+        for (CompletableFuture<byte[]> f : window) {
+            f.get(60, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Waits until every running member applied the same index and holds the same digest. */
+    void awaitConverged(Duration timeout) throws InterruptedException {
+        await(timeout, () -> {
+            String digest = null;
+            long index = -1;
+            for (Node n : nodes) {
+                if (!n.running()) {
+                    continue;
+                }
+                String d = n.machine.digest();
+                long a = n.group.applied().index();
+                if (digest == null) {
+                    digest = d;
+                    index = a;
+                } else if (!digest.equals(d) || index != a) {
+                    return false;
+                }
+            }
+            return true;
+        }, () -> describe());
+    }
+
+    String describe() {
+        StringBuilder b = new StringBuilder();
+        for (Node n : nodes) {
+            b.append("\n  ").append(n.member.id()).append(": ");
+            b.append(n.running() ? n.group.status() + " digest=" + n.machine.digest() : "stopped");
+        }
+        return b.toString();
+    }
+
+    static void await(Duration timeout, BooleanSupplier condition, java.util.function.Supplier<String> what)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail("not reached within " + timeout + ":" + what.get());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        for (int i = 0; i < nodes.length; i++) {
+            try {
+                stop(i);
+            } catch (Exception e) {
+                // Closing the rest matters more.
+            }
+        }
+    }
+}
