@@ -253,6 +253,14 @@ public final class Group implements AutoCloseable {
         return client.async().send(Message.valueOf(ByteString.copyFrom(framed))).thenApply(Group::contentOf);
     }
 
+    /**
+     * Proposes a command and waits until it is committed and applied; returns the result. Ratis's
+     * blocking client retries through leader changes.
+     */
+    public byte[] submitBlocking(byte[] command) throws IOException {
+        return contentOf(client.io().send(Message.valueOf(ByteString.copyFrom(command))));
+    }
+
     /** Runs a query against the local state (possibly behind the leader). */
     public byte[] query(byte[] request) {
         return replica.machine().query(request);
@@ -274,7 +282,7 @@ public final class Group implements AutoCloseable {
         try {
             RaftServer.Division d = server.getDivision(raftGroupId);
             role = d.getInfo().getCurrentRole().name();
-            commit = d.getRaftLog().getLastCommittedIndex();
+            commit = d.getRaftLog().getLastCommittedIndex() + 1;
         } catch (IOException e) {
             log.debug("group {}: no division: {}", id, e.toString());
         }

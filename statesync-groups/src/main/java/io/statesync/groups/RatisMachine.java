@@ -31,6 +31,9 @@ import org.slf4j.LoggerFactory;
  * the snapshot Ratis sees is the replica's durable position. Ratis checks the lifecycle during a
  * reload, and {@link BaseStateMachine} does not move it, so the transitions are made here
  * ({@code research/compat.md}).
+ *
+ * <p>Indices: Ratis numbers its first entry 0; Statesync numbers it 1 and keeps 0 for "before
+ * the first entry". This class is the one place that converts: ours = Ratis's + 1.
  */
 final class RatisMachine extends BaseStateMachine {
     private static final Logger log = LoggerFactory.getLogger(RatisMachine.class);
@@ -57,7 +60,7 @@ final class RatisMachine extends BaseStateMachine {
         getLifeCycle().startAndTransition(() -> {
             // The replica already re-applied what it kept; that position is durable.
             durable = replica.applied();
-            setLastAppliedTermIndex(TermIndex.valueOf(durable.term(), durable.index()));
+            setLastAppliedTermIndex(toRatis(durable));
         });
     }
 
@@ -71,7 +74,7 @@ final class RatisMachine extends BaseStateMachine {
         if (p.index() == 0) {
             return null;
         }
-        TermIndex ti = TermIndex.valueOf(p.term(), p.index());
+        TermIndex ti = toRatis(p);
         return new SnapshotInfo() {
             @Override
             public TermIndex getTermIndex() {
@@ -91,7 +94,8 @@ final class RatisMachine extends BaseStateMachine {
         LogEntryProto entry = trx.getLogEntry();
         try {
             byte[] data = entry.getStateMachineLogEntry().getLogData().toByteArray();
-            byte[] result = replica.apply(new LogEntry(entry.getIndex(), entry.getTerm(), LogEntry.Kind.COMMAND, data));
+            byte[] result = replica.apply(new LogEntry(entry.getIndex() + 1, entry.getTerm(), LogEntry.Kind.COMMAND,
+                    data));
             updateLastAppliedTermIndex(entry.getTerm(), entry.getIndex());
             return CompletableFuture.completedFuture(Message.valueOf(
                     ByteString.copyFrom(result == null ? new byte[0] : result)));
@@ -104,7 +108,7 @@ final class RatisMachine extends BaseStateMachine {
     @Override
     public void notifyTermIndexUpdated(long term, long index) {
         try {
-            replica.apply(LogEntry.noop(index, term));
+            replica.apply(LogEntry.noop(index + 1, term));
         } catch (IOException e) {
             throw new IllegalStateException("group " + getGroupId() + ": recording entry " + index + " failed", e);
         }
@@ -129,7 +133,7 @@ final class RatisMachine extends BaseStateMachine {
     /** Ratis purges its own log up to what this returns: the newest snapshot. */
     @Override
     public long takeSnapshot() throws IOException {
-        return replica.latestSnapshot().map(SnapshotRecord::index).orElse(-1L);
+        return replica.latestSnapshot().map(s -> s.index() - 1).orElse(-1L);
     }
 
     @Override
@@ -138,12 +142,12 @@ final class RatisMachine extends BaseStateMachine {
         if (roleInfo.hasFollowerInfo() && roleInfo.getFollowerInfo().hasLeaderInfo()) {
             leader = RaftPeerId.valueOf(roleInfo.getFollowerInfo().getLeaderInfo().getId().getId()).toString();
         }
-        LogPosition target = new LogPosition(firstTermIndexInLog.getTerm(), firstTermIndexInLog.getIndex());
+        LogPosition target = new LogPosition(firstTermIndexInLog.getTerm(), firstTermIndexInLog.getIndex() + 1);
         log.info("group {}: the leader's log starts at {} and this member is at {}: catching up", getGroupId(), target,
                 replica.applied());
         return catchUp.start(target).thenApply(p -> {
             durable = p;
-            return TermIndex.valueOf(p.term(), p.index());
+            return toRatis(p);
         });
     }
 
@@ -170,10 +174,14 @@ final class RatisMachine extends BaseStateMachine {
     public void reinitialize() throws IOException {
         LogPosition p = replica.applied();
         durable = p;
-        setLastAppliedTermIndex(TermIndex.valueOf(p.term(), p.index()));
+        setLastAppliedTermIndex(toRatis(p));
         LifeCycle lc = getLifeCycle();
         lc.transition(LifeCycle.State.STARTING);
         lc.transition(LifeCycle.State.RUNNING);
+    }
+
+    private static TermIndex toRatis(LogPosition p) {
+        return TermIndex.valueOf(p.term(), p.index() - 1);
     }
 
     @Override

@@ -26,7 +26,7 @@ final class TestCluster implements AutoCloseable {
     final Path root;
     final List<GroupMember> members = new ArrayList<>();
     final Node[] nodes;
-    private final StateSync sync;
+    private final java.util.function.IntFunction<StateSync> syncs;
     private final UnaryOperator<GroupConfig> tweak;
 
     static final class Node {
@@ -51,8 +51,14 @@ final class TestCluster implements AutoCloseable {
     }
 
     TestCluster(Path root, int n, StateSync sync, UnaryOperator<GroupConfig> tweak) throws IOException {
+        this(root, n, i -> sync, tweak);
+    }
+
+    /** Each member gets its own strategy instance (equal signatures), so a test can fault one. */
+    TestCluster(Path root, int n, java.util.function.IntFunction<StateSync> syncs, UnaryOperator<GroupConfig> tweak)
+            throws IOException {
         this.root = root;
-        this.sync = sync;
+        this.syncs = syncs;
         this.tweak = tweak;
         nodes = new Node[n];
         for (int i = 0; i < n; i++) {
@@ -73,7 +79,7 @@ final class TestCluster implements AutoCloseable {
     }
 
     GroupConfig config(int i) {
-        GroupConfig c = GroupConfig.of("test", "n" + i, members, nodes[i].dir.resolve("data"), sync)
+        GroupConfig c = GroupConfig.of("test", "n" + i, members, nodes[i].dir.resolve("data"), syncs.apply(i))
                 .withElectionTimeout(Duration.ofMillis(400))
                 .withRetryBackoffMax(Duration.ofSeconds(1))
                 .withSessionTimeout(Duration.ofSeconds(60))
@@ -163,21 +169,26 @@ final class TestCluster implements AutoCloseable {
         throw new AssertionError("no leader within 30 s");
     }
 
-    /** Submits {@code count} puts through running members, a window of 200 in flight. */
+    /** Submits {@code count} puts through the leader, from 8 writers each waiting for its command to commit. */
     void write(String prefix, int count) throws Exception {
-        List<CompletableFuture<byte[]>> window = new ArrayList<>();
         Node via = leader();
-        for (int i = 0; i < count; i++) {
-            window.add(via.group.submit(KvMachine.put(prefix + i, "value-" + prefix + i)));
-            if (window.size() >= 200) {
-                for (CompletableFuture<byte[]> f : window) {
-                    f.get(60, TimeUnit.SECONDS);
-                }
-                window.clear();
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        List<CompletableFuture<Void>> writers = new ArrayList<>();
+        try (var ex = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int w = 0; w < 8; w++) {
+                writers.add(CompletableFuture.runAsync(() -> {
+                    for (int i; (i = next.getAndIncrement()) < count; ) {
+                        try {
+                            via.group.submitBlocking(KvMachine.put(prefix + i, "value-" + prefix + i));
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    }
+                }, ex));
             }
-        }
-        for (CompletableFuture<byte[]> f : window) {
-            f.get(60, TimeUnit.SECONDS);
+            for (CompletableFuture<Void> f : writers) {
+                f.get(120, TimeUnit.SECONDS);
+            }
         }
     }
 
