@@ -166,6 +166,10 @@ final class Replica implements AutoCloseable {
         if (entry.index() % config.snapshotEvery() == 0) {
             snapshot();
         }
+        SyncProvider p = provider;
+        if (p != null) {
+            p.committed(applied);
+        }
         return result;
     }
 

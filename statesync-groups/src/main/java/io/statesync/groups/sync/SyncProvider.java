@@ -1,5 +1,6 @@
 package io.statesync.groups.sync;
 
+import io.statesync.groups.log.LogPosition;
 import io.statesync.groups.snapshot.SnapshotRecord;
 import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.RouteRequest;
@@ -20,6 +21,13 @@ public interface SyncProvider {
      */
     default long safeToPruneLog() {
         return Long.MAX_VALUE;
+    }
+
+    /**
+     * Hears that the local state now reflects {@code position} (called on the apply path after every
+     * entry, so it must return at once).
+     */
+    default void committed(LogPosition position) {
     }
 
     /** Whether an old snapshot may be deleted now (no running session is fetching it). */
