@@ -158,7 +158,13 @@ final class Replica implements AutoCloseable {
         }
         byte[] result = entry.kind() == LogEntry.Kind.COMMAND ? machine.apply(entry.index(), entry.data()) : null;
         byte[] after = Chain.next(chain, entry);
-        if (committed.last().index() == entry.index() - 1) {
+        long logLast = committed.last().index();
+        if (logLast < entry.index() - 1) {
+            // The kept log ends before the state (it cannot serve this gap anyway): restart it here.
+            committed.resetTo(applied, chain);
+            logLast = applied.index();
+        }
+        if (logLast == entry.index() - 1) {
             committed.append(entry, after);
         }
         chain = after;

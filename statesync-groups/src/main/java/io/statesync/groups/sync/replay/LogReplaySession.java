@@ -110,8 +110,8 @@ final class LogReplaySession implements SyncSession {
             while (ctx.applied().index() < goal) {
                 assign(workers);
                 if (inFlightTotal() == 0 && ready.isEmpty()) {
-                    throw new SyncException("no usable peer left for entries " + todo.peekFirst()[0] + ".." + goal
-                            + ": " + reasons);
+                    throw new SyncException("no usable peer left for entries " + (ctx.applied().index() + 1) + ".."
+                            + goal + ": " + reasons);
                 }
                 Outcome o = outcomes.poll(200, TimeUnit.MILLISECONDS);
                 if (System.nanoTime() - renewAt > 0) {
