@@ -107,12 +107,6 @@ final class RatisMachine extends BaseStateMachine {
 
     @Override
     public void notifyTermIndexUpdated(long term, long index) {
-        if (index < 1) {
-            // Ratis's first entry (the leader's initial configuration) is index 0, which is the
-            // position before the first entry here (LogPosition.ORIGIN): nothing to record.
-            super.notifyTermIndexUpdated(term, index);
-            return;
-        }
         try {
             replica.apply(LogEntry.noop(index + 1, term));
         } catch (IOException e) {
