@@ -73,6 +73,8 @@ public final class Group implements AutoCloseable {
     private final Leases leases;
     private final Runnable onClose;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Runs {@link #submit}'s blocking calls; closed with the group. */
+    private final java.util.concurrent.ExecutorService submitters;
 
     private Group(GroupConfig config, GroupId id, Replica replica, RaftServer server, RaftClient client,
                   RaftGroupId raftGroupId, RatisMachine machine, CatchUp catchUp, SyncMetrics metrics, PeerClient peers,
@@ -91,6 +93,8 @@ public final class Group implements AutoCloseable {
         this.mount = mount;
         this.leases = leases;
         this.onClose = onClose;
+        this.submitters = java.util.concurrent.Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("statesync-group-submit-" + id.toString().substring(0, 8) + "-", 0).factory());
     }
 
     /** Builds and starts the member; see {@link GroupHost#start}. */
@@ -249,8 +253,17 @@ public final class Group implements AutoCloseable {
      * and applied (on the leader). Fails if no leader accepts it in time.
      */
     public CompletableFuture<byte[]> submit(byte[] command) {
-        byte[] framed = command.clone();
-        return client.async().send(Message.valueOf(ByteString.copyFrom(framed))).thenApply(Group::contentOf);
+        byte[] copy = command.clone();
+        // Ratis's blocking client on a virtual thread rather than its async client: in tests with
+        // several groups in one JVM, async requests stalled for good once another group's client
+        // had closed (its callbacks were rejected by a terminated executor).
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return submitBlocking(copy);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, submitters);
     }
 
     /**
@@ -325,6 +338,7 @@ public final class Group implements AutoCloseable {
         }
         catchUp.close();
         List<Exception> errors = new ArrayList<>();
+        submitters.shutdownNow();
         for (AutoCloseable c : List.<AutoCloseable>of(client, server, mount, fetcher, peers, metrics, replica)) {
             try {
                 c.close();

@@ -52,6 +52,11 @@ class CatchUpTest {
             TestCluster.Node n = c.nodes[follower];
             assertEquals(5500, n.machine.size());
             assertTrue(n.group.syncMetrics().count("completed") >= 1, "a catch-up session completed");
+
+            // And the caught-up member takes part in new writes, submitted through it
+            byte[] result = n.group.submit(KvMachine.put("after", "sync")).get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals("ok", new String(result, java.nio.charset.StandardCharsets.UTF_8));
+            c.awaitConverged(Duration.ofSeconds(30));
         }
     }
 
