@@ -31,25 +31,38 @@ public record GroupConfig(String name, String self, List<GroupMember> members, P
     public GroupConfig {
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(sync, "sync");
+        Objects.requireNonNull(members, "members");
+        Objects.requireNonNull(sessionTimeout, "sessionTimeout");
+        Objects.requireNonNull(retryBackoffMax, "retryBackoffMax");
+        Objects.requireNonNull(electionTimeout, "electionTimeout");
         members = List.copyOf(members);
         if (name == null || !name.matches("[A-Za-z0-9._-]{1,64}")) {
-            throw new IllegalArgumentException("group name must be 1-64 of [A-Za-z0-9._-], not '" + name + "'");
+            throw new IllegalArgumentException("group name must be 1-64 of [A-Za-z0-9._-], not '" + printable(name)
+                    + "'");
         }
         if (members.stream().noneMatch(m -> m.id().equals(self))) {
-            throw new IllegalArgumentException("member '" + self + "' is not in the group's member list");
+            throw new IllegalArgumentException("member '" + printable(self) + "' is not in the group's member list");
         }
         if (members.stream().map(GroupMember::id).distinct().count() != members.size()) {
             throw new IllegalArgumentException("member ids must be unique");
         }
-        if (snapshotEvery < 1 || retainSnapshots < 1 || retainEntries < 0) {
-            throw new IllegalArgumentException("snapshotEvery and retainSnapshots must be positive, retainEntries >= 0");
+        if (snapshotEvery < 1) {
+            throw new IllegalArgumentException("snapshotEvery must be positive, not " + snapshotEvery);
+        }
+        if (retainSnapshots < 1) {
+            throw new IllegalArgumentException("retainSnapshots must be positive, not " + retainSnapshots);
+        }
+        if (retainEntries < 0) {
+            throw new IllegalArgumentException("retainEntries must not be negative, not " + retainEntries);
         }
         if (raftSegmentBytes < 4096) {
-            throw new IllegalArgumentException("raftSegmentBytes must be at least 4096");
+            throw new IllegalArgumentException("raftSegmentBytes must be at least 4096, not " + raftSegmentBytes);
         }
-        for (Duration d : new Duration[] {sessionTimeout, retryBackoffMax, electionTimeout}) {
-            if (d.isNegative() || d.isZero()) {
-                throw new IllegalArgumentException("timeouts must be positive");
+        String[] names = {"sessionTimeout", "retryBackoffMax", "electionTimeout"};
+        Duration[] timeouts = {sessionTimeout, retryBackoffMax, electionTimeout};
+        for (int i = 0; i < timeouts.length; i++) {
+            if (timeouts[i].isNegative() || timeouts[i].isZero()) {
+                throw new IllegalArgumentException(names[i] + " must be positive, not " + timeouts[i]);
             }
         }
     }
@@ -92,6 +105,19 @@ public record GroupConfig(String name, String self, List<GroupMember> members, P
     public GroupConfig withRaftSegmentBytes(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
                 sessionTimeout, retryBackoffMax, electionTimeout, v);
+    }
+
+    /** User-supplied text made safe for a one-line message: control characters as '?', at most 64 chars. */
+    static String printable(String s) {
+        if (s == null) {
+            return "null";
+        }
+        StringBuilder b = new StringBuilder(Math.min(s.length(), 64));
+        for (int i = 0; i < s.length() && i < 64; i++) {
+            char c = s.charAt(i);
+            b.append(Character.isISOControl(c) ? '?' : c);
+        }
+        return s.length() > 64 ? b + "..." : b.toString();
     }
 
     GroupMember selfMember() {

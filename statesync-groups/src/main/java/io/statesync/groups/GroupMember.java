@@ -17,7 +17,8 @@ public record GroupMember(String id, InetSocketAddress raft, URI http) {
         Objects.requireNonNull(raft, "raft");
         Objects.requireNonNull(http, "http");
         if (id == null || !id.matches("[A-Za-z0-9._-]{1,64}")) {
-            throw new IllegalArgumentException("member id must be 1-64 of [A-Za-z0-9._-], not '" + id + "'");
+            throw new IllegalArgumentException("member id must be 1-64 of [A-Za-z0-9._-], not '"
+                    + GroupConfig.printable(id) + "'");
         }
     }
 

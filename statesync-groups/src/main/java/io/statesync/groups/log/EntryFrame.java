@@ -48,14 +48,22 @@ public record EntryFrame(long from, List<LogEntry> entries, byte[] claimedChain)
             }
             long from = b.getLong();
             int count = b.getInt();
-            if (from < 1 || count < 1 || count > maxEntries) {
-                throw new IOException("entry frame with from=" + from + " and count=" + count);
+            if (from < 1) {
+                throw new IOException("entry frame with from=" + from + ": log indices start at 1");
+            }
+            if (count < 1 || count > maxEntries) {
+                throw new IOException("entry frame with count=" + count + ": a frame holds at least 1 and at most "
+                        + maxEntries + " entries");
             }
             List<LogEntry> entries = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
                 long term = b.getLong();
                 int kind = b.get();
                 int len = b.getInt();
+                if (b.remaining() < Chain.SIZE) {
+                    // Not even the trailing chain value fits: the frame was cut, whatever len says.
+                    throw new BufferUnderflowException();
+                }
                 if (len < 0 || len > b.remaining() - Chain.SIZE) {
                     throw new IOException("entry " + (from + i) + " claims " + len + " bytes, more than the frame holds");
                 }

@@ -33,6 +33,10 @@ public final class Leases {
     /** Grants or renews a session's lease; returns the term actually granted. */
     public Duration grant(String session, long fromIndex, Cid snapshot, Duration ttl) {
         Objects.requireNonNull(session, "session");
+        Objects.requireNonNull(ttl, "ttl");
+        if (ttl.isNegative() || ttl.isZero()) {
+            throw new IllegalArgumentException("a lease term must be positive, not " + ttl);
+        }
         Duration term = ttl.compareTo(MAX_TTL) > 0 ? MAX_TTL : ttl;
         bySession.put(session, new Lease(session, fromIndex, snapshot, nanoClock.getAsLong() + term.toNanos()));
         return term;

@@ -7,6 +7,7 @@ import io.statesync.groups.sync.SyncProvider;
 import io.statesync.groups.sync.SyncSession;
 import io.statesync.groups.sync.SyncSignature;
 import java.time.Duration;
+import java.util.Objects;
 
 /**
  * Catch-up by replaying the missing committed entries, fetched from the peers that still hold
@@ -26,11 +27,12 @@ public record LogReplaySync(int batchSize, Duration fetchTimeout, int inFlightPe
         if (batchSize < 1 || batchSize > 100_000) {
             throw new IllegalArgumentException("batchSize must be in [1, 100000], not " + batchSize);
         }
+        Objects.requireNonNull(fetchTimeout, "fetchTimeout");
         if (fetchTimeout.isNegative() || fetchTimeout.isZero()) {
-            throw new IllegalArgumentException("fetchTimeout must be positive");
+            throw new IllegalArgumentException("fetchTimeout must be positive, not " + fetchTimeout);
         }
         if (inFlightPerPeer < 1) {
-            throw new IllegalArgumentException("inFlightPerPeer must be at least 1");
+            throw new IllegalArgumentException("inFlightPerPeer must be at least 1, not " + inFlightPerPeer);
         }
     }
 

@@ -7,6 +7,7 @@ import io.statesync.groups.sync.SyncProvider;
 import io.statesync.groups.sync.SyncSession;
 import io.statesync.groups.sync.SyncSignature;
 import java.time.Duration;
+import java.util.Objects;
 
 /**
  * Catch-up by installing a snapshot: members offer the content-addressed snapshots they hold
@@ -24,11 +25,16 @@ public record SnapshotSync(Duration offerTimeout, Duration leaseTtl, int paralle
     public static final SnapshotSync DEFAULT = new SnapshotSync(Duration.ofSeconds(5), Duration.ofSeconds(30), 16);
 
     public SnapshotSync {
-        if (offerTimeout.isNegative() || offerTimeout.isZero() || leaseTtl.isNegative() || leaseTtl.isZero()) {
-            throw new IllegalArgumentException("offerTimeout and leaseTtl must be positive");
+        Objects.requireNonNull(offerTimeout, "offerTimeout");
+        Objects.requireNonNull(leaseTtl, "leaseTtl");
+        if (offerTimeout.isNegative() || offerTimeout.isZero()) {
+            throw new IllegalArgumentException("offerTimeout must be positive, not " + offerTimeout);
+        }
+        if (leaseTtl.isNegative() || leaseTtl.isZero()) {
+            throw new IllegalArgumentException("leaseTtl must be positive, not " + leaseTtl);
         }
         if (parallelism < 1) {
-            throw new IllegalArgumentException("parallelism must be at least 1");
+            throw new IllegalArgumentException("parallelism must be at least 1, not " + parallelism);
         }
     }
 
