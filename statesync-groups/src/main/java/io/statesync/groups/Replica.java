@@ -78,7 +78,7 @@ final class Replica implements AutoCloseable {
         Replica r = new Replica(groupId, config, machine, store, committed, catalog, stateDir);
         Optional<SnapshotRecord> latest = catalog.latest();
         if (latest.isPresent()) {
-            r.load(latest.get());
+            r.load(latest.get(), true);
         }
         r.recover();
         return r;
@@ -227,14 +227,19 @@ final class Replica implements AutoCloseable {
      * after it, and records it (the commit point). The previous state directory is deleted last.
      */
     synchronized void install(SnapshotRecord record) throws IOException {
-        load(record);
+        // The fetcher verified every chunk as it arrived, moments ago; hashing them again on the
+        // way out would only catch a disk that corrupts a file within seconds.
+        load(record, false);
         committed.resetTo(record.position(), record.chain());
         catalog.add(record);
         prune();
     }
 
-    /** Materializes a snapshot into a fresh directory and installs it into the machine. */
-    private void load(SnapshotRecord record) throws IOException {
+    /**
+     * Materializes a snapshot into a fresh directory and installs it into the machine; with
+     * {@code verify}, every chunk is re-hashed on the way out (at start-up: the store has sat on disk).
+     */
+    private void load(SnapshotRecord record, boolean verify) throws IOException {
         Manifest manifest;
         try {
             manifest = SnapshotImporter.loadManifest(store, record.manifest(), ManifestLimits.DEFAULT);
@@ -246,7 +251,7 @@ final class Replica implements AutoCloseable {
         Path tmp = stateDir.resolve("installed-" + record.index() + ".tmp");
         deleteTree(tmp);
         try {
-            Materializer.materialize(manifest, store, tmp, true, null);
+            Materializer.materialize(manifest, store, tmp, verify, null);
         } catch (ManifestException e) {
             throw new IOException("group " + groupId + ": cannot materialize " + record + ": " + e.getMessage(), e);
         }
