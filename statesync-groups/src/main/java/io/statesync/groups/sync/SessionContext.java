@@ -37,7 +37,7 @@ public interface SessionContext {
 
     /**
      * Installs a snapshot whose manifest and chunks are all in {@link #store()} (verified): its
-     * files are materialized and re-verified into a new directory, handed to the state machine,
+     * files are materialized into a new directory, handed to the state machine,
      * and recorded; then the local position is the snapshot's.
      */
     void install(SnapshotRecord snapshot) throws IOException;
