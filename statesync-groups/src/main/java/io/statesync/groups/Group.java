@@ -40,6 +40,7 @@ import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
 import org.apache.ratis.rpc.SupportedRpcType;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
@@ -271,7 +272,25 @@ public final class Group implements AutoCloseable {
      * blocking client retries through leader changes.
      */
     public byte[] submitBlocking(byte[] command) throws IOException {
-        return contentOf(client.io().send(Message.valueOf(ByteString.copyFrom(command))));
+        Message message = Message.valueOf(ByteString.copyFrom(command));
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return contentOf(client.io().send(message));
+            } catch (AlreadyClosedException e) {
+                // Ratis's blocking client passes on, without retrying, a "proxy already CLOSED" that
+                // one of its per-peer connections throws for a moment after a peer went away (the
+                // connection is being replaced). Only our own close is final.
+                if (closed.get() || attempt >= 20) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(50L * attempt);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("submit interrupted");
+                }
+            }
+        }
     }
 
     /** Runs a query against the local state (possibly behind the leader). */
