@@ -4,6 +4,7 @@ import io.statesync.groups.log.LogPosition;
 import io.statesync.groups.sync.SessionContext;
 import io.statesync.groups.sync.StateSync;
 import io.statesync.groups.sync.SyncMetrics;
+import io.statesync.groups.sync.SyncProgress;
 import io.statesync.groups.sync.SyncSession;
 import java.time.Duration;
 import java.time.Instant;
@@ -42,13 +43,15 @@ final class CatchUp {
     private volatile String lastError;
     private volatile int attempts;
     private volatile LogPosition lastTarget = LogPosition.ORIGIN;
+    private volatile SyncProgress progress;
+    private volatile long lastProgressLog;
 
     interface PositionSink {
         LogPosition reached(LogPosition position) throws Exception;
     }
 
     /** What a status page shows about catch-up. */
-    record State(boolean running, int attempts, String lastError, LogPosition target) {
+    record State(boolean running, int attempts, String lastError, LogPosition target, SyncProgress progress) {
     }
 
     CatchUp(String groupId, StateSync sync, SyncMetrics metrics, Duration sessionTimeout, Duration backoffMax,
@@ -85,7 +88,7 @@ final class CatchUp {
         synchronized (this) {
             f = running;
         }
-        return new State(f != null && !f.isDone(), attempts, lastError, lastTarget);
+        return new State(f != null && !f.isDone(), attempts, lastError, lastTarget, progress);
     }
 
     private void loop(CompletableFuture<LogPosition> future) {
@@ -140,6 +143,16 @@ final class CatchUp {
         } finally {
             t.interrupt();
             t.join();
+        }
+    }
+
+    /** Records an attempt's progress; logs it at most every 5 seconds. */
+    void progress(SyncProgress p) {
+        progress = p;
+        long now = System.nanoTime();
+        if (now - lastProgressLog > 5_000_000_000L) {
+            lastProgressLog = now;
+            log.info("group {}: catching up, {}", groupId, p);
         }
     }
 

@@ -12,6 +12,7 @@ import io.statesync.groups.sync.PeerClient;
 import io.statesync.groups.sync.ProviderContext;
 import io.statesync.groups.sync.SessionContext;
 import io.statesync.groups.sync.SyncMetrics;
+import io.statesync.groups.sync.SyncProgress;
 import io.statesync.groups.sync.SyncProvider;
 import io.statesync.transfer.fetch.SnapshotFetcher;
 import io.statesync.transfer.server.FileShareServer;
@@ -163,15 +164,17 @@ public final class Group implements AutoCloseable {
             SyncProvider provider = config.sync().provider(providerContext);
             replica.provider(provider);
 
+            CatchUp[] catchUpRef = new CatchUp[1];
             CatchUp catchUp = new CatchUp(gid, config.sync(), metrics, config.sessionTimeout(),
                     config.retryBackoffMax(),
                     (target, deadline) -> {
                         knownCommit.accumulateAndGet(target.index() - 1, Math::max);
                         return new Session(gid, config, replica, target, deadline,
                                 peersOf(config, machineRef[0] == null ? null : machineRef[0].leader()),
-                                peerClient, fetcher, metrics);
+                                peerClient, fetcher, metrics, catchUpRef[0]);
                     },
                     reached -> replica.checkpoint());
+            catchUpRef[0] = catchUp;
             RatisMachine machine = new RatisMachine(replica, catchUp, config.self());
             machineRef[0] = machine;
 
@@ -321,7 +324,7 @@ public final class Group implements AutoCloseable {
         CatchUp.State c = catchUp.state();
         return new GroupStatus(id.toString(), config.name(), config.self(), role, machine.leader(), replica.applied(),
                 commit, replica.latestSnapshot().map(SnapshotRecord::position).orElse(null), c.running(), c.attempts(),
-                c.lastError());
+                c.lastError(), c.running() ? c.progress() : null);
     }
 
     /** Catch-up meters of this member. */
@@ -384,11 +387,16 @@ public final class Group implements AutoCloseable {
     /** The context of one catch-up attempt. */
     private record Session(String groupId, GroupConfig config, Replica replica, LogPosition target, Instant deadline,
                            List<Peer> peers, PeerClient client, SnapshotFetcher fetcher, SyncMetrics metrics,
-                           String sessionId) implements SessionContext {
+                           CatchUp catchUp, String sessionId) implements SessionContext {
         Session(String groupId, GroupConfig config, Replica replica, LogPosition target, Instant deadline,
-                List<Peer> peers, PeerClient client, SnapshotFetcher fetcher, SyncMetrics metrics) {
-            this(groupId, config, replica, target, deadline, peers, client, fetcher, metrics,
+                List<Peer> peers, PeerClient client, SnapshotFetcher fetcher, SyncMetrics metrics, CatchUp catchUp) {
+            this(groupId, config, replica, target, deadline, peers, client, fetcher, metrics, catchUp,
                     config.self() + "-" + UUID.randomUUID().toString().substring(0, 8));
+        }
+
+        @Override
+        public void progress(SyncProgress progress) {
+            catchUp.progress(progress);
         }
 
         @Override

@@ -1,6 +1,7 @@
 package io.statesync.groups;
 
 import io.statesync.groups.log.LogPosition;
+import io.statesync.groups.sync.SyncProgress;
 
 /**
  * One member's view of a group.
@@ -13,8 +14,9 @@ import io.statesync.groups.log.LogPosition;
  * @param catchingUp whether a catch-up is running
  * @param catchUpAttempts attempts of the current (or last) catch-up
  * @param lastSyncError why the last failed attempt failed, or null
+ * @param syncProgress how far the running catch-up attempt is, or null
  */
 public record GroupStatus(String groupId, String name, String member, String role, String leader, LogPosition applied,
                           long commitIndex, LogPosition latestSnapshot, boolean catchingUp, int catchUpAttempts,
-                          String lastSyncError) {
+                          String lastSyncError, SyncProgress syncProgress) {
 }

@@ -137,7 +137,11 @@ class FaultTest {
 
             c.start(lagging);
             awaitSessionStarted(c, lagging);
-            Thread.sleep(500);
+            // Progress of the running attempt shows in the status
+            TestCluster.await(Duration.ofSeconds(20), () -> {
+                var p = c.nodes[lagging].group.status().syncProgress();
+                return p != null && p.unit().equals("entries") && p.done() > 0 && p.total() >= 4000;
+            }, c::describe);
             c.stop(victim);
             for (FaultySync s : f) {
                 s.mode = FaultySync.Mode.NORMAL;

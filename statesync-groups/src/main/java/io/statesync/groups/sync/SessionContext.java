@@ -56,4 +56,7 @@ public interface SessionContext {
 
     /** When this attempt is cut off. */
     Instant deadline();
+
+    /** Reports how far the attempt is; shown in the group's status and logged every few seconds. */
+    void progress(SyncProgress progress);
 }

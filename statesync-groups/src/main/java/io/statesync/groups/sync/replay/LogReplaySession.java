@@ -9,6 +9,7 @@ import io.statesync.groups.sync.Peer;
 import io.statesync.groups.sync.PeerClient;
 import io.statesync.groups.sync.SessionContext;
 import io.statesync.groups.sync.SyncException;
+import io.statesync.groups.sync.SyncProgress;
 import io.statesync.groups.sync.SyncSession;
 import java.io.IOException;
 import java.time.Duration;
@@ -60,6 +61,9 @@ final class LogReplaySession implements SyncSession {
     /** Fetched, structurally sound frames waiting for their turn, by first index. */
     private final TreeMap<Long, Got> ready = new TreeMap<>();
     private final BlockingQueue<Outcome> outcomes = new LinkedBlockingQueue<>();
+    /** The first index and the last index this attempt replays, for progress. */
+    private long start;
+    private long goal;
 
     private sealed interface Outcome permits Got, Failed {
         Peer peer();
@@ -83,10 +87,10 @@ final class LogReplaySession implements SyncSession {
 
     @Override
     public LogPosition run() throws Exception {
-        long start = ctx.applied().index() + 1;
+        start = ctx.applied().index() + 1;
         long need = ctx.target().index() - 1;
         discover();
-        long goal = coveredFrom(start);
+        goal = coveredFrom(start);
         if (goal < start) {
             if (need < start) {
                 return ctx.applied();
@@ -273,6 +277,7 @@ final class LogReplaySession implements SyncSession {
                 ctx.apply(e);
             }
             ctx.metrics().entries(g.peer().id(), entries.size());
+            ctx.progress(new SyncProgress(ctx.applied().index() - start + 1, goal - start + 1, "entries"));
         }
     }
 

@@ -9,6 +9,7 @@ import io.statesync.groups.snapshot.SnapshotRecord;
 import io.statesync.groups.sync.Peer;
 import io.statesync.groups.sync.SessionContext;
 import io.statesync.groups.sync.SyncException;
+import io.statesync.groups.sync.SyncProgress;
 import io.statesync.groups.sync.SyncSession;
 import io.statesync.transfer.fetch.FetchException;
 import io.statesync.transfer.fetch.FetchOptions;
@@ -70,7 +71,8 @@ final class SnapshotSession implements SyncSession {
             }
             FetchOptions options = FetchOptions.DEFAULT.withParallelism(cfg.parallelism()).withDeadline(left);
             try {
-                result = ctx.fetcher().fetch(record.manifest(), sources, options, progress -> { });
+                result = ctx.fetcher().fetch(record.manifest(), sources, options,
+                        p -> ctx.progress(new SyncProgress(p.bytesDone(), p.bytesTotal(), "bytes")));
             } catch (FetchException e) {
                 throw new SyncException("fetching snapshot " + record + " failed: " + e.getMessage(), e);
             }
