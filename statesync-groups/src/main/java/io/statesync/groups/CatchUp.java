@@ -109,7 +109,8 @@ final class CatchUp {
                 metrics.failed(Duration.ofNanos(System.nanoTime() - t0));
                 future.completeExceptionally(new CancellationException("catch-up cancelled"));
                 return;
-            } catch (Exception e) {
+            } catch (Exception | Error e) {
+                // Errors too: a runner that ended without completing would leave Ratis waiting.
                 metrics.failed(Duration.ofNanos(System.nanoTime() - t0));
                 lastError = oneLine(e);
                 log.warn("group {}: catch-up attempt {} failed, retrying in {} ms: {}", groupId, attempts,
@@ -142,7 +143,23 @@ final class CatchUp {
             throw cause instanceof Exception ex ? ex : new RuntimeException(cause);
         } finally {
             t.interrupt();
-            t.join();
+            joinUninterruptibly(t);
+        }
+    }
+
+    /** A session must have ended before another may start: a second interrupt does not cut the wait short. */
+    private static void joinUninterruptibly(Thread t) throws InterruptedException {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            throw new InterruptedException("catch-up cancelled");
         }
     }
 

@@ -42,6 +42,7 @@ import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
+import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.rpc.SupportedRpcType;
 import org.apache.ratis.server.RaftServer;
 import org.apache.ratis.server.RaftServerConfigKeys;
@@ -59,6 +60,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Group implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Group.class);
+    /** Tries of one submit before it fails (each waits for its request timeout, then 200 ms). */
+    private static final int SUBMIT_RETRIES = 30;
 
     private final GroupConfig config;
     private final GroupId id;
@@ -195,9 +198,14 @@ public final class Group implements AutoCloseable {
                     .setStateMachine(machine)
                     .setOption(RaftStorage.StartupOption.RECOVER)
                     .build();
-            server.start();
             opened.add(server);
-            RaftClient client = RaftClient.newBuilder().setProperties(props).setRaftGroup(raftGroup).build();
+            server.start();
+            // Bounded retries: Ratis's default retries forever, so a submit to a group that lost its
+            // quorum (or whose member stopped) would never return.
+            RaftClient client = RaftClient.newBuilder().setProperties(props).setRaftGroup(raftGroup)
+                    .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                            SUBMIT_RETRIES, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
+                    .build();
             log.info("group {} ({}) started on member {} at {}, sync {}", config.name(), gid, config.self(),
                     config.selfMember().raftAddress(), config.sync().signature());
             return new Group(config, id, replica, server, client, raftGroupId, machine, catchUp, metrics, peerClient,

@@ -100,8 +100,10 @@ final class RatisMachine extends BaseStateMachine {
             return CompletableFuture.completedFuture(Message.valueOf(
                     ByteString.copyFrom(result == null ? new byte[0] : result)));
         } catch (IOException | RuntimeException e) {
-            log.error("group {}: applying entry {} failed", getGroupId(), entry.getIndex(), e);
-            return CompletableFuture.failedFuture(e);
+            // Thrown, not a failed future: Ratis would log a failed future and go on with the next
+            // entry, leaving this member's state frozen while it votes. A throw stops the division.
+            throw new IllegalStateException("group " + getGroupId() + ": applying entry " + (entry.getIndex() + 1)
+                    + " failed", e);
         }
     }
 

@@ -54,6 +54,8 @@ final class Replica implements AutoCloseable {
     /** The directory the machine's current state was installed from, if any. */
     private Path installedDir;
     private volatile SyncProvider provider;
+    /** Set when an entry could not be applied: the member then stops instead of diverging. */
+    private volatile String failure;
 
     private Replica(String groupId, GroupConfig config, StateMachine machine, ContentStore store,
                     CommittedLog committed, SnapshotCatalog catalog, Path stateDir) {
@@ -148,6 +150,9 @@ final class Replica implements AutoCloseable {
      * @return the command's result, or null
      */
     synchronized byte[] apply(LogEntry entry) throws IOException {
+        if (failure != null) {
+            throw new IllegalStateException("group " + groupId + " stopped on this member: " + failure);
+        }
         long next = applied.index() + 1;
         if (entry.index() < next) {
             return null;
@@ -156,16 +161,25 @@ final class Replica implements AutoCloseable {
             throw new IllegalStateException("group " + groupId + ": entry " + entry.index() + " arrived when "
                     + next + " was expected");
         }
-        byte[] result = entry.kind() == LogEntry.Kind.COMMAND ? machine.apply(entry.index(), entry.data()) : null;
         byte[] after = Chain.next(chain, entry);
-        long logLast = committed.last().index();
-        if (logLast < entry.index() - 1) {
-            // The kept log ends before the state (it cannot serve this gap anyway): restart it here.
-            committed.resetTo(applied, chain);
-            logLast = applied.index();
-        }
-        if (logLast == entry.index() - 1) {
-            committed.append(entry, after);
+        byte[] result;
+        try {
+            // The log first: an entry the machine applied must never be applied again, and after
+            // a failure below this member stops (fail-stop) rather than drift from the others.
+            long logLast = committed.last().index();
+            if (logLast < entry.index() - 1) {
+                // The kept log ends before the state (it cannot serve this gap anyway): restart it here.
+                committed.resetTo(applied, chain);
+                logLast = applied.index();
+            }
+            if (logLast == entry.index() - 1) {
+                committed.append(entry, after);
+            }
+            result = entry.kind() == LogEntry.Kind.COMMAND ? machine.apply(entry.index(), entry.data()) : null;
+        } catch (IOException | RuntimeException e) {
+            failure = "applying entry " + entry.index() + " failed: " + e;
+            log.error("group {}: {}; this member stops applying", groupId, failure, e);
+            throw e;
         }
         chain = after;
         applied = entry.position();
@@ -227,6 +241,10 @@ final class Replica implements AutoCloseable {
      * after it, and records it (the commit point). The previous state directory is deleted last.
      */
     synchronized void install(SnapshotRecord record) throws IOException {
+        if (record.index() <= applied.index()) {
+            throw new IOException("group " + groupId + ": snapshot " + record + " is not ahead of the state at "
+                    + applied);
+        }
         // The fetcher verified every chunk as it arrived, moments ago; hashing them again on the
         // way out would only catch a disk that corrupts a file within seconds.
         load(record, false);

@@ -16,7 +16,7 @@ import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** A key-value state machine for tests: {@code put} commands, {@code get} and {@code digest} queries. */
-final class KvMachine implements StateMachine {
+class KvMachine implements StateMachine {
     private final ConcurrentSkipListMap<String, byte[]> map = new ConcurrentSkipListMap<>();
     final AtomicLong applied = new AtomicLong();
     final AtomicLong installs = new AtomicLong();

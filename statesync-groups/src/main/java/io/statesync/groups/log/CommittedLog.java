@@ -232,6 +232,8 @@ public final class CommittedLog implements AutoCloseable {
             Segment s = segments.isEmpty() ? null : segments.lastEntry().getValue();
             if (s == null || s.size >= segmentBytes) {
                 if (s != null && s.channel != null) {
+                    // Durable before it leaves the set sync() forces.
+                    forceUninterruptibly(s);
                     s.channel.close();
                     s.channel = null;
                 }
@@ -239,17 +241,12 @@ public final class CommittedLog implements AutoCloseable {
                 s = new Segment(p, entry.index());
                 segments.put(s.first, s);
             }
-            if (s.channel == null) {
-                s.channel = FileChannel.open(s.path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            }
             ByteBuffer rec = ByteBuffer.allocate(HEADER + entry.data().length + Chain.SIZE);
             rec.putLong(entry.index()).putLong(entry.term()).put((byte) entry.kind().code())
                     .putInt(entry.data().length).put(entry.data()).put(chain);
             rec.flip();
             long pos = s.size;
-            while (rec.hasRemaining()) {
-                s.channel.write(rec, pos + rec.position());
-            }
+            writeUninterruptibly(s, rec, pos);
             s.remember(entry.index(), pos);
             s.size = pos + rec.limit();
             s.last = entry.index();
@@ -333,11 +330,68 @@ public final class CommittedLog implements AutoCloseable {
         try {
             for (Segment s : segments.values()) {
                 if (s.channel != null) {
-                    s.channel.force(false);
+                    forceUninterruptibly(s);
                 }
             }
         } finally {
             lock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * A {@link FileChannel} closes itself when its thread is interrupted during I/O, and catch-up
+     * sessions are interrupted on cancel and at their deadline. So the interrupt is set aside for
+     * the write, and a channel closed by one is reopened and the positional write repeated (it is
+     * idempotent); the interrupt is restored afterwards for the caller to see.
+     */
+    private void writeUninterruptibly(Segment s, ByteBuffer rec, long pos) throws IOException {
+        boolean interrupted = Thread.interrupted();
+        try {
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    if (s.channel == null || !s.channel.isOpen()) {
+                        s.channel = FileChannel.open(s.path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                    }
+                    rec.rewind();
+                    while (rec.hasRemaining()) {
+                        s.channel.write(rec, pos + rec.position());
+                    }
+                    return;
+                } catch (java.nio.channels.ClosedChannelException e) {
+                    interrupted |= Thread.interrupted();
+                    if (attempt >= 5) {
+                        throw e;
+                    }
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void forceUninterruptibly(Segment s) throws IOException {
+        boolean interrupted = Thread.interrupted();
+        try {
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    if (s.channel == null || !s.channel.isOpen()) {
+                        s.channel = FileChannel.open(s.path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                    }
+                    s.channel.force(false);
+                    return;
+                } catch (java.nio.channels.ClosedChannelException e) {
+                    interrupted |= Thread.interrupted();
+                    if (attempt >= 5) {
+                        throw e;
+                    }
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -18,6 +18,11 @@ import java.util.concurrent.Executors;
  */
 public final class PeerClient implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * The most a peer may answer: an entry frame holds 8 MiB of data, or one entry of up to
+     * {@link io.statesync.groups.log.CommittedLog#MAX_ENTRY_BYTES}, plus headers.
+     */
+    static final int MAX_BODY = io.statesync.groups.log.CommittedLog.MAX_ENTRY_BYTES + (16 << 20);
     private final ExecutorService executor;
     private final HttpClient http;
     private final String groupId;
@@ -69,17 +74,27 @@ public final class PeerClient implements AutoCloseable {
     }
 
     private byte[] send(HttpRequest request, Peer peer) throws IOException, InterruptedException {
-        HttpResponse<byte[]> res;
+        byte[] body;
+        int status;
         try {
-            res = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            HttpResponse<java.io.InputStream> res = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            status = res.statusCode();
+            try (java.io.InputStream in = res.body()) {
+                // A peer's answer is bounded: the largest is one entry frame.
+                body = in.readNBytes(MAX_BODY + 1);
+            }
         } catch (IOException e) {
             throw new PeerException(0, "peer " + peer.id() + " (" + request.uri() + "): " + e);
         }
-        if (res.statusCode() / 100 != 2) {
-            String reason = new String(res.body(), StandardCharsets.UTF_8).strip();
-            throw new PeerException(res.statusCode(), "peer " + peer.id() + " answered " + reason);
+        if (body.length > MAX_BODY) {
+            throw new PeerException(status, "peer " + peer.id() + " answered more than " + MAX_BODY + " bytes");
         }
-        return res.body();
+        if (status / 100 != 2) {
+            String reason = new String(body, 0, Math.min(body.length, 512), StandardCharsets.UTF_8).strip()
+                    .replaceAll("[\\r\\n]+", " ");
+            throw new PeerException(status, "peer " + peer.id() + " answered " + reason);
+        }
+        return body;
     }
 
     @Override

@@ -64,6 +64,7 @@ final class LogReplaySession implements SyncSession {
     /** The first index and the last index this attempt replays, for progress. */
     private long start;
     private long goal;
+    private long need;
 
     private sealed interface Outcome permits Got, Failed {
         Peer peer();
@@ -88,9 +89,17 @@ final class LogReplaySession implements SyncSession {
     @Override
     public LogPosition run() throws Exception {
         start = ctx.applied().index() + 1;
-        long need = ctx.target().index() - 1;
+        need = ctx.target().index() - 1;
         discover();
-        goal = coveredFrom(start);
+        // Never further than the leader says it holds (or than Ratis needs): one peer's inflated
+        // range must not make this attempt chase entries that do not exist.
+        long cap = need;
+        for (Map.Entry<Peer, long[]> e : held.entrySet()) {
+            if (e.getKey().leader()) {
+                cap = Math.max(cap, e.getValue()[1]);
+            }
+        }
+        goal = Math.min(coveredFrom(start), cap);
         if (goal < start) {
             if (need < start) {
                 return ctx.applied();
@@ -113,7 +122,11 @@ final class LogReplaySession implements SyncSession {
         try {
             while (ctx.applied().index() < goal) {
                 assign(workers);
-                if (inFlightTotal() == 0 && ready.isEmpty()) {
+                if (stuck()) {
+                    if (ctx.applied().index() >= need) {
+                        // What the leader needs is here; the rest arrives through Ratis.
+                        break;
+                    }
                     throw new SyncException("no usable peer left for entries " + (ctx.applied().index() + 1) + ".."
                             + goal + ": " + reasons);
                 }
@@ -221,6 +234,9 @@ final class LogReplaySession implements SyncSession {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return new Failed(p, from, to, "cancelled", false);
+        } catch (RuntimeException | Error e) {
+            // Every fetch reports an outcome, or its range would be lost and the session wait for it.
+            return new Failed(p, from, to, "request failed: " + e, false);
         }
         try {
             return new Got(p, from, to, EntryFrame.decode(body, cfg.batchSize()));
@@ -288,20 +304,14 @@ final class LogReplaySession implements SyncSession {
             return "sent entry " + entries.get(0).index() + " with term " + entries.get(0).term()
                     + ", below the term " + applied.term() + " of the entry before it";
         }
+        // From our chain value over the entries we lack; with an overlap (part of the batch applied
+        // already) this still ends at the batch's last entry, where the supplier's claim applies.
         byte[] chain = ctx.appliedChain();
-        if (g.from() == entries.get(0).index()) {
-            for (LogEntry e : entries) {
-                chain = Chain.next(chain, e);
-            }
-            if (!Arrays.equals(chain, g.frame().claimedChain())) {
-                return "sent entries " + g.from() + ".." + g.to() + " that do not hash to the chain value it claims";
-            }
-        } else {
-            // Part of the batch was applied already (an overlap after a requeue): check the rest
-            // against witnesses only.
-            for (LogEntry e : entries) {
-                chain = Chain.next(chain, e);
-            }
+        for (LogEntry e : entries) {
+            chain = Chain.next(chain, e);
+        }
+        if (!Arrays.equals(chain, g.frame().claimedChain())) {
+            return "sent entries " + g.from() + ".." + g.to() + " that do not hash to the chain value it claims";
         }
         return witness(g.peer(), g.to(), chain);
     }
@@ -377,6 +387,18 @@ final class LogReplaySession implements SyncSession {
         all.sort(Comparator.comparingLong(r -> r[0]));
         todo.clear();
         todo.addAll(all);
+    }
+
+    /** Nothing in flight, nothing applicable waiting, and no peer to take the next range. */
+    private boolean stuck() {
+        if (inFlightTotal() > 0) {
+            return false;
+        }
+        Map.Entry<Long, Got> head = ready.firstEntry();
+        if (head != null && head.getKey() <= ctx.applied().index() + 1) {
+            return false;
+        }
+        return todo.isEmpty() || pick(todo.peekFirst()[0]) == null;
     }
 
     private int inFlightTotal() {
