@@ -49,8 +49,11 @@ final class SnapshotSession implements SyncSession {
         long need = Math.max(ctx.target().index() - 1, ctx.applied().index() + 1);
         Map<String, String> reasons = new LinkedHashMap<>();
         Map<Cid, Offer> offers = collectOffers(reasons);
+        long ceiling = leaderApplied();
         Offer chosen = offers.values().stream()
                 .filter(o -> o.record().index() >= need)
+                // No member can hold a snapshot past what the leader applied: such an offer is false.
+                .filter(o -> o.record().index() <= ceiling)
                 .max(Comparator.comparingLong((Offer o) -> o.record().index()).thenComparingInt(o -> o.peers().size()))
                 .orElseThrow(() -> new SyncException("no peer offers a snapshot at or after index " + need
                         + " (offers: " + describe(offers) + (reasons.isEmpty() ? "" : "; " + reasons) + ")"));
@@ -87,6 +90,21 @@ final class SnapshotSession implements SyncSession {
         checkMetadata(record, result.manifest());
         ctx.install(record);
         return record.position();
+    }
+
+    /** The leader's applied index if it answers, else no ceiling. */
+    private long leaderApplied() throws InterruptedException {
+        for (Peer p : ctx.peers()) {
+            if (p.leader()) {
+                try {
+                    long applied = ctx.client().getJson(p, "info", cfg.offerTimeout()).path("appliedIndex").asLong(-1);
+                    return applied >= 0 ? applied : Long.MAX_VALUE;
+                } catch (IOException e) {
+                    return Long.MAX_VALUE;
+                }
+            }
+        }
+        return Long.MAX_VALUE;
     }
 
     /** Asks every peer for its snapshots; equal manifests are grouped with all their offerers. */
