@@ -39,6 +39,12 @@ class FaultTest {
         return f;
     }
 
+    private static void setAll(FaultySync[] f, FaultySync.Mode mode) {
+        for (FaultySync s : f) {
+            s.mode = mode;
+        }
+    }
+
     /** A member that is neither the leader nor {@code not}. */
     private static int follower(TestCluster c, int... not) throws InterruptedException {
         int leader = c.leader().index;
@@ -131,9 +137,7 @@ class FaultTest {
             int victim = follower(c, lagging);
             c.stop(lagging);
             c.write("b", 4000);
-            for (FaultySync s : f) {
-                s.mode = FaultySync.Mode.SLOW;
-            }
+            setAll(f, FaultySync.Mode.SLOW);
 
             c.start(lagging);
             awaitSessionStarted(c, lagging);
@@ -143,9 +147,7 @@ class FaultTest {
                 return p != null && p.unit().equals("entries") && p.done() > 0 && p.total() >= 4000;
             }, c::describe);
             c.stop(victim);
-            for (FaultySync s : f) {
-                s.mode = FaultySync.Mode.NORMAL;
-            }
+            setAll(f, FaultySync.Mode.NORMAL);
             c.awaitConverged(Duration.ofSeconds(90));
             assertEquals(4500, c.nodes[lagging].machine.size());
         }
@@ -159,17 +161,13 @@ class FaultTest {
             int lagging = follower(c);
             c.stop(lagging);
             c.write("b", 4000);
-            for (FaultySync s : f) {
-                s.mode = FaultySync.Mode.SLOW;
-            }
+            setAll(f, FaultySync.Mode.SLOW);
 
             c.start(lagging);
             awaitSessionStarted(c, lagging);
             Thread.sleep(500);
             c.stop(c.leader().index);
-            for (FaultySync s : f) {
-                s.mode = FaultySync.Mode.NORMAL;
-            }
+            setAll(f, FaultySync.Mode.NORMAL);
             c.awaitConverged(Duration.ofSeconds(90));
             assertEquals(4500, c.nodes[lagging].machine.size());
         }
@@ -196,9 +194,7 @@ class FaultTest {
             assertTrue(error.contains("no peer holds committed entries"), error);
             assertTrue(c.nodes[lagging].group.syncMetrics().count("failed") >= 1);
 
-            for (FaultySync s : f) {
-                s.mode = FaultySync.Mode.NORMAL;
-            }
+            setAll(f, FaultySync.Mode.NORMAL);
             c.awaitConverged(Duration.ofSeconds(60));
             assertEquals(3500, c.nodes[lagging].machine.size());
         }
@@ -231,9 +227,7 @@ class FaultTest {
             int lagging = follower(c);
             c.stop(lagging);
             c.write("b", 4000);
-            for (FaultySync s : f) {
-                s.mode = FaultySync.Mode.SLOW;
-            }
+            setAll(f, FaultySync.Mode.SLOW);
             c.start(lagging);
             awaitSessionStarted(c, lagging);
             int provider = follower(c, lagging);
@@ -248,9 +242,7 @@ class FaultTest {
             // Then the entries the session still needs are kept
             assertTrue(c.nodes[provider].group.committedLog().base().index() < needed,
                     "pruned past the session's lease: " + c.describe());
-            for (FaultySync s : f) {
-                s.mode = FaultySync.Mode.NORMAL;
-            }
+            setAll(f, FaultySync.Mode.NORMAL);
             c.awaitConverged(Duration.ofSeconds(90));
         }
     }

@@ -233,7 +233,7 @@ public final class CommittedLog implements AutoCloseable {
             if (s == null || s.size >= segmentBytes) {
                 if (s != null && s.channel != null) {
                     // Durable before it leaves the set sync() forces.
-                    forceUninterruptibly(s);
+                    uninterruptibly(s, ch -> ch.force(false));
                     s.channel.close();
                     s.channel = null;
                 }
@@ -246,7 +246,12 @@ public final class CommittedLog implements AutoCloseable {
                     .putInt(entry.data().length).put(entry.data()).put(chain);
             rec.flip();
             long pos = s.size;
-            writeUninterruptibly(s, rec, pos);
+            uninterruptibly(s, ch -> {
+                rec.rewind();
+                while (rec.hasRemaining()) {
+                    ch.write(rec, pos + rec.position());
+                }
+            });
             s.remember(entry.index(), pos);
             s.size = pos + rec.limit();
             s.last = entry.index();
@@ -330,7 +335,7 @@ public final class CommittedLog implements AutoCloseable {
         try {
             for (Segment s : segments.values()) {
                 if (s.channel != null) {
-                    forceUninterruptibly(s);
+                    uninterruptibly(s, ch -> ch.force(false));
                 }
             }
         } finally {
@@ -338,13 +343,19 @@ public final class CommittedLog implements AutoCloseable {
         }
     }
 
+    /** One write or fsync on a segment's channel. */
+    @FunctionalInterface
+    private interface ChannelIo {
+        void run(FileChannel channel) throws IOException;
+    }
+
     /**
      * A {@link FileChannel} closes itself when its thread is interrupted during I/O, and catch-up
      * sessions are interrupted on cancel and at their deadline. So the interrupt is set aside for
-     * the write, and a channel closed by one is reopened and the positional write repeated (it is
-     * idempotent); the interrupt is restored afterwards for the caller to see.
+     * the operation, and a channel closed by one is reopened and the operation repeated (positional
+     * writes and fsyncs are idempotent); the interrupt is restored afterwards for the caller to see.
      */
-    private void writeUninterruptibly(Segment s, ByteBuffer rec, long pos) throws IOException {
+    private void uninterruptibly(Segment s, ChannelIo io) throws IOException {
         boolean interrupted = Thread.interrupted();
         try {
             for (int attempt = 1; ; attempt++) {
@@ -352,34 +363,7 @@ public final class CommittedLog implements AutoCloseable {
                     if (s.channel == null || !s.channel.isOpen()) {
                         s.channel = FileChannel.open(s.path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                     }
-                    rec.rewind();
-                    while (rec.hasRemaining()) {
-                        s.channel.write(rec, pos + rec.position());
-                    }
-                    return;
-                } catch (java.nio.channels.ClosedChannelException e) {
-                    interrupted |= Thread.interrupted();
-                    if (attempt >= 5) {
-                        throw e;
-                    }
-                }
-            }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    private void forceUninterruptibly(Segment s) throws IOException {
-        boolean interrupted = Thread.interrupted();
-        try {
-            for (int attempt = 1; ; attempt++) {
-                try {
-                    if (s.channel == null || !s.channel.isOpen()) {
-                        s.channel = FileChannel.open(s.path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                    }
-                    s.channel.force(false);
+                    io.run(s.channel);
                     return;
                 } catch (java.nio.channels.ClosedChannelException e) {
                     interrupted |= Thread.interrupted();

@@ -73,6 +73,24 @@ public final class PeerClient implements AutoCloseable {
         send(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout).DELETE().build(), peer);
     }
 
+    /**
+     * Releases a session's leases on these peers, best effort: a lease not released expires by
+     * itself. Stops early, keeping the interrupt, if the thread is interrupted.
+     */
+    public void releaseLeases(java.util.Collection<Peer> peers, String sessionId) {
+        for (Peer p : peers) {
+            try {
+                delete(p, "leases?session=" + sessionId, Duration.ofSeconds(2));
+            } catch (IOException e) {
+                org.slf4j.LoggerFactory.getLogger(PeerClient.class)
+                        .debug("group {}: releasing a lease on {} failed: {}", groupId, p.id(), e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     private byte[] send(HttpRequest request, Peer peer) throws IOException, InterruptedException {
         byte[] body;
         int status;

@@ -156,7 +156,7 @@ final class LogReplaySession implements SyncSession {
         } finally {
             workers.shutdownNow();
             workers.close();
-            releaseAll();
+            client.releaseLeases(held.keySet(), ctx.sessionId());
         }
         return ctx.applied();
     }
@@ -412,19 +412,6 @@ final class LogReplaySession implements SyncSession {
                         + LEASE_TTL.toMillis(), cfg.fetchTimeout());
             } catch (IOException e) {
                 log.debug("group {}: lease on {} failed: {}", ctx.groupId(), p.id(), e.getMessage());
-            }
-        }
-    }
-
-    private void releaseAll() {
-        for (Peer p : held.keySet()) {
-            try {
-                client.delete(p, "leases?session=" + ctx.sessionId(), Duration.ofSeconds(2));
-            } catch (IOException e) {
-                log.debug("group {}: releasing the lease on {} failed: {}", ctx.groupId(), p.id(), e.getMessage());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
             }
         }
     }

@@ -82,7 +82,7 @@ final class SnapshotSession implements SyncSession {
         } finally {
             renewer.interrupt();
             renewer.join();
-            release(chosen);
+            ctx.client().releaseLeases(chosen.peers(), ctx.sessionId());
         }
         for (SourceStats s : result.sources()) {
             ctx.metrics().bytes(peerOf(chosen, s.source()), s.bytes());
@@ -160,19 +160,6 @@ final class SnapshotSession implements SyncSession {
             }
         } catch (InterruptedException e) {
             // Done: the session ended.
-        }
-    }
-
-    private void release(Offer offer) {
-        for (Peer p : offer.peers()) {
-            try {
-                ctx.client().delete(p, "leases?session=" + ctx.sessionId(), Duration.ofSeconds(2));
-            } catch (IOException e) {
-                log.debug("group {}: releasing the lease on {} failed: {}", ctx.groupId(), p.id(), e.getMessage());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
         }
     }
 
