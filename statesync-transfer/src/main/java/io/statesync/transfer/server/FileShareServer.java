@@ -161,13 +161,25 @@ public final class FileShareServer implements AutoCloseable {
      * @throws IllegalStateException if the prefix is already mounted
      */
     public AutoCloseable mount(String prefix, ContentStore store, Route route) {
+        return mount(prefix, store, route, 0);
+    }
+
+    /**
+     * As {@link #mount(String, ContentStore, Route)}, and the route also receives the bodies of
+     * POST and PUT requests of up to {@code maxBodyBytes} bytes ({@link RouteRequest#body()}); a
+     * larger body is answered with 413 and the connection is closed.
+     */
+    public AutoCloseable mount(String prefix, ContentStore store, Route route, int maxBodyBytes) {
         Objects.requireNonNull(route, "route");
+        if (maxBodyBytes < 0) {
+            throw new IllegalArgumentException("maxBodyBytes must not be negative, not " + maxBodyBytes);
+        }
         java.util.List<String> segments = java.util.List.of(prefix.replaceAll("^/+|/+$", "").split("/"));
         if (segments.isEmpty() || segments.stream().anyMatch(s -> s.isEmpty() || s.equals(".") || s.equals(".."))
                 || java.util.Set.of("ipfs", "metrics", "health").contains(segments.get(0))) {
             throw new IllegalArgumentException("cannot mount at '" + prefix + "'");
         }
-        Mounts.Mount mount = new Mounts.Mount(segments, store, route);
+        Mounts.Mount mount = new Mounts.Mount(segments, store, route, maxBodyBytes);
         mounts.add(mount);
         return () -> mounts.remove(mount);
     }

@@ -10,8 +10,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * while the server runs (a group joins, a group closes), so the table is concurrent.
  */
 final class Mounts {
-    /** A mount: a store served at {@code <prefix>/ipfs/{cid}} (or null), and a route for the rest. */
-    record Mount(List<String> prefix, ContentStore store, Route route) {
+    /**
+     * A mount: a store served at {@code <prefix>/ipfs/{cid}} (or null), and a route for the rest,
+     * which reads POST and PUT bodies of up to {@code maxBody} bytes (0: bodies are not read).
+     */
+    record Mount(List<String> prefix, ContentStore store, Route route, int maxBody) {
     }
 
     private final Map<List<String>, Mount> byPrefix = new ConcurrentHashMap<>();

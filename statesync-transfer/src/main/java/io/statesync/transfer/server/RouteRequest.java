@@ -11,11 +11,17 @@ import java.util.Map;
  * @param method the HTTP method, upper case
  * @param path the decoded path segments below the mount prefix; {@code []} for the prefix itself
  * @param query decoded query parameters with all their values, in order
+ * @param body the request body, complete and within the mount's limit; empty when there is none
  */
-public record RouteRequest(String method, List<String> path, Map<String, List<String>> query) {
+public record RouteRequest(String method, List<String> path, Map<String, List<String>> query, byte[] body) {
     public RouteRequest {
         path = List.copyOf(path);
         query = Map.copyOf(query);
+        body = body == null ? new byte[0] : body;
+    }
+
+    public RouteRequest(String method, List<String> path, Map<String, List<String>> query) {
+        this(method, path, query, new byte[0]);
     }
 
     /** The path below the mount prefix joined with {@code /}, for matching: {@code "log/entries"}. */

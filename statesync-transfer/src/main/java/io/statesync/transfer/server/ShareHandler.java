@@ -19,6 +19,9 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.buffer.ByteBuf;
+import java.io.ByteArrayOutputStream;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
@@ -56,6 +59,8 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
      * or chunked body ends the connection after the response instead of being drained.
      */
     static final long MAX_DRAINED_BODY = 64 * 1024;
+    /** The body of a request whose body is not read (compared by identity). */
+    private static final byte[] NO_BODY = new byte[0];
 
     private final ContentStore store;
     private final PrometheusMeterRegistry registry;
@@ -66,6 +71,12 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
      * order. Only heads are kept: bodies are dropped as they arrive.
      */
     private final ArrayDeque<HttpRequest> waiting = new ArrayDeque<>();
+    /** The head of a request whose body is being read for a route mount, or null. */
+    private HttpRequest bodyHead;
+    /** That body so far. */
+    private ByteArrayOutputStream body;
+    /** That mount's limit on it. */
+    private int bodyLimit;
     /** True from a request's arrival until its response is completely written. */
     private boolean responding;
     /** Set once the connection is to close: anything read after is dropped unanswered. */
@@ -94,16 +105,64 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         try {
             // The head stays usable after release: a decoded request's content is its only
-            // reference-counted part, and we never look at it.
-            if (msg instanceof HttpRequest req && !closing) {
-                if (responding) {
+            // reference-counted part, and it is copied out (route bodies) or never looked at.
+            if (closing) {
+                return;
+            }
+            if (msg instanceof HttpRequest req) {
+                int limit = responding ? 0 : bodyLimitOf(req);
+                if (limit > 0) {
+                    if (HttpUtil.getContentLength(req, 0L) > limit) {
+                        answer(ctx, req, null, limit);
+                        return;
+                    }
+                    bodyHead = req;
+                    body = new ByteArrayOutputStream();
+                    bodyLimit = limit;
+                } else if (responding) {
+                    // Pipelined behind a response: a route that wants a body gets none (it says so).
                     waiting.add(req);
                 } else {
-                    answer(ctx, req);
+                    answer(ctx, req, NO_BODY, 0);
                 }
             }
+            if (msg instanceof HttpContent content && bodyHead != null) {
+                ByteBuf bytes = content.content();
+                if (body.size() + bytes.readableBytes() > bodyLimit) {
+                    HttpRequest req = bodyHead;
+                    bodyHead = null;
+                    body = null;
+                    answer(ctx, req, null, bodyLimit);
+                    return;
+                }
+                bytes.readBytes(body, bytes.readableBytes());
+                if (msg instanceof LastHttpContent) {
+                    HttpRequest req = bodyHead;
+                    byte[] complete = body.toByteArray();
+                    bodyHead = null;
+                    body = null;
+                    answer(ctx, req, complete, 0);
+                }
+            }
+        } catch (IOException e) {
+            // ByteBuf to a ByteArrayOutputStream does not fail; the signature says it might.
+            throw new java.io.UncheckedIOException(e);
         } finally {
             ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /** The body limit of the mount a POST or PUT goes to; 0 when its body is not read. */
+    private int bodyLimitOf(HttpRequest req) {
+        if (req.decoderResult().isFailure()
+                || !(HttpMethod.POST.equals(req.method()) || HttpMethod.PUT.equals(req.method()))) {
+            return 0;
+        }
+        try {
+            Mounts.Mount mount = mounts.find(RequestTarget.parse(req.uri()).segments());
+            return mount == null ? 0 : mount.maxBody();
+        } catch (RequestRejected e) {
+            return 0;
         }
     }
 
@@ -118,20 +177,29 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
         ctx.close();
     }
 
-    private void answer(ChannelHandlerContext ctx, HttpRequest req) {
+    /**
+     * Answers one request. {@code body} is the complete body a route mount read, {@link #NO_BODY}
+     * when none was read, or null when it exceeded {@code tooLargeLimit} (413, then close: the
+     * rest of it is not read).
+     */
+    private void answer(ChannelHandlerContext ctx, HttpRequest req, byte[] body, int tooLargeLimit) {
         responding = true;
         http10 = HttpVersion.HTTP_1_0.equals(req.protocolVersion());
         ctx.channel().config().setAutoRead(false);
         long started = System.nanoTime();
         boolean failed = req.decoderResult().isFailure();
-        boolean keepAlive = !failed && HttpUtil.isKeepAlive(req) && bodyIsDrainable(req);
+        boolean bodyRead = body != null && body != NO_BODY;
+        boolean keepAlive = !failed && body != null && HttpUtil.isKeepAlive(req) && (bodyRead || bodyIsDrainable(req));
         boolean head = !failed && HttpMethod.HEAD.equals(req.method());
         Sent sent;
         if (failed) {
             sent = rejectUndecodable(ctx, req.decoderResult());
+        } else if (body == null) {
+            sent = sendText(ctx, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
+                    "request body exceeds " + tooLargeLimit + " bytes", false, false);
         } else {
             try {
-                sent = dispatch(ctx, req, head, keepAlive);
+                sent = dispatch(ctx, req, body, head, keepAlive);
             } catch (RequestRejected e) {
                 sent = sendText(ctx, e.status(), e.getMessage(), head, keepAlive);
             } catch (IOException e) {
@@ -161,7 +229,7 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             HttpRequest next = waiting.poll();
             if (next != null) {
                 // Not inline: a long pipeline answered from listeners would grow the stack.
-                ctx.executor().execute(() -> answer(ctx, next));
+                ctx.executor().execute(() -> answer(ctx, next, NO_BODY, 0));
             } else {
                 ctx.channel().config().setAutoRead(true);
             }
@@ -169,13 +237,13 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** Routes a well-formed request: mounts, {@code /ipfs/{cid}}, {@code /metrics}, {@code /health}; 404 otherwise. */
-    private Sent dispatch(ChannelHandlerContext ctx, HttpRequest req, boolean head, boolean keepAlive)
+    private Sent dispatch(ChannelHandlerContext ctx, HttpRequest req, byte[] body, boolean head, boolean keepAlive)
             throws RequestRejected, IOException {
         RequestTarget target = RequestTarget.parse(req.uri());
         List<String> seg = target.segments();
         Mounts.Mount mount = mounts.find(seg);
         if (mount != null) {
-            return dispatchMounted(ctx, req, target, mount, head, keepAlive);
+            return dispatchMounted(ctx, req, body, target, mount, head, keepAlive);
         }
         String first = seg.get(0);
         boolean known = first.equals("ipfs") || (seg.size() == 1 && (first.equals("metrics") || first.equals("health")));
@@ -199,8 +267,9 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** A request below a mount: its store's blobs at {@code ipfs/{cid}}, everything else to its route. */
-    private Sent dispatchMounted(ChannelHandlerContext ctx, HttpRequest req, RequestTarget target, Mounts.Mount mount,
-                                 boolean head, boolean keepAlive) throws RequestRejected, IOException {
+    private Sent dispatchMounted(ChannelHandlerContext ctx, HttpRequest req, byte[] body, RequestTarget target,
+                                 Mounts.Mount mount, boolean head, boolean keepAlive)
+            throws RequestRejected, IOException {
         List<String> rest = target.segments().subList(mount.prefix().size(), target.segments().size());
         if (mount.store() != null && !rest.isEmpty() && rest.get(0).equals("ipfs")) {
             HttpMethod method = req.method();
@@ -212,7 +281,7 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             }
             return serveBlob(ctx, req, mount.store(), parseCid(rest, target), head, keepAlive);
         }
-        RouteRequest request = new RouteRequest(req.method().name(), rest, target.query());
+        RouteRequest request = new RouteRequest(req.method().name(), rest, target.query(), body);
         AtomicInteger status = new AtomicInteger(HttpResponseStatus.INTERNAL_SERVER_ERROR.code());
         ChannelPromise done = ctx.newPromise();
         // A route may block (files, locks), which the event loop must never do.

@@ -180,6 +180,56 @@ class MountedRouteTest {
     }
 
     @Test
+    void aMountThatAcceptsBodiesHandsTheWholeBodyToTheRouteAndKeepsTheConnection() throws Exception {
+        server.mount("node", null, request -> {
+            seen.add(request);
+            return RouteResponse.binary(request.body());
+        }, 256 * 1024);
+        byte[] big = randomBytes(200 * 1024, 7);
+
+        HttpResponse<byte[]> res = send("POST", "/node/tx", BodyPublishers.ofByteArray(big));
+        assertEquals(200, res.statusCode());
+        assertArrayEquals(big, res.body());
+        assertArrayEquals(big, nextSeen().body());
+
+        // A chunked body (no Content-Length) is read as well.
+        HttpResponse<byte[]> chunked = send("PUT", "/node/tx",
+                BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(big)));
+        assertEquals(200, chunked.statusCode());
+        assertArrayEquals(big, chunked.body());
+        nextSeen();
+
+        // GET to the same mount has an empty body, and the route still answers.
+        assertEquals(200, get("/node/status").statusCode());
+        assertEquals(0, nextSeen().body().length);
+    }
+
+    @Test
+    void aBodyOverTheMountsLimitGets413AndTheServerKeepsServing() throws Exception {
+        server.mount("node", null, recording(RouteResponse.json("{}")), 1024);
+
+        HttpResponse<byte[]> declared = send("POST", "/node/tx", BodyPublishers.ofByteArray(new byte[4096]));
+        assertEquals(413, declared.statusCode());
+        assertTrue(new String(declared.body(), UTF_8).contains("exceeds 1024 bytes"));
+
+        HttpResponse<byte[]> chunked = send("POST", "/node/tx",
+                BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(new byte[64 * 1024])));
+        assertEquals(413, chunked.statusCode());
+
+        assertTrue(seen.isEmpty(), "the route never saw an oversized body");
+        assertEquals(200, send("POST", "/node/tx", BodyPublishers.ofByteArray(new byte[10])).statusCode());
+        assertEquals(10, nextSeen().body().length);
+    }
+
+    @Test
+    void aMountWithoutABodyLimitDoesNotReadBodies() throws Exception {
+        server.mount("groups/g1", null, recording(RouteResponse.json("{}")));
+
+        assertEquals(200, send("POST", "/groups/g1/x", BodyPublishers.ofByteArray(new byte[100])).statusCode());
+        assertEquals(0, nextSeen().body().length);
+    }
+
+    @Test
     void aRouteRequiringAMethodRefusesOthersWith405() throws Exception {
         server.mount("groups/g1", null, request -> {
             request.requireMethod("GET");
