@@ -1,5 +1,6 @@
 package io.statesync.cli;
 
+import io.statesync.core.units.Durations;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;

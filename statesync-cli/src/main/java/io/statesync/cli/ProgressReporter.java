@@ -1,5 +1,7 @@
 package io.statesync.cli;
 
+import io.statesync.core.units.Durations;
+import io.statesync.core.units.Sizes;
 import io.statesync.transfer.fetch.FetchProgress;
 import io.statesync.transfer.fetch.SourceStats;
 import io.statesync.transfer.fetch.SourceStats.SourceState;

@@ -1,5 +1,7 @@
 package io.statesync.cli;
 
+import io.statesync.core.units.Durations;
+import io.statesync.core.units.Sizes;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.snapshot.ManifestLimits;
 import io.statesync.core.snapshot.SnapshotImporter;

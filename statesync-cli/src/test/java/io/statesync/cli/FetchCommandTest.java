@@ -1,5 +1,6 @@
 package io.statesync.cli;
 
+import io.statesync.core.units.Durations;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,4 +1,4 @@
-package io.statesync.cli;
+package io.statesync.core.units;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

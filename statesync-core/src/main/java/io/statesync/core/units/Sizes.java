@@ -1,4 +1,4 @@
-package io.statesync.cli;
+package io.statesync.core.units;
 
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
  * Byte sizes as people type them, in binary units ({@code 4096}, {@code 256KiB}, {@code 8MiB},
  * {@code 1GiB}), and sizes and counts as the CLI prints them.
  */
-final class Sizes {
+public final class Sizes {
     private static final Pattern SIZE = Pattern.compile("(\\d{1,18})\\s*([a-z]*)");
     private static final double MIB = 1024.0 * 1024.0;
 
@@ -21,7 +21,7 @@ final class Sizes {
      *
      * @throws IllegalArgumentException with a message that shows the accepted forms
      */
-    static long parse(String text) {
+    public static long parse(String text) {
         Matcher m = SIZE.matcher(text.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
             throw invalid(text);
@@ -42,17 +42,17 @@ final class Sizes {
     }
 
     /** {@code 12.3 MiB}: the unit progress and summaries use throughout. */
-    static String mib(long bytes) {
+    public static String mib(long bytes) {
         return String.format(Locale.ROOT, "%.1f MiB", bytes / MIB);
     }
 
     /** {@code 1 chunk}, {@code 3 chunks}: a count with its noun, for summaries. */
-    static String count(long n, String noun) {
+    public static String count(long n, String noun) {
         return n + " " + noun + (n == 1 ? "" : "s");
     }
 
     /** Mebibytes as a number, for rates and totals. */
-    static double toMib(double bytes) {
+    public static double toMib(double bytes) {
         return bytes / MIB;
     }
 

@@ -1,4 +1,4 @@
-package io.statesync.cli;
+package io.statesync.core.units;
 
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
@@ -7,7 +7,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Durations as people type them: {@code 500ms}, {@code 2s}, {@code 10m}, {@code 1h30m}, or ISO-8601 {@code PT2S}. */
-final class Durations {
+public final class Durations {
     private static final Pattern PART = Pattern.compile("(\\d{1,9})(ms|s|m|h|d)");
 
     private Durations() {
@@ -18,7 +18,7 @@ final class Durations {
      *
      * @throws IllegalArgumentException with a message that shows the accepted forms
      */
-    static Duration parse(String text) {
+    public static Duration parse(String text) {
         String t = text.trim().toLowerCase(Locale.ROOT);
         if (t.startsWith("p")) {
             try {
@@ -51,7 +51,7 @@ final class Durations {
     }
 
     /** The short form {@link #parse} reads back: {@code 1h2m3s}, {@code 1.5s}, {@code 250ms}. */
-    static String format(Duration d) {
+    public static String format(Duration d) {
         if (d.isNegative()) {
             return "-" + format(d.negated());
         }
