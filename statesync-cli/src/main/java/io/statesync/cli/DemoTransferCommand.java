@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -72,7 +71,7 @@ final class DemoTransferCommand implements Callable<Integer> {
         }
         Path dir;
         if (work != null) {
-            if (Files.exists(work) && !isEmptyDirectory(work)) {
+            if (Files.exists(work) && !Directories.isEmptyDirectory(work)) {
                 throw new ParameterException(spec.commandLine(), "--work " + work + " must be an empty directory or not exist");
             }
             dir = Files.createDirectories(work);
@@ -187,15 +186,6 @@ final class DemoTransferCommand implements Callable<Integer> {
         out.println(cBanned ? "source C was banned at its first corrupt chunk; no corrupt byte was kept"
                 : "source C was never asked for one of its " + setup.corrupted() + " corrupt chunks, so it stayed in use");
         out.flush();
-    }
-
-    private static boolean isEmptyDirectory(Path p) throws IOException {
-        if (!Files.isDirectory(p)) {
-            return false;
-        }
-        try (Stream<Path> s = Files.list(p)) {
-            return s.findAny().isEmpty();
-        }
     }
 
     private static String since(long startNanos) {

@@ -39,4 +39,14 @@ final class Directories {
             throw new CommandFailure("cannot open store " + dir + ": " + Failures.describeIo(e), e);
         }
     }
+
+    /** Whether {@code p} is a directory with nothing in it. */
+    static boolean isEmptyDirectory(Path p) throws IOException {
+        if (!Files.isDirectory(p)) {
+            return false;
+        }
+        try (java.util.stream.Stream<Path> s = Files.list(p)) {
+            return s.findAny().isEmpty();
+        }
+    }
 }

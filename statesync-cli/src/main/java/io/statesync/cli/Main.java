@@ -53,6 +53,8 @@ public final class Main implements Callable<Integer> {
         cmd.addSubcommand(new FetchCommand(env));
         cmd.addSubcommand(new DemoTransferCommand(env));
         cmd.addSubcommand(new PeersCommand());
+        cmd.addSubcommand(new NodeCommand());
+        cmd.addSubcommand(new DemoCommand(env));
         cmd.addSubcommand(new CommandLine.HelpCommand());
         // Set after the subcommands exist: picocli hands these settings down only to those present.
         Converters.registerAll(cmd);

@@ -86,6 +86,26 @@ final class ProgressReporter {
         }
     }
 
+    /** Starts a named phase whose progress is reported by {@link #onPhase}. */
+    synchronized void startPhase() {
+        writeStart = nanoClock.getAsLong();
+        lastDrawn = writeStart;
+    }
+
+    /**
+     * Takes a report of a named phase ({@code sync 42% 108.0/256.0 MiB 95.3 MiB/s eta 2s} and
+     * {@code extra}); draws it if it is time, and always when {@code force}.
+     */
+    synchronized void onPhase(String phase, long done, long total, String extra, boolean force) {
+        if (due() || force) {
+            double seconds = (nanoClock.getAsLong() - writeStart) / 1e9;
+            double rate = seconds > 0 ? done / seconds : 0;
+            Duration eta = rate > 0 && total > done ? Duration.ofMillis((long) ((total - done) / rate * 1000)) : null;
+            double fraction = total <= 0 ? 0 : Math.min(1.0, (double) done / total);
+            draw(line(phase, fraction, done, total, rate, eta) + (extra.isEmpty() ? "" : " " + extra), fraction);
+        }
+    }
+
     /** Ends the current phase: a bar gets its line break, so what follows starts on a fresh line. */
     synchronized void finish() {
         if (style == Style.BAR && barLength > 0) {

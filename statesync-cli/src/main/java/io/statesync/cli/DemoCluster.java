@@ -1,0 +1,213 @@
+package io.statesync.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The demo's cluster: node configurations on free loopback ports, and each node as a separate
+ * JVM process ({@code statesync node --config FILE}) with its log in the work directory. The
+ * owner closes it, which stops every child: SIGTERM, then a kill after a grace period.
+ */
+final class DemoCluster implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** A child stopped by SIGTERM gets this long to close before it is killed. */
+    private static final Duration STOP_GRACE = Duration.ofSeconds(10);
+
+    /** One node's place in the cluster. */
+    record NodeSpec(String id, int httpPort, int gossipPort, int raftBase, Path config, Path dataDir, Path log) {
+        URI url() {
+            return URI.create("http://127.0.0.1:" + httpPort);
+        }
+    }
+
+    private final Path work;
+    private final List<NodeSpec> specs;
+    /** Children by node, in launch order. */
+    private final java.util.Map<NodeSpec, Process> processes = new java.util.LinkedHashMap<>();
+    private final HttpClient http;
+
+    private DemoCluster(Path work, List<NodeSpec> specs, HttpClient http) {
+        this.work = work;
+        this.specs = specs;
+        this.http = http;
+    }
+
+    /**
+     * Writes the configuration of {@code nodes} nodes that all run {@code threads} threads. Every
+     * node is a member of every thread's group from the start; which of them run is up to the
+     * caller.
+     */
+    static DemoCluster configure(Path work, int nodes, int threads, long saveStateEvery) throws IOException {
+        List<NodeSpec> specs = new ArrayList<>();
+        for (int i = 1; i <= nodes; i++) {
+            String id = "n" + i;
+            specs.add(new NodeSpec(id, freePort(1), freePort(1), freePort(threads), work.resolve(id + ".yaml"),
+                    work.resolve(id), work.resolve(id + ".log")));
+        }
+        StringBuilder members = new StringBuilder("members:\n");
+        for (NodeSpec s : specs) {
+            members.append("  - id: ").append(s.id()).append('\n')
+                    .append("    http: ").append(s.url()).append('\n')
+                    .append("    raft: 127.0.0.1:").append(s.raftBase()).append('\n');
+        }
+        StringBuilder threadList = new StringBuilder("threads: [");
+        for (int t = 0; t < threads; t++) {
+            threadList.append(t == 0 ? "" : ", ").append('t').append(t);
+        }
+        threadList.append("]\n");
+        for (NodeSpec s : specs) {
+            String seeds = specs.stream().filter(o -> o != s).map(o -> "127.0.0.1:" + o.gossipPort())
+                    .reduce((a, b) -> a + ", " + b).orElse("");
+            String yaml = "# Written by statesync demo.\n"
+                    + "node:\n  id: " + s.id() + "\n  dataDir: " + s.dataDir() + "\n"
+                    + "http:\n  host: 127.0.0.1\n  port: " + s.httpPort() + "\n"
+                    + "gossip:\n  port: " + s.gossipPort() + "\n  seeds: [" + seeds + "]\n"
+                    + threadList + members
+                    + "producer:\n  productionTimeout: 100ms\n  maxBlockBytes: 2MiB\n  saveStateEvery: "
+                    + saveStateEvery + "\n"
+                    + "sync:\n  retainSnapshots: 2\n"
+                    + "genesis:\n  faucetSeed: " + DemoLoad.FAUCET_SEED + "\n";
+            Files.writeString(s.config(), yaml);
+        }
+        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        return new DemoCluster(work, specs, client);
+    }
+
+    List<NodeSpec> specs() {
+        return specs;
+    }
+
+    HttpClient http() {
+        return http;
+    }
+
+    /** Starts a node as a child JVM running this same build. */
+    void launch(NodeSpec spec, String heap) throws IOException {
+        String java = ProcessHandle.current().info().command()
+                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        List<String> cmd = List.of(java, "-Xmx" + heap, "--enable-native-access=ALL-UNNAMED",
+                "-Dorg.slf4j.simpleLogger.showDateTime=true",
+                "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "node", "--config",
+                spec.config().toString());
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(spec.log().toFile())).start();
+        synchronized (processes) {
+            processes.put(spec, p);
+        }
+    }
+
+    /** The node's status document, or empty while it does not answer. */
+    Optional<JsonNode> status(NodeSpec spec) {
+        try {
+            HttpResponse<byte[]> res = http.send(HttpRequest.newBuilder(spec.url().resolve("/node/status"))
+                    .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+            return res.statusCode() == 200 ? Optional.of(JSON.readTree(res.body())) : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+    }
+
+    /** Status of a node that must answer; throws if it does not. */
+    JsonNode requireStatus(NodeSpec spec) throws CommandFailure {
+        return status(spec).orElseThrow(() -> new CommandFailure("node " + spec.id() + " does not answer "
+                + spec.url() + "/node/status (see " + spec.log() + ")"));
+    }
+
+    /** POSTs to a node and returns the status code and body. */
+    HttpResponse<byte[]> post(URI uri, byte[] body) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofByteArray());
+    }
+
+    /** Whether every child started so far is still running; names the first that is not. */
+    Optional<String> deadChild() {
+        synchronized (processes) {
+            for (var e : processes.entrySet()) {
+                if (!e.getValue().isAlive()) {
+                    return Optional.of("node " + e.getKey().id() + " exited with " + e.getValue().exitValue()
+                            + " (see " + e.getKey().log() + ")");
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Stops every child: SIGTERM to all, then waits, then kills what is left. */
+    @Override
+    public void close() {
+        List<Process> all;
+        synchronized (processes) {
+            all = List.copyOf(processes.values());
+        }
+        for (Process p : all) {
+            p.destroy();
+        }
+        long deadline = System.nanoTime() + STOP_GRACE.toNanos();
+        for (Process p : all) {
+            try {
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || !p.waitFor(left, TimeUnit.NANOSECONDS)) {
+                    p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+        http.close();
+    }
+
+    /**
+     * A free loopback port, or the first of {@code count} consecutive free ports. Another
+     * process may take one before the node binds it; on loopback in a demo that is rare.
+     */
+    static int freePort(int count) throws IOException {
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int base = count == 1 ? 0 : ThreadLocalRandom.current().nextInt(20_000, 60_000);
+            List<ServerSocket> held = new ArrayList<>();
+            try {
+                int first = -1;
+                for (int i = 0; i < count; i++) {
+                    ServerSocket s = new ServerSocket();
+                    held.add(s);
+                    s.bind(new InetSocketAddress("127.0.0.1", base == 0 ? 0 : base + i));
+                    if (i == 0) {
+                        first = s.getLocalPort();
+                    }
+                }
+                return first;
+            } catch (IOException busy) {
+                // try another range
+            } finally {
+                for (ServerSocket s : held) {
+                    try {
+                        s.close();
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }
+            }
+        }
+        throw new IOException("no " + count + " consecutive free ports found on 127.0.0.1");
+    }
+}

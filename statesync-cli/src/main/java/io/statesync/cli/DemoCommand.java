@@ -1,0 +1,384 @@
+package io.statesync.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.statesync.core.units.Sizes;
+import io.statesync.node.ledger.ThreadId;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code statesync demo}, the main job: a cluster of node processes on loopback with several
+ * threads each; a load generator grows the state; then a new node with an empty data directory
+ * joins and gets the state from its peers (verified, from all of them at once) while blocks
+ * keep coming; finally every node's state root is compared at the same height. Exit 0 only if
+ * they all match.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {"Starts node processes on loopback, grows their state with a load generator, starts one more"
+                + " node with an empty data directory, shows its sync, and checks its state roots equal the others'."})
+final class DemoCommand implements Callable<Integer> {
+    private static final Pattern SYNC_BYTES = Pattern.compile(
+            "statesync_groups_sync_bytes_total\\{[^}]*source=\"([^\"]+)\"[^}]*} ([0-9.eE+]+)");
+
+    private final Environment env;
+
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--state-size", paramLabel = "SIZE", defaultValue = "256MiB", converter = Converters.Size.class,
+            description = "state to build before the new node joins, over all threads (default: ${DEFAULT-VALUE})")
+    private long stateSize;
+
+    @Option(names = "--nodes", paramLabel = "N", defaultValue = "3",
+            description = "nodes running from the start; one more joins later (default: ${DEFAULT-VALUE})")
+    private int nodes;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "2",
+            description = "threads (parallel chains) every node runs (default: ${DEFAULT-VALUE})")
+    private int threadCount;
+
+    @Option(names = "--node-heap", paramLabel = "SIZE", defaultValue = "768m",
+            description = "heap of each node process, as for java -Xmx (default: ${DEFAULT-VALUE})")
+    private String nodeHeap;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "20m",
+            description = "give up after this long (default: ${DEFAULT-VALUE})")
+    private Duration timeout;
+
+    @Option(names = "--work", paramLabel = "DIR",
+            description = "keep configs, data and node logs here (must be empty or absent); default: a temp dir deleted at the end")
+    private Path work;
+
+    DemoCommand(Environment env) {
+        this.env = env;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (stateSize < 1 << 20 || stateSize > 64L << 30) {
+            throw new ParameterException(spec.commandLine(), "--state-size must be between 1MiB and 64GiB");
+        }
+        if (nodes < 1 || nodes > 9) {
+            throw new ParameterException(spec.commandLine(), "--nodes must be between 1 and 9, got " + nodes);
+        }
+        if (threadCount < 1 || threadCount > 16) {
+            throw new ParameterException(spec.commandLine(), "--threads must be between 1 and 16, got " + threadCount);
+        }
+        if (!nodeHeap.matches("[0-9]{1,6}[mMgG]")) {
+            throw new ParameterException(spec.commandLine(), "--node-heap must look like 512m or 2g, got " + nodeHeap);
+        }
+        Path dir;
+        boolean temporary = work == null;
+        if (temporary) {
+            dir = Files.createTempDirectory("statesync-demo-");
+        } else {
+            if (Files.exists(work) && !Directories.isEmptyDirectory(work)) {
+                throw new ParameterException(spec.commandLine(), "--work " + work + " must be an empty directory or not exist");
+            }
+            dir = Files.createDirectories(work);
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        try {
+            return run(dir, err);
+        } finally {
+            if (temporary) {
+                try {
+                    Trees.deleteRecursively(dir);
+                } catch (IOException e) {
+                    err.println("could not delete " + dir + ": " + e.getMessage());
+                }
+            } else {
+                err.println("configs, data and node logs kept in " + dir);
+            }
+            err.flush();
+        }
+    }
+
+    private int run(Path dir, PrintWriter err) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<ThreadId> threads = new ArrayList<>();
+        for (int t = 0; t < threadCount; t++) {
+            threads.add(new ThreadId("t" + t));
+        }
+        // Save often enough that the joiner finds a recent snapshot, rarely enough that saving
+        // big states does not run back to back.
+        long saveEvery = Math.max(20, Math.min(200, stateSize / (4L << 20)));
+        try (DemoCluster cluster = DemoCluster.configure(dir, nodes + 1, threadCount, saveEvery)) {
+            List<DemoCluster.NodeSpec> running = cluster.specs().subList(0, nodes);
+            DemoCluster.NodeSpec joiner = cluster.specs().get(nodes);
+            err.printf(Locale.ROOT, "starting %d nodes with %d threads each (logs in %s)%n", nodes, threadCount, dir);
+            err.flush();
+            for (DemoCluster.NodeSpec s : running) {
+                cluster.launch(s, nodeHeap);
+            }
+            awaitLeaders(cluster, running, threads, deadline);
+
+            ProgressReporter progress = ProgressReporter.forEnvironment(env, err);
+            try (DemoLoad load = new DemoLoad(cluster, running, threads, 4)) {
+                load.fund();
+                load.start();
+                err.printf(Locale.ROOT, "growing the state to %s with %d writers%n", Sizes.mib(stateSize),
+                        4 * threadCount);
+                err.flush();
+                load.mode(DemoLoad.Mode.FILL);
+                progress.startPhase();
+                long size;
+                while ((size = stateBytes(cluster.requireStatus(running.get(0)))) < stateSize) {
+                    check(cluster, load, deadline);
+                    progress.onPhase("load", size, stateSize, "", false);
+                    Thread.sleep(200);
+                }
+                progress.onPhase("load", size, stateSize, "", true);
+                progress.finish();
+                load.mode(DemoLoad.Mode.TRICKLE);
+                awaitSnapshots(cluster, running, threads, deadline, err);
+
+                Map<String, Long> heightsAtJoin = heights(cluster.requireStatus(running.get(0)));
+                err.printf(Locale.ROOT, "starting node %s with an empty data directory; it syncs from its peers%n",
+                        joiner.id());
+                err.flush();
+                long joinStart = System.nanoTime();
+                cluster.launch(joiner, nodeHeap);
+                progress.startPhase();
+                while (!caughtUp(cluster, joiner, heightsAtJoin, progress)) {
+                    check(cluster, load, deadline);
+                    Thread.sleep(200);
+                }
+                double syncSeconds = (System.nanoTime() - joinStart) / 1e9;
+                progress.finish();
+                load.mode(DemoLoad.Mode.STOP);
+                Map<String, Long> heightsAfter = heights(cluster.requireStatus(running.get(0)));
+
+                List<DemoCluster.NodeSpec> all = new ArrayList<>(running);
+                all.add(joiner);
+                Map<String, Map<String, String>> roots = pauseAndCompare(cluster, all, threads, deadline);
+                return summarize(err, cluster, joiner, all, roots, size, syncSeconds, heightsAtJoin, heightsAfter,
+                        load.submitted());
+            }
+        }
+    }
+
+    /** Fails the demo if a child died, the load generator stopped, or time is up. */
+    private static void check(DemoCluster cluster, DemoLoad load, long deadline) throws CommandFailure {
+        var dead = cluster.deadChild();
+        if (dead.isPresent()) {
+            throw new CommandFailure(dead.get());
+        }
+        if (load != null && load.failure() != null) {
+            throw new CommandFailure("load generator: " + load.failure());
+        }
+        if (System.nanoTime() > deadline) {
+            throw new CommandFailure("the demo did not finish within its --timeout");
+        }
+    }
+
+    private static void awaitLeaders(DemoCluster cluster, List<DemoCluster.NodeSpec> running, List<ThreadId> threads,
+                                     long deadline) throws CommandFailure, InterruptedException {
+        while (true) {
+            check(cluster, null, deadline);
+            int led = 0;
+            for (ThreadId t : threads) {
+                boolean found = false;
+                for (DemoCluster.NodeSpec s : running) {
+                    JsonNode st = cluster.status(s).orElse(null);
+                    if (st != null && "LEADER".equals(thread(st, t.name()).path("role").asText())) {
+                        found = true;
+                    }
+                }
+                led += found ? 1 : 0;
+            }
+            if (led == threads.size()) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    /** Waits until every running node has saved a snapshot of every thread since the state reached its size. */
+    private static void awaitSnapshots(DemoCluster cluster, List<DemoCluster.NodeSpec> running, List<ThreadId> threads,
+                                       long deadline, PrintWriter err) throws CommandFailure, InterruptedException {
+        Map<String, Long> start = new HashMap<>();
+        for (DemoCluster.NodeSpec s : running) {
+            JsonNode st = cluster.requireStatus(s);
+            for (ThreadId t : threads) {
+                start.put(s.id() + "/" + t.name(), thread(st, t.name()).path("latestSnapshotIndex").asLong(-1));
+            }
+        }
+        err.println("waiting for every node to save a snapshot of the grown state");
+        err.flush();
+        while (true) {
+            check(cluster, null, deadline);
+            boolean all = true;
+            for (DemoCluster.NodeSpec s : running) {
+                JsonNode st = cluster.requireStatus(s);
+                for (ThreadId t : threads) {
+                    long now = thread(st, t.name()).path("latestSnapshotIndex").asLong(-1);
+                    all &= now > start.get(s.id() + "/" + t.name());
+                }
+            }
+            if (all) {
+                return;
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    /** Draws the joiner's sync progress; true once every thread has caught up to the heights at join. */
+    private static boolean caughtUp(DemoCluster cluster, DemoCluster.NodeSpec joiner, Map<String, Long> heightsAtJoin,
+                                    ProgressReporter progress) {
+        JsonNode st = cluster.status(joiner).orElse(null);
+        if (st == null) {
+            progress.onPhase("sync", 0, 0, "starting", false);
+            return false;
+        }
+        long done = 0;
+        long total = 0;
+        boolean all = true;
+        int syncing = 0;
+        for (JsonNode t : st.path("threads")) {
+            JsonNode p = t.path("syncProgress");
+            long bytes = t.path("stateBytes").asLong();
+            if (!p.isMissingNode() && "bytes".equals(p.path("unit").asText())) {
+                done += p.path("done").asLong();
+                total += p.path("total").asLong();
+                syncing++;
+            } else {
+                done += bytes;
+                total += bytes;
+            }
+            long target = heightsAtJoin.getOrDefault(t.path("thread").asText(), Long.MAX_VALUE);
+            all &= !t.path("catchingUp").asBoolean() && t.path("height").asLong() >= target;
+        }
+        progress.onPhase("sync", done, total, syncing + " thread(s) fetching", all);
+        return all;
+    }
+
+    /**
+     * Pauses every producer, waits until all nodes stand at the same height on each thread, and
+     * returns each node's state root per thread.
+     */
+    private static Map<String, Map<String, String>> pauseAndCompare(DemoCluster cluster,
+                                                                    List<DemoCluster.NodeSpec> all,
+                                                                    List<ThreadId> threads, long deadline)
+            throws Exception {
+        for (DemoCluster.NodeSpec s : all) {
+            for (ThreadId t : threads) {
+                cluster.post(s.url().resolve("/node/producer/" + t.name() + "/pause"), new byte[0]);
+            }
+        }
+        while (true) {
+            check(cluster, null, deadline);
+            Map<String, Map<String, String>> roots = new TreeMap<>();
+            Map<String, Long> heights = new HashMap<>();
+            boolean level = true;
+            for (DemoCluster.NodeSpec s : all) {
+                JsonNode st = cluster.requireStatus(s);
+                Map<String, String> mine = new TreeMap<>();
+                for (ThreadId t : threads) {
+                    JsonNode n = thread(st, t.name());
+                    long h = n.path("height").asLong();
+                    Long seen = heights.putIfAbsent(t.name(), h);
+                    level &= seen == null || seen == h;
+                    mine.put(t.name(), h + " " + n.path("stateRoot").asText());
+                }
+                roots.put(s.id(), mine);
+            }
+            if (level) {
+                return roots;
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    private int summarize(PrintWriter err, DemoCluster cluster, DemoCluster.NodeSpec joiner,
+                          List<DemoCluster.NodeSpec> all, Map<String, Map<String, String>> roots, long stateBytes,
+                          double syncSeconds, Map<String, Long> heightsAtJoin, Map<String, Long> heightsAfter,
+                          long transactions) throws IOException, InterruptedException {
+        Map<String, Double> sources = syncSources(cluster, joiner);
+        double fetched = sources.values().stream().mapToDouble(Double::doubleValue).sum();
+        long produced = 0;
+        for (var e : heightsAfter.entrySet()) {
+            produced += e.getValue() - heightsAtJoin.getOrDefault(e.getKey(), e.getValue());
+        }
+        Map<String, String> reference = roots.get(all.get(0).id());
+        boolean match = roots.values().stream().allMatch(reference::equals);
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf(Locale.ROOT, "state size        %s over %d threads (%d transactions)%n", Sizes.mib(stateBytes),
+                threadCount, transactions);
+        out.printf(Locale.ROOT, "sync time         %.1f s for node %s, from process start to caught up%n", syncSeconds,
+                joiner.id());
+        out.printf(Locale.ROOT, "fetched           %s at %.1f MiB/s%n", Sizes.mib((long) fetched),
+                Sizes.toMib(fetched) / syncSeconds);
+        out.printf(Locale.ROOT, "sources used      %s%n", sources.isEmpty() ? "none (caught up by log replication)"
+                : String.join(", ", sources.entrySet().stream().map(e -> e.getKey() + " "
+                        + Sizes.mib(e.getValue().longValue())).toList()));
+        out.printf(Locale.ROOT, "blocks meanwhile  %d produced on the other nodes while %s synced%n", produced,
+                joiner.id());
+        for (var e : roots.entrySet()) {
+            out.printf(Locale.ROOT, "%-4s %s%n", e.getKey(), e.getValue());
+        }
+        out.println(match ? "state roots match on every node" : "STATE ROOTS DIFFER");
+        out.flush();
+        return match ? Failures.OK : Failures.FAILED;
+    }
+
+    /** Bytes the joiner fetched per source, from its Prometheus metrics. */
+    private static Map<String, Double> syncSources(DemoCluster cluster, DemoCluster.NodeSpec joiner)
+            throws IOException, InterruptedException {
+        HttpResponse<String> res = cluster.http().send(HttpRequest.newBuilder(joiner.url().resolve("/metrics"))
+                .GET().build(), HttpResponse.BodyHandlers.ofString());
+        Map<String, Double> bytes = new TreeMap<>();
+        Matcher m = SYNC_BYTES.matcher(res.body());
+        while (m.find()) {
+            double v = Double.parseDouble(m.group(2));
+            if (v > 0) {
+                bytes.merge(m.group(1), v, Double::sum);
+            }
+        }
+        return bytes;
+    }
+
+    private static long stateBytes(JsonNode status) {
+        long sum = 0;
+        for (JsonNode t : status.path("threads")) {
+            sum += t.path("stateBytes").asLong();
+        }
+        return sum;
+    }
+
+    private static Map<String, Long> heights(JsonNode status) {
+        Map<String, Long> h = new TreeMap<>();
+        for (JsonNode t : status.path("threads")) {
+            h.put(t.path("thread").asText(), t.path("height").asLong());
+        }
+        return h;
+    }
+
+    private static JsonNode thread(JsonNode status, String name) {
+        for (JsonNode t : status.path("threads")) {
+            if (t.path("thread").asText().equals(name)) {
+                return t;
+            }
+        }
+        return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+    }
+}

@@ -1,0 +1,58 @@
+package io.statesync.cli;
+
+import io.statesync.node.Node;
+import io.statesync.node.NodeConfig;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code statesync node --config FILE}: runs a node until SIGINT or SIGTERM, then closes it
+ * cleanly. A node that fails (a producer that ended, a thread that halted) exits 1 with the
+ * reason.
+ */
+@Command(name = "node", mixinStandardHelpOptions = true,
+        description = {"Runs a node: its threads (replicated chains), block producers, state sync and HTTP API.",
+                "The configuration file (YAML) is described in docs/node-config.md."})
+final class NodeCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "FILE", required = true, description = "the node's YAML configuration")
+    private Path config;
+
+    @Override
+    public Integer call() throws Exception {
+        NodeConfig cfg;
+        try {
+            cfg = NodeConfig.load(config);
+        } catch (NodeConfig.ConfigException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        Node node;
+        try {
+            node = Node.start(cfg);
+        } catch (IOException e) {
+            throw new CommandFailure("cannot start node " + cfg.id() + ": " + Failures.describeIo(e), e);
+        }
+        try (node) {
+            err.println("node " + cfg.id() + " serving " + node.uri() + " threads "
+                    + String.join(",", cfg.threads().stream().map(t -> t.name()).toList()));
+            err.flush();
+            String failure = node.awaitFailure(Long.MAX_VALUE, TimeUnit.DAYS);
+            throw new CommandFailure("node " + cfg.id() + " failed: " + failure);
+        } catch (InterruptedException stop) {
+            err.println("node " + cfg.id() + " stopped");
+            err.flush();
+            return Failures.OK;
+        }
+    }
+}

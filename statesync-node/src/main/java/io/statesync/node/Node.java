@@ -1,0 +1,242 @@
+package io.statesync.node;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.statesync.core.store.ContentStore;
+import io.statesync.discovery.Discovery;
+import io.statesync.discovery.card.NodeIdentity;
+import io.statesync.discovery.membership.MembershipConfig;
+import io.statesync.discovery.membership.ScaleCubeMembership;
+import io.statesync.groups.Group;
+import io.statesync.groups.GroupConfig;
+import io.statesync.groups.GroupHost;
+import io.statesync.groups.GroupMember;
+import io.statesync.groups.sync.snapshot.SnapshotSync;
+import io.statesync.node.chain.ChainThread;
+import io.statesync.node.chain.LedgerMachine;
+import io.statesync.node.ledger.ThreadId;
+import io.statesync.node.producer.ProducerFailedException;
+import io.statesync.transfer.server.FileShareServer;
+import io.statesync.transfer.server.ServerConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running node: its HTTP server (API, metrics, snapshots, catch-up), gossip, and one
+ * {@link ChainThread} per configured thread, each the member of its replicated group. A
+ * watchdog touches every producer; a producer that ended on its own fails the node.
+ */
+public final class Node implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Node.class);
+    /** The largest request body the node API reads: a transaction with its largest value fits. */
+    static final int MAX_TX_BYTES = 128 * 1024;
+    /** How often the watchdog touches the producers (as the seed's execution loop did). */
+    private static final long WATCHDOG_MILLIS = 330;
+
+    private final NodeConfig config;
+    private final PrometheusMeterRegistry registry;
+    private final FileShareServer http;
+    private final GroupHost groups;
+    private final Discovery discovery;
+    private final Map<ThreadId, ChainThread> threads = new LinkedHashMap<>();
+    private final List<LedgerMachine> machines = new ArrayList<>();
+    private final List<AutoCloseable> mounts = new ArrayList<>();
+    private final Thread watchdog;
+    private final SnapshotAds ads;
+    private final CountDownLatch failed = new CountDownLatch(1);
+    private volatile String failure;
+
+    private Node(NodeConfig config, PrometheusMeterRegistry registry, FileShareServer http, GroupHost groups,
+                 Discovery discovery) {
+        this.config = config;
+        this.registry = registry;
+        this.http = http;
+        this.groups = groups;
+        this.discovery = discovery;
+        this.ads = new SnapshotAds(discovery);
+        this.watchdog = Thread.ofPlatform().name("statesync-node-watchdog").daemon(true).unstarted(this::watch);
+    }
+
+    /** Starts a node; on failure everything started so far is closed again. */
+    public static Node start(NodeConfig config) throws IOException {
+        Files.createDirectories(config.dataDir());
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        ContentStore store = ContentStore.open(config.dataDir().resolve("store"));
+        FileShareServer http = FileShareServer.start(ServerConfig.loopback().withHost(config.host())
+                .withPort(config.httpPort()), store, registry);
+        Node node = null;
+        try {
+            Discovery discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
+            node = new Node(config, registry, http, GroupHost.on(http, registry), discovery);
+            node.startThreads();
+            node.mounts.add(http.mount("node", null, new NodeRoutes(node), MAX_TX_BYTES));
+            node.watchdog.start();
+            log.info("node {} serving {} with threads {}", config.id(), http.uri(), node.threads.keySet());
+            return node;
+        } catch (IOException | RuntimeException e) {
+            if (node != null) {
+                node.close();
+            } else {
+                http.close();
+            }
+            throw e;
+        }
+    }
+
+    private static Discovery startDiscovery(NodeConfig config, URI httpUri, PrometheusMeterRegistry registry)
+            throws IOException {
+        NodeIdentity identity = NodeIdentity.loadOrCreate(config.dataDir().resolve("identity.key"));
+        List<InetSocketAddress> seeds = config.gossipSeeds().stream()
+                .map(a -> new InetSocketAddress(a.getHostString(), a.getPort())).toList();
+        MembershipConfig mc = MembershipConfig.loopback().withHost(config.host()).withPort(config.gossipPort())
+                .withSeeds(seeds);
+        return Discovery.start(Discovery.DiscoveryConfig.serving(List.of(httpUri),
+                        config.threads().stream().map(ThreadId::name).toList()), identity,
+                ScaleCubeMembership.start(mc, registry), registry);
+    }
+
+    private void startThreads() throws IOException {
+        for (int i = 0; i < config.threads().size(); i++) {
+            ThreadId t = config.threads().get(i);
+            int offset = i;
+            List<GroupMember> members = config.members().stream().map(m -> new GroupMember(m.id(),
+                    new InetSocketAddress(m.raft().getHostString(), m.raft().getPort() + offset), m.http())).toList();
+            Path dir = config.dataDir().resolve("threads").resolve(t.name());
+            LedgerMachine machine = new LedgerMachine(t, dir.resolve("ledger"), config.genesis(),
+                    config.saveStateEvery());
+            machines.add(machine);
+            GroupConfig gc = GroupConfig.of(t.name(), config.id(), members, dir.resolve("group"), SnapshotSync.DEFAULT)
+                    .withSnapshotEvery(Math.max(64, 2 * Math.max(1, config.saveStateEvery())))
+                    .withRetention(config.sync().retainSnapshots(), 10_000)
+                    .withRaftSegmentBytes(8L << 20);
+            Group group;
+            try {
+                group = groups.start(gc, machine);
+            } catch (io.statesync.groups.GroupMismatchException e) {
+                throw new IOException(e.getMessage(), e);
+            }
+            threads.put(t, ChainThread.start(machine, group, config.producer(), config.id(), registry,
+                    Clock.systemUTC()));
+        }
+    }
+
+    public NodeConfig config() {
+        return config;
+    }
+
+    public URI uri() {
+        return http.uri();
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    public Map<ThreadId, ChainThread> threads() {
+        return threads;
+    }
+
+    public Optional<ChainThread> thread(String name) {
+        return threads.entrySet().stream().filter(e -> e.getKey().name().equals(name)).map(Map.Entry::getValue)
+                .findFirst();
+    }
+
+    /** The HTTP base URL of a member, by id. */
+    public Optional<URI> memberUrl(String memberId) {
+        return config.members().stream().filter(m -> m.id().equals(memberId)).map(NodeConfig.Member::http)
+                .findFirst();
+    }
+
+    /** Why the node failed (a producer ended unexpectedly, a thread halted), or null while it is healthy. */
+    public String failure() {
+        return failure;
+    }
+
+    /** Waits until the node fails or the timeout passes; returns the failure or null. */
+    public String awaitFailure(long timeout, TimeUnit unit) throws InterruptedException {
+        failed.await(timeout, unit);
+        return failure;
+    }
+
+    private void watch() {
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Thread.sleep(WATCHDOG_MILLIS);
+            } catch (InterruptedException e) {
+                return;
+            }
+            for (ChainThread t : threads.values()) {
+                String halted = t.machine().halted();
+                if (halted != null) {
+                    fail("thread " + t.id().name() + " halted: " + halted);
+                }
+                try {
+                    t.producer().touch();
+                } catch (ProducerFailedException e) {
+                    fail(e.getMessage());
+                }
+            }
+            ads.refresh(threads.values());
+        }
+    }
+
+    private void fail(String reason) {
+        if (failure == null) {
+            failure = reason;
+            log.error("node {} failed: {}", config.id(), reason);
+            failed.countDown();
+        }
+    }
+
+    @Override
+    public void close() {
+        watchdog.interrupt();
+        boolean interrupted = false;
+        while (watchdog.isAlive()) {
+            try {
+                watchdog.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        for (ChainThread t : threads.values()) {
+            t.close();
+        }
+        for (AutoCloseable m : mounts) {
+            closeQuietly(m);
+        }
+        closeQuietly(groups);
+        for (LedgerMachine m : machines) {
+            m.close();
+        }
+        if (discovery != null) {
+            closeQuietly(discovery);
+        }
+        http.close();
+        registry.close();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            log.warn("closing {} failed: {}", c, e.toString());
+        }
+    }
+}

@@ -1,0 +1,374 @@
+package io.statesync.node;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.statesync.core.units.Durations;
+import io.statesync.core.units.Sizes;
+import io.statesync.node.ledger.AccountId;
+import io.statesync.node.ledger.Genesis;
+import io.statesync.node.ledger.Keys;
+import io.statesync.node.ledger.ThreadId;
+import io.statesync.node.producer.ProducerConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * A node's configuration, read from a YAML file (see {@code docs/node-config.md} for every key).
+ * Every value is checked when the file is read; a bad one is a {@link ConfigException} whose
+ * one-line message names the key.
+ *
+ * @param id this node's member id in every thread's group
+ * @param dataDir where the node keeps its state (created if missing)
+ * @param host the address the node's HTTP server binds
+ * @param httpPort the node's HTTP port: API, metrics, snapshots and catch-up
+ * @param gossipPort the gossip (membership) port; 0 turns gossip off
+ * @param gossipSeeds gossip peers to join through
+ * @param threads the threads (parallel chains) the node runs, each one replicated group
+ * @param members every node of the cluster, this one included
+ * @param producer how blocks are produced
+ * @param saveStateEvery a state snapshot is saved after every block whose number is a multiple
+ *     of this (every replica saves the same blocks, so their snapshots share one content address)
+ * @param sync how state is loaded from peers and static storages
+ * @param genesis the initial balances of every thread
+ */
+public record NodeConfig(String id, Path dataDir, String host, int httpPort, int gossipPort,
+                         List<InetSocketAddress> gossipSeeds, List<ThreadId> threads, List<Member> members,
+                         ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis) {
+    /**
+     * A node of the cluster.
+     *
+     * @param raft the consensus address of the first thread's group; thread {@code i} uses port + i
+     */
+    public record Member(String id, URI http, InetSocketAddress raft) {
+    }
+
+    /**
+     * @param staticStorages base URLs of static file shares holding snapshots (store layout)
+     * @param maxTries tries per chunk before a source is given up for the load
+     * @param retryWait the first wait between tries (it doubles)
+     * @param deadline the longest a load may take
+     * @param retainSnapshots saved snapshots kept per thread, besides those a peer is fetching
+     */
+    public record Sync(List<URI> staticStorages, int maxTries, Duration retryWait, Duration deadline,
+                       int retainSnapshots) {
+    }
+
+    /** A bad configuration: the message names the key and says what is wrong, on one line. */
+    public static final class ConfigException extends Exception {
+        public ConfigException(String message) {
+            super(message);
+        }
+    }
+
+    public Member self() {
+        return members.stream().filter(m -> m.id().equals(id)).findFirst().orElseThrow();
+    }
+
+    /** Reads and checks a YAML configuration file. */
+    public static NodeConfig load(Path file) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new ConfigException("cannot read config " + file + ": " + e.getMessage());
+        }
+        JsonNode root;
+        try {
+            root = new ObjectMapper(new YAMLFactory()).readTree(text);
+        } catch (IOException e) {
+            throw new ConfigException("config " + file + " is not valid YAML: "
+                    + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (root == null || !root.isObject()) {
+            throw new ConfigException("config " + file + " must be a YAML mapping of sections");
+        }
+        Path base = file.toAbsolutePath().getParent();
+        return parse(new Section("", root), base);
+    }
+
+    static NodeConfig parse(Section root, Path base) throws ConfigException {
+        root.allow("node", "http", "gossip", "threads", "members", "producer", "sync", "genesis");
+        Section node = root.section("node", true);
+        node.allow("id", "dataDir");
+        String id = node.string("id", null, "[A-Za-z0-9._-]{1,64}");
+        Path dataDir = base.resolve(node.string("dataDir", null, ".+")).normalize();
+
+        Section http = root.section("http", true);
+        http.allow("host", "port");
+        String host = http.string("host", "127.0.0.1", "[A-Za-z0-9.:-]{1,253}");
+        int httpPort = http.port("port", null, false);
+
+        Section gossip = root.section("gossip", false);
+        gossip.allow("port", "seeds");
+        int gossipPort = gossip.port("port", 0, true);
+        List<InetSocketAddress> seeds = new ArrayList<>();
+        for (String s : gossip.strings("seeds")) {
+            seeds.add(address("gossip.seeds", s));
+        }
+
+        List<ThreadId> threads = new ArrayList<>();
+        for (String t : root.strings("threads")) {
+            try {
+                threads.add(new ThreadId(t));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("threads: " + e.getMessage());
+            }
+        }
+        if (threads.isEmpty()) {
+            throw new ConfigException("threads: list at least one thread, e.g. threads: [t0, t1]");
+        }
+        if (Set.copyOf(threads).size() != threads.size()) {
+            throw new ConfigException("threads: thread names must be unique");
+        }
+
+        List<Member> members = new ArrayList<>();
+        JsonNode ms = root.node.get("members");
+        if (ms == null || !ms.isArray() || ms.isEmpty()) {
+            throw new ConfigException("members: list every node of the cluster (id, http, raft), this one included");
+        }
+        for (int i = 0; i < ms.size(); i++) {
+            Section m = new Section("members[" + i + "]", ms.get(i));
+            if (!ms.get(i).isObject()) {
+                throw new ConfigException(m.where("") + "must be a mapping with id, http and raft");
+            }
+            m.allow("id", "http", "raft");
+            String mid = m.string("id", null, "[A-Za-z0-9._-]{1,64}");
+            URI mhttp = m.url("http");
+            InetSocketAddress raft = address(m.where("raft"), m.string("raft", null, ".+"));
+            members.add(new Member(mid, mhttp, raft));
+        }
+        if (members.stream().map(Member::id).distinct().count() != members.size()) {
+            throw new ConfigException("members: member ids must be unique");
+        }
+        if (members.stream().noneMatch(m -> m.id().equals(id))) {
+            throw new ConfigException("members: this node (node.id " + id + ") must be one of the members");
+        }
+
+        Section p = root.section("producer", false);
+        p.allow("productionTimeout", "maxTransactionsPerBlock", "maxBlockBytes", "mempoolCapacity", "mempoolBytes",
+                "saveStateEvery");
+        ProducerConfig d = ProducerConfig.defaults();
+        ProducerConfig producer;
+        try {
+            producer = new ProducerConfig(p.duration("productionTimeout", d.productionTimeout()),
+                    (int) p.number("maxTransactionsPerBlock", d.maxTransactionsPerBlock(), 1, 100_000),
+                    p.size("maxBlockBytes", d.maxBlockBytes()),
+                    (int) p.number("mempoolCapacity", d.mempoolCapacity(), 1, 10_000_000),
+                    p.size("mempoolBytes", d.mempoolBytes()));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("producer: " + e.getMessage());
+        }
+        long saveEvery = p.number("saveStateEvery", 100, 0, Long.MAX_VALUE);
+
+        Section s = root.section("sync", false);
+        s.allow("staticStorages", "maxTries", "retryWait", "deadline", "retainSnapshots");
+        List<URI> statics = new ArrayList<>();
+        for (String u : s.strings("staticStorages")) {
+            statics.add(Section.parseUrl(s.where("staticStorages"), u));
+        }
+        Sync sync = new Sync(statics, (int) s.number("maxTries", 5, 1, 1000),
+                s.positiveDuration("retryWait", Duration.ofMillis(500)),
+                s.positiveDuration("deadline", Duration.ofMinutes(30)),
+                (int) s.number("retainSnapshots", 2, 1, 1000));
+
+        Section g = root.section("genesis", false);
+        g.allow("faucetSeed", "faucetBalance", "accounts");
+        TreeMap<AccountId, Long> balances = new TreeMap<>();
+        String seed = g.string("faucetSeed", "statesync-demo", ".{1,200}");
+        balances.put(Keys.faucet(seed).id(), g.number("faucetBalance", 1_000_000_000_000L, 1, Long.MAX_VALUE / 4));
+        JsonNode accounts = g.node.get("accounts");
+        if (accounts != null) {
+            if (!accounts.isObject()) {
+                throw new ConfigException("genesis.accounts: must map account ids (64 hex) to balances");
+            }
+            for (Iterator<String> it = accounts.fieldNames(); it.hasNext(); ) {
+                String hex = it.next();
+                AccountId a;
+                try {
+                    a = AccountId.fromHex(hex);
+                } catch (IllegalArgumentException e) {
+                    throw new ConfigException("genesis.accounts: " + e.getMessage());
+                }
+                JsonNode v = accounts.get(hex);
+                if (!v.canConvertToLong() || v.asLong() < 0) {
+                    throw new ConfigException("genesis.accounts." + hex + ": balance must be a non-negative integer");
+                }
+                balances.put(a, v.asLong());
+            }
+        }
+        return new NodeConfig(id, dataDir, host, httpPort, gossipPort, seeds, threads, members, producer, saveEvery,
+                sync, new Genesis(balances));
+    }
+
+    static InetSocketAddress address(String key, String text) throws ConfigException {
+        int colon = text.lastIndexOf(':');
+        if (colon <= 0 || colon == text.length() - 1) {
+            throw new ConfigException(key + ": '" + text + "' is not host:port");
+        }
+        try {
+            int port = Integer.parseInt(text.substring(colon + 1));
+            if (port < 1 || port > 65535) {
+                throw new NumberFormatException();
+            }
+            return InetSocketAddress.createUnresolved(text.substring(0, colon), port);
+        } catch (NumberFormatException e) {
+            throw new ConfigException(key + ": '" + text + "' has no valid port (1-65535)");
+        }
+    }
+
+    /** One mapping of the file, with checked typed getters whose errors name the full key. */
+    record Section(String path, JsonNode node) {
+        String where(String key) {
+            return (path.isEmpty() ? "" : path + ".") + key + (key.isEmpty() ? "" : ": ");
+        }
+
+        void allow(String... keys) throws ConfigException {
+            if (node == null || node.isMissingNode()) {
+                return;
+            }
+            Set<String> known = Set.of(keys);
+            for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (!known.contains(k)) {
+                    throw new ConfigException((path.isEmpty() ? "" : path + ".") + k + ": unknown key (known: "
+                            + String.join(", ", keys) + ")");
+                }
+            }
+        }
+
+        Section section(String key, boolean required) throws ConfigException {
+            JsonNode n = node == null ? null : node.get(key);
+            if (n == null || n.isNull()) {
+                if (required) {
+                    throw new ConfigException(where(key) + "missing section");
+                }
+                return new Section(where(key).replaceAll(": $", ""), null);
+            }
+            if (!n.isObject()) {
+                throw new ConfigException(where(key) + "must be a mapping");
+            }
+            return new Section(where(key).replaceAll(": $", ""), n);
+        }
+
+        private JsonNode get(String key) {
+            JsonNode n = node == null ? null : node.get(key);
+            return n == null || n.isNull() ? null : n;
+        }
+
+        String string(String key, String fallback, String pattern) throws ConfigException {
+            JsonNode n = get(key);
+            if (n == null) {
+                if (fallback == null) {
+                    throw new ConfigException(where(key) + "missing");
+                }
+                return fallback;
+            }
+            if (!n.isValueNode()) {
+                throw new ConfigException(where(key) + "must be a single value");
+            }
+            String v = n.asText();
+            if (!v.matches(pattern)) {
+                throw new ConfigException(where(key) + "'" + v + "' is not allowed here");
+            }
+            return v;
+        }
+
+        List<String> strings(String key) throws ConfigException {
+            JsonNode n = get(key);
+            List<String> out = new ArrayList<>();
+            if (n == null) {
+                return out;
+            }
+            if (!n.isArray()) {
+                throw new ConfigException(where(key) + "must be a list");
+            }
+            for (JsonNode e : n) {
+                if (!e.isValueNode()) {
+                    throw new ConfigException(where(key) + "every entry must be a single value");
+                }
+                out.add(e.asText());
+            }
+            return out;
+        }
+
+        long number(String key, long fallback, long min, long max) throws ConfigException {
+            JsonNode n = get(key);
+            if (n == null) {
+                return fallback;
+            }
+            if (!n.canConvertToLong() || !n.isIntegralNumber()) {
+                throw new ConfigException(where(key) + "'" + n.asText() + "' is not an integer");
+            }
+            long v = n.asLong();
+            if (v < min || v > max) {
+                throw new ConfigException(where(key) + v + " is out of range [" + min + ", " + max + "]");
+            }
+            return v;
+        }
+
+        int port(String key, Integer fallback, boolean zeroAllowed) throws ConfigException {
+            if (get(key) == null && fallback == null) {
+                throw new ConfigException(where(key) + "missing");
+            }
+            return (int) number(key, fallback == null ? 0 : fallback, zeroAllowed ? 0 : 1, 65535);
+        }
+
+        Duration duration(String key, Duration fallback) throws ConfigException {
+            JsonNode n = get(key);
+            if (n == null) {
+                return fallback;
+            }
+            try {
+                return Durations.parse(n.asText());
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(where(key) + e.getMessage());
+            }
+        }
+
+        Duration positiveDuration(String key, Duration fallback) throws ConfigException {
+            Duration d = duration(key, fallback);
+            if (d.isZero() || d.isNegative()) {
+                throw new ConfigException(where(key) + "must be positive");
+            }
+            return d;
+        }
+
+        long size(String key, long fallback) throws ConfigException {
+            JsonNode n = get(key);
+            if (n == null) {
+                return fallback;
+            }
+            try {
+                return Sizes.parse(n.asText());
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(where(key) + e.getMessage());
+            }
+        }
+
+        URI url(String key) throws ConfigException {
+            return parseUrl(where(key), string(key, null, ".+"));
+        }
+
+        static URI parseUrl(String where, String text) throws ConfigException {
+            try {
+                URI u = new URI(text);
+                if (!("http".equals(u.getScheme()) || "https".equals(u.getScheme())) || u.getHost() == null) {
+                    throw new ConfigException(where + "'" + text + "' is not an http(s) URL with a host");
+                }
+                return u;
+            } catch (java.net.URISyntaxException e) {
+                throw new ConfigException(where + "'" + text + "' is not a URL: " + e.getReason());
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+package io.statesync.node;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.statesync.groups.GroupStatus;
+import io.statesync.node.chain.ChainThread;
+import io.statesync.node.ledger.Account;
+import io.statesync.node.ledger.AccountId;
+import io.statesync.node.ledger.Ledger;
+import io.statesync.node.ledger.MalformedException;
+import io.statesync.node.ledger.Transaction;
+import io.statesync.node.ledger.TransactionCodec;
+import io.statesync.transfer.server.Route;
+import io.statesync.transfer.server.RouteException;
+import io.statesync.transfer.server.RouteRequest;
+import io.statesync.transfer.server.RouteResponse;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The node's HTTP API under {@code /node/}:
+ * <ul>
+ *   <li>{@code POST /node/tx}: submit one encoded transaction; 202 when queued, 400 malformed,
+ *       422 rejected with the reason, 404 unknown thread, 503 pool full or no leader;
+ *   <li>{@code GET /node/tx/{id}}: what became of a transaction;
+ *   <li>{@code GET /node/balance?thread=&account=}: balance and nonce;
+ *   <li>{@code GET /node/status}: per thread height, block, state root, role, sync progress;
+ *   <li>{@code POST /node/producer/{thread}/pause|resume}: producer control.
+ * </ul>
+ * Transactions sent to a node that does not lead the thread are forwarded to the leader once.
+ */
+final class NodeRoutes implements Route {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Node node;
+    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2))
+            .executor(java.util.concurrent.Executors.newThreadPerTaskExecutor(
+                    Thread.ofVirtual().name("statesync-node-forward-", 0).factory()))
+            .build();
+
+    NodeRoutes(Node node) {
+        this.node = node;
+    }
+
+    @Override
+    public RouteResponse handle(RouteRequest request) throws RouteException {
+        var path = request.path();
+        String first = path.isEmpty() ? "" : path.get(0);
+        switch (first) {
+            case "tx" -> {
+                if (path.size() == 1) {
+                    request.requireMethod("POST");
+                    return submit(request);
+                }
+                request.requireMethod("GET", "HEAD");
+                return outcome(path);
+            }
+            case "balance" -> {
+                request.requireMethod("GET", "HEAD");
+                return balance(request);
+            }
+            case "status" -> {
+                request.requireMethod("GET", "HEAD");
+                return RouteResponse.json(NodeStatus.of(node).toString());
+            }
+            case "producer" -> {
+                request.requireMethod("POST");
+                return producer(path);
+            }
+            default -> throw new RouteException(404, "not found: the node API has tx, tx/{id}, balance, status, "
+                    + "producer/{thread}/pause|resume");
+        }
+    }
+
+    private RouteResponse submit(RouteRequest request) throws RouteException {
+        byte[] body = request.body();
+        if (body.length == 0) {
+            throw RouteException.badRequest("empty body: POST one encoded transaction");
+        }
+        Transaction tx;
+        try {
+            tx = TransactionCodec.decode(body);
+        } catch (MalformedException e) {
+            throw RouteException.badRequest(e.getMessage());
+        }
+        ChainThread thread = node.thread(tx.thread().name()).orElseThrow(() -> new RouteException(404,
+                "thread " + tx.thread().name() + " is not run by this node"));
+        GroupStatus g = thread.groupStatus();
+        boolean forwarded = request.query().containsKey("forwarded");
+        if (!"LEADER".equals(g.role())) {
+            if (forwarded || g.leader() == null) {
+                throw new RouteException(503, "no leader for thread " + tx.thread().name() + " here; retry");
+            }
+            return forward(g.leader(), body);
+        }
+        Optional<String> rejected = thread.machine().read(l -> admit(l, tx));
+        if (rejected.isPresent()) {
+            throw new RouteException(422, "transaction " + tx.id() + " rejected: " + rejected.get());
+        }
+        return switch (thread.submit(tx, body.length)) {
+            case ACCEPTED -> new RouteResponse(202, RouteResponse.JSON,
+                    ("{\"id\":\"" + tx.id() + "\",\"status\":\"pending\"}").getBytes());
+            case DUPLICATE -> new RouteResponse(200, RouteResponse.JSON,
+                    ("{\"id\":\"" + tx.id() + "\",\"status\":\"duplicate\"}").getBytes());
+            case FULL -> throw new RouteException(503, "the pool of thread " + tx.thread().name()
+                    + " is full; retry later");
+        };
+    }
+
+    /**
+     * The checks a transaction must pass to enter the pool: those of the ledger, except that a
+     * nonce ahead of the account's is let in (earlier ones may still be pending).
+     */
+    private static Optional<String> admit(Ledger ledger, Transaction tx) {
+        Optional<String> reason = ledger.check(tx);
+        if (reason.isPresent() && reason.get().startsWith("nonce ")) {
+            long expected = ledger.account(tx.from()).map(Account::nonce).orElse(0L);
+            return tx.nonce() > expected ? Optional.empty() : reason;
+        }
+        return reason;
+    }
+
+    private RouteResponse forward(String leader, byte[] body) throws RouteException {
+        URI base = node.memberUrl(leader).orElseThrow(() -> new RouteException(503, "leader " + leader
+                + " is not a configured member"));
+        try {
+            HttpResponse<byte[]> res = client.send(HttpRequest.newBuilder(
+                            URI.create(base.toString().replaceAll("/+$", "") + "/node/tx?forwarded=1"))
+                    .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            return new RouteResponse(res.statusCode(), res.headers().firstValue("content-type")
+                    .orElse("text/plain; charset=utf-8"), res.body());
+        } catch (IOException e) {
+            throw new RouteException(503, "cannot reach the leader " + leader + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RouteException(503, "interrupted");
+        }
+    }
+
+    private RouteResponse outcome(java.util.List<String> path) throws RouteException {
+        if (path.size() != 2 || !path.get(1).matches("[0-9a-f]{64}")) {
+            throw RouteException.badRequest("use /node/tx/{id} with the 64-hex transaction id");
+        }
+        for (ChainThread t : node.threads().values()) {
+            Optional<String> o = t.mempool().outcome(path.get(1));
+            if (o.isPresent()) {
+                ObjectNode n = JSON.createObjectNode().put("id", path.get(1)).put("thread", t.id().name())
+                        .put("status", o.get());
+                return RouteResponse.json(n.toString());
+            }
+        }
+        throw new RouteException(404, "transaction " + path.get(1) + " is not known here");
+    }
+
+    private RouteResponse balance(RouteRequest request) throws RouteException {
+        String threadName = request.param("thread");
+        ChainThread thread = node.thread(threadName).orElseThrow(() -> new RouteException(404,
+                "thread " + threadName + " is not run by this node"));
+        AccountId account;
+        try {
+            account = AccountId.fromHex(request.param("account"));
+        } catch (IllegalArgumentException e) {
+            throw RouteException.badRequest("account: " + e.getMessage());
+        }
+        Optional<Account> a = thread.machine().read(l -> l.account(account));
+        Ledger.Head head = thread.machine().read(Ledger::head);
+        if (a.isEmpty()) {
+            throw new RouteException(404, "unknown account " + account.hex() + " on thread " + threadName);
+        }
+        ObjectNode n = JSON.createObjectNode().put("thread", threadName).put("account", account.hex())
+                .put("balance", a.get().balance()).put("nonce", a.get().nonce()).put("height", head.height());
+        return RouteResponse.json(n.toString());
+    }
+
+    private RouteResponse producer(java.util.List<String> path) throws RouteException {
+        if (path.size() != 3 || !(path.get(2).equals("pause") || path.get(2).equals("resume"))) {
+            throw RouteException.badRequest("use /node/producer/{thread}/pause or /resume");
+        }
+        ChainThread thread = node.thread(path.get(1)).orElseThrow(() -> new RouteException(404,
+                "thread " + path.get(1) + " is not run by this node"));
+        if (path.get(2).equals("pause")) {
+            thread.producer().pause();
+        } else {
+            thread.producer().resume();
+        }
+        ArrayNode none = JSON.createArrayNode();
+        return RouteResponse.json(JSON.createObjectNode().put("thread", path.get(1)).put("producer", path.get(2))
+                .set("warnings", none).toString());
+    }
+}

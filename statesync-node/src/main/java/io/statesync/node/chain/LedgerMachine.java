@@ -1,0 +1,261 @@
+package io.statesync.node.chain;
+
+import io.statesync.groups.StateMachine;
+import io.statesync.node.ledger.Block;
+import io.statesync.node.ledger.BlockCodec;
+import io.statesync.node.ledger.BlockRejectedException;
+import io.statesync.node.ledger.Genesis;
+import io.statesync.node.ledger.Ledger;
+import io.statesync.node.ledger.MalformedException;
+import io.statesync.node.ledger.ThreadId;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A thread's ledger as the state machine of its group: every committed command is a block,
+ * re-executed and checked against the state root it carries.
+ *
+ * <p>A block that does not extend the current head (a proposal from a leader that has since been
+ * deposed, or a duplicate) is skipped: every member skips it the same way, so the log goes on.
+ * A block that does extend the head but whose transactions fail or whose state root differs
+ * halts the thread on this member, loudly and naming the block: that is either a bug or a
+ * corrupted state, and applying more blocks on top would only spread it.
+ *
+ * <p>The live database sits in {@code <dir>/db-<n>}; {@code <dir>/current} names it. An install
+ * builds the new state into a fresh directory, verifies its state root, and only then switches
+ * {@code current} and drops the old one, so a failed install keeps the old state.
+ */
+public final class LedgerMachine implements StateMachine {
+    private static final Logger log = LoggerFactory.getLogger(LedgerMachine.class);
+    public static final String TYPE_TAG = "statesync-ledger/v1";
+
+    private final ThreadId thread;
+    private final Path dir;
+    private final long saveEvery;
+    /** Guards the swap of {@link #ledger} on install against every other use. */
+    private final ReadWriteLock swap = new ReentrantReadWriteLock();
+    private Ledger ledger;
+    /** The database directory in use. */
+    private Path current;
+    /** Set by apply: the block just applied is one to save (its seqNo is a multiple of saveEvery). */
+    private volatile long saveDueAt = -1;
+    /** Why this thread halted on this member, or null. */
+    private volatile String halted;
+
+    /**
+     * @param saveEvery a snapshot is asked for after every block whose seqNo is a multiple of
+     *     this; 0 turns that off
+     */
+    public LedgerMachine(ThreadId thread, Path dir, Genesis genesis, long saveEvery) throws IOException {
+        this.thread = thread;
+        this.dir = dir;
+        this.saveEvery = saveEvery;
+        Files.createDirectories(dir);
+        Path pointer = dir.resolve("current");
+        current = Files.exists(pointer)
+                ? dir.resolve(Files.readString(pointer, StandardCharsets.UTF_8).trim())
+                : dir.resolve("db-0");
+        removeStaleDatabases();
+        ledger = Ledger.open(current, thread, genesis);
+        if (!Files.exists(pointer)) {
+            writePointer(current.getFileName().toString());
+        }
+    }
+
+    @Override
+    public String typeTag() {
+        return TYPE_TAG;
+    }
+
+    public ThreadId thread() {
+        return thread;
+    }
+
+    /** Runs {@code read} against the current ledger, never concurrently with an install. */
+    public <T> T read(Function<Ledger, T> read) {
+        swap.readLock().lock();
+        try {
+            return read.apply(ledger);
+        } finally {
+            swap.readLock().unlock();
+        }
+    }
+
+    /** Forms the next block on the current ledger (the producer's side; nothing is written). */
+    public io.statesync.node.ledger.Proposal propose(java.util.List<io.statesync.node.ledger.Transaction> pending,
+                                                     String producer, long timeMillis, int maxTransactions,
+                                                     long maxBytes) {
+        return read(l -> l.propose(pending, producer, timeMillis, maxTransactions, maxBytes));
+    }
+
+    /** Why this thread halted on this member, or null while it runs. */
+    public String halted() {
+        return halted;
+    }
+
+    @Override
+    public byte[] apply(long index, byte[] command) {
+        Block block;
+        try {
+            block = BlockCodec.decode(command);
+        } catch (MalformedException e) {
+            return ("skipped: malformed block: " + e.getMessage()).getBytes(StandardCharsets.UTF_8);
+        }
+        swap.readLock().lock();
+        try {
+            var head = ledger.head();
+            if (!block.thread().equals(thread) || block.seqNo() != head.height() + 1
+                    || !block.parent().equals(head.blockId())) {
+                return ("skipped: block " + block.seqNo() + " does not extend the head " + head.height() + " "
+                        + head.blockId().hex()).getBytes(StandardCharsets.UTF_8);
+            }
+            try {
+                ledger.apply(block);
+            } catch (BlockRejectedException e) {
+                halted = e.getMessage();
+                log.error("THREAD {} HALTED on this node at log index {}: {}", thread.name(), index, e.getMessage());
+                throw new IllegalStateException("thread " + thread.name() + " halted: " + e.getMessage(), e);
+            }
+            if (saveEvery > 0 && block.seqNo() % saveEvery == 0) {
+                saveDueAt = index;
+            }
+            return ("ok " + block.seqNo() + " " + block.id().hex()).getBytes(StandardCharsets.UTF_8);
+        } finally {
+            swap.readLock().unlock();
+        }
+    }
+
+    @Override
+    public boolean snapshotDue(long index) {
+        return saveDueAt == index;
+    }
+
+    @Override
+    public java.util.Optional<SnapshotCapture> capture() {
+        swap.readLock().lock();
+        try {
+            Ledger.Capture c = ledger.capture();
+            return java.util.Optional.of(new SnapshotCapture() {
+                @Override
+                public java.util.Map<String, String> metadata() {
+                    return c.metadata();
+                }
+
+                @Override
+                public void writeTo(Path target) throws IOException {
+                    c.writeTo(target);
+                }
+
+                @Override
+                public void close() {
+                    c.close();
+                }
+            });
+        } finally {
+            swap.readLock().unlock();
+        }
+    }
+
+    @Override
+    public byte[] query(byte[] request) {
+        return read(l -> l.head().toString()).getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public void writeSnapshot(Path target) throws IOException {
+        Ledger.Capture c;
+        swap.readLock().lock();
+        try {
+            c = ledger.capture();
+        } finally {
+            swap.readLock().unlock();
+        }
+        try (c) {
+            c.writeTo(target);
+        }
+    }
+
+    /**
+     * Replaces the state with a dump: rebuilds it into a fresh database, checks the recomputed
+     * state root against the dump's head block, then switches to it. On any failure the old
+     * state stays in place and the reason is thrown.
+     */
+    @Override
+    public void installSnapshot(Path dump) throws IOException {
+        int next = Integer.parseInt(current.getFileName().toString().substring(3)) + 1;
+        Path fresh = dir.resolve("db-" + next);
+        deleteTree(fresh);
+        var head = Ledger.restore(dump, fresh, thread);
+        swap.writeLock().lock();
+        try {
+            Ledger opened = Ledger.open(fresh, thread, null);
+            Ledger old = ledger;
+            Path oldDir = current;
+            writePointer(fresh.getFileName().toString());
+            ledger = opened;
+            current = fresh;
+            halted = null;
+            old.close();
+            deleteTree(oldDir);
+        } finally {
+            swap.writeLock().unlock();
+        }
+        log.info("thread {}: state installed at block {} ({}), state root {} verified", thread.name(), head.height(),
+                head.blockId().hex(), head.root().hex());
+    }
+
+    /** Closes the database. */
+    public void close() {
+        swap.writeLock().lock();
+        try {
+            ledger.close();
+        } finally {
+            swap.writeLock().unlock();
+        }
+    }
+
+    private void writePointer(String name) throws IOException {
+        Path tmp = dir.resolve("current.tmp");
+        try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(name.getBytes(StandardCharsets.UTF_8)));
+            ch.force(true);
+        }
+        Files.move(tmp, dir.resolve("current"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** Databases other than the current one are leftovers of an install cut short. */
+    private void removeStaleDatabases() throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                if (p.getFileName().toString().startsWith("db-") && !p.equals(current)) {
+                    deleteTree(p);
+                }
+            }
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+}
