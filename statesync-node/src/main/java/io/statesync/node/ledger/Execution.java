@@ -75,13 +75,18 @@ final class Execution {
      * changes nothing. Never throws on a bad transaction.
      */
     String execute(Transaction tx) {
+        return execute(tx, tx != null && tx.signatureValid());
+    }
+
+    /** As {@link #execute(Transaction)}, with the signature already verified (see {@link Signatures}). */
+    String execute(Transaction tx, boolean signatureValid) {
         if (tx == null) {
             return "null transaction";
         }
         if (!tx.thread().equals(thread)) {
             return "wrong thread: transaction is for " + tx.thread() + ", ledger is " + thread;
         }
-        if (!tx.signatureValid()) {
+        if (!signatureValid) {
             return "bad signature";
         }
         Account sender = account(tx.from());

@@ -244,7 +244,14 @@ public final class Ledger implements AutoCloseable {
             List<Transaction> included = new ArrayList<>();
             List<Proposal.Rejected> rejected = new ArrayList<>();
             List<Transaction> leftOver = List.of();
+            boolean[] signed = new boolean[0];
+            int signedFrom = 0;
             for (int i = 0; i < pending.size(); i++) {
+                if (i >= signedFrom + signed.length) {
+                    // Verify ahead in windows: signatures do not depend on state, so they can run in parallel.
+                    signedFrom = i;
+                    signed = Signatures.verify(pending, i, Math.min(pending.size(), i + Signatures.WINDOW));
+                }
                 Transaction tx = pending.get(i);
                 if (tx == null) {
                     rejected.add(new Proposal.Rejected("(null)", "null transaction"));
@@ -255,7 +262,7 @@ public final class Ledger implements AutoCloseable {
                     leftOver = pending.subList(i, pending.size());
                     break;
                 }
-                String reason = execution.execute(tx);
+                String reason = execution.execute(tx, signed[i - signedFrom]);
                 if (reason != null) {
                     rejected.add(new Proposal.Rejected(tx.id(), reason));
                     continue;
@@ -324,8 +331,9 @@ public final class Ledger implements AutoCloseable {
             }
             Execution execution = new Execution(thread, this::getLive);
             List<Transaction> txs = block.transactions();
+            boolean[] signed = Signatures.verify(txs, 0, txs.size());
             for (int i = 0; i < txs.size(); i++) {
-                String reason = execution.execute(txs.get(i));
+                String reason = execution.execute(txs.get(i), signed[i]);
                 if (reason != null) {
                     throw new BlockRejectedException(name + ": transaction " + i + " (" + txs.get(i).id()
                             + ") rejected: " + reason);

@@ -10,7 +10,14 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -229,7 +236,6 @@ class LedgerTest {
             produce(ledger, List.of(Transaction.transfer(FAUCET, T0, 0, alice.account(), 42),
                     Transaction.write(alice, T0, 0, "k".getBytes(), "v".getBytes())));
             head = ledger.head();
-            ledger.close(); // idempotent with the try's close
         }
         try (Ledger reopened = Ledger.open(dir, T0, Genesis.faucet(alice.account(), 1))) {
             assertEquals(head, reopened.head());
@@ -240,6 +246,51 @@ class LedgerTest {
         }
         IOException other = assertThrows(IOException.class, () -> Ledger.open(dir, new ThreadId("t9"), GENESIS));
         assertEquals("ledger at " + dir + " belongs to thread t0, not t9", other.getMessage());
+    }
+
+    @Test
+    void proposalsAndReadsOnOtherThreadsSeeOneConsistentHeadWhileBlocksApply() throws Exception {
+        // given a ledger that keeps applying blocks on this thread
+        Ledger ledger = ledger("a");
+        Signer alice = Signer.fromPhrase("alice");
+        Map<BlockId, StateRoot> roots = new ConcurrentHashMap<>();
+        roots.put(ledger.head().blockId(), ledger.head().root());
+        AtomicBoolean stop = new AtomicBoolean();
+        ExecutorService pool =
+                Executors.newSingleThreadExecutor(r -> new Thread(r, "test-proposer"));
+        try {
+            // when another thread proposes empty blocks and reads all the while
+            Future<Integer> proposer = pool.submit(() -> {
+                int n = 0;
+                while (!stop.get()) {
+                    Block block = ledger.propose(List.of(), "p", 1, 10, Block.MAX_BYTES).block();
+                    // then every proposal builds on a real head, with exactly that head's root
+                    StateRoot parentRoot = roots.get(block.parent());
+                    if (parentRoot == null || !parentRoot.equals(block.stateRoot())) {
+                        throw new AssertionError("proposal on " + block.parent() + " has root " + block.stateRoot());
+                    }
+                    ledger.account(FAUCET.account()).orElseThrow();
+                    n++;
+                }
+                return n;
+            });
+            for (int i = 0; i < 30; i++) {
+                Proposal proposal = ledger.propose(List.of(Transaction.transfer(FAUCET, T0, i, alice.account(), 1),
+                        Transaction.write(FAUCET, T0, i, "k".getBytes(), new byte[i + 1])),
+                        "p", i, 10, Block.MAX_BYTES);
+                // the write's nonce collides with the transfer's: only the transfer goes in
+                assertEquals(1, proposal.block().transactions().size());
+                Block block = proposal.block();
+                roots.put(block.id(), block.stateRoot());
+                ledger.apply(block);
+            }
+            stop.set(true);
+            assertTrue(proposer.get(30, TimeUnit.SECONDS) > 0);
+        } finally {
+            stop.set(true);
+            pool.shutdownNow();
+        }
+        assertEquals(ledger.head().root(), ledger.recomputeRoot());
     }
 
     @Test
