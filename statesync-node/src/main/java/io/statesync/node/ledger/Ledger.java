@@ -1,0 +1,634 @@
+package io.statesync.node.ledger;
+
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.stream.Stream;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.Options;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Snapshot;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The state of one thread in its own RocksDB: accounts, account data, the incrementally
+ * maintained {@link LtHash} and the head. Key layout: {@link StateLayout}.
+ *
+ * <p>Concurrency: {@link #apply} calls are serialized among themselves; {@link #propose},
+ * {@link #check}, {@link #capture}, {@link #recomputeRoot} and the reads may run on other
+ * threads at the same time. Each of them sees one committed head and the state exactly as of
+ * that head (a RocksDB snapshot pinned together with the head). {@link #close} waits for calls
+ * in progress. Storage failures surface as {@link UncheckedIOException} from methods that do not
+ * declare {@link IOException}.
+ */
+public final class Ledger implements AutoCloseable {
+    static {
+        RocksDB.loadLibrary();
+    }
+
+    /** Restore writes entries in batches of about this many bytes. */
+    private static final long RESTORE_BATCH_BYTES = 8L << 20;
+
+    /** The head, its encoded block and its state hash; immutable once published. */
+    record Committed(Head head, byte[] block, LtHash hash) {}
+
+    /** A committed head together with a RocksDB snapshot holding exactly its state. */
+    record View(Committed committed, Snapshot snapshot, ReadOptions readOptions) {}
+
+    private final Path dir;
+    private final ThreadId thread;
+    private final Options options;
+    private final RocksDB db;
+    private final WriteOptions writeOptions;
+    /** Serializes appliers: only one block executes against the live state at a time. */
+    private final Lock applyLock = new ReentrantLock();
+    /** Held while a block's batch is written and published, and while a view is pinned. */
+    private final Lock publishLock = new ReentrantLock();
+    /** Native handles: read side for any use of the DB, write side to close it. */
+    private final ReentrantReadWriteLock handles = new ReentrantReadWriteLock();
+    /** Captures not yet closed; close() releases their snapshots. */
+    private final Set<Capture> captures = ConcurrentHashMap.newKeySet();
+    private volatile Committed committed;
+    private boolean closed;
+
+    private Ledger(Path dir, ThreadId thread, Options options, RocksDB db, Committed committed) {
+        this.dir = dir;
+        this.thread = thread;
+        this.options = options;
+        this.db = db;
+        this.writeOptions = new WriteOptions();
+        this.committed = committed;
+    }
+
+    /**
+     * Opens the ledger of {@code thread} at {@code dir}, creating it with the genesis state when
+     * the directory holds no database yet. An existing ledger keeps its state ({@code genesis}
+     * is then unused); one of another thread, or whose stored hash disagrees with its head, is
+     * refused.
+     */
+    public static Ledger open(Path dir, ThreadId thread, Genesis genesis) throws IOException {
+        Files.createDirectories(dir);
+        Options options = new Options().setCreateIfMissing(true);
+        RocksDB db = null;
+        try {
+            db = RocksDB.open(options, dir.toString());
+            byte[] storedThread = db.get(StateLayout.META_THREAD);
+            Committed committed = storedThread == null
+                    ? initialize(db, dir, thread, genesis)
+                    : load(db, dir, thread, new String(storedThread, StandardCharsets.US_ASCII));
+            return new Ledger(dir, thread, options, db, committed);
+        } catch (RocksDBException e) {
+            closeQuietly(db, options);
+            throw new IOException("ledger at " + dir + ": " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(db, options);
+            throw e;
+        }
+    }
+
+    private static Committed initialize(RocksDB db, Path dir, ThreadId thread, Genesis genesis)
+            throws RocksDBException, IOException {
+        try (RocksIterator it = db.newIterator()) {
+            it.seekToFirst();
+            if (it.isValid()) {
+                throw new IOException("ledger at " + dir + " holds data but no thread marker; refusing to overwrite it");
+            }
+        }
+        Block block = Block.genesis(thread, genesis);
+        byte[] encoded = block.encode();
+        LtHash hash = genesis.hash();
+        Head head = new Head(thread, 0, BlockId.of(Bytes.sha256(encoded)), hash.root(), genesis.stateBytes());
+        try (WriteBatch batch = new WriteBatch(); WriteOptions sync = new WriteOptions().setSync(true)) {
+            for (var e : genesis.balances().entrySet()) {
+                batch.put(StateLayout.accountKey(e.getKey()),
+                        StateLayout.encodeAccount(new Account(e.getValue(), 0)));
+            }
+            putMeta(batch, head, encoded, hash);
+            batch.put(StateLayout.META_THREAD, thread.name().getBytes(StandardCharsets.US_ASCII));
+            db.write(sync, batch);
+        }
+        return new Committed(head, encoded, hash);
+    }
+
+    private static Committed load(RocksDB db, Path dir, ThreadId thread, String storedThread)
+            throws RocksDBException, IOException {
+        if (!storedThread.equals(thread.name())) {
+            throw new IOException("ledger at " + dir + " belongs to thread " + storedThread + ", not " + thread);
+        }
+        byte[] encoded = db.get(StateLayout.META_BLOCK);
+        byte[] hashBytes = db.get(StateLayout.META_LTHASH);
+        byte[] size = db.get(StateLayout.META_SIZE);
+        if (encoded == null || hashBytes == null || size == null || size.length != 8
+                || hashBytes.length != LtHash.BYTES) {
+            throw new IOException("ledger at " + dir + " is incomplete: head, block, hash or size missing");
+        }
+        Block block;
+        try {
+            block = BlockCodec.decode(encoded);
+        } catch (MalformedException e) {
+            throw new IOException("ledger at " + dir + ": stored head block is corrupt: " + e.getMessage(), e);
+        }
+        LtHash hash = LtHash.fromBytes(hashBytes);
+        Head head = new Head(thread, block.seqNo(), BlockId.of(Bytes.sha256(encoded)), block.stateRoot(),
+                Bytes.getLong(size, 0));
+        StateRoot stored = hash.root();
+        if (!stored.equals(head.root())) {
+            throw new IOException("ledger at " + dir + " is corrupt: stored hash gives root " + stored.hex()
+                    + " but head " + head.label() + " says " + head.root().hex());
+        }
+        return new Committed(head, encoded, hash);
+    }
+
+    private static void putMeta(WriteBatch batch, Head head, byte[] encodedBlock, LtHash hash)
+            throws RocksDBException {
+        byte[] headBytes = new byte[8 + BlockId.LENGTH + StateRoot.LENGTH];
+        Bytes.putLong(headBytes, 0, head.height());
+        System.arraycopy(head.blockId().raw(), 0, headBytes, 8, BlockId.LENGTH);
+        System.arraycopy(head.root().raw(), 0, headBytes, 8 + BlockId.LENGTH, StateRoot.LENGTH);
+        byte[] size = new byte[8];
+        Bytes.putLong(size, 0, head.stateBytes());
+        batch.put(StateLayout.META_HEAD, headBytes);
+        batch.put(StateLayout.META_BLOCK, encodedBlock);
+        batch.put(StateLayout.META_LTHASH, hash.toBytes());
+        batch.put(StateLayout.META_SIZE, size);
+    }
+
+    public ThreadId thread() {
+        return thread;
+    }
+
+    /** The last applied block's height, id and state root, and the state size. */
+    public Head head() {
+        return committed.head;
+    }
+
+    /** The last applied block. */
+    public Block headBlock() {
+        try {
+            return BlockCodec.decode(committed.block);
+        } catch (MalformedException e) {
+            throw new IllegalStateException("stored head block no longer decodes: " + e.getMessage(), e);
+        }
+    }
+
+    /** The committed account, if it exists. */
+    public Optional<Account> account(AccountId id) {
+        byte[] value = read(StateLayout.accountKey(id));
+        return Optional.ofNullable(value).map(StateLayout::decodeAccount);
+    }
+
+    /** The committed data value of (account, key), if any. */
+    public Optional<byte[]> data(AccountId id, byte[] key) {
+        if (key == null || key.length < 1 || key.length > Transaction.MAX_KEY_LENGTH) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(read(StateLayout.dataKey(id, key)));
+    }
+
+    private byte[] read(byte[] key) {
+        Lock lock = enter();
+        try {
+            return db.get(key);
+        } catch (RocksDBException e) {
+            throw storageFailure(e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Why {@code tx} would be rejected on the committed state now, or empty if it would execute. */
+    public Optional<String> check(Transaction tx) {
+        Lock lock = enter();
+        try {
+            Execution execution = new Execution(thread, this::getLive);
+            return Optional.ofNullable(execution.execute(tx));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The producer's next block on the current head: executes {@code pending} in order on an
+     * overlay (nothing is written), skips invalid transactions as rejected, and stops before
+     * the first transaction that would take the block past {@code maxTransactions} or
+     * {@code maxBytes} of encoding (both also capped by the block limits). Never throws on a bad
+     * transaction.
+     */
+    public Proposal propose(List<Transaction> pending, String producer, long timeMillis, int maxTransactions,
+            long maxBytes) {
+        int txLimit = Math.max(0, Math.min(maxTransactions, Block.MAX_TRANSACTIONS));
+        long byteLimit = Math.min(maxBytes, Block.MAX_BYTES);
+        Lock lock = enter();
+        View view = pin();
+        try {
+            Committed base = view.committed();
+            Execution execution = new Execution(thread, key -> getAt(view, key));
+            long bytes = BlockCodec.headerLength(thread.name().length(),
+                    producer.getBytes(StandardCharsets.UTF_8).length);
+            List<Transaction> included = new ArrayList<>();
+            List<Proposal.Rejected> rejected = new ArrayList<>();
+            List<Transaction> leftOver = List.of();
+            boolean[] signed = new boolean[0];
+            int signedFrom = 0;
+            for (int i = 0; i < pending.size(); i++) {
+                if (i >= signedFrom + signed.length) {
+                    // Verify ahead in windows: signatures do not depend on state, so they can run in parallel.
+                    signedFrom = i;
+                    signed = Signatures.verify(pending, i, Math.min(pending.size(), i + Signatures.WINDOW));
+                }
+                Transaction tx = pending.get(i);
+                if (tx == null) {
+                    rejected.add(new Proposal.Rejected("(null)", "null transaction"));
+                    continue;
+                }
+                long length = 4L + TransactionCodec.encodedLength(tx);
+                if (included.size() >= txLimit || bytes + length > byteLimit) {
+                    leftOver = pending.subList(i, pending.size());
+                    break;
+                }
+                String reason = execution.execute(tx, signed[i - signedFrom]);
+                if (reason != null) {
+                    rejected.add(new Proposal.Rejected(tx.id(), reason));
+                    continue;
+                }
+                included.add(tx);
+                bytes += length;
+            }
+            LtHash hash = base.hash().copy();
+            execution.updateHash(hash);
+            Head head = base.head();
+            Block block = new Block(thread, head.height() + 1, head.blockId(), included, hash.root(), producer,
+                    timeMillis);
+            return new Proposal(block, rejected, leftOver);
+        } finally {
+            unpin(view);
+            lock.unlock();
+        }
+    }
+
+    /** Decodes and applies an encoded block; see {@link #apply(Block)}. Returns the block. */
+    public Block apply(byte[] encodedBlock) throws BlockRejectedException {
+        Block block;
+        try {
+            block = BlockCodec.decode(encodedBlock);
+        } catch (MalformedException e) {
+            throw new BlockRejectedException("block " + Bytes.hex(Bytes.sha256(encodedBlock)) + ": malformed: "
+                    + e.getMessage());
+        }
+        apply(block, encodedBlock);
+        return block;
+    }
+
+    /**
+     * Applies the next block: it must be of this thread, at height head+1 on the head's id,
+     * every transaction must execute, and the resulting state root must equal the block's.
+     * On success the state, hash, size and head change in one atomic write; on rejection
+     * nothing is written and the message names the block.
+     */
+    public void apply(Block block) throws BlockRejectedException {
+        byte[] encoded;
+        try {
+            encoded = block.encode();
+        } catch (IllegalArgumentException e) {
+            throw new BlockRejectedException("block (" + block.label() + "): " + e.getMessage());
+        }
+        apply(block, encoded);
+    }
+
+    private void apply(Block block, byte[] encoded) throws BlockRejectedException {
+        BlockId id = BlockId.of(Bytes.sha256(encoded));
+        String name = "block " + id.hex() + " (" + block.label() + ")";
+        Lock lock = enter();
+        applyLock.lock();
+        try {
+            Head head = committed.head();
+            if (!block.thread().equals(thread)) {
+                throw new BlockRejectedException(name + ": for thread " + block.thread() + ", ledger is " + thread);
+            }
+            if (block.seqNo() != head.height() + 1) {
+                throw new BlockRejectedException(name + ": expected height " + (head.height() + 1) + " on head "
+                        + head.label() + ", got " + block.seqNo());
+            }
+            if (!block.parent().equals(head.blockId())) {
+                throw new BlockRejectedException(name + ": parent " + block.parent().hex() + " is not the head "
+                        + head.blockId().hex());
+            }
+            Execution execution = new Execution(thread, this::getLive);
+            List<Transaction> txs = block.transactions();
+            boolean[] signed = Signatures.verify(txs, 0, txs.size());
+            for (int i = 0; i < txs.size(); i++) {
+                String reason = execution.execute(txs.get(i), signed[i]);
+                if (reason != null) {
+                    throw new BlockRejectedException(name + ": transaction " + i + " (" + txs.get(i).id()
+                            + ") rejected: " + reason);
+                }
+            }
+            LtHash hash = committed.hash().copy();
+            long stateBytes = head.stateBytes() + execution.updateHash(hash);
+            StateRoot root = hash.root();
+            if (!root.equals(block.stateRoot())) {
+                throw new BlockRejectedException(name + ": state root mismatch: block says "
+                        + block.stateRoot().hex() + ", state gives " + root.hex());
+            }
+            Head next = new Head(thread, block.seqNo(), id, root, stateBytes);
+            try (WriteBatch batch = new WriteBatch()) {
+                execution.forEachChange((key, value) -> {
+                    if (value == null) {
+                        batch.delete(key);
+                    } else {
+                        batch.put(key, value);
+                    }
+                });
+                putMeta(batch, next, encoded, hash);
+                publishLock.lock();
+                try {
+                    db.write(writeOptions, batch);
+                    committed = new Committed(next, encoded, hash);
+                } finally {
+                    publishLock.unlock();
+                }
+            } catch (RocksDBException e) {
+                throw storageFailure(e);
+            } catch (BlockRejectedException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException(name + ": " + e.getMessage(), e);
+            }
+        } finally {
+            applyLock.unlock();
+            lock.unlock();
+        }
+    }
+
+    /** Recomputes the state root from a full scan of the committed entries (ignores the stored hash). */
+    public StateRoot recomputeRoot() {
+        Lock lock = enter();
+        View view = pin();
+        try {
+            LtHash hash = new LtHash();
+            scan(view, (key, value) -> hash.add(StateLayout.elementFromRaw(key, value)));
+            return hash.root();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            unpin(view);
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Pins the committed head and its state (a RocksDB snapshot: no flush, no copy) for a dump
+     * that may be written later, on any thread, while blocks keep being applied. Close it to
+     * release the snapshot.
+     */
+    public Capture capture() {
+        Lock lock = enter();
+        try {
+            Capture capture = new Capture(this, pin());
+            captures.add(capture);
+            return capture;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Writes a capture's dump files; called by {@link Capture#writeTo}. */
+    void writeDump(View view, Path dumpDir) throws IOException {
+        Lock lock = enter();
+        try {
+            Files.createDirectories(dumpDir);
+            byte[] block = view.committed().block();
+            StateDump.writeAtomically(dumpDir.resolve(StateDump.HEAD_FILE), out -> out.write(block));
+            StateDump.writeAtomically(dumpDir.resolve(StateDump.STATE_FILE), out -> {
+                DataOutputStream data = new DataOutputStream(out);
+                scan(view, (key, value) -> StateDump.writeEntry(data, key, value));
+                data.flush();
+            });
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Releases a capture's snapshot unless close() already did. */
+    void release(Capture capture, View view) {
+        if (!captures.remove(capture)) {
+            return;
+        }
+        handles.readLock().lock();
+        try {
+            if (!closed) {
+                unpin(view);
+            }
+        } finally {
+            handles.readLock().unlock();
+        }
+    }
+
+    @FunctionalInterface
+    private interface EntryConsumer {
+        void accept(byte[] key, byte[] value) throws IOException;
+    }
+
+    /** Visits every account and data entry of a view in key order. */
+    private void scan(View view, EntryConsumer consumer) throws IOException {
+        try (ReadOptions scanOptions = new ReadOptions().setSnapshot(view.snapshot()).setFillCache(false);
+                RocksIterator it = db.newIterator(scanOptions)) {
+            for (it.seek(new byte[] {StateLayout.ACCOUNT}); it.isValid(); it.next()) {
+                byte[] key = it.key();
+                if (key[0] != StateLayout.ACCOUNT && key[0] != StateLayout.DATA) {
+                    break;
+                }
+                consumer.accept(key, it.value());
+            }
+            it.status();
+        } catch (RocksDBException e) {
+            throw new IOException("ledger at " + dir + ": scan failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Builds a fresh ledger database at {@code dbDir} (which must not exist) from a dump written
+     * by {@link Capture#writeTo}: streams the entries in bounded batches, recomputes the state
+     * hash and checks it against the root of the dump's head block. On any failure {@code dbDir}
+     * is deleted. Open the result with {@link #open}.
+     *
+     * @throws InvalidStateException the dump is malformed, of another thread, or its state does
+     *     not match its head block
+     * @throws IOException reading the dump or writing the database failed, or dbDir exists
+     */
+    public static Head restore(Path dumpDir, Path dbDir, ThreadId thread) throws IOException, InvalidStateException {
+        if (Files.exists(dbDir)) {
+            throw new IOException("restore target " + dbDir + " already exists");
+        }
+        Path headFile = dumpDir.resolve(StateDump.HEAD_FILE);
+        long headSize = Files.size(headFile);
+        if (headSize > Block.MAX_BYTES) {
+            throw new InvalidStateException(StateDump.HEAD_FILE + ": " + headSize + " bytes exceed the largest block");
+        }
+        byte[] encoded = Files.readAllBytes(headFile);
+        Block block;
+        try {
+            block = BlockCodec.decode(encoded);
+        } catch (MalformedException e) {
+            throw new InvalidStateException(StateDump.HEAD_FILE + ": " + e.getMessage());
+        }
+        BlockId id = BlockId.of(Bytes.sha256(encoded));
+        String name = "block " + id.hex() + " (" + block.label() + ")";
+        if (!block.thread().equals(thread)) {
+            throw new InvalidStateException("dump of " + name + " is for thread " + block.thread() + ", not " + thread);
+        }
+        boolean done = false;
+        try (Options options = new Options().setCreateIfMissing(true).setErrorIfExists(true);
+                RocksDB db = RocksDB.open(options, dbDir.toString());
+                WriteOptions noWal = new WriteOptions().setDisableWAL(true);
+                WriteOptions sync = new WriteOptions().setSync(true);
+                StateDump.EntryReader entries = new StateDump.EntryReader(dumpDir.resolve(StateDump.STATE_FILE));
+                WriteBatch batch = new WriteBatch()) {
+            LtHash hash = new LtHash();
+            long stateBytes = 0;
+            while (entries.next()) {
+                byte[] key = entries.key();
+                byte[] value = entries.value();
+                hash.add(StateLayout.elementFromRaw(key, value));
+                stateBytes += key.length + value.length;
+                batch.put(key, value);
+                if (batch.getDataSize() >= RESTORE_BATCH_BYTES) {
+                    db.write(noWal, batch);
+                    batch.clear();
+                }
+            }
+            StateRoot root = hash.root();
+            if (!root.equals(block.stateRoot())) {
+                throw new InvalidStateException("state root mismatch for " + name + ": block says "
+                        + block.stateRoot().hex() + ", dump gives " + root.hex());
+            }
+            db.write(noWal, batch);
+            batch.clear();
+            try (FlushOptions flush = new FlushOptions().setWaitForFlush(true)) {
+                db.flush(flush);
+            }
+            Head head = new Head(thread, block.seqNo(), id, root, stateBytes);
+            putMeta(batch, head, encoded, hash);
+            batch.put(StateLayout.META_THREAD, thread.name().getBytes(StandardCharsets.US_ASCII));
+            db.write(sync, batch);
+            done = true;
+            return head;
+        } catch (MalformedException e) {
+            throw new InvalidStateException(name + ": " + e.getMessage());
+        } catch (RocksDBException e) {
+            throw new IOException("restore of " + name + " into " + dbDir + ": " + e.getMessage(), e);
+        } finally {
+            if (!done) {
+                deleteRecursively(dbDir);
+            }
+        }
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    /** Reads the live (latest written) state; used where the caller holds the state steady. */
+    private byte[] getLive(byte[] key) {
+        try {
+            return db.get(key);
+        } catch (RocksDBException e) {
+            throw storageFailure(e);
+        }
+    }
+
+    private byte[] getAt(View view, byte[] key) {
+        try {
+            return db.get(view.readOptions(), key);
+        } catch (RocksDBException e) {
+            throw storageFailure(e);
+        }
+    }
+
+    /** A consistent (head, state) pair; the caller must hold the handles read lock and unpin it. */
+    private View pin() {
+        publishLock.lock();
+        try {
+            Snapshot snapshot = db.getSnapshot();
+            return new View(committed, snapshot, new ReadOptions().setSnapshot(snapshot));
+        } finally {
+            publishLock.unlock();
+        }
+    }
+
+    private void unpin(View view) {
+        view.readOptions().close();
+        db.releaseSnapshot(view.snapshot());
+    }
+
+    /** Takes the handles read lock, failing if the ledger is closed. */
+    private Lock enter() {
+        Lock lock = handles.readLock();
+        lock.lock();
+        if (closed) {
+            lock.unlock();
+            throw new IllegalStateException("ledger of thread " + thread + " at " + dir + " is closed");
+        }
+        return lock;
+    }
+
+    private UncheckedIOException storageFailure(RocksDBException e) {
+        return new UncheckedIOException(new IOException("ledger at " + dir + ": " + e.getMessage(), e));
+    }
+
+    /** Closes the database once; waits for calls in progress and releases open captures' snapshots. */
+    @Override
+    public void close() {
+        handles.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            for (Capture capture : captures) {
+                unpin(capture.view());
+            }
+            captures.clear();
+            writeOptions.close();
+            db.close();
+            options.close();
+        } finally {
+            handles.writeLock().unlock();
+        }
+    }
+
+    private static void closeQuietly(RocksDB db, Options options) {
+        if (db != null) {
+            db.close();
+        }
+        options.close();
+    }
+
+    @Override
+    public String toString() {
+        return "Ledger[" + committed.head().label() + " at " + dir + "]";
+    }
+}
