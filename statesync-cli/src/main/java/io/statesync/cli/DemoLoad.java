@@ -2,7 +2,6 @@ package io.statesync.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.statesync.node.ledger.AccountId;
-import io.statesync.node.ledger.Keys;
 import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.ledger.Transaction;
@@ -52,21 +51,20 @@ final class DemoLoad implements AutoCloseable {
     }
 
     static Signer writer(ThreadId thread, int i) {
-        return Keys.fromSeed(Keys.sha256(("statesync-demo-writer-" + thread.name() + "-" + i)
-                .getBytes(StandardCharsets.UTF_8)));
+        return Signer.fromPhrase("statesync-demo-writer-" + thread.name() + "-" + i);
     }
 
     /** Funds the writers from the faucet and waits until every thread has included the transfers. */
     void fund() throws IOException, InterruptedException, CommandFailure {
-        Signer faucet = Keys.faucet(FAUCET_SEED);
+        Signer faucet = Signer.fromPhrase(FAUCET_SEED);
         for (ThreadId t : threads) {
             for (int i = 0; i < writersPerThread; i++) {
-                submit(t, Transaction.transfer(faucet, t, i, writer(t, i).id(), 1_000_000_000L));
+                submit(t, Transaction.transfer(faucet, t, i, writer(t, i).account(), 1_000_000_000L));
             }
         }
         long deadline = System.nanoTime() + 60_000_000_000L;
         for (ThreadId t : threads) {
-            AccountId last = writer(t, writersPerThread - 1).id();
+            AccountId last = writer(t, writersPerThread - 1).account();
             while (!exists(t, last)) {
                 if (System.nanoTime() > deadline) {
                     throw new CommandFailure("the faucet's transfers on thread " + t.name()

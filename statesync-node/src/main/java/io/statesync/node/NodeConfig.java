@@ -7,7 +7,7 @@ import io.statesync.core.units.Durations;
 import io.statesync.core.units.Sizes;
 import io.statesync.node.ledger.AccountId;
 import io.statesync.node.ledger.Genesis;
-import io.statesync.node.ledger.Keys;
+import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.producer.ProducerConfig;
 import java.io.IOException;
@@ -185,7 +185,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, int
         g.allow("faucetSeed", "faucetBalance", "accounts");
         TreeMap<AccountId, Long> balances = new TreeMap<>();
         String seed = g.string("faucetSeed", "statesync-demo", ".{1,200}");
-        balances.put(Keys.faucet(seed).id(), g.number("faucetBalance", 1_000_000_000_000L, 1, Long.MAX_VALUE / 4));
+        balances.put(Signer.fromPhrase(seed).account(), g.number("faucetBalance", 1_000_000_000_000L, 1, Long.MAX_VALUE / 4));
         JsonNode accounts = g.node.get("accounts");
         if (accounts != null) {
             if (!accounts.isObject()) {

@@ -170,7 +170,7 @@ final class NodeRoutes implements Route {
             throw RouteException.badRequest("account: " + e.getMessage());
         }
         Optional<Account> a = thread.machine().read(l -> l.account(account));
-        Ledger.Head head = thread.machine().read(Ledger::head);
+        io.statesync.node.ledger.Head head = thread.machine().read(Ledger::head);
         if (a.isEmpty()) {
             throw new RouteException(404, "unknown account " + account.hex() + " on thread " + threadName);
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.statesync.groups.GroupStatus;
 import io.statesync.node.chain.ChainThread;
+import io.statesync.node.ledger.Head;
 import io.statesync.node.ledger.Ledger;
 
 /** The node's status document, {@code GET /node/status}: one entry per thread. */
@@ -21,7 +22,7 @@ final class NodeStatus {
         }
         ArrayNode threads = root.putArray("threads");
         for (ChainThread t : node.threads().values()) {
-            Ledger.Head head = t.machine().read(Ledger::head);
+            Head head = t.machine().read(Ledger::head);
             GroupStatus g = t.groupStatus();
             ObjectNode n = threads.addObject().put("thread", t.id().name()).put("height", head.height())
                     .put("block", head.blockId().hex()).put("stateRoot", head.root().hex())

@@ -36,13 +36,14 @@ import org.slf4j.LoggerFactory;
  * builds the new state into a fresh directory, verifies its state root, and only then switches
  * {@code current} and drops the old one, so a failed install keeps the old state.
  */
-public final class LedgerMachine implements StateMachine {
+public final class LedgerMachine implements StateMachine, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LedgerMachine.class);
     public static final String TYPE_TAG = "statesync-ledger/v1";
 
     private final ThreadId thread;
     private final Path dir;
     private final long saveEvery;
+    private final Genesis genesis;
     /** Guards the swap of {@link #ledger} on install against every other use. */
     private final ReadWriteLock swap = new ReentrantReadWriteLock();
     private Ledger ledger;
@@ -61,6 +62,7 @@ public final class LedgerMachine implements StateMachine {
         this.thread = thread;
         this.dir = dir;
         this.saveEvery = saveEvery;
+        this.genesis = genesis;
         Files.createDirectories(dir);
         Path pointer = dir.resolve("current");
         current = Files.exists(pointer)
@@ -145,7 +147,7 @@ public final class LedgerMachine implements StateMachine {
     public java.util.Optional<SnapshotCapture> capture() {
         swap.readLock().lock();
         try {
-            Ledger.Capture c = ledger.capture();
+            io.statesync.node.ledger.Capture c = ledger.capture();
             return java.util.Optional.of(new SnapshotCapture() {
                 @Override
                 public java.util.Map<String, String> metadata() {
@@ -174,7 +176,7 @@ public final class LedgerMachine implements StateMachine {
 
     @Override
     public void writeSnapshot(Path target) throws IOException {
-        Ledger.Capture c;
+        io.statesync.node.ledger.Capture c;
         swap.readLock().lock();
         try {
             c = ledger.capture();
@@ -196,10 +198,16 @@ public final class LedgerMachine implements StateMachine {
         int next = Integer.parseInt(current.getFileName().toString().substring(3)) + 1;
         Path fresh = dir.resolve("db-" + next);
         deleteTree(fresh);
-        var head = Ledger.restore(dump, fresh, thread);
+        io.statesync.node.ledger.Head head;
+        try {
+            head = Ledger.restore(dump, fresh, thread);
+        } catch (io.statesync.node.ledger.InvalidStateException e) {
+            throw new IOException("thread " + thread.name() + ": snapshot rejected, the old state is kept: "
+                    + e.getMessage(), e);
+        }
         swap.writeLock().lock();
         try {
-            Ledger opened = Ledger.open(fresh, thread, null);
+            Ledger opened = Ledger.open(fresh, thread, genesis);
             Ledger old = ledger;
             Path oldDir = current;
             writePointer(fresh.getFileName().toString());
@@ -216,6 +224,7 @@ public final class LedgerMachine implements StateMachine {
     }
 
     /** Closes the database. */
+    @Override
     public void close() {
         swap.writeLock().lock();
         try {

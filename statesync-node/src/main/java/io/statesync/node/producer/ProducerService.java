@@ -7,7 +7,6 @@ import io.micrometer.core.instrument.Timer;
 import io.statesync.node.ledger.Block;
 import io.statesync.node.ledger.Ledger;
 import io.statesync.node.ledger.Proposal;
-import io.statesync.node.ledger.Rejected;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.ledger.Transaction;
 import java.io.IOException;
@@ -212,7 +211,7 @@ public final class ProducerService implements AutoCloseable {
         long started = System.nanoTime();
         Proposal proposal = with.ledger().propose(txs, with.producerId(), with.clock().millis(),
                 config.maxTransactionsPerBlock(), config.maxBlockBytes());
-        for (Rejected r : proposal.rejected()) {
+        for (Proposal.Rejected r : proposal.rejected()) {
             with.mempool().settle(r.txId(), "rejected: " + r.reason());
             rejected.increment();
         }

@@ -112,7 +112,7 @@ class LedgerTest {
         Signer stranger = Signer.fromPhrase("stranger");
         Transaction good = Transaction.transfer(FAUCET, T0, 0, stranger.account(), 10);
         Transaction.Transfer forged = new Transaction.Transfer(T0, FAUCET.account(), 1, stranger.account(), 5,
-                stranger.sign(Transaction.transfer(FAUCET, T0, 1, stranger.account(), 5).signingBytes()));
+                stranger.sign(Transaction.transfer(FAUCET, T0, 1, stranger.account(), 5).signedDigest()));
         Transaction unknown = Transaction.transfer(Signer.fromPhrase("nobody"), T0, 0, FAUCET.account(), 1);
         Transaction badNonce = Transaction.transfer(FAUCET, T0, 3, stranger.account(), 1);
         Transaction wrongThread = Transaction.transfer(FAUCET, new ThreadId("t1"), 1, stranger.account(), 1);

@@ -1,0 +1,122 @@
+package io.statesync.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.statesync.node.ledger.ThreadId;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The node's YAML configuration: a valid file, and one clear line for every kind of mistake. */
+class NodeConfigTest {
+    static final String VALID = """
+            node:
+              id: n1
+              dataDir: data/n1
+            http:
+              port: 8101
+            gossip:
+              port: 7101
+              seeds: [127.0.0.1:7102]
+            threads: [t0, t1]
+            members:
+              - id: n1
+                http: http://127.0.0.1:8101
+                raft: 127.0.0.1:9101
+              - id: n2
+                http: http://127.0.0.1:8102
+                raft: 127.0.0.1:9111
+            producer:
+              productionTimeout: 150ms
+              maxBlockBytes: 1MiB
+              saveStateEvery: 50
+            sync:
+              staticStorages: [http://cdn.example/state/]
+              maxTries: 3
+              retryWait: 2s
+              deadline: 10m
+            """;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aValidFileGivesEveryValueAndTheDefaults() throws Exception {
+        NodeConfig c = load(VALID);
+
+        assertEquals("n1", c.id());
+        assertEquals(dir.resolve("data/n1"), c.dataDir());
+        assertEquals("127.0.0.1", c.host());
+        assertEquals(8101, c.httpPort());
+        assertEquals(7101, c.gossipPort());
+        assertEquals(List.of(new ThreadId("t0"), new ThreadId("t1")), c.threads());
+        assertEquals(2, c.members().size());
+        assertEquals(9111, c.members().get(1).raft().getPort());
+        assertEquals(Duration.ofMillis(150), c.producer().productionTimeout());
+        assertEquals(1 << 20, c.producer().maxBlockBytes());
+        assertEquals(2000, c.producer().maxTransactionsPerBlock(), "default");
+        assertEquals(50, c.saveStateEvery());
+        assertEquals(3, c.sync().maxTries());
+        assertEquals(Duration.ofSeconds(2), c.sync().retryWait());
+        assertEquals(Duration.ofMinutes(10), c.sync().deadline());
+        assertEquals(2, c.sync().retainSnapshots(), "default");
+        assertEquals(1, c.genesis().balances().size(), "the faucet");
+        assertEquals("n1", c.self().id());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "unknown top-level key   | 'node:'                    | 'nodes:'              | 'nodes: unknown key'",
+            "unknown nested key      | '  port: 8101'             | '  prot: 8101'        | 'http.prot: unknown key'",
+            "missing id              | '  id: n1'                 | '  ix: n1'            | 'node.ix: unknown key'",
+            "bad port                | '  port: 8101'             | '  port: 99999'       | 'http.port: 99999 is out of range'",
+            "port not a number       | '  port: 8101'             | '  port: eighty'      | 'http.port: ''eighty'' is not an integer'",
+            "bad duration            | '  productionTimeout: 150ms' | '  productionTimeout: 2x' | 'producer.productionTimeout:'",
+            "bad size                | '  maxBlockBytes: 1MiB'    | '  maxBlockBytes: 1PB' | 'producer.maxBlockBytes:'",
+            "block too big           | '  maxBlockBytes: 1MiB'    | '  maxBlockBytes: 64MiB' | 'producer: maxBlockBytes must be between'",
+            "bad thread name         | 'threads: [t0, t1]'        | 'threads: [T0]'       | 'threads:'",
+            "duplicate thread        | 'threads: [t0, t1]'        | 'threads: [t0, t0]'   | 'threads: thread names must be unique'",
+            "no threads              | 'threads: [t0, t1]'        | 'threads: []'         | 'threads: list at least one thread'",
+            "bad seed                | 'seeds: [127.0.0.1:7102]'  | 'seeds: [nowhere]'    | 'gossip.seeds: ''nowhere'' is not host:port'",
+            "bad url                 | 'http: http://127.0.0.1:8102' | 'http: ftp://x'    | 'members[1].http: ''ftp://x'' is not an http(s) URL'",
+            "self not a member       | '  id: n1'                 | '  id: n9'            | 'members: this node (node.id n9) must be one of the members'",
+            "zero tries              | '  maxTries: 3'            | '  maxTries: 0'       | 'sync.maxTries: 0 is out of range'",
+            "zero retry wait         | '  retryWait: 2s'          | '  retryWait: 0s'     | 'sync.retryWait: must be positive'",
+            "section not a mapping   | 'sync:'                    | 'sync: 3'             | 'not valid YAML'",
+    })
+    void aBadValueIsOneLineNamingTheKey(String name, String find, String replace, String expected) throws Exception {
+        String yaml = VALID.replaceFirst(java.util.regex.Pattern.quote(find), java.util.regex.Matcher.quoteReplacement(replace));
+        assertFalse(yaml.equals(VALID), "the test replaced something: " + find);
+
+        NodeConfig.ConfigException e = assertThrows(NodeConfig.ConfigException.class, () -> load(yaml));
+
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+    }
+
+    @Test
+    void aMissingFileOrNotYamlIsOneLine() throws Exception {
+        var missing = assertThrows(NodeConfig.ConfigException.class, () -> NodeConfig.load(dir.resolve("none.yaml")));
+        assertTrue(missing.getMessage().startsWith("cannot read config"), missing.getMessage());
+
+        var garbled = assertThrows(NodeConfig.ConfigException.class, () -> load("node: [unclosed"));
+        assertTrue(garbled.getMessage().contains("is not valid YAML"), garbled.getMessage());
+
+        var scalar = assertThrows(NodeConfig.ConfigException.class, () -> load("just text"));
+        assertTrue(scalar.getMessage().contains("must be a YAML mapping"), scalar.getMessage());
+    }
+
+    private NodeConfig load(String yaml) throws Exception {
+        Path f = dir.resolve("node.yaml");
+        Files.writeString(f, yaml);
+        return NodeConfig.load(f);
+    }
+}

@@ -1,0 +1,188 @@
+package io.statesync.node.chain;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.statesync.groups.StateMachine;
+import io.statesync.node.ledger.Block;
+import io.statesync.node.ledger.Capture;
+import io.statesync.node.ledger.Genesis;
+import io.statesync.node.ledger.Head;
+import io.statesync.node.ledger.Ledger;
+import io.statesync.node.ledger.Proposal;
+import io.statesync.node.ledger.Signer;
+import io.statesync.node.ledger.StateRoot;
+import io.statesync.node.ledger.ThreadId;
+import io.statesync.node.ledger.Transaction;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The ledger as a group's state machine: blocks in, state roots checked, snapshots installed or refused. */
+class LedgerMachineTest {
+    private static final ThreadId T0 = new ThreadId("t0");
+    private static final Signer FAUCET = Signer.fromPhrase("machine-test-faucet");
+    private static final Genesis GENESIS = Genesis.faucet(FAUCET.account(), 1_000_000_000);
+
+    @TempDir
+    Path dir;
+    private LedgerMachine machine;
+    private long index;
+    private long nonce;
+
+    @BeforeEach
+    void open() throws IOException {
+        machine = new LedgerMachine(T0, dir.resolve("a"), GENESIS, 3);
+    }
+
+    @AfterEach
+    void close() {
+        machine.close();
+    }
+
+    /** Forms a block on the machine's ledger with one write and applies it through the state machine API. */
+    private String applyNext(LedgerMachine m) {
+        Transaction tx = Transaction.write(FAUCET, T0, nonce++, ("k" + nonce).getBytes(StandardCharsets.UTF_8),
+                new byte[1000]);
+        Proposal p = m.propose(List.of(tx), "n1", 1000 + index, 100, 1 << 20);
+        return new String(m.apply(++index, p.block().encode()), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void blocksThatExtendTheHeadApplyAndEverySaveBlockAsksForASnapshot() {
+        for (int i = 1; i <= 7; i++) {
+            assertTrue(applyNext(machine).startsWith("ok " + i + " "));
+            assertEquals(i % 3 == 0, machine.snapshotDue(index), "block " + i);
+        }
+        assertEquals(7, machine.read(Ledger::head).height());
+    }
+
+    @Test
+    void aStaleOrMalformedBlockIsSkippedTheSameWayEverywhereAndTheLogGoesOn() {
+        applyNext(machine);
+        Block stale = machine.read(Ledger::headBlock);
+
+        String again = new String(machine.apply(++index, stale.encode()), StandardCharsets.UTF_8);
+        String garbage = new String(machine.apply(++index, new byte[] {1, 2, 3}), StandardCharsets.UTF_8);
+
+        assertTrue(again.startsWith("skipped: block 1 does not extend the head 1"), again);
+        assertTrue(garbage.startsWith("skipped: malformed block"), garbage);
+        assertTrue(applyNext(machine).startsWith("ok 2 "));
+        assertNull(machine.halted());
+    }
+
+    @Test
+    void aBlockWithAWrongStateRootHaltsTheThreadNamingTheBlock() {
+        applyNext(machine);
+        Transaction tx = Transaction.transfer(FAUCET, T0, nonce, Signer.fromPhrase("x").account(), 5);
+        Block honest = machine.propose(List.of(tx), "n1", 5, 10, 1 << 20).block();
+        Block forged = new Block(honest.thread(), honest.seqNo(), honest.parent(), honest.transactions(),
+                StateRoot.of(new byte[32]), honest.producer(), honest.timeMillis());
+
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> machine.apply(++index, forged.encode()));
+
+        assertTrue(e.getMessage().contains("state root mismatch"), e.getMessage());
+        assertTrue(e.getMessage().contains(forged.id().hex().substring(0, 8)) || e.getMessage().contains("t0#2"),
+                e.getMessage());
+        assertTrue(machine.halted() != null);
+        assertEquals(1, machine.read(Ledger::head).height(), "nothing of the bad block was written");
+    }
+
+    @Test
+    void anInstalledSnapshotReplacesTheStateAfterItsRootIsVerified() throws Exception {
+        for (int i = 0; i < 5; i++) {
+            applyNext(machine);
+        }
+        Path dump = dir.resolve("dump");
+        Files.createDirectories(dump);
+        machine.writeSnapshot(dump);
+        Head source = machine.read(Ledger::head);
+
+        try (LedgerMachine fresh = new LedgerMachine(T0, dir.resolve("b"), GENESIS, 3)) {
+            fresh.installSnapshot(dump);
+            Head installed = fresh.read(Ledger::head);
+            assertEquals(source, installed);
+            assertEquals(source.root(), fresh.read(Ledger::recomputeRoot));
+            try (Stream<Path> dbs = Files.list(dir.resolve("b"))) {
+                assertEquals(1, dbs.filter(p -> p.getFileName().toString().startsWith("db-")).count(),
+                        "the old database is gone");
+            }
+        }
+    }
+
+    @Test
+    void aSnapshotWhoseStateRootDoesNotMatchIsRejectedAndTheOldStateIsKept() throws Exception {
+        for (int i = 0; i < 4; i++) {
+            applyNext(machine);
+        }
+        Path dump = dir.resolve("dump");
+        Files.createDirectories(dump);
+        machine.writeSnapshot(dump);
+        // One byte of one stored value flipped: the dump still parses, its root no longer matches.
+        Path state = dump.resolve(Capture.STATE_FILE);
+        byte[] bytes = Files.readAllBytes(state);
+        bytes[bytes.length - 10] ^= 0x40;
+        Files.write(state, bytes);
+
+        try (LedgerMachine other = new LedgerMachine(T0, dir.resolve("c"), GENESIS, 3)) {
+            applyNext(other);
+            Head before = other.read(Ledger::head);
+
+            IOException e = assertThrows(IOException.class, () -> other.installSnapshot(dump));
+
+            assertTrue(e.getMessage().contains("snapshot rejected, the old state is kept"), e.getMessage());
+            assertTrue(e.getMessage().contains("state root mismatch"), e.getMessage());
+            assertEquals(before, other.read(Ledger::head));
+            assertEquals(before.root(), other.read(Ledger::recomputeRoot));
+            try (Stream<Path> dbs = Files.list(dir.resolve("c"))) {
+                assertEquals(1, dbs.filter(p -> p.getFileName().toString().startsWith("db-")).count(),
+                        "the half-built database was removed");
+            }
+        }
+    }
+
+    @Test
+    void aCaptureIsTheStateAtItsBlockWhileLaterBlocksApply() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            applyNext(machine);
+        }
+        Head atCapture = machine.read(Ledger::head);
+        Path dump = dir.resolve("captured");
+        Files.createDirectories(dump);
+        try (StateMachine.SnapshotCapture c = machine.capture().orElseThrow()) {
+            applyNext(machine);
+            applyNext(machine);
+            assertEquals(atCapture.blockId().hex(), c.metadata().get("block"));
+            assertEquals("3", c.metadata().get("height"));
+            c.writeTo(dump);
+        }
+        try (LedgerMachine fresh = new LedgerMachine(T0, dir.resolve("d"), GENESIS, 3)) {
+            fresh.installSnapshot(dump);
+            assertEquals(atCapture, fresh.read(Ledger::head));
+        }
+        assertFalse(machine.read(Ledger::head).equals(atCapture));
+    }
+
+    @Test
+    void aRestartKeepsTheStateAndTheDatabasePointer() throws Exception {
+        applyNext(machine);
+        applyNext(machine);
+        Head before = machine.read(Ledger::head);
+        machine.close();
+
+        machine = new LedgerMachine(T0, dir.resolve("a"), GENESIS, 3);
+
+        assertEquals(before, machine.read(Ledger::head));
+    }
+}
