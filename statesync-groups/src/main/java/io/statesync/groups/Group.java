@@ -110,7 +110,7 @@ public final class Group implements AutoCloseable {
         Path groupDir = Files.createDirectories(config.dataDir().resolve(config.name() + "-" + gid.substring(0, 8)));
         List<AutoCloseable> opened = new ArrayList<>();
         try {
-            Replica replica = Replica.open(gid, config, userMachine, groupDir);
+            Replica replica = Replica.open(gid, config, userMachine, groupDir, registry);
             opened.add(replica);
             Leases leases = new Leases();
             AtomicLong knownCommit = new AtomicLong();
@@ -309,14 +309,36 @@ public final class Group implements AutoCloseable {
         return replica.machine().query(request);
     }
 
+    /** This member's replica (tests read its store). */
+    Replica replica() {
+        return replica;
+    }
+
     /** The position the local state reflects. */
     public LogPosition applied() {
         return replica.applied();
     }
 
-    /** Takes a snapshot of the current state now (normally they happen every {@code snapshotEvery}). */
+    /**
+     * Takes a snapshot of the current state now (normally they happen every {@code snapshotEvery}
+     * and where the machine's {@link StateMachine#snapshotDue} asks) and returns it once recorded.
+     * Synchronous: a snapshot write in progress is waited for first; a machine that supports {@link
+     * StateMachine#capture} is captured with apply held off for the capture only, and the capture is
+     * written on the calling thread.
+     */
     public SnapshotRecord snapshotNow() throws IOException {
-        return replica.snapshot();
+        return replica.snapshotNow();
+    }
+
+    /**
+     * Sets the listener that hears about every snapshot this member records (taken here, not
+     * installed from peers), right after it is committed to the catalog: on the snapshot writer
+     * thread, or on the apply thread for a machine without capture support, so it should be quick.
+     * Its exceptions are logged. {@code null} removes it. Snapshots recorded while the member opened
+     * (before this call could be made) are not reported.
+     */
+    public void onSnapshot(java.util.function.Consumer<SnapshotRecord> listener) {
+        replica.onSnapshot(listener);
     }
 
     public GroupStatus status() {

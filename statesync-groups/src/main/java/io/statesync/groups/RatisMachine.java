@@ -43,6 +43,8 @@ final class RatisMachine extends BaseStateMachine {
     private volatile String leader;
     /** The position the state is known durable at, beyond the newest snapshot (after a log replay). */
     private volatile LogPosition durable = LogPosition.ORIGIN;
+    /** The newest snapshot index (Ratis's numbering) {@link #takeSnapshot} reported. */
+    private long reportedSnapshot = -1;
 
     RatisMachine(Replica replica, CatchUp catchUp, String self) {
         this.replica = replica;
@@ -132,10 +134,23 @@ final class RatisMachine extends BaseStateMachine {
         }
     }
 
-    /** Ratis purges its own log up to what this returns: the newest snapshot. */
+    /**
+     * Ratis purges its own log up to what this returns: the newest recorded snapshot. Snapshots a
+     * machine's capture is still writing are not in the catalog yet, so Ratis never purges past a
+     * snapshot that could still fail. Ratis asks after every batch of entries until the index moves
+     * on; while a write runs, "nothing new" (-1) keeps it from logging a snapshot and purging at
+     * the same index again and again until the write is recorded.
+     */
     @Override
     public long takeSnapshot() throws IOException {
-        return replica.latestSnapshot().map(s -> s.index() - 1).orElse(-1L);
+        long newest = replica.latestSnapshot().map(s -> s.index() - 1).orElse(-1L);
+        synchronized (this) {
+            if (newest <= reportedSnapshot && replica.snapshotWriting()) {
+                return -1L;
+            }
+            reportedSnapshot = Math.max(reportedSnapshot, newest);
+        }
+        return newest;
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.statesync.groups;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Manifest;
@@ -30,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,8 +41,14 @@ import org.slf4j.LoggerFactory;
  * position and chain value it reflects, the committed log served to peers, the snapshot catalog
  * and the content store. Every change of the state goes through here, in log order, whether from
  * the consensus engine or from a catch-up session.
+ *
+ * <p>Snapshots: at every multiple of {@code snapshotEvery} and wherever the machine asks ({@link
+ * StateMachine#snapshotDue}). A machine that can {@linkplain StateMachine#capture capture} its state
+ * has the capture written by the {@link SnapshotWriter} on its own thread while apply goes on; the
+ * snapshot counts only once {@link #record} committed it, so nothing (catalog, peers, Ratis)
+ * sees a snapshot that is still being written. Other machines write theirs on the apply thread.
  */
-final class Replica implements AutoCloseable {
+final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
     private static final Logger log = LoggerFactory.getLogger(Replica.class);
     private final String groupId;
     private final GroupConfig config;
@@ -49,6 +57,11 @@ final class Replica implements AutoCloseable {
     private final CommittedLog committed;
     private final SnapshotCatalog catalog;
     private final Path stateDir;
+    private final SnapshotWriter writer;
+    /** A captured snapshot is being written: dropping snapshots waits (their blobs may be reused). */
+    private volatile boolean writing;
+    /** Captures are written on the writer thread; off while the replica re-applies entries at open. */
+    private volatile boolean async;
     private volatile LogPosition applied = LogPosition.ORIGIN;
     private byte[] chain = Chain.GENESIS;
     /** The directory the machine's current state was installed from, if any. */
@@ -58,7 +71,7 @@ final class Replica implements AutoCloseable {
     private volatile String failure;
 
     private Replica(String groupId, GroupConfig config, StateMachine machine, ContentStore store,
-                    CommittedLog committed, SnapshotCatalog catalog, Path stateDir) {
+                    CommittedLog committed, SnapshotCatalog catalog, Path stateDir, MeterRegistry registry) {
         this.groupId = groupId;
         this.config = config;
         this.machine = machine;
@@ -66,23 +79,37 @@ final class Replica implements AutoCloseable {
         this.committed = committed;
         this.catalog = catalog;
         this.stateDir = stateDir;
+        this.writer = new SnapshotWriter(groupId, config.name(), store, stateDir, this, registry);
     }
 
     /**
      * Opens the member's group directory: installs the newest snapshot into the machine, then
      * re-applies the committed entries kept after it, so the state is where it was before a stop.
+     * Snapshot points met while re-applying are written on this thread.
      */
-    static Replica open(String groupId, GroupConfig config, StateMachine machine, Path groupDir) throws IOException {
+    static Replica open(String groupId, GroupConfig config, StateMachine machine, Path groupDir,
+                        MeterRegistry registry) throws IOException {
         ContentStore store = ContentStore.open(groupDir.resolve("store"));
         CommittedLog committed = CommittedLog.open(groupDir.resolve("log"), 64L << 20);
         SnapshotCatalog catalog = SnapshotCatalog.open(groupDir.resolve("snapshots.json"));
         Path stateDir = Files.createDirectories(groupDir.resolve("state"));
-        Replica r = new Replica(groupId, config, machine, store, committed, catalog, stateDir);
-        Optional<SnapshotRecord> latest = catalog.latest();
-        if (latest.isPresent()) {
-            r.load(latest.get(), true);
+        SnapshotWriter.removeLeftovers(stateDir);
+        Replica r = new Replica(groupId, config, machine, store, committed, catalog, stateDir, registry);
+        try {
+            Optional<SnapshotRecord> latest = catalog.latest();
+            if (latest.isPresent()) {
+                r.load(latest.get(), true);
+            }
+            r.recover();
+        } catch (IOException | RuntimeException e) {
+            try {
+                r.close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
         }
-        r.recover();
+        r.async = true;
         return r;
     }
 
@@ -183,14 +210,123 @@ final class Replica implements AutoCloseable {
         }
         chain = after;
         applied = entry.position();
-        if (entry.index() % config.snapshotEvery() == 0) {
-            snapshot();
+        // The machine is asked at every entry (no-ops too), so it always knows the index it is at.
+        boolean due = machine.snapshotDue(entry.index());
+        if (due || entry.index() % config.snapshotEvery() == 0) {
+            snapshotPoint();
         }
         SyncProvider p = provider;
         if (p != null) {
             p.committed(applied);
         }
         return result;
+    }
+
+    /**
+     * A snapshot point, on the apply thread: a capture goes to the writer (or is closed unwritten
+     * and counted as skipped while another write runs; a failed capture is logged and counted, the
+     * state is unaffected); a machine without capture support is snapshotted here, as before.
+     */
+    private void snapshotPoint() throws IOException {
+        Optional<SnapshotRecord> latest = catalog.latest();
+        if (latest.isPresent() && latest.get().index() == applied.index()) {
+            return;
+        }
+        Optional<StateMachine.SnapshotCapture> capture;
+        try {
+            capture = machine.capture();
+        } catch (IOException | RuntimeException e) {
+            writer.captureFailed(applied, e);
+            return;
+        }
+        if (capture.isEmpty()) {
+            snapshot();
+            return;
+        }
+        if (!writer.tryClaim()) {
+            closeQuietly(capture.get());
+            writer.skipped(applied);
+            return;
+        }
+        SnapshotWriter.Captured captured = new SnapshotWriter.Captured(capture.get(), applied, chain.clone());
+        writing = true;
+        if (async) {
+            writer.writeAsync(captured);
+        } else {
+            writer.writeHere(captured);
+        }
+    }
+
+    private void closeQuietly(StateMachine.SnapshotCapture capture) {
+        try {
+            capture.close();
+        } catch (RuntimeException e) {
+            log.warn("group {}: closing a capture failed: {}", groupId, e.toString());
+        }
+    }
+
+    /**
+     * Takes a snapshot of the current state now, on the caller's thread, and returns it once
+     * recorded. A write in progress is waited for first. With capture support only the capture holds
+     * off apply; the write runs on this thread while apply goes on. Without it, apply waits for the
+     * whole snapshot, as at a snapshot point. Failures are thrown.
+     */
+    SnapshotRecord snapshotNow() throws IOException {
+        writer.claim();
+        SnapshotWriter.Captured captured = null;
+        try {
+            synchronized (this) {
+                Optional<SnapshotRecord> latest = catalog.latest();
+                if (latest.isPresent() && latest.get().index() == applied.index()) {
+                    return latest.get();
+                }
+                Optional<StateMachine.SnapshotCapture> capture = machine.capture();
+                if (capture.isEmpty()) {
+                    return snapshot();
+                }
+                captured = new SnapshotWriter.Captured(capture.get(), applied, chain.clone());
+                writing = true;
+            }
+        } finally {
+            if (captured == null) {
+                writer.release();
+            }
+        }
+        return writer.write(captured);
+    }
+
+    /**
+     * Commits a written capture: makes the committed log durable (at least up to the snapshot's
+     * index), records the snapshot in the catalog (the commit point), prunes.
+     */
+    @Override
+    public synchronized SnapshotRecord record(SnapshotWriter.Captured captured, SnapshotRef ref) throws IOException {
+        writing = false;
+        committed.sync();
+        SnapshotRecord record = new SnapshotRecord(ref.root(), captured.position(), captured.chain(),
+                SnapshotRecord.machineMetadata(ref.manifest().metadata()));
+        catalog.add(record);
+        prune();
+        return record;
+    }
+
+    @Override
+    public synchronized void ended(SnapshotWriter.Captured captured) {
+        writing = false;
+    }
+
+    /** Hears about every snapshot this member records (not installs); see {@code Group.onSnapshot}. */
+    void onSnapshot(Consumer<SnapshotRecord> listener) {
+        writer.listener(listener);
+    }
+
+    /** Whether a captured snapshot is being written (it is not in the catalog yet). */
+    boolean snapshotWriting() {
+        return writing;
+    }
+
+    SnapshotWriter writer() {
+        return writer;
     }
 
     /**
@@ -226,6 +362,7 @@ final class Replica implements AutoCloseable {
         log.info("group {}: snapshot {} ({} bytes) in {} ms", groupId, record, ref.manifest().totalBytes(),
                 (System.nanoTime() - started) / 1_000_000);
         prune();
+        writer.recorded(record, System.nanoTime() - started);
         return record;
     }
 
@@ -247,9 +384,9 @@ final class Replica implements AutoCloseable {
         }
         // The fetcher verified every chunk as it arrived, moments ago; hashing them again on the
         // way out would only catch a disk that corrupts a file within seconds.
-        load(record, false);
+        Manifest manifest = load(record, false);
         committed.resetTo(record.position(), record.chain());
-        catalog.add(record);
+        catalog.add(record.withManifestMetadata(manifest.metadata()));
         prune();
     }
 
@@ -257,7 +394,7 @@ final class Replica implements AutoCloseable {
      * Materializes a snapshot into a fresh directory and installs it into the machine; with
      * {@code verify}, every chunk is re-hashed on the way out (at start-up: the store has sat on disk).
      */
-    private void load(SnapshotRecord record, boolean verify) throws IOException {
+    private Manifest load(SnapshotRecord record, boolean verify) throws IOException {
         Manifest manifest;
         try {
             manifest = SnapshotImporter.loadManifest(store, record.manifest(), ManifestLimits.DEFAULT);
@@ -297,18 +434,20 @@ final class Replica implements AutoCloseable {
                 }
             }
         }
+        return manifest;
     }
 
     /**
      * Drops snapshots beyond the retention count that no session holds, with the blobs no kept
      * snapshot shares, and prunes the committed log as far as the provider, the retention and the
-     * newest snapshot allow.
+     * newest snapshot allow. No snapshot is dropped while a capture is being imported: the import
+     * may be reusing their blobs; the prune after its record catches up.
      */
     synchronized void prune() throws IOException {
         List<SnapshotRecord> all = catalog.all();
         SyncProvider p = provider;
         List<SnapshotRecord> drop = new ArrayList<>();
-        for (int i = 0; i < all.size() - config.retainSnapshots(); i++) {
+        for (int i = 0; !writing && i < all.size() - config.retainSnapshots(); i++) {
             if (p == null || p.maySnapshotBeDropped(all.get(i))) {
                 drop.add(all.get(i));
             }
@@ -359,9 +498,14 @@ final class Replica implements AutoCloseable {
         return out;
     }
 
+    /** Stops a snapshot write in progress (its temp directory deleted, capture closed), then the log. */
     @Override
-    public synchronized void close() throws IOException {
-        committed.close();
+    public void close() throws IOException {
+        // Not under the lock: the writer takes it to record.
+        writer.close();
+        synchronized (this) {
+            committed.close();
+        }
     }
 
     static void deleteTree(Path root) throws IOException {

@@ -83,8 +83,18 @@ class KvMachine implements StateMachine {
         return map.size();
     }
 
+    /** A copy of the whole state, consistent if taken while no command is applied. */
+    java.util.TreeMap<String, byte[]> copy() {
+        return new java.util.TreeMap<>(map);
+    }
+
     @Override
     public void writeSnapshot(Path dir) throws IOException {
+        write(map, dir);
+    }
+
+    /** The snapshot format: {@code kv.bin}, the entries in key order. */
+    static void write(Map<String, byte[]> map, Path dir) throws IOException {
         try (OutputStream os = Files.newOutputStream(dir.resolve("kv.bin"));
              DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(os, 1 << 16))) {
             out.writeInt(map.size());

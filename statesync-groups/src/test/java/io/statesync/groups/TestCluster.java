@@ -28,6 +28,8 @@ final class TestCluster implements AutoCloseable {
     final Node[] nodes;
     private final java.util.function.IntFunction<StateSync> syncs;
     private final UnaryOperator<GroupConfig> tweak;
+    /** Makes each member's state machine, at every start. */
+    private java.util.function.IntFunction<KvMachine> machines = i -> new KvMachine();
 
     static final class Node {
         final int index;
@@ -69,6 +71,12 @@ final class TestCluster implements AutoCloseable {
             members.add(m);
             nodes[i] = new Node(i, m, root.resolve("n" + i));
         }
+    }
+
+    /** Uses {@code factory} for the members' state machines from now on. */
+    TestCluster machines(java.util.function.IntFunction<KvMachine> factory) {
+        this.machines = factory;
+        return this;
     }
 
     static int freePort() throws IOException {
@@ -118,7 +126,7 @@ final class TestCluster implements AutoCloseable {
     }
 
     void startGroup(int i) throws Exception {
-        startGroup(i, config(i), new KvMachine());
+        startGroup(i, config(i), machines.apply(i));
     }
 
     void startGroup(int i, GroupConfig config, KvMachine machine) throws Exception {

@@ -17,7 +17,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 
 /**
  * The snapshots a member holds, newest last, persisted in one JSON file that is replaced
@@ -38,9 +40,12 @@ public final class SnapshotCatalog {
         if (Files.exists(file)) {
             JsonNode root = JSON.readTree(file.toFile());
             for (JsonNode n : root.path("snapshots")) {
+                // "metadata" is absent in catalogs written before it existed.
+                Map<String, String> metadata = new TreeMap<>();
+                n.path("metadata").fields().forEachRemaining(e -> metadata.put(e.getKey(), e.getValue().asText()));
                 c.records.add(new SnapshotRecord(Cid.parse(n.path("manifest").asText()),
                         new LogPosition(n.path("term").asLong(), n.path("index").asLong()),
-                        Chain.parse(n.path("chain").asText())));
+                        Chain.parse(n.path("chain").asText()), metadata));
             }
             c.records.sort(Comparator.comparingLong(SnapshotRecord::index));
         }
@@ -76,8 +81,12 @@ public final class SnapshotCatalog {
         ObjectNode root = JSON.createObjectNode();
         ArrayNode list = root.putArray("snapshots");
         for (SnapshotRecord r : records) {
-            list.addObject().put("manifest", r.manifest().toString()).put("term", r.position().term())
+            ObjectNode n = list.addObject().put("manifest", r.manifest().toString()).put("term", r.position().term())
                     .put("index", r.index()).put("chain", Chain.hex(r.chain()));
+            if (!r.metadata().isEmpty()) {
+                ObjectNode m = n.putObject("metadata");
+                r.metadata().forEach(m::put);
+            }
         }
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.write(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
