@@ -71,7 +71,7 @@ public final class Node implements AutoCloseable {
     }
 
     /** Starts a node; on failure everything started so far is closed again. */
-    public static Node start(NodeConfig config) throws IOException {
+    public static Node start(NodeConfig config) throws IOException, InterruptedException {
         Files.createDirectories(config.dataDir());
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         ContentStore store = ContentStore.open(config.dataDir().resolve("store"));

@@ -186,7 +186,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, int
         TreeMap<AccountId, Long> balances = new TreeMap<>();
         String seed = g.string("faucetSeed", "statesync-demo", ".{1,200}");
         balances.put(Signer.fromPhrase(seed).account(), g.number("faucetBalance", 1_000_000_000_000L, 1, Long.MAX_VALUE / 4));
-        JsonNode accounts = g.node.get("accounts");
+        JsonNode accounts = g.node == null ? null : g.node.get("accounts");
         if (accounts != null) {
             if (!accounts.isObject()) {
                 throw new ConfigException("genesis.accounts: must map account ids (64 hex) to balances");
