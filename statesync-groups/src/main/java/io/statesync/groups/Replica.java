@@ -325,10 +325,6 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
         return writing;
     }
 
-    SnapshotWriter writer() {
-        return writer;
-    }
-
     /**
      * Snapshots the current state into the store (unchanged chunks are shared with earlier
      * snapshots), makes the committed log durable up to here, records the snapshot, prunes.

@@ -275,14 +275,6 @@ final class SnapshotWriter implements AutoCloseable {
         this.listener = listener;
     }
 
-    double skippedCount() {
-        return skipped.count();
-    }
-
-    double failedCount() {
-        return failed.count();
-    }
-
     /**
      * Stops the write in progress (interrupted unless it is already committing), waits for its
      * thread to end, and removes the meters. Later captures are closed unwritten.
