@@ -240,6 +240,7 @@ public final class Group implements AutoCloseable {
         RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(Integer.MAX_VALUE, config.snapshotEvery())));
         // Only closed segments are purged; small ones let the log shrink soon after each snapshot.
         RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(config.raftSegmentBytes()));
+        RaftServerConfigKeys.Log.setPurgePreservationLogNum(p, config.raftLogKept());
         return p;
     }
 

@@ -24,10 +24,14 @@ import java.util.Objects;
  * @param electionTimeout the shortest election timeout; the longest is twice it (default 1 s)
  * @param raftSegmentBytes the consensus log's segment size (default 1 MiB); Ratis purges only
  *     whole closed segments, so smaller segments let its log shrink sooner after a snapshot
+ * @param raftLogKept consensus log entries kept behind the newest snapshot when the log is purged
+ *     (default 0). A member that installs a snapshot while new ones are being taken can then go
+ *     on from the log instead of needing the next snapshot too.
  */
 public record GroupConfig(String name, String self, List<GroupMember> members, Path dataDir, StateSync sync,
                           long snapshotEvery, int retainSnapshots, long retainEntries, Duration sessionTimeout,
-                          Duration retryBackoffMax, Duration electionTimeout, long raftSegmentBytes) {
+                          Duration retryBackoffMax, Duration electionTimeout, long raftSegmentBytes,
+                          long raftLogKept) {
     public GroupConfig {
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(sync, "sync");
@@ -55,6 +59,9 @@ public record GroupConfig(String name, String self, List<GroupMember> members, P
         if (retainEntries < 0) {
             throw new IllegalArgumentException("retainEntries must not be negative, not " + retainEntries);
         }
+        if (raftLogKept < 0) {
+            throw new IllegalArgumentException("raftLogKept must not be negative, not " + raftLogKept);
+        }
         if (raftSegmentBytes < 4096) {
             throw new IllegalArgumentException("raftSegmentBytes must be at least 4096, not " + raftSegmentBytes);
         }
@@ -69,42 +76,47 @@ public record GroupConfig(String name, String self, List<GroupMember> members, P
 
     public static GroupConfig of(String name, String self, List<GroupMember> members, Path dataDir, StateSync sync) {
         return new GroupConfig(name, self, members, dataDir, sync, 10_000, 2, 1_000_000, Duration.ofMinutes(10),
-                Duration.ofSeconds(10), Duration.ofSeconds(1), 1 << 20);
+                Duration.ofSeconds(10), Duration.ofSeconds(1), 1 << 20, 0);
     }
 
     public GroupConfig withSnapshotEvery(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, v, retainSnapshots, retainEntries, sessionTimeout,
-                retryBackoffMax, electionTimeout, raftSegmentBytes);
+                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept);
     }
 
     public GroupConfig withRetention(int snapshots, long entries) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, snapshots, entries, sessionTimeout,
-                retryBackoffMax, electionTimeout, raftSegmentBytes);
+                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept);
     }
 
     public GroupConfig withSessionTimeout(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries, v,
-                retryBackoffMax, electionTimeout, raftSegmentBytes);
+                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept);
     }
 
     public GroupConfig withRetryBackoffMax(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, v, electionTimeout, raftSegmentBytes);
+                sessionTimeout, v, electionTimeout, raftSegmentBytes, raftLogKept);
     }
 
     public GroupConfig withElectionTimeout(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, v, raftSegmentBytes);
+                sessionTimeout, retryBackoffMax, v, raftSegmentBytes, raftLogKept);
     }
 
     public GroupConfig withSync(StateSync v) {
         return new GroupConfig(name, self, members, dataDir, v, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes);
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept);
     }
 
     public GroupConfig withRaftSegmentBytes(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, electionTimeout, v);
+                sessionTimeout, retryBackoffMax, electionTimeout, v, raftLogKept);
+    }
+
+    public GroupConfig withRaftLogKept(long v) {
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, v);
     }
 
     /** User-supplied text made safe for a one-line message: control characters as '?', at most 64 chars. */

@@ -121,7 +121,9 @@ public final class Node implements AutoCloseable {
             GroupConfig gc = GroupConfig.of(t.name(), config.id(), members, dir.resolve("group"), SnapshotSync.DEFAULT)
                     .withSnapshotEvery(Math.max(64, 2 * Math.max(1, config.saveStateEvery())))
                     .withRetention(config.sync().retainSnapshots(), 10_000)
-                    .withRaftSegmentBytes(8L << 20);
+                    .withRaftSegmentBytes(8L << 20)
+                    // A joiner that installs one snapshot while the next is being taken goes on from the log.
+                    .withRaftLogKept(4 * Math.max(16, config.saveStateEvery()));
             Group group;
             try {
                 group = groups.start(gc, machine);
