@@ -437,11 +437,8 @@ final class LoadJob {
                     note(notes, s + " served bytes not matching manifest " + cid);
                     continue;
                 }
-                Manifest m = ManifestCodec.decode(bytes, limits);
-                if (mismatch(m, null, null) == null) {
-                    store.put(cid.codec(), bytes);
-                }
-                return Optional.of(m);
+                // Not stored here: the chunk fetch gets it again (one small GET) only if it is accepted.
+                return Optional.of(ManifestCodec.decode(bytes, limits));
             } catch (SmallGets.NotFound e) {
                 note(notes, s + ": manifest " + cid + " not found");
             } catch (ManifestException e) {
@@ -454,18 +451,12 @@ final class LoadJob {
         return Optional.empty();
     }
 
-    /**
-     * Why the manifest is not the state of {@code block} of {@code thread}, or null if it is.
-     * With null arguments only the presence of the keys is checked.
-     */
+    /** Why the manifest is not the state of {@code block} of {@code thread}, or null if it is. */
     private static String mismatch(Manifest m, ThreadId thread, BlockId block) {
         String t = m.metadata().get("thread");
         String b = m.metadata().get("block");
         if (t == null || b == null) {
             return "its manifest has no thread or block metadata";
-        }
-        if (thread == null) {
-            return null;
         }
         if (!t.equals(thread.name()) || !b.equalsIgnoreCase(block.hex())) {
             return "its manifest is of thread=" + t + " block=" + b + ", not block " + block.hex() + " of thread "

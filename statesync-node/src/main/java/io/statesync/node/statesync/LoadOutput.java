@@ -70,8 +70,4 @@ public final class LoadOutput implements AutoCloseable {
         closeListeners.add(listener);
         return true;
     }
-
-    synchronized void removeCloseListener(Runnable listener) {
-        closeListeners.remove(listener);
-    }
 }

@@ -15,7 +15,8 @@ import java.util.Objects;
  *                 static storages, peers) and the chunk fetch gives each chunk this many passes
  *                 over its sources; a task that uses them up fails and backs off, it is never cycled
  * @param retryWait pause between tries (the chunk fetch doubles it per pass)
- * @param deadline the whole task, all threads, from claim to the last install
+ * @param deadline locating and fetching the state of all threads of a task, from its claim; the
+ *                 installs that follow are bounded by the repository, not by this
  * @param staticStorages base URLs of static servers over a store directory with {@code blocks/}
  *                       pointers; they are sources of every fetch
  * @param pendingCapacity queued tasks kept; older ones are dropped from the back

@@ -49,7 +49,10 @@ final class SmallGets implements AutoCloseable {
             throw new IOException("no time left for GET " + uri);
         }
         HttpRequest request = HttpRequest.newBuilder(uri).timeout(timeout).GET().build();
-        CompletableFuture<HttpResponse<byte[]>> f = client.sendAsync(request, info -> new Bounded(maxBytes));
+        CompletableFuture<HttpResponse<byte[]>> f = client.sendAsync(request,
+                // An error's body (a 404 page) is not wanted and not held to the cap.
+                info -> info.statusCode() / 100 == 2 ? new Bounded(maxBytes)
+                        : HttpResponse.BodySubscribers.replacing(new byte[0]));
         HttpResponse<byte[]> response;
         try {
             response = f.get(timeout.toNanos(), TimeUnit.NANOSECONDS);

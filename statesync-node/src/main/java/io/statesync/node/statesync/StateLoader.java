@@ -16,7 +16,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.WeakHashMap;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,8 +48,6 @@ public final class StateLoader implements AutoCloseable {
     private final CandidateQueue<Task> queue;
 
     private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled when a job ends. */
-    private final Condition jobEnded = lock.newCondition();
     /** The worker while it runs; null when none does. Guarded by lock. */
     private Thread worker;
     /** The running job, or null. Guarded by lock. */
@@ -258,7 +255,6 @@ public final class StateLoader implements AutoCloseable {
                 }
             }
             current = null;
-            jobEnded.signalAll();
         } finally {
             lock.unlock();
         }

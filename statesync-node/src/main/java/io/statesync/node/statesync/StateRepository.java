@@ -7,8 +7,9 @@ import io.statesync.node.ledger.ThreadId;
 import java.io.IOException;
 
 /**
- * Where loaded state goes. The loader calls it from its own worker thread only, one call at a
- * time, and never after {@link StateLoader#resetSync()} or {@link StateLoader#close()} returned.
+ * Where loaded state goes. The loader calls it from its worker and fetch threads, never two calls
+ * at once, and never after {@link StateLoader#resetSync()} or {@link StateLoader#close()} returned
+ * (for the tasks those cancelled).
  */
 public interface StateRepository {
     /**
