@@ -387,4 +387,35 @@ class StateLoaderTest {
         assertTrue(loaded.bytesFetched() > 0);
         assertEquals(1, repo.installs.get());
     }
+    @Test
+    void closingAnOutputDropsItsQueuedTasksSilently() throws Exception {
+        Cid cid = Fixtures.snapshot(shared, tmp, T0, block(80), 80, 1 << 20, 10);
+        FileShareServer slow = share(shared, 128 * 1024);
+        StateLoader loader = loader(fast(), peers(cid, slow));
+        LoadOutput running = new LoadOutput();
+        LoadOutput queued = new LoadOutput();
+        loader.addLoadStateTask(address(T0, block(80)), new Anchor(T0, 80), repo, running);
+        await("the first load to run", () -> loader.progress().isPresent());
+        assertEquals(PushResult.PUSHED, loader.addLoadStateTask(address(T0, block(81)), new Anchor(T0, 90), repo, queued));
+        assertEquals(1, loader.pendingTasks());
+
+        queued.close();
+
+        assertEquals(0, loader.pendingTasks());
+        loader.resetSync();
+        assertInstanceOf(LoadResult.Cancelled.class, next(running));
+        assertTrue(queued.poll().isEmpty());
+    }
+
+    @Test
+    void pointerWriteIsAtomicAndReadable() throws Exception {
+        Cid cid = Fixtures.snapshot(shared, tmp, T0, block(90), 1, 10, 11);
+        Path p = Pointers.write(shared.root(), T0, block(90), cid);
+        assertEquals(shared.root().resolve("blocks/t0/" + block(90).hex()), p);
+        assertEquals(cid.toString(), Files.readString(p).strip());
+        assertEquals(1, files(p.getParent()), "no temp file left beside the pointer");
+        try (SmallGets http = new SmallGets()) {
+            assertEquals(cid, Pointers.resolve(http, staticServer(shared.root()), T0, block(90), Duration.ofSeconds(5)));
+        }
+    }
 }
