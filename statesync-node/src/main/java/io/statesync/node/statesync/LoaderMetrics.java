@@ -1,0 +1,48 @@
+package io.statesync.node.statesync;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.function.Supplier;
+
+/**
+ * Every meter of the state loader. In Prometheus: {@code statesync_node_state_load_attempts_total},
+ * {@code statesync_node_state_loads_total{outcome}}, {@code statesync_node_state_load_seconds},
+ * {@code statesync_node_state_load_fetched_bytes_total}, {@code statesync_node_state_load_pending}.
+ */
+final class LoaderMetrics {
+    private final MeterRegistry registry;
+    private final Counter attempts;
+    private final Counter bytes;
+    private final Timer duration;
+
+    LoaderMetrics(MeterRegistry registry, Supplier<Number> pending) {
+        this.registry = registry;
+        this.attempts = Counter.builder("statesync.node.state.load.attempts")
+                .description("load tasks claimed and started (the seed's node_state_req_exec)").register(registry);
+        this.bytes = Counter.builder("statesync.node.state.load.fetched").baseUnit("bytes")
+                .description("snapshot bytes downloaded by state loads").register(registry);
+        this.duration = Timer.builder("statesync.node.state.load")
+                .description("state loads from claim to result").register(registry);
+        io.micrometer.core.instrument.Gauge.builder("statesync.node.state.load.pending", pending)
+                .description("load tasks queued").register(registry);
+    }
+
+    void attempt() {
+        attempts.increment();
+    }
+
+    void fetched(long n) {
+        if (n > 0) {
+            bytes.increment(n);
+        }
+    }
+
+    /** A load ended; outcome is loaded, skipped, failed or cancelled. */
+    void finished(String outcome, Duration elapsed) {
+        Counter.builder("statesync.node.state.loads").description("state loads by outcome")
+                .tag("outcome", outcome).register(registry).increment();
+        duration.record(elapsed);
+    }
+}
