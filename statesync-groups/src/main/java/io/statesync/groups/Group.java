@@ -342,6 +342,15 @@ public final class Group implements AutoCloseable {
         replica.onSnapshot(listener);
     }
 
+    /**
+     * The group's content store: its snapshots' manifests and chunks, served at
+     * {@code /groups/{id}/ipfs/{cid}}. A copy of its directory on any static web server is a
+     * valid source too.
+     */
+    public ContentStore store() {
+        return replica.store();
+    }
+
     public GroupStatus status() {
         String role = "UNKNOWN";
         long commit = -1;

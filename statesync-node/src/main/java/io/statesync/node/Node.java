@@ -11,11 +11,12 @@ import io.statesync.groups.Group;
 import io.statesync.groups.GroupConfig;
 import io.statesync.groups.GroupHost;
 import io.statesync.groups.GroupMember;
-import io.statesync.groups.sync.snapshot.SnapshotSync;
 import io.statesync.node.chain.ChainThread;
 import io.statesync.node.chain.LedgerMachine;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.producer.ProducerFailedException;
+import io.statesync.node.statesync.LoaderConfig;
+import io.statesync.node.statesync.StateSyncService;
 import io.statesync.transfer.server.FileShareServer;
 import io.statesync.transfer.server.ServerConfig;
 import java.io.IOException;
@@ -55,7 +56,7 @@ public final class Node implements AutoCloseable {
     private final List<LedgerMachine> machines = new ArrayList<>();
     private final List<AutoCloseable> mounts = new ArrayList<>();
     private final Thread watchdog;
-    private final SnapshotAds ads;
+    private final StateSyncService stateSync;
     private final CountDownLatch failed = new CountDownLatch(1);
     private volatile String failure;
 
@@ -66,7 +67,9 @@ public final class Node implements AutoCloseable {
         this.http = http;
         this.groups = groups;
         this.discovery = discovery;
-        this.ads = new SnapshotAds(discovery);
+        this.stateSync = new StateSyncService(LoaderConfig.DEFAULT.withMaxTries(config.sync().maxTries())
+                .withRetryWait(config.sync().retryWait()).withDeadline(config.sync().deadline())
+                .withStaticStorages(config.sync().staticStorages()), discovery, registry);
         this.watchdog = Thread.ofPlatform().name("statesync-node-watchdog").daemon(true).unstarted(this::watch);
     }
 
@@ -118,7 +121,8 @@ public final class Node implements AutoCloseable {
             LedgerMachine machine = new LedgerMachine(t, dir.resolve("ledger"), config.genesis(),
                     config.saveStateEvery());
             machines.add(machine);
-            GroupConfig gc = GroupConfig.of(t.name(), config.id(), members, dir.resolve("group"), SnapshotSync.DEFAULT)
+            GroupConfig gc = GroupConfig.of(t.name(), config.id(), members, dir.resolve("group"),
+                            stateSync.strategyFor(t))
                     .withSnapshotEvery(Math.max(64, 2 * Math.max(1, config.saveStateEvery())))
                     .withRetention(config.sync().retainSnapshots(), 10_000)
                     .withRaftSegmentBytes(8L << 20)
@@ -130,6 +134,9 @@ public final class Node implements AutoCloseable {
             } catch (io.statesync.groups.GroupMismatchException e) {
                 throw new IOException(e.getMessage(), e);
             }
+            group.onSnapshot(saved -> stateSync.saveStateForSharing(t, group, saved));
+            // Snapshots recorded while the group opened were not heard; share the ones it holds.
+            group.snapshots().forEach(saved -> stateSync.saveStateForSharing(t, group, saved));
             threads.put(t, ChainThread.start(machine, group, config.producer(), config.id(), registry,
                     Clock.systemUTC()));
         }
@@ -162,6 +169,11 @@ public final class Node implements AutoCloseable {
                 .findFirst();
     }
 
+    /** The node's state-sync service: saved states, load tasks, reset. */
+    public StateSyncService stateSync() {
+        return stateSync;
+    }
+
     /** Why the node failed (a producer ended unexpectedly, a thread halted), or null while it is healthy. */
     public String failure() {
         return failure;
@@ -191,7 +203,7 @@ public final class Node implements AutoCloseable {
                     fail(e.getMessage());
                 }
             }
-            ads.refresh(threads.values());
+            stateSync.withdrawPruned(threads.values().stream().map(ChainThread::group).toList());
         }
     }
 
@@ -221,6 +233,7 @@ public final class Node implements AutoCloseable {
             closeQuietly(m);
         }
         closeQuietly(groups);
+        stateSync.close();
         for (LedgerMachine m : machines) {
             m.close();
         }

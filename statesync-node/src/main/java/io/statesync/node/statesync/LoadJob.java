@@ -199,6 +199,7 @@ final class LoadJob {
 
         List<String> skipped = new ArrayList<>();
         Set<Source> used = new LinkedHashSet<>();
+        Map<Source, Long> bySource = new java.util.HashMap<>();
         long bytes = 0;
         List<String> installed = new ArrayList<>();
         for (Map.Entry<ThreadId, BlockId> e : address.entrySet()) {
@@ -211,6 +212,7 @@ final class LoadJob {
             for (SourceStats s : f.result().sources()) {
                 if (s.bytes() > 0) {
                     used.add(s.source());
+                    bySource.merge(s.source(), s.bytes(), Long::sum);
                 }
             }
             if (isCancelled()) {
@@ -237,7 +239,7 @@ final class LoadJob {
                 return null;
             });
         }
-        return new LoadResult.Loaded(address, anchor, List.copyOf(used), bytes, elapsed(), skipped);
+        return new LoadResult.Loaded(address, anchor, List.copyOf(used), bytes, elapsed(), skipped, bySource);
     }
 
     /** Fetches every thread at once; returns the first failure, or null. Returns after every fetch thread ended. */

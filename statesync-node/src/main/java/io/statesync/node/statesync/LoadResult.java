@@ -21,12 +21,15 @@ public sealed interface LoadResult {
      * @param sources every source that delivered bytes
      * @param bytesFetched bytes downloaded in this load (chunks already in a store are not counted)
      * @param skipped threads other than the anchor that the repository judged covered, with the decision
+     * @param bytesBySource bytes each source delivered
      */
     record Loaded(SortedMap<ThreadId, BlockId> address, Anchor anchor, List<Source> sources, long bytesFetched,
-                  Duration elapsed, List<String> skipped) implements LoadResult {
+                  Duration elapsed, List<String> skipped, java.util.Map<Source, Long> bytesBySource)
+            implements LoadResult {
         public Loaded {
             address = Addresses.copy(address);
             sources = List.copyOf(sources);
+            bytesBySource = java.util.Map.copyOf(bytesBySource);
             skipped = List.copyOf(skipped);
         }
     }

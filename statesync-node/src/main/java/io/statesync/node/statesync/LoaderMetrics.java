@@ -17,16 +17,20 @@ final class LoaderMetrics {
     private final Counter bytes;
     private final Timer duration;
 
-    LoaderMetrics(MeterRegistry registry, Supplier<Number> pending) {
+    private final String loader;
+
+    LoaderMetrics(MeterRegistry registry, Supplier<Number> pending, String loader) {
         this.registry = registry;
+        this.loader = loader;
         this.attempts = Counter.builder("statesync.node.state.load.attempts")
-                .description("load tasks claimed and started (the seed's node_state_req_exec)").register(registry);
+                .description("load tasks claimed and started (the seed's node_state_req_exec)").tag("loader", loader)
+                .register(registry);
         this.bytes = Counter.builder("statesync.node.state.load.fetched").baseUnit("bytes")
-                .description("snapshot bytes downloaded by state loads").register(registry);
+                .description("snapshot bytes downloaded by state loads").tag("loader", loader).register(registry);
         this.duration = Timer.builder("statesync.node.state.load")
-                .description("state loads from claim to result").register(registry);
+                .description("state loads from claim to result").tag("loader", loader).register(registry);
         io.micrometer.core.instrument.Gauge.builder("statesync.node.state.load.pending", pending)
-                .description("load tasks queued").register(registry);
+                .description("load tasks queued").tag("loader", loader).register(registry);
     }
 
     void attempt() {
@@ -42,7 +46,7 @@ final class LoaderMetrics {
     /** A load ended; outcome is loaded, skipped, failed or cancelled. */
     void finished(String outcome, Duration elapsed) {
         Counter.builder("statesync.node.state.loads").description("state loads by outcome")
-                .tag("outcome", outcome).register(registry).increment();
+                .tag("outcome", outcome).tag("loader", loader).register(registry).increment();
         duration.record(elapsed);
     }
 }

@@ -34,6 +34,7 @@ import org.slf4j.LoggerFactory;
 public final class StateLoader implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StateLoader.class);
     static final String WORKER_NAME = "statesync-state-loader";
+    private final String workerName;
 
     /** One queued load. */
     record Task(SortedMap<ThreadId, BlockId> address, Anchor anchor, StateRepository repository, LoadOutput output) {
@@ -60,15 +61,29 @@ public final class StateLoader implements AutoCloseable {
     private final Map<Path, SnapshotFetcher> fetchers = new HashMap<>();
 
     public StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry) {
-        this(config, peers, registry, System::nanoTime);
+        this(config, peers, registry, "state", System::nanoTime);
+    }
+
+    /**
+     * A loader with a name, for a node that runs one per thread: its meters carry the tag
+     * {@code loader=<name>} and its worker is {@code statesync-state-loader-<name>}.
+     */
+    public StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, String name) {
+        this(config, peers, registry, name, System::nanoTime);
     }
 
     /** With an injected monotonic clock for the failed-candidate back-off (tests). */
     StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, java.util.function.LongSupplier nanoClock) {
+        this(config, peers, registry, "state", nanoClock);
+    }
+
+    private StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, String name,
+                        java.util.function.LongSupplier nanoClock) {
+        this.workerName = name.equals("state") ? WORKER_NAME : WORKER_NAME + "-" + name;
         this.config = Objects.requireNonNull(config, "config");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.queue = new CandidateQueue<>(config.pendingCapacity(), config.failedBackoff(), nanoClock);
-        this.metrics = new LoaderMetrics(registry, queue::pendingSize);
+        this.metrics = new LoaderMetrics(registry, queue::pendingSize, name);
         this.shared = new LoadJob.Shared(config, Objects.requireNonNull(peers, "peers"), http, this::fetcherOf, metrics);
     }
 
@@ -102,7 +117,7 @@ public final class StateLoader implements AutoCloseable {
                     return PushResult.CLOSED;
                 }
                 if (worker == null) {
-                    worker = Thread.ofVirtual().name(WORKER_NAME).unstarted(this::work);
+                    worker = Thread.ofVirtual().name(workerName).unstarted(this::work);
                     worker.start();
                 }
             }

@@ -14,6 +14,8 @@ import io.statesync.transfer.server.RouteResponse;
  * lease on is not dropped.
  */
 final class SnapshotProvider implements SyncProvider {
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+            new com.fasterxml.jackson.databind.ObjectMapper();
     private final ProviderContext ctx;
 
     SnapshotProvider(ProviderContext ctx) {
@@ -26,15 +28,16 @@ final class SnapshotProvider implements SyncProvider {
         if (!req.route().equals("snapshots")) {
             throw RouteException.notFound("no sync route " + req.route());
         }
-        StringBuilder b = new StringBuilder("{\"snapshots\":[");
-        boolean first = true;
+        com.fasterxml.jackson.databind.node.ObjectNode root = JSON.createObjectNode();
+        com.fasterxml.jackson.databind.node.ArrayNode list = root.putArray("snapshots");
         for (SnapshotRecord r : ctx.snapshots()) {
-            b.append(first ? "" : ",").append("{\"manifest\":\"").append(r.manifest()).append("\",\"term\":")
-                    .append(r.position().term()).append(",\"index\":").append(r.index()).append(",\"chain\":\"")
-                    .append(Chain.hex(r.chain())).append("\"}");
-            first = false;
+            com.fasterxml.jackson.databind.node.ObjectNode n = list.addObject()
+                    .put("manifest", r.manifest().toString()).put("term", r.position().term())
+                    .put("index", r.index()).put("chain", Chain.hex(r.chain()));
+            // The machine's own description (block id, height, ...), for strategies built on this one.
+            r.metadata().forEach(n.putObject("metadata")::put);
         }
-        return RouteResponse.json(b.append("]}").toString());
+        return RouteResponse.json(root.toString());
     }
 
     @Override
