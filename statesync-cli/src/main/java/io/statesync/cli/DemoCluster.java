@@ -79,7 +79,10 @@ final class DemoCluster implements AutoCloseable {
                     + "http:\n  host: 127.0.0.1\n  port: " + s.httpPort() + "\n"
                     + "gossip:\n  port: " + s.gossipPort() + "\n  seeds: [" + seeds + "]\n"
                     + threadList + members
-                    + "producer:\n  productionTimeout: 100ms\n  maxBlockBytes: 2MiB\n  saveStateEvery: "
+                    // A small pool keeps the load generator close to what blocks take, so the state
+                    // size the demo reports is the state the blocks hold.
+                    + "producer:\n  productionTimeout: 100ms\n  maxBlockBytes: 2MiB\n  mempoolBytes: 6MiB\n"
+                    + "  saveStateEvery: "
                     + saveStateEvery + "\n"
                     + "sync:\n  retainSnapshots: 2\n"
                     + "genesis:\n  faucetSeed: " + DemoLoad.FAUCET_SEED + "\n";

@@ -152,7 +152,9 @@ final class DemoCommand implements Callable<Integer> {
                 load.mode(DemoLoad.Mode.TRICKLE);
                 awaitSnapshots(cluster, running, threads, deadline, err);
 
-                Map<String, Long> heightsAtJoin = heights(cluster.requireStatus(running.get(0)));
+                JsonNode atJoin = cluster.requireStatus(running.get(0));
+                Map<String, Long> heightsAtJoin = heights(atJoin);
+                long sizeAtJoin = stateBytes(atJoin);
                 err.printf(Locale.ROOT, "starting node %s with an empty data directory; it syncs from its peers%n",
                         joiner.id());
                 err.flush();
@@ -171,8 +173,8 @@ final class DemoCommand implements Callable<Integer> {
                 List<DemoCluster.NodeSpec> all = new ArrayList<>(running);
                 all.add(joiner);
                 Map<String, Map<String, String>> roots = pauseAndCompare(cluster, all, threads, deadline);
-                return summarize(err, cluster, joiner, all, roots, size, syncSeconds, heightsAtJoin, heightsAfter,
-                        load.submitted());
+                return summarize(err, cluster, joiner, all, roots, sizeAtJoin, syncSeconds, heightsAtJoin,
+                        heightsAfter, load.submitted());
             }
         }
     }
@@ -313,8 +315,10 @@ final class DemoCommand implements Callable<Integer> {
                           List<DemoCluster.NodeSpec> all, Map<String, Map<String, String>> roots, long stateBytes,
                           double syncSeconds, Map<String, Long> heightsAtJoin, Map<String, Long> heightsAfter,
                           long transactions) throws IOException, InterruptedException {
-        Map<String, Double> sources = syncSources(cluster, joiner);
+        String metrics = metrics(cluster, joiner);
+        Map<String, Double> sources = sumBySource(metrics);
         double fetched = sources.values().stream().mapToDouble(Double::doubleValue).sum();
+        double loadSeconds = maxSample(metrics, "statesync_node_state_load_seconds_sum");
         long produced = 0;
         for (var e : heightsAfter.entrySet()) {
             produced += e.getValue() - heightsAtJoin.getOrDefault(e.getKey(), e.getValue());
@@ -322,12 +326,13 @@ final class DemoCommand implements Callable<Integer> {
         Map<String, String> reference = roots.get(all.get(0).id());
         boolean match = roots.values().stream().allMatch(reference::equals);
         PrintWriter out = spec.commandLine().getOut();
-        out.printf(Locale.ROOT, "state size        %s over %d threads (%d transactions)%n", Sizes.mib(stateBytes),
-                threadCount, transactions);
+        out.printf(Locale.ROOT, "state size        %s over %d threads when %s started (%d transactions)%n",
+                Sizes.mib(stateBytes), threadCount, joiner.id(), transactions);
         out.printf(Locale.ROOT, "sync time         %.1f s for node %s, from process start to caught up%n", syncSeconds,
                 joiner.id());
-        out.printf(Locale.ROOT, "fetched           %s at %.1f MiB/s%n", Sizes.mib((long) fetched),
-                Sizes.toMib(fetched) / syncSeconds);
+        out.printf(Locale.ROOT, "fetched           %s at %.1f MiB/s over the sync time; the state loads took %.1f s"
+                        + " (%.1f MiB/s)%n", Sizes.mib((long) fetched), Sizes.toMib(fetched) / syncSeconds, loadSeconds,
+                loadSeconds > 0 ? Sizes.toMib(fetched) / loadSeconds : 0.0);
         out.printf(Locale.ROOT, "sources used      %s%n", sources.isEmpty() ? "none (caught up by log replication)"
                 : String.join(", ", sources.entrySet().stream().map(e -> e.getKey() + " "
                         + Sizes.mib(e.getValue().longValue())).toList()));
@@ -341,13 +346,22 @@ final class DemoCommand implements Callable<Integer> {
         return match ? Failures.OK : Failures.FAILED;
     }
 
-    /** Bytes the joiner fetched per source, from its Prometheus metrics. */
-    private static Map<String, Double> syncSources(DemoCluster cluster, DemoCluster.NodeSpec joiner)
+    private static String metrics(DemoCluster cluster, DemoCluster.NodeSpec node)
             throws IOException, InterruptedException {
-        HttpResponse<String> res = cluster.http().send(HttpRequest.newBuilder(joiner.url().resolve("/metrics"))
-                .GET().build(), HttpResponse.BodyHandlers.ofString());
+        return cluster.http().send(HttpRequest.newBuilder(node.url().resolve("/metrics")).GET().build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** The largest value of a metric over its label sets (the loads of several threads run at once). */
+    private static double maxSample(String metrics, String name) {
+        return metrics.lines().filter(l -> l.startsWith(name + "{") || l.startsWith(name + " "))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).max().orElse(0);
+    }
+
+    /** Bytes the joiner fetched per source, from its Prometheus metrics. */
+    private static Map<String, Double> sumBySource(String metrics) {
         Map<String, Double> bytes = new TreeMap<>();
-        Matcher m = SYNC_BYTES.matcher(res.body());
+        Matcher m = SYNC_BYTES.matcher(metrics);
         while (m.find()) {
             double v = Double.parseDouble(m.group(2));
             if (v > 0) {

@@ -1,0 +1,247 @@
+package io.statesync.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.statesync.node.ledger.Signer;
+import io.statesync.node.ledger.ThreadId;
+import io.statesync.node.ledger.Transaction;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Three real nodes in this JVM (HTTP, gossip, a Ratis group per thread, RocksDB), and a fourth
+ * that joins later with an empty data directory and gets its state through the state-sync
+ * service.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class NodeClusterTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final List<ThreadId> THREADS = List.of(new ThreadId("t0"), new ThreadId("t1"));
+
+    @TempDir
+    static Path dir;
+    private static List<NodeConfig> configs;
+    private static final List<Node> nodes = new ArrayList<>();
+    private static HttpClient http;
+    private static final Map<ThreadId, Long> nonces = new TreeMap<>();
+
+    @BeforeAll
+    static void start() throws Exception {
+        http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        configs = TestNodes.configure(dir, 4, THREADS, 10, true);
+        for (int i = 0; i < 3; i++) {
+            nodes.add(Node.start(configs.get(i)));
+        }
+        await(() -> THREADS.stream().allMatch(t -> leaderOf(t) != null), 60);
+    }
+
+    @AfterAll
+    static void stop() {
+        for (Node n : nodes) {
+            n.close();
+        }
+        http.close();
+    }
+
+    @Test
+    @Order(1)
+    void aTransactionSentToAnyNodeIsIncludedAndEveryNodeSeesTheBalance() throws Exception {
+        Signer alice = Signer.fromPhrase("alice");
+        ThreadId t0 = THREADS.get(0);
+        Node follower = nodes.stream().filter(n -> n != leaderOf(t0)).findFirst().orElseThrow();
+
+        HttpResponse<String> res = post(follower, "/node/tx", transfer(t0, alice, 1234).encode());
+
+        assertEquals(202, res.statusCode(), res.body());
+        await(() -> nodes.stream().allMatch(n -> balance(n, t0, alice).map(b -> b == 1234).orElse(false)), 30);
+        String id = JSON.readTree(res.body()).path("id").asText();
+        JsonNode outcome = JSON.readTree(get(leaderOf(t0), "/node/tx/" + id).body());
+        assertTrue(outcome.path("status").asText().startsWith("included in block"), outcome.toString());
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @Order(2)
+    @CsvSource(delimiter = '|', value = {
+            "POST  | /node/tx                   | empty     | 400 | empty body",
+            "POST  | /node/tx                   | garbage   | 400 | transaction:",
+            "POST  | /node/tx                   | unknown   | 404 | thread t9 is not run by this node",
+            "POST  | /node/tx                   | badsig    | 422 | bad signature",
+            "POST  | /node/tx                   | overdraft | 422 | overdraft",
+            "POST  | /node/tx                   | stranger  | 422 | unknown account",
+            "GET   | /node/tx/xyz               | empty     | 400 | 64-hex transaction id",
+            "GET   | /node/tx/00000000000000000000000000000000000000000000000000000000000000aa | empty | 404 | not known here",
+            "GET   | /node/balance?thread=t0&account=zz | empty | 400 | account:",
+            "GET   | /node/balance?thread=t9&account=00 | empty | 404 | thread t9",
+            "GET   | /node/balance?thread=t0    | empty     | 400 | missing query parameter 'account'",
+            "GET   | /node/nothing              | empty     | 404 | not found",
+            "DELETE| /node/status               | empty     | 405 | not allowed",
+            "POST  | /node/producer/t0/explode  | empty     | 400 | pause or /resume",
+    })
+    void badInputGetsA4xxWithItsReasonAndTheNodeKeepsServing(String method, String path, String body, int status,
+                                                              String reason) throws Exception {
+        Node leader = leaderOf(THREADS.get(0));
+        Signer stranger = Signer.fromPhrase("stranger");
+        byte[] bytes = switch (body) {
+            case "garbage" -> new byte[] {0x11, 1, 2, 3};
+            case "unknown" -> Transaction.transfer(TestNodes.FAUCET, new ThreadId("t9"), 0, stranger.account(), 1)
+                    .encode();
+            case "badsig" -> {
+                byte[] e = Transaction.transfer(TestNodes.FAUCET, THREADS.get(0), 99, stranger.account(), 1).encode();
+                e[e.length - 1] ^= 1;
+                yield e;
+            }
+            case "overdraft" -> Transaction.transfer(TestNodes.FAUCET, THREADS.get(0), 99, stranger.account(),
+                    Long.MAX_VALUE / 2).encode();
+            case "stranger" -> Transaction.transfer(stranger, THREADS.get(0), 0, TestNodes.FAUCET.account(), 1)
+                    .encode();
+            default -> new byte[0];
+        };
+        HttpResponse<String> res = http.send(HttpRequest.newBuilder(URI.create(leader.uri() + path))
+                .method(method, HttpRequest.BodyPublishers.ofByteArray(bytes)).build(),
+                HttpResponse.BodyHandlers.ofString());
+
+        assertEquals(status, res.statusCode(), res.body());
+        assertTrue(res.body().contains(reason), res.body());
+        assertFalse(res.body().strip().contains("\n"), "one line: " + res.body());
+        assertEquals(200, get(leader, "/node/status").statusCode(), "still serving");
+    }
+
+    @Test
+    @Order(3)
+    void aBodyOverTheLimitGets413() throws Exception {
+        HttpResponse<String> res = post(nodes.get(0), "/node/tx", new byte[Node.MAX_TX_BYTES + 1]);
+        assertEquals(413, res.statusCode());
+    }
+
+    @Test
+    @Order(10)
+    void aNodeWithAnEmptyDataDirectoryGetsTheStateFromItsPeersAndFollows() throws Exception {
+        // Some state on both threads, and saved states that cover it.
+        Signer writer = Signer.fromPhrase("writer");
+        for (ThreadId t : THREADS) {
+            assertEquals(202, post(leaderOf(t), "/node/tx", transfer(t, writer, 1_000_000).encode()).statusCode());
+        }
+        await(() -> THREADS.stream().allMatch(t -> balance(nodes.get(0), t, writer).isPresent()), 30);
+        for (ThreadId t : THREADS) {
+            for (int i = 0; i < 40; i++) {
+                Transaction w = Transaction.write(writer, t, i, ("key" + i).getBytes(StandardCharsets.UTF_8),
+                        new byte[8000 + i]);
+                assertEquals(202, post(leaderOf(t), "/node/tx", w.encode()).statusCode());
+            }
+        }
+        await(() -> THREADS.stream().allMatch(t -> status(nodes.get(0), t).path("stateBytes").asLong() > 300_000
+                && status(nodes.get(0), t).path("latestSnapshotIndex").asLong(-1) > 0), 60);
+
+        Node joiner = Node.start(configs.get(3));
+        nodes.add(joiner);
+
+        await(() -> THREADS.stream().allMatch(t -> {
+            JsonNode s = status(joiner, t);
+            return !s.path("catchingUp").asBoolean() && s.path("height").asLong() >= 30;
+        }), 120);
+        String metrics = get(joiner, "/metrics").body();
+        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("statesync_node_state_loads_total")
+                && l.contains("outcome=\"loaded\"") && !l.endsWith(" 0.0")), "the state came by the state loader");
+        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("statesync_groups_sync_bytes_total")
+                && !l.endsWith(" 0.0")), "from peers");
+
+        // Production paused everywhere: every node stands at the same height with the same root.
+        for (Node n : nodes) {
+            for (ThreadId t : THREADS) {
+                post(n, "/node/producer/" + t.name() + "/pause", new byte[0]);
+            }
+        }
+        await(() -> THREADS.stream().allMatch(t -> nodes.stream().map(n -> status(n, t).path("height").asLong())
+                .distinct().count() == 1), 30);
+        for (ThreadId t : THREADS) {
+            List<String> roots = nodes.stream().map(n -> status(n, t).path("stateRoot").asText()).distinct().toList();
+            assertEquals(1, roots.size(), "thread " + t.name() + " roots " + roots);
+        }
+        assertEquals(1_000_000 - 0, balance(joiner, THREADS.get(0), writer).orElseThrow());
+    }
+
+    // ---- helpers ----
+
+    private static Transaction transfer(ThreadId t, Signer to, long amount) {
+        long nonce;
+        synchronized (nonces) {
+            nonce = nonces.merge(t, 1L, Long::sum) - 1;
+        }
+        return Transaction.transfer(TestNodes.FAUCET, t, nonce, to.account(), amount);
+    }
+
+    private static Node leaderOf(ThreadId t) {
+        for (Node n : nodes) {
+            if ("LEADER".equals(status(n, t).path("role").asText())) {
+                return n;
+            }
+        }
+        return null;
+    }
+
+    private static JsonNode status(Node n, ThreadId t) {
+        try {
+            for (JsonNode s : JSON.readTree(get(n, "/node/status").body()).path("threads")) {
+                if (s.path("thread").asText().equals(t.name())) {
+                    return s;
+                }
+            }
+        } catch (Exception e) {
+            // not answering yet
+        }
+        return JSON.createObjectNode();
+    }
+
+    private static java.util.Optional<Long> balance(Node n, ThreadId t, Signer who) {
+        try {
+            HttpResponse<String> r = get(n, "/node/balance?thread=" + t.name() + "&account=" + who.account().hex());
+            return r.statusCode() == 200 ? java.util.Optional.of(JSON.readTree(r.body()).path("balance").asLong())
+                    : java.util.Optional.empty();
+        } catch (Exception e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    private static HttpResponse<String> get(Node n, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(n.uri() + path)).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static HttpResponse<String> post(Node n, String path, byte[] body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(n.uri() + path))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("condition not met within " + seconds + " s");
+            }
+            Thread.sleep(100);
+        }
+    }
+}
