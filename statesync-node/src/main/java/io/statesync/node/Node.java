@@ -125,7 +125,8 @@ public final class Node implements AutoCloseable {
                             stateSync.strategyFor(t))
                     .withSnapshotEvery(Math.max(64, 2 * Math.max(1, config.saveStateEvery())))
                     .withRetention(config.sync().retainSnapshots(), 10_000)
-                    .withRaftSegmentBytes(8L << 20)
+                    // Ratis purges only closed segments: a few blocks per segment lets it purge soon.
+                    .withRaftSegmentBytes(Math.max(256L << 10, 4 * config.producer().maxBlockBytes()))
                     // A joiner that installs one snapshot while the next is being taken goes on from the log.
                     .withRaftLogKept(4 * Math.max(16, config.saveStateEvery()));
             Group group;

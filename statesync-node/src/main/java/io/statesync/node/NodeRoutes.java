@@ -120,8 +120,16 @@ final class NodeRoutes implements Route {
     private static Optional<String> admit(Ledger ledger, Transaction tx) {
         Optional<String> reason = ledger.check(tx);
         if (reason.isPresent() && reason.get().startsWith("nonce ")) {
-            long expected = ledger.account(tx.from()).map(Account::nonce).orElse(0L);
-            return tx.nonce() > expected ? Optional.empty() : reason;
+            Optional<Account> sender = ledger.account(tx.from());
+            long expected = sender.map(Account::nonce).orElse(0L);
+            if (tx.nonce() <= expected) {
+                return reason;
+            }
+            // Ahead of the account: earlier ones may be pending. What it moves must still be there.
+            if (tx instanceof Transaction.Transfer t && sender.isPresent() && t.amount() > sender.get().balance()) {
+                return Optional.of("overdraft: balance " + sender.get().balance() + ", amount " + t.amount());
+            }
+            return Optional.empty();
         }
         return reason;
     }

@@ -148,9 +148,10 @@ class StateLoaderTest {
         assertEquals(100L, repo.finalized.get(T0));
         assertTrue(Files.isRegularFile(repo.stateDir(T0).resolve("data")));
         String metrics = prometheus.scrape();
-        assertTrue(metrics.contains("statesync_node_state_load_attempts_total 1.0"), metrics);
-        assertTrue(metrics.contains("statesync_node_state_loads_total{outcome=\"loaded\"} 1.0"), metrics);
-        assertTrue(metrics.contains("statesync_node_state_load_seconds_count 1"), metrics);
+        assertTrue(metrics.contains("statesync_node_state_load_attempts_total{loader=\"state\"} 1.0"), metrics);
+        assertTrue(metrics.contains("statesync_node_state_loads_total{loader=\"state\",outcome=\"loaded\"} 1.0"),
+                metrics);
+        assertTrue(metrics.contains("statesync_node_state_load_seconds_count{loader=\"state\"} 1"), metrics);
         assertTrue(metrics.contains("statesync_node_state_load_fetched_bytes_total"), metrics);
         // and the same address again is Completed (history), a covered one is skipped
         assertEquals(PushResult.COMPLETED, loader.addLoadStateTask(address(T0, block(7)), new Anchor(T0, 100), repo, out));

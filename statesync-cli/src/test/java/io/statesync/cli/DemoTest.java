@@ -1,0 +1,44 @@
+package io.statesync.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The main job end to end at a small size: separate node processes on loopback, a joiner that syncs. */
+class DemoTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void theDemoSyncsAFreshNodeFromItsPeersAndEveryStateRootMatches() throws Exception {
+        Path work = tmp.resolve("work");
+
+        Cli.Result r = Cli.run(Cli.env(tmp), "demo", "--state-size", "4MiB", "--nodes", "3", "--threads", "2",
+                "--node-heap", "256m", "--timeout", "4m", "--work", work.toString());
+
+        assertEquals(0, r.exitCode(), () -> r.err() + r.out());
+        assertTrue(r.out().contains("state roots match on every node"), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("sources used") && l.contains("n1")
+                || l.startsWith("sources used") && l.contains("n2") || l.startsWith("sources used") && l.contains("n3")),
+                "the joiner fetched from its peers: " + r.out());
+        assertEquals(4, r.out().lines().filter(l -> l.matches("n[1-4] +\\{t0=.*, t1=.*}")).count(), r.out());
+        // Every node logged to its file and was stopped: no process is left behind.
+        for (int i = 1; i <= 4; i++) {
+            assertTrue(Files.size(work.resolve("n" + i + ".log")) > 0);
+        }
+        assertFalse(ProcessHandle.current().children().anyMatch(ProcessHandle::isAlive), "no child process left");
+    }
+
+    @Test
+    void badFlagsAreOneLineUsageErrors() {
+        Cli.run(Cli.env(tmp), "demo", "--nodes", "0").assertOneLineFailure(Failures.USAGE);
+        Cli.run(Cli.env(tmp), "demo", "--state-size", "10KiB").assertOneLineFailure(Failures.USAGE);
+        Cli.run(Cli.env(tmp), "demo", "--threads", "99").assertOneLineFailure(Failures.USAGE);
+        Cli.run(Cli.env(tmp), "demo", "--node-heap", "lots").assertOneLineFailure(Failures.USAGE);
+    }
+}
