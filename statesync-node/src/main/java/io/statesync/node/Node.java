@@ -78,8 +78,11 @@ public final class Node implements AutoCloseable {
         Files.createDirectories(config.dataDir());
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         ContentStore store = ContentStore.open(config.dataDir().resolve("store"));
-        FileShareServer http = FileShareServer.start(ServerConfig.loopback().withHost(config.host())
-                .withPort(config.httpPort()), store, registry);
+        ServerConfig server = ServerConfig.loopback().withHost(config.host()).withPort(config.httpPort());
+        if (config.httpRateLimit() > 0) {
+            server = server.withMaxBytesPerSecond(config.httpRateLimit());
+        }
+        FileShareServer http = FileShareServer.start(server, store, registry);
         Node node = null;
         try {
             Discovery discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);

@@ -31,6 +31,8 @@ import java.util.TreeMap;
  * @param dataDir where the node keeps its state (created if missing)
  * @param host the address the node's HTTP server binds
  * @param httpPort the node's HTTP port: API, metrics, snapshots and catch-up
+ * @param httpRateLimit bytes per second the node sends at most over all connections (0: no cap),
+ *     so that serving snapshots leaves room for consensus on the same uplink
  * @param gossipPort the gossip (membership) port; 0 turns gossip off
  * @param gossipSeeds gossip peers to join through
  * @param threads the threads (parallel chains) the node runs, each one replicated group
@@ -41,7 +43,7 @@ import java.util.TreeMap;
  * @param sync how state is loaded from peers and static storages
  * @param genesis the initial balances of every thread
  */
-public record NodeConfig(String id, Path dataDir, String host, int httpPort, int gossipPort,
+public record NodeConfig(String id, Path dataDir, String host, int httpPort, long httpRateLimit, int gossipPort,
                          List<InetSocketAddress> gossipSeeds, List<ThreadId> threads, List<Member> members,
                          ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis) {
     /**
@@ -104,9 +106,10 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, int
         Path dataDir = base.resolve(node.string("dataDir", null, ".+")).normalize();
 
         Section http = root.section("http", true);
-        http.allow("host", "port");
+        http.allow("host", "port", "rateLimit");
         String host = http.string("host", "127.0.0.1", "[A-Za-z0-9.:-]{1,253}");
         int httpPort = http.port("port", null, false);
+        long rateLimit = http.size("rateLimit", 0);
 
         Section gossip = root.section("gossip", false);
         gossip.allow("port", "seeds");
@@ -206,7 +209,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, int
                 balances.put(a, v.asLong());
             }
         }
-        return new NodeConfig(id, dataDir, host, httpPort, gossipPort, seeds, threads, members, producer, saveEvery,
+        return new NodeConfig(id, dataDir, host, httpPort, rateLimit, gossipPort, seeds, threads, members, producer, saveEvery,
                 sync, new Genesis(balances));
     }
 

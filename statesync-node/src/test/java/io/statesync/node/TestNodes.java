@@ -40,7 +40,7 @@ final class TestNodes {
                     seeds.add(InetSocketAddress.createUnresolved("127.0.0.1", gossipPorts.get(j - 1)));
                 }
             }
-            out.add(new NodeConfig("n" + i, dir.resolve("n" + i), "127.0.0.1", http.get(i - 1), gossipPorts.get(i - 1),
+            out.add(new NodeConfig("n" + i, dir.resolve("n" + i), "127.0.0.1", http.get(i - 1), 0, gossipPorts.get(i - 1),
                     seeds, threads, members,
                     ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(50)).withMaxBlockBytes(64 << 10), saveEvery,
                     new NodeConfig.Sync(List.of(), 3, Duration.ofMillis(200), Duration.ofMinutes(2), 2),

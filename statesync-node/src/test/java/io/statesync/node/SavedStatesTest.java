@@ -1,0 +1,78 @@
+package io.statesync.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.statesync.core.cid.Cid;
+import io.statesync.groups.Group;
+import io.statesync.groups.snapshot.SnapshotRecord;
+import io.statesync.node.ledger.ThreadId;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Saving state for sharing on a one-node cluster: every save block is captured, written and
+ * recorded off the block path, gets its pointer file, and retention keeps the newest ones plus
+ * any a peer holds a lease on.
+ */
+class SavedStatesTest {
+    private static final ThreadId T0 = new ThreadId("t0");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void savedStatesArePrunedByRetentionExceptOneAPeerIsFetching() throws Exception {
+        NodeConfig config = TestNodes.configure(dir, 1, List.of(T0), 5, false).get(0);
+        try (Node node = Node.start(config); HttpClient http = HttpClient.newHttpClient()) {
+            Group group = node.thread("t0").orElseThrow().group();
+            await(() -> group.snapshots().size() >= 2, 60);
+
+            // Every kept snapshot describes its block and has the pointer a static mirror needs.
+            SnapshotRecord oldest = group.snapshots().get(0);
+            for (SnapshotRecord r : group.snapshots()) {
+                assertTrue(r.metadata().keySet().containsAll(List.of("block", "height", "stateRoot", "thread")),
+                        r.metadata().toString());
+                Path pointer = group.store().root().resolve("blocks/t0/" + r.metadata().get("block"));
+                assertEquals(r.manifest().toString(), Files.readString(pointer).strip());
+            }
+
+            // A peer's session leases the oldest; newer saves go on.
+            String lease = node.uri() + "/groups/" + group.id() + "/leases?session=peer-1";
+            assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(lease + "&snapshot=" + oldest.manifest()
+                    + "&ttlMs=60000")).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode());
+            long past = oldest.index();
+            await(() -> group.snapshots().stream().filter(r -> r.index() > past).count() >= 3, 60);
+
+            List<Cid> kept = group.snapshots().stream().map(SnapshotRecord::manifest).toList();
+            assertTrue(kept.contains(oldest.manifest()), "the leased snapshot is kept: " + kept);
+            assertTrue(group.store().has(oldest.manifest()), "with its manifest");
+            assertTrue(kept.size() <= 2 + 1 + 1, "retention 2, the leased one, one being written: " + kept);
+
+            // Released, it goes with the next save.
+            http.send(HttpRequest.newBuilder(URI.create(lease)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+            await(() -> group.snapshots().stream().noneMatch(r -> r.manifest().equals(oldest.manifest())), 60);
+            assertFalse(group.store().has(oldest.manifest()));
+        }
+    }
+
+    private static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("condition not met within " + seconds + " s");
+            }
+            Thread.sleep(50);
+        }
+    }
+}
