@@ -54,6 +54,12 @@ final class DemoCluster implements AutoCloseable {
      * caller.
      */
     static DemoCluster configure(Path work, int nodes, int threads, long saveStateEvery) throws IOException {
+        return configure(work, nodes, threads, saveStateEvery, 0);
+    }
+
+    /** As above; each node sends at most {@code rateLimit} bytes per second (0: no cap). */
+    static DemoCluster configure(Path work, int nodes, int threads, long saveStateEvery, long rateLimit)
+            throws IOException {
         List<NodeSpec> specs = new ArrayList<>();
         for (int i = 1; i <= nodes; i++) {
             String id = "n" + i;
@@ -76,7 +82,7 @@ final class DemoCluster implements AutoCloseable {
                     .reduce((a, b) -> a + ", " + b).orElse("");
             String yaml = "# Written by statesync demo.\n"
                     + "node:\n  id: " + s.id() + "\n  dataDir: " + s.dataDir() + "\n"
-                    + "http:\n  host: 127.0.0.1\n  port: " + s.httpPort() + "\n"
+                    + "http:\n  host: 127.0.0.1\n  port: " + s.httpPort() + "\n  rateLimit: " + rateLimit + "\n"
                     + "gossip:\n  port: " + s.gossipPort() + "\n  seeds: [" + seeds + "]\n"
                     + threadList + members
                     // A small pool keeps the load generator close to what blocks take, so the state
@@ -115,6 +121,17 @@ final class DemoCluster implements AutoCloseable {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(spec.log().toFile())).start();
         synchronized (processes) {
             processes.put(spec, p);
+        }
+    }
+
+    /** Kills a node's process at once (SIGKILL), as a crash would; waits until it is gone. */
+    void kill(NodeSpec spec) throws InterruptedException {
+        Process p;
+        synchronized (processes) {
+            p = processes.remove(spec);
+        }
+        if (p != null) {
+            p.destroyForcibly().waitFor();
         }
     }
 

@@ -68,6 +68,10 @@ final class DemoCommand implements Callable<Integer> {
             description = "keep configs, data and node logs here (must be empty or absent); default: a temp dir deleted at the end")
     private Path work;
 
+    @Option(names = "--bench", hidden = true,
+            description = "also print the figures as BENCH lines (./bench node-sync)")
+    private boolean bench;
+
     DemoCommand(Environment env) {
         this.env = env;
     }
@@ -342,6 +346,17 @@ final class DemoCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "%-4s %s%n", e.getKey(), e.getValue());
         }
         out.println(match ? "state roots match on every node" : "STATE ROOTS DIFFER");
+        if (bench) {
+            bench(out, "demo_state_size", Sizes.toMib(stateBytes), "MiB");
+            bench(out, "demo_sync_seconds", syncSeconds, "s");
+            bench(out, "demo_fetched", Sizes.toMib(fetched), "MiB");
+            bench(out, "demo_sync_mib_per_s", Sizes.toMib(fetched) / syncSeconds, "MiB/s");
+            bench(out, "demo_load_seconds", loadSeconds, "s");
+            bench(out, "demo_load_mib_per_s", loadSeconds > 0 ? Sizes.toMib(fetched) / loadSeconds : 0, "MiB/s");
+            bench(out, "demo_sources", sources.size(), "sources");
+            bench(out, "demo_blocks_meanwhile", produced, "blocks");
+            bench(out, "demo_roots_match", match ? 1 : 0, "bool");
+        }
         out.flush();
         return match ? Failures.OK : Failures.FAILED;
     }
@@ -356,6 +371,10 @@ final class DemoCommand implements Callable<Integer> {
     private static double maxSample(String metrics, String name) {
         return metrics.lines().filter(l -> l.startsWith(name + "{") || l.startsWith(name + " "))
                 .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).max().orElse(0);
+    }
+
+    private static void bench(PrintWriter out, String name, double value, String unit) {
+        out.printf(Locale.ROOT, "BENCH %s %.3f %s%n", name, value, unit);
     }
 
     /** Bytes the joiner fetched per source, from its Prometheus metrics. */
