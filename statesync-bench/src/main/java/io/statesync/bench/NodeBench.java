@@ -50,6 +50,9 @@ public final class NodeBench {
     }
 
     public static void main(String[] args) throws Exception {
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", System.getProperty("bench.log", "warn"));
+        System.setProperty("org.slf4j.simpleLogger.log.org.apache.ratis", "error");
+        System.setProperty("org.slf4j.simpleLogger.log.io.scalecube", "error");
         long state = 128L << 20;
         long saveEvery = 10;
         int seconds = 30;
@@ -100,6 +103,16 @@ public final class NodeBench {
                 Signer w = Signer.fromPhrase("bench-writer-" + i);
                 writers.add(w);
                 submit(http, leader, Transaction.transfer(FAUCET, T0, i, w.account(), 1_000_000_000L));
+            }
+            for (Signer w : writers) {
+                long deadline = System.nanoTime() + 60_000_000_000L;
+                while (http.send(HttpRequest.newBuilder(URI.create(leader.uri() + "/node/balance?thread=t0&account="
+                        + w.account().hex())).GET().build(), HttpResponse.BodyHandlers.ofString()).statusCode() != 200) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("the writers were not funded within 60 s");
+                    }
+                    Thread.sleep(50);
+                }
             }
             long[] nonces = new long[writers.size()];
             fill(http, leader, writers, nonces, state, 60 * 1024);

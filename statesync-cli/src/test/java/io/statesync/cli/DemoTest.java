@@ -35,6 +35,24 @@ class DemoTest {
     }
 
     @Test
+    void ctrlCStopsEveryNodeProcessAndExits130() throws Exception {
+        Path work = tmp.resolve("work");
+        Cli.ManualShutdown shutdown = new Cli.ManualShutdown();
+        java.util.concurrent.CompletableFuture<Cli.Result> run = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> Cli.run(Cli.env(tmp, shutdown), "demo", "--state-size", "64MiB", "--node-heap", "256m",
+                        "--work", work.toString()));
+        // Once the nodes are up and the load runs, as a user pressing Ctrl-C would.
+        Cli.await(java.time.Duration.ofSeconds(90), () -> ProcessHandle.current().descendants()
+                .filter(ProcessHandle::isAlive).count() >= 3 && Files.exists(work.resolve("n1.log")), "node processes");
+        Thread.sleep(3000);
+        shutdown.fire();
+
+        Cli.Result r = run.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(130, r.exitCode(), () -> r.err());
+        assertFalse(ProcessHandle.current().descendants().anyMatch(ProcessHandle::isAlive), "no node process left");
+    }
+
+    @Test
     void badFlagsAreOneLineUsageErrors() {
         Cli.run(Cli.env(tmp), "demo", "--nodes", "0").assertOneLineFailure(Failures.USAGE);
         Cli.run(Cli.env(tmp), "demo", "--state-size", "10KiB").assertOneLineFailure(Failures.USAGE);

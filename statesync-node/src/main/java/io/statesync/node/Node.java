@@ -88,7 +88,9 @@ public final class Node implements AutoCloseable {
             Discovery discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
             node = new Node(config, registry, http, GroupHost.on(http, registry), discovery);
             node.startThreads();
-            node.mounts.add(http.mount("node", null, new NodeRoutes(node), MAX_TX_BYTES));
+            NodeRoutes routes = new NodeRoutes(node);
+            node.mounts.add(http.mount("node", null, routes, MAX_TX_BYTES));
+            node.mounts.add(routes);
             node.watchdog.start();
             log.info("node {} serving {} with threads {}", config.id(), http.uri(), node.threads.keySet());
             return node;

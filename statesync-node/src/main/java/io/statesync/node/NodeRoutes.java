@@ -35,7 +35,7 @@ import java.util.Optional;
  * </ul>
  * Transactions sent to a node that does not lead the thread are forwarded to the leader once.
  */
-final class NodeRoutes implements Route {
+final class NodeRoutes implements Route, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Node node;
@@ -46,6 +46,12 @@ final class NodeRoutes implements Route {
 
     NodeRoutes(Node node) {
         this.node = node;
+    }
+
+    /** Closes the client that forwards to leaders (and its threads). */
+    @Override
+    public void close() {
+        client.close();
     }
 
     @Override
@@ -99,7 +105,7 @@ final class NodeRoutes implements Route {
             }
             return forward(g.leader(), body);
         }
-        Optional<String> rejected = thread.machine().read(l -> admit(l, tx));
+        Optional<String> rejected = thread.admit(tx);
         if (rejected.isPresent()) {
             throw new RouteException(422, "transaction " + tx.id() + " rejected: " + rejected.get());
         }
@@ -111,27 +117,6 @@ final class NodeRoutes implements Route {
             case FULL -> throw new RouteException(503, "the pool of thread " + tx.thread().name()
                     + " is full; retry later");
         };
-    }
-
-    /**
-     * The checks a transaction must pass to enter the pool: those of the ledger, except that a
-     * nonce ahead of the account's is let in (earlier ones may still be pending).
-     */
-    private static Optional<String> admit(Ledger ledger, Transaction tx) {
-        Optional<String> reason = ledger.check(tx);
-        if (reason.isPresent() && reason.get().startsWith("nonce ")) {
-            Optional<Account> sender = ledger.account(tx.from());
-            long expected = sender.map(Account::nonce).orElse(0L);
-            if (tx.nonce() <= expected) {
-                return reason;
-            }
-            // Ahead of the account: earlier ones may be pending. What it moves must still be there.
-            if (tx instanceof Transaction.Transfer t && sender.isPresent() && t.amount() > sender.get().balance()) {
-                return Optional.of("overdraft: balance " + sender.get().balance() + ", amount " + t.amount());
-            }
-            return Optional.empty();
-        }
-        return reason;
     }
 
     private RouteResponse forward(String leader, byte[] body) throws RouteException {

@@ -71,8 +71,8 @@ public final class ChainThread implements AutoCloseable {
     }
 
     /**
-     * Queues a transaction that passed its checks against the current state (see
-     * {@link Ledger#check}); the producer re-checks it when it forms the block.
+     * Queues a transaction that passed its admission checks (see {@link Ledger#admit}); the
+     * producer checks it again when it forms the block.
      */
     public Submitted submit(Transaction tx, int encodedBytes) {
         return switch (mempool.offer(new Mempool.Pending(tx, tx.id(), encodedBytes))) {
@@ -82,9 +82,9 @@ public final class ChainThread implements AutoCloseable {
         };
     }
 
-    /** The rejection reason for a transaction against the current state, if any. */
-    public Optional<String> check(Transaction tx) {
-        return machine.read(l -> l.check(tx));
+    /** Why a transaction may not join the pool now, if it may not (see {@link Ledger#admit}). */
+    public Optional<String> admit(Transaction tx) {
+        return machine.read(l -> l.admit(tx));
     }
 
     public GroupStatus groupStatus() {

@@ -78,6 +78,31 @@ final class Execution {
         return execute(tx, tx != null && tx.signatureValid());
     }
 
+    /**
+     * Whether {@code tx} may wait in a pool of pending transactions: the checks of
+     * {@link #execute(Transaction)} on the current state, except that a nonce ahead of the
+     * sender's is let in (the ones before it may still be pending). Nothing is executed.
+     */
+    String admit(Transaction tx) {
+        if (!tx.thread().equals(thread)) {
+            return "wrong thread: transaction is for " + tx.thread() + ", ledger is " + thread;
+        }
+        if (!tx.signatureValid()) {
+            return "bad signature";
+        }
+        Account sender = account(tx.from());
+        if (sender == null) {
+            return "unknown account " + tx.from().hex();
+        }
+        if (tx.nonce() < sender.nonce()) {
+            return "nonce " + tx.nonce() + " expected " + sender.nonce() + " or later";
+        }
+        if (tx instanceof Transaction.Transfer t && sender.balance() < t.amount()) {
+            return "overdraft: balance " + sender.balance() + ", amount " + t.amount();
+        }
+        return null;
+    }
+
     /** As {@link #execute(Transaction)}, with the signature already verified (see {@link Signatures}). */
     String execute(Transaction tx, boolean signatureValid) {
         if (tx == null) {

@@ -212,6 +212,19 @@ public final class Ledger implements AutoCloseable {
         }
     }
 
+    /**
+     * Why {@code tx} may not join the pending transactions now, or empty: {@link #check}'s
+     * reasons on one consistent read, except that a nonce ahead of the sender's is admitted.
+     */
+    public Optional<String> admit(Transaction tx) {
+        Lock lock = enter();
+        try {
+            return Optional.ofNullable(new Execution(thread, this::getLive).admit(tx));
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Why {@code tx} would be rejected on the committed state now, or empty if it would execute. */
     public Optional<String> check(Transaction tx) {
         Lock lock = enter();

@@ -301,4 +301,23 @@ class LedgerTest {
         assertThrows(IllegalStateException.class, () -> ledger.propose(List.of(), "p", 1, 1, 1000));
         ledger.close();
     }
+
+    @Test
+    void admissionLetsANonceAheadInButNotAStaleOneAnOverdraftOrAStranger() throws Exception {
+        try (Ledger ledger = Ledger.open(tmp.resolve("admit"), T0, Genesis.faucet(FAUCET.account(), 100))) {
+            Signer bob = Signer.fromPhrase("bob");
+
+            assertTrue(ledger.admit(Transaction.transfer(FAUCET, T0, 3, bob.account(), 10)).isEmpty(), "ahead");
+            assertTrue(ledger.check(Transaction.transfer(FAUCET, T0, 3, bob.account(), 10)).isPresent(),
+                    "but not executable yet");
+            assertTrue(ledger.admit(Transaction.transfer(FAUCET, T0, 3, bob.account(), 500)).orElseThrow()
+                    .startsWith("overdraft"));
+            assertTrue(ledger.admit(Transaction.transfer(bob, T0, 0, FAUCET.account(), 1)).orElseThrow()
+                    .startsWith("unknown account"));
+            ledger.apply(ledger.propose(java.util.List.of(Transaction.transfer(FAUCET, T0, 0, bob.account(), 1)),
+                    "p", 1, 10, 1 << 20).block());
+            assertEquals("nonce 0 expected 1 or later",
+                    ledger.admit(Transaction.transfer(FAUCET, T0, 0, bob.account(), 1)).orElseThrow());
+        }
+    }
 }
