@@ -3,7 +3,7 @@ package io.statesync.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.Timer;
-import io.micrometer.core.instrument.distribution.ValueAtPercentile;
+import io.micrometer.core.instrument.distribution.CountAtBucket;
 import io.statesync.core.units.Sizes;
 import io.statesync.node.Node;
 import io.statesync.node.NodeConfig;
@@ -120,10 +120,11 @@ public final class NodeBench {
                     Sizes.toMib(status(http, leader).path("stateBytes").asLong()), seconds);
 
             Timer timer = leader.registry().find("statesync_node_block_latency").timer();
+            CountAtBucket[] buckets0 = timer.takeSnapshot().histogramCounts();
             long count0 = timer.count();
             double total0 = timer.totalTime(TimeUnit.MILLISECONDS);
             long produced0 = leader.thread("t0").orElseThrow().producer().produced();
-            long saves0 = (long) leader.registry().find("statesync_groups_snapshots").counters().stream()
+            long saves0 = (long) leader.registry().find("statesync.groups.snapshots").counters().stream()
                     .mapToDouble(c -> c.count()).sum();
             long start = System.nanoTime();
             long txs = steady(http, leader, writers, nonces, seconds);
@@ -131,13 +132,8 @@ public final class NodeBench {
             long produced = leader.thread("t0").orElseThrow().producer().produced() - produced0;
             long count = timer.count() - count0;
             double mean = (timer.totalTime(TimeUnit.MILLISECONDS) - total0) / Math.max(1, count);
-            double p99 = 0;
-            for (ValueAtPercentile v : timer.takeSnapshot().percentileValues()) {
-                if (Math.abs(v.percentile() - 0.99) < 1e-9) {
-                    p99 = v.value(TimeUnit.MILLISECONDS);
-                }
-            }
-            long saves = (long) leader.registry().find("statesync_groups_snapshots").counters().stream()
+            double p99 = percentile(buckets0, timer.takeSnapshot().histogramCounts(), 0.99);
+            long saves = (long) leader.registry().find("statesync.groups.snapshots").counters().stream()
                     .mapToDouble(c -> c.count()).sum() - saves0;
             return new Window(produced / elapsed, mean, p99, timer.max(TimeUnit.MILLISECONDS), saves, txs);
         } finally {
@@ -145,6 +141,20 @@ public final class NodeBench {
                 n.close();
             }
         }
+    }
+
+    /**
+     * The upper bound of the histogram bucket (ms) under which {@code q} of the blocks timed
+     * between two snapshots fall: the window's own percentile, not the decaying one.
+     */
+    private static double percentile(CountAtBucket[] before, CountAtBucket[] after, double q) {
+        double total = after[after.length - 1].count() - before[before.length - 1].count();
+        for (int i = 0; i < after.length; i++) {
+            if (after[i].count() - before[i].count() >= q * total) {
+                return after[i].bucket(TimeUnit.MILLISECONDS);
+            }
+        }
+        return Double.NaN;
     }
 
     /** Writers store values until the state reaches {@code target} bytes. */

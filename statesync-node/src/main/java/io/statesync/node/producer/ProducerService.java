@@ -91,7 +91,7 @@ public final class ProducerService implements AutoCloseable {
                 .description("Blocks whose commit through the group failed").register(r);
         latency = Timer.builder("statesync_node_block_latency").tag("thread", t)
                 .description("From forming a block to its commit and apply on this node")
-                .publishPercentiles(0.5, 0.99).register(r);
+                .publishPercentiles(0.5, 0.99).publishPercentileHistogram().register(r);
         Gauge.builder("statesync_node_mempool_transactions", with.mempool(), Mempool::size).tag("thread", t)
                 .description("Transactions waiting for a block").register(r);
         this.thread = Thread.ofPlatform().name("statesync-producer-" + t).daemon(true).unstarted(this::run);
