@@ -1,5 +1,6 @@
 package io.statesync.cli;
 
+import io.statesync.core.concurrent.Uninterruptibly;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.statesync.node.ledger.AccountId;
 import io.statesync.node.ledger.Signer;
@@ -189,18 +190,8 @@ final class DemoLoad implements AutoCloseable {
         for (Thread w : writers) {
             w.interrupt();
         }
-        boolean interrupted = false;
         for (Thread w : writers) {
-            while (w.isAlive()) {
-                try {
-                    w.join();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
+            Uninterruptibly.join(w);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.statesync.groups;
 
+import io.statesync.core.concurrent.Uninterruptibly;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -290,18 +291,7 @@ final class SnapshotWriter implements AutoCloseable {
             }
         }
         if (t != null) {
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    t.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+            Uninterruptibly.join(t);
         }
         meters.forEach(registry::remove);
     }

@@ -1,5 +1,6 @@
 package io.statesync.node;
 
+import io.statesync.core.concurrent.Uninterruptibly;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.statesync.core.store.ContentStore;
@@ -224,14 +225,7 @@ public final class Node implements AutoCloseable {
     @Override
     public void close() {
         watchdog.interrupt();
-        boolean interrupted = false;
-        while (watchdog.isAlive()) {
-            try {
-                watchdog.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
+        Uninterruptibly.join(watchdog);
         for (ChainThread t : threads.values()) {
             t.close();
         }
@@ -248,9 +242,6 @@ public final class Node implements AutoCloseable {
         }
         http.close();
         registry.close();
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private static void closeQuietly(AutoCloseable c) {

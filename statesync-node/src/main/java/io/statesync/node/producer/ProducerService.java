@@ -1,5 +1,6 @@
 package io.statesync.node.producer;
 
+import io.statesync.core.concurrent.Uninterruptibly;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -142,17 +143,7 @@ public final class ProducerService implements AutoCloseable {
     public void stop() {
         stopRequested = true;
         controls.add(new Control.Stop());
-        boolean interrupted = false;
-        while (thread.isAlive()) {
-            try {
-                thread.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Uninterruptibly.join(thread);
     }
 
     @Override

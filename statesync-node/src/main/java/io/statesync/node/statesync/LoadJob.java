@@ -1,5 +1,6 @@
 package io.statesync.node.statesync;
 
+import io.statesync.core.concurrent.Uninterruptibly;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.snapshot.Manifest;
@@ -123,18 +124,7 @@ final class LoadJob {
 
     /** Waits until the job no longer touches the repository. */
     void awaitDone() {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                done.await();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Uninterruptibly.await(done);
     }
 
     Duration elapsed() {
@@ -289,7 +279,7 @@ final class LoadJob {
             Thread.currentThread().interrupt();
         } finally {
             for (Thread t : threads) {
-                joinUninterruptibly(t);
+                Uninterruptibly.join(t);
             }
         }
         return failure;
@@ -521,21 +511,6 @@ final class LoadJob {
             return call.call();
         } finally {
             repositoryLock.unlock();
-        }
-    }
-
-    private static void joinUninterruptibly(Thread t) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 }

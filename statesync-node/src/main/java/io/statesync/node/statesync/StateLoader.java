@@ -1,5 +1,6 @@
 package io.statesync.node.statesync;
 
+import io.statesync.core.concurrent.Uninterruptibly;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.core.store.ContentStore;
 import io.statesync.node.ledger.BlockId;
@@ -179,7 +180,7 @@ public final class StateLoader implements AutoCloseable {
             lock.unlock();
         }
         if (idle && w != null) {
-            joinUninterruptibly(w);
+            Uninterruptibly.join(w);
         }
     }
 
@@ -206,7 +207,7 @@ public final class StateLoader implements AutoCloseable {
         }
         cancelAll(dropped);
         if (w != null && w != Thread.currentThread()) {
-            joinUninterruptibly(w);
+            Uninterruptibly.join(w);
         }
         synchronized (fetchers) {
             fetchers.values().forEach(SnapshotFetcher::close);
@@ -312,21 +313,6 @@ public final class StateLoader implements AutoCloseable {
     private SnapshotFetcher fetcherOf(ContentStore store) {
         synchronized (fetchers) {
             return fetchers.computeIfAbsent(store.root(), r -> new SnapshotFetcher(store, registry, scores));
-        }
-    }
-
-    private static void joinUninterruptibly(Thread t) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 }

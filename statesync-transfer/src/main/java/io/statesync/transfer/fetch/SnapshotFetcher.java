@@ -1,5 +1,6 @@
 package io.statesync.transfer.fetch;
 
+import io.statesync.core.concurrent.Uninterruptibly;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.store.ContentStore;
@@ -70,7 +71,7 @@ public final class SnapshotFetcher implements AutoCloseable {
             return result;
         } catch (InterruptedException e) {
             thread.interrupt();
-            joinUninterruptibly(thread);
+            Uninterruptibly.join(thread);
             throw e;
         } catch (ExecutionException e) {
             switch (e.getCause()) {
@@ -85,21 +86,6 @@ public final class SnapshotFetcher implements AutoCloseable {
             }
         } finally {
             metrics.finished(outcome, run.elapsedNanos());
-        }
-    }
-
-    private static void joinUninterruptibly(Thread t) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 
