@@ -28,6 +28,8 @@ final class DemoCluster implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** A child stopped by SIGTERM gets this long to close before it is killed. */
     private static final Duration STOP_GRACE = Duration.ofSeconds(10);
+    /** How long a running node may leave its status unanswered before the demo gives up on it. */
+    static final Duration UNRESPONSIVE = Duration.ofSeconds(30);
 
     /** One node's place in the cluster. */
     record NodeSpec(String id, int httpPort, int gossipPort, int raftBase, Path config, Path dataDir, Path log) {
@@ -139,7 +141,7 @@ final class DemoCluster implements AutoCloseable {
     Optional<JsonNode> status(NodeSpec spec) {
         try {
             HttpResponse<byte[]> res = http.send(HttpRequest.newBuilder(spec.url().resolve("/node/status"))
-                    .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+                    .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
             return res.statusCode() == 200 ? Optional.of(JSON.readTree(res.body())) : Optional.empty();
         } catch (IOException e) {
             return Optional.empty();
@@ -149,10 +151,27 @@ final class DemoCluster implements AutoCloseable {
         }
     }
 
-    /** Status of a node that must answer; throws if it does not. */
-    JsonNode requireStatus(NodeSpec spec) throws CommandFailure {
-        return status(spec).orElseThrow(() -> new CommandFailure("node " + spec.id() + " does not answer "
-                + spec.url() + "/node/status (see " + spec.log() + ")"));
+    /**
+     * Status of a node that must answer. A node that is busy (a collection, a starved CPU) gets
+     * {@link #UNRESPONSIVE} before it counts as gone; one whose process ended fails at once.
+     */
+    JsonNode requireStatus(NodeSpec spec) throws CommandFailure, InterruptedException {
+        long deadline = System.nanoTime() + UNRESPONSIVE.toNanos();
+        while (true) {
+            Optional<JsonNode> s = status(spec);
+            if (s.isPresent()) {
+                return s.get();
+            }
+            Optional<String> dead = deadChild();
+            if (dead.isPresent()) {
+                throw new CommandFailure(dead.get());
+            }
+            if (System.nanoTime() > deadline) {
+                throw new CommandFailure("node " + spec.id() + " has not answered " + spec.url()
+                        + "/node/status for " + UNRESPONSIVE.toSeconds() + " s (see " + spec.log() + ")");
+            }
+            Thread.sleep(250);
+        }
     }
 
     /** POSTs to a node and returns the status code and body. */
