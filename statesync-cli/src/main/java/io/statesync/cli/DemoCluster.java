@@ -26,8 +26,11 @@ import java.util.concurrent.TimeUnit;
  */
 final class DemoCluster implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** A child stopped by SIGTERM gets this long to close before it is killed. */
-    private static final Duration STOP_GRACE = Duration.ofSeconds(10);
+    /**
+     * A child stopped by SIGTERM gets this long to close before it is killed; shorter than the
+     * grace a Ctrl-C gives this process ({@link StopOnShutdown#GRACE}), so the kill still happens.
+     */
+    private static final Duration STOP_GRACE = Duration.ofSeconds(5);
     /** How long a running node may leave its status unanswered before the demo gives up on it. */
     static final Duration UNRESPONSIVE = Duration.ofSeconds(30);
 
@@ -118,7 +121,7 @@ final class DemoCluster implements AutoCloseable {
                 "-Dorg.slf4j.simpleLogger.showDateTime=true",
                 "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(), "node", "--config",
-                spec.config().toString());
+                spec.config().toString(), "--exit-with-parent");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(spec.log().toFile())).start();
         synchronized (processes) {

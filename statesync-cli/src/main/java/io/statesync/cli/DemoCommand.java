@@ -159,6 +159,7 @@ final class DemoCommand implements Callable<Integer> {
                 JsonNode atJoin = cluster.requireStatus(running.get(0));
                 Map<String, Long> heightsAtJoin = heights(atJoin);
                 long sizeAtJoin = stateBytes(atJoin);
+                long transactionsAtJoin = load.submitted();
                 err.printf(Locale.ROOT, "starting node %s with an empty data directory; it syncs from its peers%n",
                         joiner.id());
                 err.flush();
@@ -178,7 +179,7 @@ final class DemoCommand implements Callable<Integer> {
                 all.add(joiner);
                 Map<String, Map<String, String>> roots = pauseAndCompare(cluster, all, threads, deadline);
                 return summarize(err, cluster, joiner, all, roots, sizeAtJoin, syncSeconds, heightsAtJoin,
-                        heightsAfter, load.submitted());
+                        heightsAfter, transactionsAtJoin);
             }
         }
     }
@@ -288,7 +289,12 @@ final class DemoCommand implements Callable<Integer> {
             throws Exception {
         for (DemoCluster.NodeSpec s : all) {
             for (ThreadId t : threads) {
-                cluster.post(s.url().resolve("/node/producer/" + t.name() + "/pause"), new byte[0]);
+                var res = cluster.post(s.url().resolve("/node/producer/" + t.name() + "/pause"), new byte[0]);
+                if (res.statusCode() != 200) {
+                    throw new CommandFailure("node " + s.id() + " did not pause thread " + t.name() + ": "
+                            + res.statusCode() + " " + new String(res.body(), java.nio.charset.StandardCharsets.UTF_8)
+                            .strip());
+                }
             }
         }
         while (true) {
@@ -363,7 +369,8 @@ final class DemoCommand implements Callable<Integer> {
 
     private static String metrics(DemoCluster cluster, DemoCluster.NodeSpec node)
             throws IOException, InterruptedException {
-        return cluster.http().send(HttpRequest.newBuilder(node.url().resolve("/metrics")).GET().build(),
+        return cluster.http().send(HttpRequest.newBuilder(node.url().resolve("/metrics"))
+                        .timeout(java.time.Duration.ofSeconds(10)).GET().build(),
                 HttpResponse.BodyHandlers.ofString()).body();
     }
 

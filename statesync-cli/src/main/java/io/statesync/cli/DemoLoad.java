@@ -132,7 +132,12 @@ final class DemoLoad implements AutoCloseable {
     private void submit(ThreadId thread, Transaction tx) throws IOException, InterruptedException, CommandFailure {
         byte[] body = TransactionCodec.encode(tx);
         for (int attempt = 0; ; attempt++) {
-            URI leader = leaders.computeIfAbsent(thread, this::findLeader);
+            URI leader = leaders.get(thread);
+            if (leader == null) {
+                // Looked up outside the map: HTTP calls must not run under its bin lock.
+                leader = findLeader(thread);
+                leaders.put(thread, leader);
+            }
             HttpResponse<byte[]> res;
             try {
                 res = cluster.post(leader.resolve("/node/tx"), body);
@@ -174,7 +179,8 @@ final class DemoLoad implements AutoCloseable {
     private boolean exists(ThreadId thread, AccountId account) {
         try {
             HttpResponse<byte[]> res = cluster.http().send(java.net.http.HttpRequest.newBuilder(running.get(0).url()
-                            .resolve("/node/balance?thread=" + thread.name() + "&account=" + account.hex())).GET().build(),
+                            .resolve("/node/balance?thread=" + thread.name() + "&account=" + account.hex()))
+                            .timeout(java.time.Duration.ofSeconds(10)).GET().build(),
                     HttpResponse.BodyHandlers.ofByteArray());
             return res.statusCode() == 200;
         } catch (IOException e) {

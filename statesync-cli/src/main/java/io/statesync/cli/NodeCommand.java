@@ -28,6 +28,10 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", required = true, description = "the node's YAML configuration")
     private Path config;
 
+    @Option(names = "--exit-with-parent", hidden = true,
+            description = "stop when the process that started this one ends (the demo's children)")
+    private boolean exitWithParent;
+
     @Override
     public Integer call() throws Exception {
         NodeConfig cfg;
@@ -42,6 +46,11 @@ final class NodeCommand implements Callable<Integer> {
             node = Node.start(cfg);
         } catch (IOException e) {
             throw new CommandFailure("cannot start node " + cfg.id() + ": " + Failures.describeIo(e), e);
+        }
+        if (exitWithParent) {
+            // A demo killed outright (SIGKILL) cannot stop its children; they stop themselves.
+            Thread command = Thread.currentThread();
+            ProcessHandle.current().parent().ifPresent(p -> p.onExit().thenRun(command::interrupt));
         }
         try (node) {
             err.println("node " + cfg.id() + " serving " + node.uri() + " threads "

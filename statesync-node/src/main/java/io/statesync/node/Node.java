@@ -85,21 +85,27 @@ public final class Node implements AutoCloseable {
         }
         FileShareServer http = FileShareServer.start(server, store, registry);
         Node node = null;
+        Discovery discovery = null;
         try {
-            Discovery discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
+            discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
             node = new Node(config, registry, http, GroupHost.on(http, registry), discovery);
             node.startThreads();
             NodeRoutes routes = new NodeRoutes(node);
-            node.mounts.add(http.mount("node", null, routes, MAX_TX_BYTES));
             node.mounts.add(routes);
+            node.mounts.add(http.mount("node", null, routes, MAX_TX_BYTES));
             node.watchdog.start();
             log.info("node {} serving {} with threads {}", config.id(), http.uri(), node.threads.keySet());
             return node;
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) {
+            // Errors too (a native library that does not load): nothing started may outlive this.
             if (node != null) {
                 node.close();
             } else {
+                if (discovery != null) {
+                    closeQuietly(discovery);
+                }
                 http.close();
+                registry.close();
             }
             throw e;
         }
@@ -112,9 +118,14 @@ public final class Node implements AutoCloseable {
                 .map(a -> new InetSocketAddress(a.getHostString(), a.getPort())).toList();
         MembershipConfig mc = MembershipConfig.loopback().withHost(config.host()).withPort(config.gossipPort())
                 .withSeeds(seeds);
-        return Discovery.start(Discovery.DiscoveryConfig.serving(List.of(httpUri),
-                        config.threads().stream().map(ThreadId::name).toList()), identity,
-                ScaleCubeMembership.start(mc, registry), registry);
+        ScaleCubeMembership membership = ScaleCubeMembership.start(mc, registry);
+        try {
+            return Discovery.start(Discovery.DiscoveryConfig.serving(List.of(httpUri),
+                    config.threads().stream().map(ThreadId::name).toList()), identity, membership, registry);
+        } catch (RuntimeException e) {
+            membership.close();
+            throw e;
+        }
     }
 
     private void startThreads() throws IOException {
@@ -128,7 +139,7 @@ public final class Node implements AutoCloseable {
                     config.saveStateEvery());
             machines.add(machine);
             GroupConfig gc = GroupConfig.of(t.name(), config.id(), members, dir.resolve("group"),
-                            stateSync.strategyFor(t))
+                            stateSync.strategyFor(t, machine::expectInstallOf))
                     .withSnapshotEvery(Math.max(64, 2 * Math.max(1, config.saveStateEvery())))
                     .withRetention(config.sync().retainSnapshots(), 10_000)
                     // Ratis purges only closed segments: a few blocks per segment lets it purge soon.
@@ -210,7 +221,12 @@ public final class Node implements AutoCloseable {
                     fail(e.getMessage());
                 }
             }
-            stateSync.withdrawPruned(threads.values().stream().map(ChainThread::group).toList());
+            try {
+                stateSync.withdrawPruned(threads.values().stream().map(ChainThread::group).toList());
+            } catch (RuntimeException e) {
+                // Gossip trouble must not end the watchdog: it also guards the producers.
+                log.warn("node {}: cannot update the advertised snapshots: {}", config.id(), e.toString());
+            }
         }
     }
 
@@ -233,7 +249,7 @@ public final class Node implements AutoCloseable {
             closeQuietly(m);
         }
         closeQuietly(groups);
-        stateSync.close();
+        closeQuietly(stateSync);
         for (LedgerMachine m : machines) {
             m.close();
         }

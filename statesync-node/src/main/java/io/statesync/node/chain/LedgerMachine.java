@@ -53,6 +53,9 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
     private volatile long saveDueAt = -1;
     /** Why this thread halted on this member, or null. */
     private volatile String halted;
+    /** The block the next install must hold, when a catch-up chose it (see {@link #expectInstallOf}). */
+    private final java.util.concurrent.atomic.AtomicReference<io.statesync.node.ledger.BlockId> expectedBlock =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     /**
      * @param saveEvery a snapshot is asked for after every block whose seqNo is a multiple of
@@ -101,6 +104,15 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
         return read(l -> l.propose(pending, producer, timeMillis, maxTransactions, maxBytes));
     }
 
+    /**
+     * Says which block the next {@link #installSnapshot} must hold: a dump whose own head block
+     * is another (even one that is self-consistent) is refused. A catch-up calls this with the
+     * block its peers offered; installs at start-up, of this member's own snapshots, expect none.
+     */
+    public void expectInstallOf(io.statesync.node.ledger.BlockId block) {
+        expectedBlock.set(block);
+    }
+
     /** Why this thread halted on this member, or null while it runs. */
     public String halted() {
         return halted;
@@ -117,14 +129,22 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
         swap.readLock().lock();
         try {
             var head = ledger.head();
-            if (!block.thread().equals(thread) || block.seqNo() != head.height() + 1
-                    || !block.parent().equals(head.blockId())) {
+            if (!block.thread().equals(thread) || block.seqNo() <= head.height()) {
+                // Formed on a head this log has already passed (a deposed leader's proposal, a
+                // duplicate): every member skips it alike.
                 return ("skipped: block " + block.seqNo() + " does not extend the head " + head.height() + " "
                         + head.blockId().hex()).getBytes(StandardCharsets.UTF_8);
             }
             try {
+                if (block.seqNo() > head.height() + 1 || !block.parent().equals(head.blockId())) {
+                    // Every member applies the same log, so a committed block always extends the
+                    // head it was formed on; one that does not means this state is not the log's.
+                    throw new BlockRejectedException("block " + block.id().hex() + " (" + thread.name() + "#"
+                            + block.seqNo() + ") does not follow the local head " + head.height() + " "
+                            + head.blockId().hex() + ": this member's state diverged from the log");
+                }
                 ledger.apply(block);
-            } catch (BlockRejectedException e) {
+            } catch (BlockRejectedException | RuntimeException e) {
                 halted = e.getMessage();
                 log.error("THREAD {} HALTED on this node at log index {}: {}", thread.name(), index, e.getMessage());
                 throw new IllegalStateException("thread " + thread.name() + " halted: " + e.getMessage(), e);
@@ -195,6 +215,7 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
      */
     @Override
     public void installSnapshot(Path dump) throws IOException {
+        io.statesync.node.ledger.BlockId expected = expectedBlock.getAndSet(null);
         int next = Integer.parseInt(current.getFileName().toString().substring(3)) + 1;
         Path fresh = dir.resolve("db-" + next);
         deleteTree(fresh);
@@ -205,20 +226,35 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
             throw new IOException("thread " + thread.name() + ": snapshot rejected, the old state is kept: "
                     + e.getMessage(), e);
         }
+        if (expected != null && !expected.equals(head.blockId())) {
+            deleteTree(fresh);
+            throw new IOException("thread " + thread.name() + ": snapshot rejected, the old state is kept: it holds"
+                    + " block " + head.blockId().hex() + ", not the offered block " + expected.hex());
+        }
+        Ledger opened = Ledger.open(fresh, thread, genesis);
+        Ledger old;
+        Path oldDir;
         swap.writeLock().lock();
         try {
-            Ledger opened = Ledger.open(fresh, thread, genesis);
-            Ledger old = ledger;
-            Path oldDir = current;
-            writePointer(fresh.getFileName().toString());
+            try {
+                writePointer(fresh.getFileName().toString());
+            } catch (IOException | RuntimeException e) {
+                opened.close();
+                deleteTree(fresh);
+                throw e;
+            }
+            old = ledger;
+            oldDir = current;
             ledger = opened;
             current = fresh;
             halted = null;
-            old.close();
-            deleteTree(oldDir);
         } finally {
             swap.writeLock().unlock();
         }
+        // Outside the lock: closing waits for a dump of the old state still being written, which
+        // must not hold up reads and blocks on the new one.
+        old.close();
+        deleteTree(oldDir);
         log.info("thread {}: state installed at block {} ({}), state root {} verified", thread.name(), head.height(),
                 head.blockId().hex(), head.root().hex());
     }

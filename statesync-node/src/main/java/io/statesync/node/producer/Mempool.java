@@ -19,8 +19,11 @@ public final class Mempool {
     /** How many outcomes are remembered for status queries. */
     private static final int OUTCOMES_KEPT = 100_000;
 
-    /** A transaction with its id and encoded size, as submitted. */
-    public record Pending(Transaction tx, String id, int bytes) {
+    /** A transaction with its id, encoded size, and when it was admitted ({@link System#nanoTime()}). */
+    public record Pending(Transaction tx, String id, int bytes, long admittedNanos) {
+        public Pending(Transaction tx, String id, int bytes) {
+            this(tx, id, bytes, System.nanoTime());
+        }
     }
 
     /** What {@link #offer} did. */
@@ -45,9 +48,13 @@ public final class Mempool {
         this.capacityBytes = capacityBytes;
     }
 
-    /** Queues a transaction unless it is known already or the pool is full. */
+    /**
+     * Queues a transaction unless it is pending or included already, or the pool is full. One
+     * rejected before may come again (the state it was checked against has changed).
+     */
     public synchronized Offer offer(Pending p) {
-        if (known.contains(p.id()) || outcomes.containsKey(p.id())) {
+        String before = outcomes.get(p.id());
+        if (known.contains(p.id()) || before != null && !before.startsWith("rejected")) {
             return Offer.DUPLICATE;
         }
         if (queue.size() >= capacity || bytes + p.bytes() > capacityBytes) {

@@ -61,6 +61,11 @@ public final class ProducerService implements AutoCloseable {
         }
     }
 
+    /** How long a transaction may wait for the ones before it (see {@link #awaitsEarlierNonce}). */
+    static final java.time.Duration NONCE_GAP_WAIT = java.time.Duration.ofSeconds(30);
+    private static final java.util.regex.Pattern NONCE_AHEAD = java.util.regex.Pattern.compile(
+            "nonce (\\d+) expected (\\d+)");
+
     private final ProducerConfig config;
     private final Collaborators with;
     private final BlockingQueue<Control> controls = new LinkedBlockingQueue<>();
@@ -202,12 +207,21 @@ public final class ProducerService implements AutoCloseable {
         long started = System.nanoTime();
         Proposal proposal = with.ledger().propose(txs, with.producerId(), with.clock().millis(),
                 config.maxTransactionsPerBlock(), config.maxBlockBytes());
+        java.util.Set<String> waiting = new java.util.HashSet<>();
         for (Proposal.Rejected r : proposal.rejected()) {
+            Mempool.Pending p = batch.stream().filter(b -> b.id().equals(r.txId())).findFirst().orElse(null);
+            if (p != null && awaitsEarlierNonce(r.reason(), p)) {
+                waiting.add(p.id());
+                continue;
+            }
             with.mempool().settle(r.txId(), "rejected: " + r.reason());
             rejected.increment();
         }
-        List<Mempool.Pending> leftOver = proposal.leftOver().stream().map(byTx::get).toList();
-        with.mempool().putBack(leftOver);
+        java.util.Set<Transaction> left = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        left.addAll(proposal.leftOver());
+        // Back to the front in their order: what did not fit, and what waits for an earlier nonce.
+        with.mempool().putBack(batch.stream().filter(p -> left.contains(p.tx()) || waiting.contains(p.id()))
+                .toList());
         Block block = proposal.block();
         try {
             with.sink().commit(block);
@@ -229,6 +243,18 @@ public final class ProducerService implements AutoCloseable {
         if (Thread.interrupted()) {
             throw new InterruptedException();
         }
-        return true;
+        // Only a block that took transactions makes the pool worth another look at once.
+        return !block.transactions().isEmpty();
+    }
+
+    /**
+     * A transaction whose nonce is ahead of its sender's stays pending for a while: the ones
+     * before it may still arrive (a client resending after a leader change). After
+     * {@link #NONCE_GAP_WAIT} it is rejected like any other.
+     */
+    private static boolean awaitsEarlierNonce(String reason, Mempool.Pending p) {
+        java.util.regex.Matcher m = NONCE_AHEAD.matcher(reason);
+        return m.matches() && Long.parseLong(m.group(1)) > Long.parseLong(m.group(2))
+                && System.nanoTime() - p.admittedNanos() < NONCE_GAP_WAIT.toNanos();
     }
 }

@@ -62,14 +62,25 @@ public final class LedgerSync implements StateSync, AutoCloseable {
     private final PeerSources gossip;
     /** The running session's chosen offer: its block and the group peers that offer it. */
     private volatile PeerSources.Located offered;
+    private final java.util.function.Consumer<BlockId> expectInstall;
     private volatile BlockId offeredBlock;
 
     /**
      * @param gossip nodes that advertise a thread's saved states by gossip; {@link PeerSources#NONE} without gossip
      */
     public LedgerSync(ThreadId thread, LoaderConfig config, PeerSources gossip, MeterRegistry registry) {
+        this(thread, config, gossip, registry, block -> { });
+    }
+
+    /**
+     * @param expectInstall told, right before an install, which block the installed state must
+     *     hold (the ledger refuses a dump of any other block)
+     */
+    public LedgerSync(ThreadId thread, LoaderConfig config, PeerSources gossip, MeterRegistry registry,
+                      java.util.function.Consumer<BlockId> expectInstall) {
         this.thread = thread;
         this.gossip = gossip;
+        this.expectInstall = expectInstall;
         this.loader = new StateLoader(config, this::locate, registry, thread.name());
     }
 
@@ -268,6 +279,7 @@ public final class LedgerSync implements StateSync, AutoCloseable {
                 if (!manifest.equals(offer.record().manifest())) {
                     throw new IOException("loaded " + manifest + ", not the offered " + offer.record().manifest());
                 }
+                expectInstall.accept(offer.block());
                 ctx.install(offer.record());
             }
         }

@@ -59,9 +59,13 @@ public final class StateSyncService implements AutoCloseable {
         this.registry = registry;
     }
 
-    /** The catch-up strategy of a thread's group; one per thread, each with its own loader. */
-    public synchronized LedgerSync strategyFor(ThreadId thread) {
-        return strategies.computeIfAbsent(thread, t -> new LedgerSync(t, config, this::gossipSources, registry));
+    /**
+     * The catch-up strategy of a thread's group; one per thread, each with its own loader.
+     * {@code expectInstall} hears which block an install must hold, right before it.
+     */
+    public synchronized LedgerSync strategyFor(ThreadId thread, java.util.function.Consumer<BlockId> expectInstall) {
+        return strategies.computeIfAbsent(thread, t -> new LedgerSync(t, config, this::gossipSources, registry,
+                expectInstall));
     }
 
     /**
@@ -120,7 +124,14 @@ public final class StateSyncService implements AutoCloseable {
      */
     public PushResult addLoadStateTask(SortedMap<ThreadId, BlockId> address, Anchor anchor,
                                        StateRepository repository, LoadOutput output) {
-        return strategyFor(anchor.thread()).loader().addLoadStateTask(address, anchor, repository, output);
+        LedgerSync s;
+        synchronized (this) {
+            s = strategies.get(anchor.thread());
+        }
+        if (s == null) {
+            throw new IllegalArgumentException("thread " + anchor.thread().name() + " is not run by this node");
+        }
+        return s.loader().addLoadStateTask(address, anchor, repository, output);
     }
 
     /** Cancels every running load and clears every queue; returns once no load touches a repository. */

@@ -153,6 +153,53 @@ class LedgerMachineTest {
     }
 
     @Test
+    void aSoundSnapshotOfAnotherBlockThanTheOfferedOneIsRefused() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            applyNext(machine);
+        }
+        Path dump = dir.resolve("older");
+        Files.createDirectories(dump);
+        machine.writeSnapshot(dump);
+        applyNext(machine);
+        Head offered = machine.read(Ledger::head);
+
+        try (LedgerMachine other = new LedgerMachine(T0, dir.resolve("e"), GENESIS, 3)) {
+            other.expectInstallOf(offered.blockId());
+            IOException e = assertThrows(IOException.class, () -> other.installSnapshot(dump));
+            assertTrue(e.getMessage().contains("not the offered block " + offered.blockId().hex()), e.getMessage());
+            assertEquals(0, other.read(Ledger::head).height(), "the old (genesis) state is kept");
+
+            // The expectation was for that one install: the member's own snapshots load as before.
+            other.installSnapshot(dump);
+            assertEquals(3, other.read(Ledger::head).height());
+        }
+    }
+
+    @Test
+    void aBlockPastTheHeadHaltsTheThreadInsteadOfBeingSkipped() {
+        applyNext(machine);
+        LedgerMachine ahead;
+        try {
+            ahead = new LedgerMachine(T0, dir.resolve("f"), GENESIS, 3);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        try (ahead) {
+            // Blocks 1 and 2 on another ledger; block 2 reaches this one, which only has block 1's sibling.
+            long saved = nonce;
+            nonce = 0;
+            applyNext(ahead);
+            applyNext(ahead);
+            nonce = saved;
+            Block two = ahead.read(Ledger::headBlock);
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> machine.apply(++index, two.encode()));
+            assertTrue(e.getMessage().contains("does not follow the local head"), e.getMessage());
+            assertTrue(machine.halted() != null);
+        }
+    }
+
+    @Test
     void aCaptureIsTheStateAtItsBlockWhileLaterBlocksApply() throws Exception {
         for (int i = 0; i < 3; i++) {
             applyNext(machine);

@@ -114,6 +114,21 @@ class ProducerServiceTest {
     }
 
     @Test
+    void aNonceAheadWaitsPendingUntilTheOneBeforeItArrives() throws Exception {
+        start(FAST);
+        Signer dave = Signer.fromPhrase("dave");
+        String second = submit(Transaction.transfer(FAUCET, T0, 1, dave.account(), 2));
+        Thread.sleep(300);
+        assertEquals("pending", mempool.outcome(second).orElseThrow(), "waits for nonce 0");
+
+        String first = submit(Transaction.transfer(FAUCET, T0, 0, dave.account(), 1));
+
+        await(() -> mempool.outcome(second).orElse("").startsWith("included"));
+        assertTrue(mempool.outcome(first).orElseThrow().startsWith("included"));
+        assertEquals(3, ledger.account(dave.account()).orElseThrow().balance());
+    }
+
+    @Test
     void aFollowerProducesNothingAndPauseHoldsProductionUntilResume() throws Exception {
         leading.set(false);
         start(FAST);
