@@ -1,10 +1,8 @@
 package io.statesync.node.statesync;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.store.ContentStore;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.statesync.groups.log.Chain;
 import io.statesync.groups.log.LogPosition;
 import io.statesync.groups.snapshot.SnapshotRecord;
 import io.statesync.groups.sync.Peer;
@@ -16,16 +14,14 @@ import io.statesync.groups.sync.SyncProgress;
 import io.statesync.groups.sync.SyncProvider;
 import io.statesync.groups.sync.SyncSession;
 import io.statesync.groups.sync.SyncSignature;
+import io.statesync.groups.sync.snapshot.SnapshotOffers;
 import io.statesync.groups.sync.snapshot.SnapshotSync;
 import io.statesync.node.ledger.BlockId;
 import io.statesync.node.ledger.ThreadId;
-import io.statesync.transfer.fetch.Source;
 import java.io.IOException;
-import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -121,8 +117,21 @@ public final class LedgerSync implements StateSync, AutoCloseable {
         return () -> new Session(context).run();
     }
 
-    /** One offered saved state and who offers it. */
+    /** One offered saved state: a snapshot offer whose metadata names its block and height. */
     private record Offer(SnapshotRecord record, BlockId block, long height, List<Peer> peers) {
+        static Optional<Offer> of(SnapshotOffers.Offer o) {
+            Map<String, String> m = o.record().metadata();
+            try {
+                return Optional.of(new Offer(o.record(), BlockId.fromHex(m.get("block")),
+                        Long.parseLong(m.get("height")), o.peers()));
+            } catch (RuntimeException notALedgerSnapshot) {
+                return Optional.empty();
+            }
+        }
+
+        SnapshotOffers.Offer offer() {
+            return new SnapshotOffers.Offer(record, peers);
+        }
     }
 
     private final class Session {
@@ -135,7 +144,8 @@ public final class LedgerSync implements StateSync, AutoCloseable {
         LogPosition run() throws Exception {
             long need = Math.max(ctx.target().index() - 1, ctx.applied().index() + 1);
             Map<String, String> reasons = new LinkedHashMap<>();
-            List<Offer> offers = collectOffers(reasons);
+            List<Offer> offers = SnapshotOffers.collect(ctx, OFFER_TIMEOUT, reasons).values().stream()
+                    .flatMap(o -> Offer.of(o).stream()).toList();
             Offer chosen = offers.stream().filter(o -> o.record().index() >= need)
                     .max(Comparator.comparingLong((Offer o) -> o.record().index())
                             .thenComparingInt(o -> o.peers().size()))
@@ -146,11 +156,10 @@ public final class LedgerSync implements StateSync, AutoCloseable {
                     chosen.block().hex(), chosen.height(), chosen.record().index(),
                     chosen.peers().stream().map(Peer::id).toList());
 
-            Thread renewer = Thread.ofVirtual().name("statesync-ledger-lease-" + ctx.sessionId())
-                    .start(() -> renewLeases(chosen));
+            Thread renewer = SnapshotOffers.holdLeases(ctx, chosen.offer(), LEASE_TTL, OFFER_TIMEOUT);
             LoadOutput output = new LoadOutput();
             offeredBlock = chosen.block();
-            offered = new PeerSources.Located(chosen.record().manifest(), peerSources(chosen));
+            offered = new PeerSources.Located(chosen.record().manifest(), SnapshotOffers.sources(ctx, chosen.offer()));
             try {
                 SortedMap<ThreadId, BlockId> address = new TreeMap<>(Map.of(thread, chosen.block()));
                 PushResult pushed = loader.addLoadStateTask(address, new Anchor(thread, chosen.height()),
@@ -162,7 +171,7 @@ public final class LedgerSync implements StateSync, AutoCloseable {
                 LoadResult result = await(output);
                 return switch (result) {
                     case LoadResult.Loaded l -> {
-                        l.bytesBySource().forEach((s, n) -> ctx.metrics().bytes(label(chosen, s), n));
+                        l.bytesBySource().forEach((s, n) -> ctx.metrics().bytes(SnapshotOffers.peerOf(chosen.offer(), s), n));
                         yield chosen.record().position();
                     }
                     case LoadResult.Skipped s -> throw new SyncException("load skipped: " + s.reason());
@@ -198,63 +207,6 @@ public final class LedgerSync implements StateSync, AutoCloseable {
             }
         }
 
-        private List<Offer> collectOffers(Map<String, String> reasons) throws InterruptedException {
-            Map<Cid, Offer> offers = new LinkedHashMap<>();
-            for (Peer p : ctx.peers()) {
-                try {
-                    JsonNode r = ctx.client().getJson(p, "sync/snapshots", OFFER_TIMEOUT);
-                    for (JsonNode n : r.path("snapshots")) {
-                        JsonNode meta = n.path("metadata");
-                        if (!meta.has("block") || !meta.has("height")) {
-                            continue;
-                        }
-                        Map<String, String> m = new TreeMap<>();
-                        meta.fields().forEachRemaining(e -> m.put(e.getKey(), e.getValue().asText()));
-                        SnapshotRecord rec = new SnapshotRecord(Cid.parse(n.path("manifest").asText()),
-                                new LogPosition(n.path("term").asLong(), n.path("index").asLong()),
-                                Chain.parse(n.path("chain").asText()), m);
-                        Offer o = offers.computeIfAbsent(rec.manifest(), c -> new Offer(rec,
-                                BlockId.fromHex(m.get("block")), Long.parseLong(m.get("height")), new ArrayList<>()));
-                        if (o.record().index() == rec.index() && Arrays.equals(o.record().chain(), rec.chain())) {
-                            o.peers().add(p);
-                        } else {
-                            reasons.put(p.id(), "offers " + rec.manifest() + " with a position others do not");
-                        }
-                    }
-                } catch (IOException | RuntimeException e) {
-                    reasons.put(p.id(), String.valueOf(e.getMessage()));
-                }
-            }
-            return List.copyOf(offers.values());
-        }
-
-        private void renewLeases(Offer offer) {
-            try {
-                while (!Thread.currentThread().isInterrupted()) {
-                    for (Peer p : offer.peers()) {
-                        try {
-                            ctx.client().postJson(p, "leases?session=" + ctx.sessionId() + "&snapshot="
-                                    + offer.record().manifest() + "&ttlMs=" + LEASE_TTL.toMillis(), OFFER_TIMEOUT);
-                        } catch (IOException e) {
-                            log.debug("thread {}: lease on {} failed: {}", thread.name(), p.id(), e.getMessage());
-                        }
-                    }
-                    Thread.sleep(LEASE_TTL.dividedBy(3));
-                }
-            } catch (InterruptedException e) {
-                // The session ended.
-            }
-        }
-
-        private String label(Offer offer, Source source) {
-            for (Peer p : offer.peers()) {
-                if (source.base().toString().startsWith(p.http().toString().replaceAll("/+$", ""))) {
-                    return p.id();
-                }
-            }
-            return source.base().toString();
-        }
-
         /** The group as the load's repository: chunks go to its store; the install goes through its replica. */
         private final class GroupRepository implements StateRepository {
             private final Offer offer;
@@ -284,14 +236,6 @@ public final class LedgerSync implements StateSync, AutoCloseable {
             }
         }
 
-        /** Sources besides the static storages: the offering peers' group stores, then gossip's. */
-        List<Source> peerSources(Offer offer) {
-            List<Source> out = new ArrayList<>();
-            for (Peer p : offer.peers()) {
-                out.add(new Source(URI.create(p.http().toString().replaceAll("/+$", "") + "/groups/" + ctx.groupId())));
-            }
-            return out;
-        }
     }
 
     private static String describe(List<Offer> offers) {

@@ -1,0 +1,115 @@
+package io.statesync.groups.sync.snapshot;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.statesync.core.cid.Cid;
+import io.statesync.groups.log.Chain;
+import io.statesync.groups.log.LogPosition;
+import io.statesync.groups.snapshot.SnapshotRecord;
+import io.statesync.groups.sync.Peer;
+import io.statesync.groups.sync.SessionContext;
+import io.statesync.transfer.fetch.Source;
+import java.io.IOException;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The session side of {@link SnapshotSync}'s provider protocol, for every strategy that builds
+ * on it: the snapshots peers offer ({@code GET sync/snapshots}), grouped by manifest with all
+ * their offerers; leases on the chosen one; and the peers' group stores as fetch sources.
+ */
+public final class SnapshotOffers {
+    private static final Logger log = LoggerFactory.getLogger(SnapshotOffers.class);
+
+    /** One offered snapshot (with the machine's metadata) and every peer that offers it. */
+    public record Offer(SnapshotRecord record, List<Peer> peers) {
+    }
+
+    private SnapshotOffers() {
+    }
+
+    /**
+     * Asks every peer for its snapshots; equal manifests are grouped with all their offerers. A
+     * peer that does not answer, or offers a manifest at another position than the others, is
+     * left out and its reason put in {@code reasons}.
+     */
+    public static Map<Cid, Offer> collect(SessionContext ctx, Duration timeout, Map<String, String> reasons)
+            throws InterruptedException {
+        Map<Cid, Offer> offers = new LinkedHashMap<>();
+        for (Peer p : ctx.peers()) {
+            try {
+                JsonNode r = ctx.client().getJson(p, "sync/snapshots", timeout);
+                for (JsonNode n : r.path("snapshots")) {
+                    Map<String, String> meta = new TreeMap<>();
+                    for (Iterator<Map.Entry<String, JsonNode>> it = n.path("metadata").fields(); it.hasNext(); ) {
+                        Map.Entry<String, JsonNode> e = it.next();
+                        meta.put(e.getKey(), e.getValue().asText());
+                    }
+                    SnapshotRecord rec = new SnapshotRecord(Cid.parse(n.path("manifest").asText()),
+                            new LogPosition(n.path("term").asLong(), n.path("index").asLong()),
+                            Chain.parse(n.path("chain").asText()), meta);
+                    Offer o = offers.computeIfAbsent(rec.manifest(), c -> new Offer(rec, new ArrayList<>()));
+                    if (o.record().index() == rec.index() && Arrays.equals(o.record().chain(), rec.chain())) {
+                        o.peers().add(p);
+                    } else {
+                        reasons.put(p.id(), "offers " + rec.manifest() + " with a position others do not");
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                reasons.put(p.id(), String.valueOf(e.getMessage()));
+            }
+        }
+        return offers;
+    }
+
+    /**
+     * Holds a lease of {@code ttl} on the offer's snapshot at every offerer, renewed every third
+     * of it, from the returned virtual thread; the caller interrupts and joins it when done (and
+     * releases the leases through {@code ctx.client().releaseLeases}).
+     */
+    public static Thread holdLeases(SessionContext ctx, Offer offer, Duration ttl, Duration timeout) {
+        return Thread.ofVirtual().name("statesync-snapshot-lease-" + ctx.sessionId()).start(() -> {
+            try {
+                while (!Thread.currentThread().isInterrupted()) {
+                    for (Peer p : offer.peers()) {
+                        try {
+                            ctx.client().postJson(p, "leases?session=" + ctx.sessionId() + "&snapshot="
+                                    + offer.record().manifest() + "&ttlMs=" + ttl.toMillis(), timeout);
+                        } catch (IOException e) {
+                            log.debug("group {}: lease on {} failed: {}", ctx.groupId(), p.id(), e.getMessage());
+                        }
+                    }
+                    Thread.sleep(ttl.dividedBy(3));
+                }
+            } catch (InterruptedException e) {
+                // Done: the session ended.
+            }
+        });
+    }
+
+    /** The offerers' group stores, where the snapshot's manifest and chunks are served. */
+    public static List<Source> sources(SessionContext ctx, Offer offer) {
+        return offer.peers().stream()
+                .map(p -> new Source(URI.create(p.http().toString().replaceAll("/+$", "") + "/groups/"
+                        + ctx.groupId())))
+                .toList();
+    }
+
+    /** The offerer a fetch source belongs to, for per-peer metrics; the source itself if none. */
+    public static String peerOf(Offer offer, Source source) {
+        for (Peer p : offer.peers()) {
+            if (source.base().toString().startsWith(p.http().toString().replaceAll("/+$", ""))) {
+                return p.id();
+            }
+        }
+        return source.base().toString();
+    }
+}
