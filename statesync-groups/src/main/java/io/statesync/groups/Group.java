@@ -60,6 +60,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class Group implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Group.class);
+
+    static {
+        // Ratis ends the whole JVM (System.exit) when, say, its gRPC server cannot bind its port.
+        // A library must not kill its host: with exit disabled Ratis throws instead, start fails
+        // with the reason, and the caller decides.
+        org.apache.ratis.util.ExitUtils.disableSystemExit();
+    }
     /** Tries of one submit before it fails (each waits for its request timeout, then 200 ms). */
     private static final int SUBMIT_RETRIES = 30;
 

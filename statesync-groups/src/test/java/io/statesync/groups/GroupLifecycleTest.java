@@ -125,6 +125,21 @@ class GroupLifecycleTest {
     }
 
     @Test
+    void aRaftPortInUseFailsTheStartAndTheJvmLivesOn() throws Exception {
+        TestCluster c = new TestCluster(tmp, 1, LogReplaySync.DEFAULT, cfg -> cfg);
+        try (java.net.ServerSocket taken = new java.net.ServerSocket()) {
+            taken.bind(c.members.get(0).raft());
+
+            Exception e = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, c::startAll);
+
+            // Reaching this line is the point: Ratis would have ended the JVM here.
+            assertTrue(String.valueOf(e).length() > 0);
+        } finally {
+            c.close();
+        }
+    }
+
+    @Test
     void aRestartedSingleMemberRestoresItsStateFromDisk() throws Exception {
         // Given a single member with snapshots at 5 and 10 and entries kept after them
         try (TestCluster c = new TestCluster(tmp, 1, LogReplaySync.DEFAULT, cfg -> cfg.withSnapshotEvery(5))
