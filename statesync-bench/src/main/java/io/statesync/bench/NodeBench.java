@@ -264,7 +264,8 @@ public final class NodeBench {
             out.add(new NodeConfig("n" + i, dir.resolve("n" + i), "127.0.0.1", http.get(i - 1), 0, 0, List.of(),
                     List.of(T0), members, ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(100))
                     .withMempool(20_000, 8L << 20), saveEvery,
-                    new NodeConfig.Sync(List.of(), 5, Duration.ofMillis(500), Duration.ofMinutes(30), 2),
+                    new NodeConfig.Sync(List.of(), 5, Duration.ofMillis(500), Duration.ofMinutes(30), 2,
+                            Duration.ofSeconds(30)),
                     Genesis.faucet(FAUCET.account(), 1_000_000_000_000L)));
         }
         return out;

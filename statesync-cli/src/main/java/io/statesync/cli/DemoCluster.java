@@ -140,6 +140,20 @@ final class DemoCluster implements AutoCloseable {
         }
     }
 
+    /** Stops a node's process with SIGTERM, as an operator would; waits until it is gone (kills it after 30 s). */
+    void terminate(NodeSpec spec) throws InterruptedException {
+        Process p;
+        synchronized (processes) {
+            p = processes.remove(spec);
+        }
+        if (p != null) {
+            p.destroy();
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly().waitFor();
+            }
+        }
+    }
+
     /** The node's status document, or empty while it does not answer. */
     Optional<JsonNode> status(NodeSpec spec) {
         try {

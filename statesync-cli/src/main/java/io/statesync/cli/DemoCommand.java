@@ -36,6 +36,7 @@ import picocli.CommandLine.Spec;
         description = {"Starts node processes on loopback, grows their state with a load generator, starts one more"
                 + " node with an empty data directory, shows its sync, and checks its state roots equal the others'."})
 final class DemoCommand implements Callable<Integer> {
+    private static final Pattern LOG_REFERENCE = Pattern.compile("\\(see (\\S+\\.log)\\)");
     private static final Pattern SYNC_BYTES = Pattern.compile(
             "statesync_groups_sync_bytes_total\\{[^}]*source=\"([^\"]+)\"[^}]*} ([0-9.eE+]+)");
 
@@ -101,10 +102,18 @@ final class DemoCommand implements Callable<Integer> {
             dir = Files.createDirectories(work);
         }
         PrintWriter err = spec.commandLine().getErr();
+        boolean passed = false;
         try {
-            return run(dir, err);
+            int code = run(dir, err);
+            passed = code == 0;
+            return code;
+        } catch (CommandFailure e) {
+            // The failure names a node's log: show its end now, while the reader is looking.
+            printLogTail(err, e.getMessage());
+            throw e;
         } finally {
-            if (temporary) {
+            // A failed run keeps everything: the logs it names are the only clue to the cause.
+            if (temporary && passed) {
                 try {
                     Trees.deleteRecursively(dir);
                 } catch (IOException e) {
@@ -115,6 +124,25 @@ final class DemoCommand implements Callable<Integer> {
             }
             err.flush();
         }
+    }
+
+    /** Prints the last lines of the node log a failure message names ({@code (see <log>)}), if any. */
+    static void printLogTail(PrintWriter err, String message) {
+        Matcher m = LOG_REFERENCE.matcher(message == null ? "" : message);
+        if (!m.find()) {
+            return;
+        }
+        Path log = Path.of(m.group(1));
+        try {
+            List<String> lines = Files.readAllLines(log, java.nio.charset.StandardCharsets.UTF_8);
+            err.println("last lines of " + log + ":");
+            for (String line : lines.subList(Math.max(0, lines.size() - 30), lines.size())) {
+                err.println("  " + line);
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            err.println("cannot read " + log + ": " + e.getMessage());
+        }
+        err.flush();
     }
 
     private int run(Path dir, PrintWriter err) throws Exception {
@@ -185,7 +213,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** Fails the demo if a child died, the load generator stopped, or time is up. */
-    private static void check(DemoCluster cluster, DemoLoad load, long deadline) throws CommandFailure {
+    static void check(DemoCluster cluster, DemoLoad load, long deadline) throws CommandFailure {
         var dead = cluster.deadChild();
         if (dead.isPresent()) {
             throw new CommandFailure(dead.get());
@@ -198,7 +226,7 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static void awaitLeaders(DemoCluster cluster, List<DemoCluster.NodeSpec> running, List<ThreadId> threads,
+    static void awaitLeaders(DemoCluster cluster, List<DemoCluster.NodeSpec> running, List<ThreadId> threads,
                                      long deadline) throws CommandFailure, InterruptedException {
         while (true) {
             check(cluster, null, deadline);
@@ -283,7 +311,7 @@ final class DemoCommand implements Callable<Integer> {
      * Pauses every producer, waits until all nodes stand at the same height on each thread, and
      * returns each node's state root per thread.
      */
-    private static Map<String, Map<String, String>> pauseAndCompare(DemoCluster cluster,
+    static Map<String, Map<String, String>> pauseAndCompare(DemoCluster cluster,
                                                                     List<DemoCluster.NodeSpec> all,
                                                                     List<ThreadId> threads, long deadline)
             throws Exception {
@@ -405,7 +433,7 @@ final class DemoCommand implements Callable<Integer> {
         return sum;
     }
 
-    private static Map<String, Long> heights(JsonNode status) {
+    static Map<String, Long> heights(JsonNode status) {
         Map<String, Long> h = new TreeMap<>();
         for (JsonNode t : status.path("threads")) {
             h.put(t.path("thread").asText(), t.path("height").asLong());
@@ -413,7 +441,7 @@ final class DemoCommand implements Callable<Integer> {
         return h;
     }
 
-    private static JsonNode thread(JsonNode status, String name) {
+    static JsonNode thread(JsonNode status, String name) {
         for (JsonNode t : status.path("threads")) {
             if (t.path("thread").asText().equals(name)) {
                 return t;

@@ -55,6 +55,7 @@ public final class Main implements Callable<Integer> {
         cmd.addSubcommand(new PeersCommand());
         cmd.addSubcommand(new NodeCommand());
         cmd.addSubcommand(new DemoCommand(env));
+        cmd.addSubcommand(new SoakCommand());
         cmd.addSubcommand(new CommandLine.HelpCommand());
         // Set after the subcommands exist: picocli hands these settings down only to those present.
         Converters.registerAll(cmd);

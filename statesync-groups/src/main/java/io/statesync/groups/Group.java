@@ -73,10 +73,15 @@ public final class Group implements AutoCloseable {
     private final GroupConfig config;
     private final GroupId id;
     private final Replica replica;
-    private final RaftServer server;
+    /** Replaced when the stall watch restarts the consensus engine. */
+    private volatile RaftServer server;
     private final RaftClient client;
     private final RaftGroupId raftGroupId;
-    private final RatisMachine machine;
+    private final RaftGroup raftGroup;
+    private final RaftProperties props;
+    /** The bridge of the running consensus engine; shared with the routes and the provider. */
+    private final java.util.concurrent.atomic.AtomicReference<RatisMachine> machine;
+    private final StallWatch stallWatch;
     private final CatchUp catchUp;
     private final SyncMetrics metrics;
     private final PeerClient peers;
@@ -89,14 +94,17 @@ public final class Group implements AutoCloseable {
     private final java.util.concurrent.ExecutorService submitters;
 
     private Group(GroupConfig config, GroupId id, Replica replica, RaftServer server, RaftClient client,
-                  RaftGroupId raftGroupId, RatisMachine machine, CatchUp catchUp, SyncMetrics metrics, PeerClient peers,
-                  SnapshotFetcher fetcher, AutoCloseable mount, Leases leases, Runnable onClose) {
+                  RaftGroup raftGroup, RaftProperties props, java.util.concurrent.atomic.AtomicReference<RatisMachine> machine,
+                  CatchUp catchUp, SyncMetrics metrics, PeerClient peers, SnapshotFetcher fetcher, AutoCloseable mount,
+                  Leases leases, Runnable onClose, MeterRegistry registry) {
         this.config = config;
         this.id = id;
         this.replica = replica;
         this.server = server;
         this.client = client;
-        this.raftGroupId = raftGroupId;
+        this.raftGroup = raftGroup;
+        this.raftGroupId = raftGroup.getGroupId();
+        this.props = props;
         this.machine = machine;
         this.catchUp = catchUp;
         this.metrics = metrics;
@@ -107,6 +115,8 @@ public final class Group implements AutoCloseable {
         this.onClose = onClose;
         this.submitters = java.util.concurrent.Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("statesync-group-submit-" + id.toString().substring(0, 8) + "-", 0).factory());
+        this.stallWatch = new StallWatch(id.toString(), config.name(), new WatchProbe(), config.stallTimeout(),
+                registry);
     }
 
     /** Builds and starts the member; see {@link GroupHost#start}. */
@@ -125,7 +135,8 @@ public final class Group implements AutoCloseable {
             opened.add(peerClient);
             SnapshotFetcher fetcher = new SnapshotFetcher(replica.store(), registry);
             opened.add(fetcher);
-            RatisMachine[] machineRef = new RatisMachine[1];
+            java.util.concurrent.atomic.AtomicReference<RatisMachine> machineRef =
+                    new java.util.concurrent.atomic.AtomicReference<>();
             SyncMetrics metrics = new SyncMetrics(registry, config.name(), config.sync().getClass().getSimpleName(),
                     () -> Math.max(0, knownCommit.get() - replica.applied().index()));
             opened.add(metrics);
@@ -168,7 +179,8 @@ public final class Group implements AutoCloseable {
 
                 @Override
                 public Optional<String> leader() {
-                    return Optional.ofNullable(machineRef[0] == null ? null : machineRef[0].leader());
+                    RatisMachine m = machineRef.get();
+                    return Optional.ofNullable(m == null ? null : m.leader());
                 }
             };
             SyncProvider provider = config.sync().provider(providerContext);
@@ -180,16 +192,16 @@ public final class Group implements AutoCloseable {
                     (target, deadline) -> {
                         knownCommit.accumulateAndGet(target.index() - 1, Math::max);
                         return new Session(gid, config, replica, target, deadline,
-                                peersOf(config, machineRef[0] == null ? null : machineRef[0].leader()),
+                                peersOf(config, machineRef.get() == null ? null : machineRef.get().leader()),
                                 peerClient, fetcher, metrics, catchUpRef[0]);
                     },
                     reached -> replica.checkpoint());
             catchUpRef[0] = catchUp;
-            RatisMachine machine = new RatisMachine(replica, catchUp, config.self());
-            machineRef[0] = machine;
+            machineRef.set(new RatisMachine(replica, catchUp, config.self()));
 
             AutoCloseable mount = http.mount("groups/" + gid, replica.store(),
-                    new GroupRoutes(gid, config, userMachine.typeTag(), provider, leases, replica, machine::leader));
+                    new GroupRoutes(gid, config, userMachine.typeTag(), provider, leases, replica,
+                            () -> machineRef.get().leader()));
             opened.add(mount);
 
             RaftGroupId raftGroupId = RaftGroupId.valueOf(id.uuid());
@@ -198,15 +210,10 @@ public final class Group implements AutoCloseable {
                     .toList();
             RaftGroup raftGroup = RaftGroup.valueOf(raftGroupId, raftPeers);
             RaftProperties props = ratisProperties(config, groupDir.resolve("ratis").toFile());
-            RaftServer server = RaftServer.newBuilder()
-                    .setServerId(RaftPeerId.valueOf(config.self()))
-                    .setGroup(raftGroup)
-                    .setProperties(props)
-                    .setStateMachine(machine)
-                    .setOption(RaftStorage.StartupOption.RECOVER)
-                    .build();
+            RaftServer server = newServer(config, raftGroup, props, machineRef.get());
             opened.add(server);
             server.start();
+            checkContinuity(gid, server.getDivision(raftGroupId), replica);
             // Bounded retries: Ratis's default retries forever, so a submit to a group that lost its
             // quorum (or whose member stopped) would never return.
             RaftClient client = RaftClient.newBuilder().setProperties(props).setRaftGroup(raftGroup)
@@ -215,8 +222,10 @@ public final class Group implements AutoCloseable {
                     .build();
             log.info("group {} ({}) started on member {} at {}, sync {}", config.name(), gid, config.self(),
                     config.selfMember().raftAddress(), config.sync().signature());
-            return new Group(config, id, replica, server, client, raftGroupId, machine, catchUp, metrics, peerClient,
-                    fetcher, mount, leases, onClose);
+            Group group = new Group(config, id, replica, server, client, raftGroup, props, machineRef, catchUp, metrics,
+                    peerClient, fetcher, mount, leases, onClose, registry);
+            group.stallWatch.start();
+            return group;
         } catch (IOException | RuntimeException e) {
             for (int i = opened.size() - 1; i >= 0; i--) {
                 try {
@@ -227,6 +236,69 @@ public final class Group implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    private static RaftServer newServer(GroupConfig config, RaftGroup raftGroup, RaftProperties props,
+                                        RatisMachine machine) throws IOException {
+        return RaftServer.newBuilder()
+                .setServerId(RaftPeerId.valueOf(config.self()))
+                .setGroup(raftGroup)
+                .setProperties(props)
+                .setStateMachine(machine)
+                .setOption(RaftStorage.StartupOption.RECOVER)
+                .build();
+    }
+
+    /**
+     * The invariant between Ratis's view and ours, checked at every start: Ratis's log must go on
+     * from a position our state covers, i.e. its first entry is at most one past what the replica
+     * applied. Ratis purges only up to what {@link RatisMachine#takeSnapshot} reported (a recorded
+     * snapshot, hence at or below the applied position) or the durable position it was started
+     * with, so a gap means the consensus log and the replica's files come from different histories
+     * (a copied or partly restored data directory): the member would wait for entries no one sends.
+     */
+    private static void checkContinuity(String gid, RaftServer.Division division, Replica replica) throws IOException {
+        long ratisStart = division.getRaftLog().getStartIndex();
+        long applied = replica.applied().index();
+        // Ratis numbers from 0, we from 1: its entry i is our i + 1; -1 means "no entries".
+        if (ratisStart >= 0 && ratisStart + 1 > applied + 1) {
+            throw new IOException("group " + gid + ": the consensus log starts at entry " + (ratisStart + 1)
+                    + " but this member's state is at " + applied + ": the data directory is inconsistent");
+        }
+    }
+
+    /**
+     * Stops this member's consensus engine and starts a new one on the same storage, port and
+     * replica: the recovery for a division Ratis closed, or one that stopped following. The replica
+     * (state, committed log, snapshots) is kept; a catch-up in progress is cancelled and the leader
+     * starts a new one if it is still needed.
+     */
+    synchronized void restartConsensus() throws IOException {
+        if (closed.get()) {
+            throw new IOException("group " + config.name() + " is closed");
+        }
+        log.warn("group {}: restarting the consensus engine on member {}", config.name(), config.self());
+        catchUp.cancel("the consensus engine restarts", true);
+        try {
+            server.close();
+        } catch (IOException e) {
+            log.warn("group {}: closing the consensus engine failed, starting a new one anyway: {}", config.name(),
+                    e.toString());
+        }
+        RatisMachine fresh = new RatisMachine(replica, catchUp, config.self());
+        RaftServer next = newServer(config, raftGroup, props, fresh);
+        machine.set(fresh);
+        next.start();
+        server = next;
+        checkContinuity(id.toString(), next.getDivision(raftGroupId), replica);
+    }
+
+    /**
+     * Whether this member follows its group: see {@link StallWatch}. A host reports it (a node's
+     * {@code /health}) and stops when it is {@code FAILED}.
+     */
+    public GroupHealth health() {
+        return stallWatch.health();
     }
 
     /** Notify-install mode (research/compat.md §2): Ratis tells us to catch up and moves no data itself. */
@@ -360,18 +432,23 @@ public final class Group implements AutoCloseable {
 
     public GroupStatus status() {
         String role = "UNKNOWN";
+        String consensus = "CLOSED";
         long commit = -1;
         try {
             RaftServer.Division d = server.getDivision(raftGroupId);
-            role = d.getInfo().getCurrentRole().name();
+            consensus = d.getInfo().getLifeCycleState().name();
+            // A closed division keeps its last role: a stopped leader must not look like one.
+            var current = d.getInfo().getCurrentRole();
+            role = d.getInfo().isAlive() && current != null ? current.name() : "UNKNOWN";
             commit = d.getRaftLog().getLastCommittedIndex() + 1;
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
+            // Between a stop and a start (a consensus restart) the division is not readable.
             log.debug("group {}: no division: {}", id, e.toString());
         }
         CatchUp.State c = catchUp.state();
-        return new GroupStatus(id.toString(), config.name(), config.self(), role, machine.leader(), replica.applied(),
-                commit, replica.latestSnapshot().map(SnapshotRecord::position).orElse(null), c.running(), c.attempts(),
-                c.lastError(), c.running() ? c.progress() : null);
+        return new GroupStatus(id.toString(), config.name(), config.self(), role, consensus, machine.get().leader(),
+                replica.applied(), commit, replica.latestSnapshot().map(SnapshotRecord::position).orElse(null),
+                c.running(), c.attempts(), c.lastError(), c.running() ? c.progress() : null, stallWatch.health());
     }
 
     /** Catch-up meters of this member. */
@@ -405,6 +482,7 @@ public final class Group implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
+        stallWatch.close();
         catchUp.close();
         List<Exception> errors = new ArrayList<>();
         submitters.shutdownNow();
@@ -429,6 +507,63 @@ public final class Group implements AutoCloseable {
             throw new IllegalStateException("command not committed: " + reply.getException());
         }
         return reply.getMessage().getContent().toByteArray();
+    }
+
+    /** The running consensus division (tests stop it to play a division Ratis closed). */
+    RaftServer.Division division() throws IOException {
+        return server.getDivision(raftGroupId);
+    }
+
+    /** What the stall watch reads: the live division, the replica, the catch-up, the peers. */
+    private final class WatchProbe implements StallWatch.Probe {
+        @Override
+        public String consensusState() {
+            try {
+                return division().getInfo().getLifeCycleState().name();
+            } catch (IOException | RuntimeException e) {
+                return "CLOSED";
+            }
+        }
+
+        @Override
+        public long applied() {
+            return replica.applied().index();
+        }
+
+        @Override
+        public long catchUpProgress() {
+            CatchUp.State c = catchUp.state();
+            return c.running() && c.progress() != null ? c.progress().done() : -1;
+        }
+
+        @Override
+        public boolean catchingUp() {
+            return catchUp.state().running();
+        }
+
+        @Override
+        public String failure() {
+            return replica.failure();
+        }
+
+        @Override
+        public long peersApplied() throws InterruptedException {
+            long best = -1;
+            for (Peer p : peersOf(config, null)) {
+                try {
+                    best = Math.max(best, peers.getJson(p, "info", Duration.ofSeconds(1)).path("appliedIndex")
+                            .asLong(-1));
+                } catch (IOException e) {
+                    // An unreachable peer says nothing about this member.
+                }
+            }
+            return best;
+        }
+
+        @Override
+        public void restartConsensus() throws IOException {
+            Group.this.restartConsensus();
+        }
     }
 
     /** The context of one catch-up attempt. */

@@ -27,12 +27,16 @@ import java.util.Objects;
  * @param raftLogKept consensus log entries kept behind the newest snapshot when the log is purged
  *     (default 0). A member that installs a snapshot while new ones are being taken can then go
  *     on from the log instead of needing the next snapshot too.
+ * @param stallTimeout how long the member may stop following (consensus not running, or its
+ *     applied index standing still while its peers apply more) before it counts as stalled
+ *     (default 30 s); see {@link Group#health()}
  */
 public record GroupConfig(String name, String self, List<GroupMember> members, Path dataDir, StateSync sync,
                           long snapshotEvery, int retainSnapshots, long retainEntries, Duration sessionTimeout,
                           Duration retryBackoffMax, Duration electionTimeout, long raftSegmentBytes,
-                          long raftLogKept) {
+                          long raftLogKept, Duration stallTimeout) {
     public GroupConfig {
+        Objects.requireNonNull(stallTimeout, "stallTimeout");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(sync, "sync");
         Objects.requireNonNull(members, "members");
@@ -65,8 +69,8 @@ public record GroupConfig(String name, String self, List<GroupMember> members, P
         if (raftSegmentBytes < 4096) {
             throw new IllegalArgumentException("raftSegmentBytes must be at least 4096, not " + raftSegmentBytes);
         }
-        String[] names = {"sessionTimeout", "retryBackoffMax", "electionTimeout"};
-        Duration[] timeouts = {sessionTimeout, retryBackoffMax, electionTimeout};
+        String[] names = {"sessionTimeout", "retryBackoffMax", "electionTimeout", "stallTimeout"};
+        Duration[] timeouts = {sessionTimeout, retryBackoffMax, electionTimeout, stallTimeout};
         for (int i = 0; i < timeouts.length; i++) {
             if (timeouts[i].isNegative() || timeouts[i].isZero()) {
                 throw new IllegalArgumentException(names[i] + " must be positive, not " + timeouts[i]);
@@ -76,47 +80,52 @@ public record GroupConfig(String name, String self, List<GroupMember> members, P
 
     public static GroupConfig of(String name, String self, List<GroupMember> members, Path dataDir, StateSync sync) {
         return new GroupConfig(name, self, members, dataDir, sync, 10_000, 2, 1_000_000, Duration.ofMinutes(10),
-                Duration.ofSeconds(10), Duration.ofSeconds(1), 1 << 20, 0);
+                Duration.ofSeconds(10), Duration.ofSeconds(1), 1 << 20, 0, Duration.ofSeconds(30));
     }
 
     public GroupConfig withSnapshotEvery(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, v, retainSnapshots, retainEntries, sessionTimeout,
-                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept);
+                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withRetention(int snapshots, long entries) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, snapshots, entries, sessionTimeout,
-                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept);
+                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withSessionTimeout(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries, v,
-                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept);
+                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withRetryBackoffMax(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, v, electionTimeout, raftSegmentBytes, raftLogKept);
+                sessionTimeout, v, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withElectionTimeout(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, v, raftSegmentBytes, raftLogKept);
+                sessionTimeout, retryBackoffMax, v, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withSync(StateSync v) {
         return new GroupConfig(name, self, members, dataDir, v, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept);
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withRaftSegmentBytes(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, electionTimeout, v, raftLogKept);
+                sessionTimeout, retryBackoffMax, electionTimeout, v, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withRaftLogKept(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, v);
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, v, stallTimeout);
+    }
+
+    public GroupConfig withStallTimeout(Duration v) {
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, v);
     }
 
     /** User-supplied text made safe for a one-line message: control characters as '?', at most 64 chars. */

@@ -6,7 +6,8 @@ import io.statesync.groups.sync.SyncProgress;
 /**
  * One member's view of a group.
  *
- * @param role LEADER, FOLLOWER, CANDIDATE, LISTENER or UNKNOWN
+ * @param role LEADER, FOLLOWER, CANDIDATE, LISTENER or UNKNOWN (also while consensus is not running)
+ * @param consensus the consensus engine's lifecycle state: RUNNING, or e.g. CLOSED once it stopped
  * @param leader the leader's member id, or null when unknown
  * @param applied the position the local state reflects
  * @param commitIndex the commit index the consensus engine knows
@@ -15,8 +16,10 @@ import io.statesync.groups.sync.SyncProgress;
  * @param catchUpAttempts attempts of the current (or last) catch-up
  * @param lastSyncError why the last failed attempt failed, or null
  * @param syncProgress how far the running catch-up attempt is, or null
+ * @param health whether the member follows its group (see {@link Group#health()})
  */
-public record GroupStatus(String groupId, String name, String member, String role, String leader, LogPosition applied,
+public record GroupStatus(String groupId, String name, String member, String role, String consensus, String leader, LogPosition applied,
                           long commitIndex, LogPosition latestSnapshot, boolean catchingUp, int catchUpAttempts,
-                          String lastSyncError, SyncProgress syncProgress) {
+                          String lastSyncError, SyncProgress syncProgress,
+                          GroupHealth health) {
 }

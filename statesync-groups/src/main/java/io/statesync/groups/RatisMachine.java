@@ -43,8 +43,13 @@ final class RatisMachine extends BaseStateMachine {
     private volatile String leader;
     /** The position the state is known durable at, beyond the newest snapshot (after a log replay). */
     private volatile LogPosition durable = LogPosition.ORIGIN;
-    /** The newest snapshot index (Ratis's numbering) {@link #takeSnapshot} reported. */
-    private long reportedSnapshot = -1;
+    /**
+     * The highest snapshot index (Ratis's numbering) Ratis may hold as its own: what {@link
+     * #getLatestSnapshot} answered (Ratis sets its snapshot index from it at start and after a
+     * reload) or {@link #takeSnapshot} returned. Ratis requires its snapshot index never to go
+     * down; an answer below it stops the division for good.
+     */
+    private long ratisSnapshotIndex = -1;
 
     RatisMachine(Replica replica, CatchUp catchUp, String self) {
         this.replica = replica;
@@ -59,11 +64,14 @@ final class RatisMachine extends BaseStateMachine {
     @Override
     public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage storage) throws IOException {
         super.initialize(server, groupId, storage);
-        getLifeCycle().startAndTransition(() -> {
-            // The replica already re-applied what it kept; that position is durable.
-            durable = replica.applied();
-            setLastAppliedTermIndex(toRatis(durable));
-        });
+        // The replica already re-applied what it kept; that position is durable.
+        getLifeCycle().startAndTransition(() -> resumeAt(replica.applied()));
+    }
+
+    /** Ratis starts (or resumes) with the state at {@code position}. */
+    void resumeAt(LogPosition position) {
+        durable = position;
+        setLastAppliedTermIndex(toRatis(position));
     }
 
     @Override
@@ -77,6 +85,9 @@ final class RatisMachine extends BaseStateMachine {
             return null;
         }
         TermIndex ti = toRatis(p);
+        synchronized (this) {
+            ratisSnapshotIndex = Math.max(ratisSnapshotIndex, ti.getIndex());
+        }
         return new SnapshotInfo() {
             @Override
             public TermIndex getTermIndex() {
@@ -137,18 +148,21 @@ final class RatisMachine extends BaseStateMachine {
     /**
      * Ratis purges its own log up to what this returns: the newest recorded snapshot. Snapshots a
      * machine's capture is still writing are not in the catalog yet, so Ratis never purges past a
-     * snapshot that could still fail. Ratis asks after every batch of entries until the index moves
-     * on; while a write runs, "nothing new" (-1) keeps it from logging a snapshot and purging at
-     * the same index again and again until the write is recorded.
+     * snapshot that could still fail. Ratis asks after every batch of entries while it is {@code
+     * snapshotEvery} past its snapshot index; "nothing new" (-1) is the answer until a snapshot
+     * newer than the one Ratis already holds is recorded. After a restart or a catch-up Ratis holds
+     * the durable position, which is usually past the newest recorded snapshot: answering that
+     * older snapshot would move Ratis's snapshot index backwards, which Ratis treats as a fatal
+     * bug in the state machine (it closed the division while the process stayed up).
      */
     @Override
     public long takeSnapshot() throws IOException {
         long newest = replica.latestSnapshot().map(s -> s.index() - 1).orElse(-1L);
         synchronized (this) {
-            if (newest <= reportedSnapshot && replica.snapshotWriting()) {
+            if (newest <= ratisSnapshotIndex) {
                 return -1L;
             }
-            reportedSnapshot = Math.max(reportedSnapshot, newest);
+            ratisSnapshotIndex = newest;
         }
         return newest;
     }
@@ -189,9 +203,7 @@ final class RatisMachine extends BaseStateMachine {
     /** After a catch-up the replica already holds the new state; Ratis reads the position next. */
     @Override
     public void reinitialize() throws IOException {
-        LogPosition p = replica.applied();
-        durable = p;
-        setLastAppliedTermIndex(toRatis(p));
+        resumeAt(replica.applied());
         LifeCycle lc = getLifeCycle();
         lc.transition(LifeCycle.State.STARTING);
         lc.transition(LifeCycle.State.RUNNING);
@@ -201,9 +213,10 @@ final class RatisMachine extends BaseStateMachine {
         return TermIndex.valueOf(p.term(), p.index() - 1);
     }
 
+    /** The catch-up outlives this bridge (a consensus restart makes a new one); its group closes it. */
     @Override
     public void close() throws IOException {
-        catchUp.close();
+        catchUp.cancel("the consensus engine stops", true);
         super.close();
     }
 }

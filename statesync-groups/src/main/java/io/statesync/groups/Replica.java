@@ -320,9 +320,9 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
         writer.listener(listener);
     }
 
-    /** Whether a captured snapshot is being written (it is not in the catalog yet). */
-    boolean snapshotWriting() {
-        return writing;
+    /** Why this member stopped applying entries (fail-stop), or null. */
+    String failure() {
+        return failure;
     }
 
     /**

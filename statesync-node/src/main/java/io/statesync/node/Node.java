@@ -10,6 +10,7 @@ import io.statesync.discovery.membership.MembershipConfig;
 import io.statesync.discovery.membership.ScaleCubeMembership;
 import io.statesync.groups.Group;
 import io.statesync.groups.GroupConfig;
+import io.statesync.groups.GroupHealth;
 import io.statesync.groups.GroupHost;
 import io.statesync.groups.GroupMember;
 import io.statesync.node.chain.ChainThread;
@@ -93,6 +94,8 @@ public final class Node implements AutoCloseable {
             NodeRoutes routes = new NodeRoutes(node);
             node.mounts.add(routes);
             node.mounts.add(http.mount("node", null, routes, MAX_TX_BYTES));
+            Node started = node;
+            http.healthCheck(started::healthProblem);
             node.watchdog.start();
             log.info("node {} serving {} with threads {}", config.id(), http.uri(), node.threads.keySet());
             return node;
@@ -145,7 +148,8 @@ public final class Node implements AutoCloseable {
                     // Ratis purges only closed segments: a few blocks per segment lets it purge soon.
                     .withRaftSegmentBytes(Math.max(256L << 10, 4 * config.producer().maxBlockBytes()))
                     // A joiner that installs one snapshot while the next is being taken goes on from the log.
-                    .withRaftLogKept(4 * Math.max(16, config.saveStateEvery()));
+                    .withRaftLogKept(4 * Math.max(16, config.saveStateEvery()))
+                    .withStallTimeout(config.sync().stallTimeout());
             Group group;
             try {
                 group = groups.start(gc, machine);
@@ -197,6 +201,27 @@ public final class Node implements AutoCloseable {
         return failure;
     }
 
+    /**
+     * Why the node is not healthy now: it failed, or a thread halted or stopped following its
+     * group; null when every thread follows. {@code /health} answers 503 with this.
+     */
+    public String healthProblem() {
+        if (failure != null) {
+            return failure;
+        }
+        for (ChainThread t : threads.values()) {
+            if (t.machine().halted() != null) {
+                return "thread " + t.id().name() + " halted";
+            }
+            GroupHealth h = t.group().health();
+            if (!h.ok()) {
+                return "thread " + t.id().name() + " " + h.status().name().toLowerCase(java.util.Locale.ROOT) + ": "
+                        + h.reason();
+            }
+        }
+        return null;
+    }
+
     /** Waits until the node fails or the timeout passes; returns the failure or null. */
     public String awaitFailure(long timeout, TimeUnit unit) throws InterruptedException {
         failed.await(timeout, unit);
@@ -214,6 +239,10 @@ public final class Node implements AutoCloseable {
                 String halted = t.machine().halted();
                 if (halted != null) {
                     fail("thread " + t.id().name() + " halted: " + halted);
+                }
+                GroupHealth health = t.group().health();
+                if (health.status() == GroupHealth.Status.FAILED) {
+                    fail("thread " + t.id().name() + " cannot follow its group: " + health.reason());
                 }
                 try {
                     t.producer().touch();

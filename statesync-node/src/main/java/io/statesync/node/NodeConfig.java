@@ -60,9 +60,11 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
      * @param retryWait the first wait between tries (it doubles)
      * @param deadline the longest a load may take
      * @param retainSnapshots saved snapshots kept per thread, besides those a peer is fetching
+     * @param stallTimeout how long a thread may stop following its group before the node reports it
+     *     stalled (and tries one recovery)
      */
     public record Sync(List<URI> staticStorages, int maxTries, Duration retryWait, Duration deadline,
-                       int retainSnapshots) {
+                       int retainSnapshots, Duration stallTimeout) {
     }
 
     /** A bad configuration: the message names the key and says what is wrong, on one line. */
@@ -174,7 +176,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         long saveEvery = p.number("saveStateEvery", 100, 0, Long.MAX_VALUE);
 
         Section s = root.section("sync", false);
-        s.allow("staticStorages", "maxTries", "retryWait", "deadline", "retainSnapshots");
+        s.allow("staticStorages", "maxTries", "retryWait", "deadline", "retainSnapshots", "stallTimeout");
         List<URI> statics = new ArrayList<>();
         for (String u : s.strings("staticStorages")) {
             statics.add(Section.parseUrl(s.where("staticStorages"), u));
@@ -182,7 +184,8 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         Sync sync = new Sync(statics, (int) s.number("maxTries", 5, 1, 1000),
                 s.positiveDuration("retryWait", Duration.ofMillis(500)),
                 s.positiveDuration("deadline", Duration.ofMinutes(30)),
-                (int) s.number("retainSnapshots", 2, 1, 1000));
+                (int) s.number("retainSnapshots", 2, 1, 1000),
+                s.positiveDuration("stallTimeout", Duration.ofSeconds(30)));
 
         Section g = root.section("genesis", false);
         g.allow("faucetSeed", "faucetBalance", "accounts");

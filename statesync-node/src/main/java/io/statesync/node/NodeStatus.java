@@ -26,7 +26,8 @@ final class NodeStatus {
             GroupStatus g = t.groupStatus();
             ObjectNode n = threads.addObject().put("thread", t.id().name()).put("height", head.height())
                     .put("block", head.blockId().hex()).put("stateRoot", head.root().hex())
-                    .put("stateBytes", head.stateBytes()).put("role", g.role()).put("leader", g.leader())
+                    .put("stateBytes", head.stateBytes()).put("role", g.role()).put("consensus", g.consensus())
+                    .put("leader", g.leader())
                     .put("appliedIndex", g.applied() == null ? -1 : g.applied().index())
                     .put("commitIndex", g.commitIndex()).put("produced", t.producer().produced())
                     .put("paused", t.producer().paused()).put("mempool", t.mempool().size())
@@ -40,6 +41,10 @@ final class NodeStatus {
             }
             if (g.latestSnapshot() != null) {
                 n.put("latestSnapshotIndex", g.latestSnapshot().index());
+            }
+            if (!g.health().ok()) {
+                n.put(g.health().status() == io.statesync.groups.GroupHealth.Status.STALLED ? "stalled" : "failed",
+                        g.health().reason());
             }
             if (t.machine().halted() != null) {
                 n.put("halted", t.machine().halted());

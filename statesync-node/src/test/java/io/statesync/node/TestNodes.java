@@ -43,7 +43,8 @@ final class TestNodes {
             out.add(new NodeConfig("n" + i, dir.resolve("n" + i), "127.0.0.1", http.get(i - 1), 0, gossipPorts.get(i - 1),
                     seeds, threads, members,
                     ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(50)).withMaxBlockBytes(64 << 10), saveEvery,
-                    new NodeConfig.Sync(List.of(), 3, Duration.ofMillis(200), Duration.ofMinutes(2), 2),
+                    new NodeConfig.Sync(List.of(), 3, Duration.ofMillis(200), Duration.ofMinutes(2), 2,
+                            Duration.ofSeconds(30)),
                     Genesis.faucet(FAUCET.account(), 1_000_000_000_000L)));
         }
         return out;

@@ -184,6 +184,16 @@ public final class FileShareServer implements AutoCloseable {
         return () -> mounts.remove(mount);
     }
 
+    /**
+     * Sets what {@code /health} reports: {@code check} returns why the host is unhealthy (a stalled
+     * or failed component), answered as 503 with that one-line reason, or null for 200 {@code ok}.
+     * It runs on every health request, so it must be quick. By default the server is healthy while
+     * it runs.
+     */
+    public void healthCheck(java.util.function.Supplier<String> check) {
+        mounts.healthCheck(check);
+    }
+
     /** The bound port. */
     public int port() {
         return uri.getPort();

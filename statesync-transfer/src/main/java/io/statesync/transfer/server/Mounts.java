@@ -18,6 +18,21 @@ final class Mounts {
     }
 
     private final Map<List<String>, Mount> byPrefix = new ConcurrentHashMap<>();
+    /** What {@code /health} asks: a reason the host is unhealthy, or null. */
+    private volatile java.util.function.Supplier<String> healthProblem = () -> null;
+
+    void healthCheck(java.util.function.Supplier<String> check) {
+        healthProblem = java.util.Objects.requireNonNull(check, "check");
+    }
+
+    /** Why the host is unhealthy now, or null; a check that throws counts as unhealthy. */
+    String healthProblem() {
+        try {
+            return healthProblem.get();
+        } catch (RuntimeException e) {
+            return "health check failed: " + e;
+        }
+    }
 
     void add(Mount mount) {
         if (byPrefix.putIfAbsent(mount.prefix(), mount) != null) {

@@ -258,8 +258,14 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             return send(ctx, res, keepAlive);
         }
         return switch (first) {
-            case "health" -> send(ctx, Responses.body(HttpResponseStatus.OK,
-                    "ok\n".getBytes(StandardCharsets.UTF_8), Responses.TEXT_PLAIN, head, true), keepAlive);
+            case "health" -> {
+                String problem = mounts.healthProblem();
+                yield problem == null
+                        ? send(ctx, Responses.body(HttpResponseStatus.OK, "ok\n".getBytes(StandardCharsets.UTF_8),
+                                Responses.TEXT_PLAIN, head, true), keepAlive)
+                        : send(ctx, Responses.text(HttpResponseStatus.SERVICE_UNAVAILABLE, "unhealthy: " + problem,
+                                head), keepAlive);
+            }
             case "metrics" -> send(ctx, Responses.body(HttpResponseStatus.OK,
                     registry.scrape().getBytes(StandardCharsets.UTF_8), PROMETHEUS_TEXT, head, true), keepAlive);
             default -> serveBlob(ctx, req, store, parseCid(seg, target), head, keepAlive);

@@ -1,0 +1,189 @@
+package io.statesync.groups;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.statesync.core.concurrent.Uninterruptibly;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Watches one member so that it can never look healthy while it does not follow its group. A
+ * member is stalled when, for longer than the stall timeout, either its consensus engine is not
+ * running (Ratis closed or failed the division), or its applied index stood still while its peers
+ * applied more (their applied index is asked over HTTP, not taken from this member's own view,
+ * which is exactly what freezes). A running catch-up that reports progress is following; one that
+ * shows none gets four stall timeouts, since an install may work a while without reporting.
+ *
+ * <p>The first stall is logged at ERROR, counted, and answered with one recovery: the consensus
+ * engine is restarted, which also makes the leader look at this member afresh (and start a
+ * catch-up if it needs one). If the member stalls again before it has caught up with what the group
+ * had applied when the recovery started, or if the recovery throws, the member is {@code FAILED}
+ * and its host should stop. A state machine that failed to apply an entry is failed at once: a
+ * restart would only fail on the same entry again.
+ *
+ * <p>The watch runs on its own virtual thread, owned and joined by {@link #close}.
+ */
+final class StallWatch implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(StallWatch.class);
+
+    /** What the watch reads of its member. */
+    interface Probe {
+        /** The consensus engine's lifecycle state, e.g. RUNNING or CLOSED. */
+        String consensusState();
+
+        long applied();
+
+        /** Units done by the running catch-up attempt (bytes or entries), or -1. */
+        long catchUpProgress();
+
+        boolean catchingUp();
+
+        /** Why the state machine stopped applying, or null. */
+        String failure();
+
+        /** The highest applied index any reachable peer reports, or -1 if none answered. */
+        long peersApplied() throws InterruptedException;
+
+        /** Restarts the member's consensus engine. */
+        void restartConsensus() throws Exception;
+    }
+
+    private final String group;
+    private final Probe probe;
+    private final long stallNanos;
+    private final long intervalMillis;
+    private final Counter stalls;
+    private final Counter recoveries;
+    private final Thread thread;
+    private volatile GroupHealth health = GroupHealth.OK;
+
+    // Read and written by the watch thread only.
+    private long lastApplied = -1;
+    private long lastProgress = -1;
+    private long progressAt;
+    /** The peers' best applied index first seen after this member's last progress; -1: none yet. */
+    private long peersAtProgress = -1;
+    private long peersBest = -1;
+    private long notRunningSince;
+    /** The peers' applied index when the recovery started; -1 when no recovery is pending. */
+    private long recoveryTarget = -1;
+
+    StallWatch(String groupId, String groupName, Probe probe, Duration stallTimeout, MeterRegistry registry) {
+        this.group = groupName;
+        this.probe = probe;
+        this.stallNanos = stallTimeout.toNanos();
+        this.intervalMillis = Math.clamp(stallTimeout.toMillis() / 10, 100, 2000);
+        this.stalls = Counter.builder("statesync.groups.stalls").description("times a member stopped following")
+                .tag("group", groupName).register(registry);
+        this.recoveries = Counter.builder("statesync.groups.stall.recoveries")
+                .description("consensus restarts after a stall").tag("group", groupName).register(registry);
+        Gauge.builder("statesync.groups.stalled", this, w -> w.health.ok() ? 0 : 1)
+                .description("1 while the member is stalled or failed").tag("group", groupName).register(registry);
+        this.thread = Thread.ofVirtual().name("statesync-stall-watch-" + groupId.substring(0, 8)).unstarted(this::run);
+    }
+
+    void start() {
+        progressAt = System.nanoTime();
+        thread.start();
+    }
+
+    GroupHealth health() {
+        return health;
+    }
+
+    private void run() {
+        while (!Thread.currentThread().isInterrupted() && health.status() != GroupHealth.Status.FAILED) {
+            try {
+                Thread.sleep(intervalMillis);
+                check();
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                // The watch itself must not die quietly: that would be the lie it exists to prevent.
+                log.warn("group {}: stall watch check failed: {}", group, e.toString());
+            }
+        }
+    }
+
+    private void check() throws InterruptedException {
+        long now = System.nanoTime();
+        String failure = probe.failure();
+        if (failure != null) {
+            fail("the state machine stopped: " + failure);
+            return;
+        }
+        long applied = probe.applied();
+        long progress = probe.catchUpProgress();
+        if (applied != lastApplied || progress != lastProgress) {
+            lastApplied = applied;
+            lastProgress = progress;
+            progressAt = now;
+            peersAtProgress = -1;
+        }
+        String state = probe.consensusState();
+        boolean running = state.equals("RUNNING") || state.equals("STARTING");
+        notRunningSince = running ? 0 : notRunningSince == 0 ? now : notRunningSince;
+        long peers = probe.peersApplied();
+        peersBest = Math.max(peersBest, peers);
+        if (peersAtProgress < 0) {
+            peersAtProgress = peers;
+        }
+        long limit = probe.catchingUp() ? 4 * stallNanos : stallNanos;
+        String stalled = null;
+        if (notRunningSince != 0 && now - notRunningSince > stallNanos) {
+            stalled = "consensus is " + state + " for " + seconds(now - notRunningSince) + " s";
+        } else if (peersAtProgress >= 0 && peers > peersAtProgress && peers > applied
+                && now - progressAt > limit) {
+            // The group applied more since this member last moved: it is being left behind.
+            stalled = "applied index " + applied + " has not moved for " + seconds(now - progressAt)
+                    + " s while peers went on from " + peersAtProgress + " to " + peers;
+        }
+        if (stalled == null) {
+            if (recoveryTarget >= 0 && applied >= recoveryTarget) {
+                log.info("group {}: following again at applied index {}", group, applied);
+                recoveryTarget = -1;
+            }
+            if (!health.ok() && recoveryTarget < 0) {
+                health = GroupHealth.OK;
+            }
+            return;
+        }
+        if (recoveryTarget >= 0) {
+            fail(stalled + "; the consensus restart did not bring it back");
+            return;
+        }
+        stalls.increment();
+        health = new GroupHealth(GroupHealth.Status.STALLED, stalled + "; restarting consensus");
+        log.error("group {} STALLED on this member: {}; restarting its consensus engine", group, stalled);
+        recoveryTarget = Math.max(peersBest, applied + 1);
+        recoveries.increment();
+        try {
+            probe.restartConsensus();
+        } catch (InterruptedException e) {
+            throw e;
+        } catch (Exception e) {
+            fail(stalled + "; restarting consensus failed: " + e);
+            return;
+        }
+        progressAt = System.nanoTime();
+        peersAtProgress = -1;
+        notRunningSince = 0;
+    }
+
+    private void fail(String reason) {
+        health = new GroupHealth(GroupHealth.Status.FAILED, reason);
+        log.error("group {} FAILED on this member: {}", group, reason);
+    }
+
+    private static long seconds(long nanos) {
+        return nanos / 1_000_000_000L;
+    }
+
+    @Override
+    public void close() {
+        thread.interrupt();
+        Uninterruptibly.join(thread);
+    }
+}
