@@ -314,6 +314,32 @@ class FileShareServerTest {
     }
 
     @Test
+    void healthAnswers503WithTheHostsReasonWhileItIsUnhealthy() throws Exception {
+        URI health = server.uri().resolve("/health");
+        java.util.concurrent.atomic.AtomicReference<String> problem = new java.util.concurrent.atomic.AtomicReference<>();
+        server.healthCheck(problem::get);
+        HttpResponse<byte[]> ok = http.send(HttpRequest.newBuilder(health).build(), BodyHandlers.ofByteArray());
+        assertEquals(200, ok.statusCode());
+        assertEquals("ok\n", new String(ok.body(), UTF_8));
+
+        problem.set("thread t0 stalled: consensus is CLOSED for 31 s");
+        HttpResponse<byte[]> sick = http.send(HttpRequest.newBuilder(health).build(), BodyHandlers.ofByteArray());
+        assertEquals(503, sick.statusCode());
+        assertEquals("503 unhealthy: thread t0 stalled: consensus is CLOSED for 31 s\n", new String(sick.body(), UTF_8));
+        assertEquals("no-store", header(sick, "cache-control"));
+
+        // A check that throws is a sick host too, and the server goes on answering
+        server.healthCheck(() -> {
+            throw new IllegalStateException("boom");
+        });
+        HttpResponse<byte[]> broken = http.send(HttpRequest.newBuilder(health).build(), BodyHandlers.ofByteArray());
+        assertEquals(503, broken.statusCode());
+        assertTrue(new String(broken.body(), UTF_8).contains("health check failed"));
+        assertEquals(200, http.send(HttpRequest.newBuilder(server.uri().resolve("/ipfs/" + cid)).build(),
+                BodyHandlers.ofByteArray()).statusCode());
+    }
+
+    @Test
     void otherMethodsGet405WithAllow() throws Exception {
         URI uri = server.uri().resolve("/ipfs/" + cid);
         for (String method : new String[] {"POST", "PUT", "DELETE", "OPTIONS", "PATCH"}) {
