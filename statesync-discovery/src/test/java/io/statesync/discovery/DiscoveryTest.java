@@ -1,6 +1,8 @@
 package io.statesync.discovery;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -34,11 +36,16 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -234,5 +241,152 @@ class DiscoveryTest {
         Path out = tmp.resolve("out");
         Materializer.materialize(r.manifest(), local, out, true, null);
         TestTrees.assertSameTree(input, out);
+    }
+
+    /** An ad shaped like a node's saved state (block, state root, share path), about 320 bytes on the card. */
+    private static SnapshotAd savedState(String group, long height) throws Exception {
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        String block = HexFormat.of().formatHex(sha.digest((group + "/block/" + height).getBytes(StandardCharsets.UTF_8)));
+        String state = HexFormat.of().formatHex(sha.digest((group + "/state/" + height).getBytes(StandardCharsets.UTF_8)));
+        return new SnapshotAd(cid(group + "/" + height), Map.of(SnapshotAd.GROUP, group, SnapshotAd.HEIGHT, Long.toString(height),
+                SnapshotAd.BLOCK, block, SnapshotAd.STATE_ROOT, state, "sharePath", "groups/6f1c0e2a9b7d4c358e0a1f2b3c4d5e6f"));
+    }
+
+    private static boolean listed(Discovery peer, NodeIdentity node) {
+        return peer.catalog().cards().stream().anyMatch(c -> c.id().equals(node.id()));
+    }
+
+    private static List<Cid> roots(List<SnapshotAd> ads) {
+        return ads.stream().map(SnapshotAd::root).toList();
+    }
+
+    @Test
+    void twoHundredSavesWithManyLeasesKeepTheCardUnderTheLimitAndTheNodeInItsPeersCatalog() throws Exception {
+        Discovery peer = node(NodeIdentity.generate(), "http://127.0.0.1:9601");
+        NodeIdentity saverId = NodeIdentity.generate();
+        ScaleCubeMembership saverGossip = member();
+        Discovery saver = Discovery.start(DiscoveryConfig.serving(List.of(URI.create("http://127.0.0.1:9602")),
+                List.of("t0", "t1")), saverId, saverGossip, registry);
+        closeLater.add(saver);
+        await("the peer lists the saver", Duration.ofSeconds(20), () -> listed(peer, saverId));
+        int k = DiscoveryConfig.DEFAULT_ADS_PER_GROUP;
+        int limit = CardCodec.DEFAULT_MAX_BYTES;
+        Map<String, List<SnapshotAd>> saved = new TreeMap<>(); // per group, oldest first
+        Set<Cid> leased = new HashSet<>();
+        int cutSaves = 0;
+        long t0 = System.nanoTime();
+
+        // Nothing is ever withdrawn, and a peer leases every third save and never lets go: the
+        // worst case, which once grew the card to 125 KB.
+        for (int i = 0; i < 200; i++) {
+            String group = "t" + (i % 2);
+            SnapshotAd ad = savedState(group, 10L * (i / 2 + 1));
+            saved.computeIfAbsent(group, g -> new ArrayList<>()).add(ad);
+            saver.advertise(ad);
+            if (i % 3 == 0) {
+                leased.add(ad.root());
+            }
+            saver.pin(leased);
+
+            byte[] published = saverGossip.self().metadata();
+            assertTrue(published.length < limit, "save " + i + ": card of " + published.length + " bytes");
+            NodeCard card = CardCodec.decode(published, limit, null, Instant.now());
+            assertEquals(saver.card(), card, "what the node holds as its card is what it published");
+            List<Cid> shown = roots(card.snapshots());
+            int eligible = 0;
+            for (List<SnapshotAd> ofGroup : saved.values()) {
+                List<SnapshotAd> newestFirst = new ArrayList<>(ofGroup.reversed());
+                List<Cid> newest = roots(newestFirst.subList(0, Math.min(k, newestFirst.size())));
+                assertTrue(shown.containsAll(newest), "save " + i + ": the newest " + k + " are shown: " + newest);
+                boolean gap = false;
+                for (SnapshotAd older : newestFirst.subList(newest.size(), newestFirst.size())) {
+                    boolean pinned = leased.contains(older.root());
+                    eligible += pinned ? 1 : 0;
+                    if (shown.contains(older.root())) {
+                        assertTrue(pinned, "save " + i + ": an old ad is shown only while leased: " + older);
+                        assertFalse(gap, "save " + i + ": the oldest leased are left off first");
+                    } else if (pinned) {
+                        gap = true;
+                    }
+                }
+                eligible += newest.size();
+            }
+            cutSaves += shown.size() < eligible ? 1 : 0;
+            assertTrue(listed(peer, saverId), "save " + i + ": the peer still lists the saver");
+        }
+
+        assertTrue(cutSaves > 50, "the leases outgrew the byte budget in the later saves: " + cutSaves);
+        long t1 = System.nanoTime();
+        NodeCard last = saver.card();
+        await("the peer holds the saver's last card", Duration.ofSeconds(20), () -> peer.catalog().cards().stream()
+                .anyMatch(c -> c.id().equals(saverId.id()) && c.version() == last.version()));
+        System.out.printf("200 saves in %d ms (%d cut to the budget), the peer had the last card %d ms later%n",
+                (t1 - t0) / 1_000_000, cutSaves, (System.nanoTime() - t1) / 1_000_000);
+        assertEquals(last.snapshots().stream().filter(a -> "t1".equals(a.group())).mapToLong(SnapshotAd::height).max()
+                .orElseThrow(), peer.catalog().newest("t1").orElseThrow().height());
+        assertEquals(0, rejected("oversize"));
+    }
+
+    @Test
+    void aPublishTheGossipRefusesIsUndoneSoNoAdIsLeftBehind() throws Exception {
+        Discovery peer = node(NodeIdentity.generate(), "http://127.0.0.1:9701");
+        NodeIdentity id = NodeIdentity.generate();
+        // The gossip takes less than the card limit allows: every publish past 2 KiB fails.
+        ScaleCubeMembership small = ScaleCubeMembership.start(MembershipConfig.loopback().withSeeds(List.of(seed))
+                .withMaxMetadataBytes(2048), registry);
+        Discovery d = Discovery.start(DiscoveryConfig.serving(List.of(URI.create("http://127.0.0.1:9702")), List.of("t0"))
+                .withAdsPerGroup(1), id, small, registry);
+        closeLater.add(d);
+        List<SnapshotAd> ads = new ArrayList<>();
+        for (int h = 1; h <= 10; h++) {
+            ads.add(savedState("t0", h));
+            d.advertise(ads.getLast());
+        }
+        assertEquals(List.of(ads.get(9)), d.card().snapshots(), "one ad per group: the newest");
+
+        // Pinning older ones grows the card until the gossip refuses it.
+        List<SnapshotAd> pinned = new ArrayList<>();
+        SnapshotAd refusedPin = null;
+        for (int i = 8; i >= 0 && refusedPin == null; i--) {
+            NodeCard before = d.card();
+            List<SnapshotAd> more = new ArrayList<>(pinned);
+            more.add(ads.get(i));
+            try {
+                d.pin(Set.copyOf(roots(more)));
+                pinned = more;
+            } catch (IllegalArgumentException refused) {
+                refusedPin = ads.get(i);
+                assertEquals(before, d.card(), "the card stays the last published one");
+                assertEquals(before, CardCodec.decode(small.self().metadata(), 2048, null, Instant.now()));
+            }
+        }
+        assertTrue(refusedPin != null && pinned.size() >= 2, "a few pins fit, then one did not: " + pinned);
+
+        // The refused pin was undone: a new save shows the earlier pins and itself, and fits.
+        SnapshotAd next = savedState("t0", 11);
+        d.advertise(next);
+        List<Cid> expected = new ArrayList<>(roots(pinned).reversed());
+        expected.add(next.root());
+        assertEquals(expected, roots(d.card().snapshots()));
+
+        // One more pinned ad than fits: the advertise is refused and undone.
+        Set<Cid> keep = new HashSet<>(roots(pinned));
+        keep.add(next.root());
+        d.pin(keep); // the newest is shown anyway: no change, nothing published
+
+        NodeCard before = d.card();
+        SnapshotAd refused = savedState("t0", 12);
+        assertThrows(IllegalArgumentException.class, () -> d.advertise(refused));
+        assertEquals(before, d.card());
+        assertEquals(before, CardCodec.decode(small.self().metadata(), 2048, null, Instant.now()));
+
+        // Nothing of it is left behind: once there is room, the card shows what it should and not the refused ad.
+        d.withdraw(pinned.getFirst().root());
+        assertFalse(roots(d.card().snapshots()).contains(refused.root()), d.card().snapshots().toString());
+        assertEquals(before.snapshots().size() - 1, d.card().snapshots().size());
+        d.advertise(refused);
+        assertTrue(roots(d.card().snapshots()).contains(refused.root()));
+        await("the peer holds the last card", Duration.ofSeconds(20), () -> peer.catalog().cards().stream()
+                .anyMatch(c -> c.id().equals(id.id()) && c.version() == d.card().version()));
     }
 }

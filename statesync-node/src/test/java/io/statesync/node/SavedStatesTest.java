@@ -1,13 +1,19 @@
 package io.statesync.node;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.statesync.core.cid.Cid;
+import io.statesync.discovery.Discovery;
+import io.statesync.discovery.Discovery.DiscoveryConfig;
+import io.statesync.discovery.card.SnapshotAd;
+import io.statesync.discovery.membership.MembershipConfig;
+import io.statesync.discovery.membership.ScaleCubeMembership;
 import io.statesync.groups.Group;
 import io.statesync.groups.snapshot.SnapshotRecord;
 import io.statesync.node.ledger.ThreadId;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -22,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Saving state for sharing on a one-node cluster: every save block is captured, written and
  * recorded off the block path, gets its pointer file, and retention keeps the newest ones plus
- * any a peer holds a lease on.
+ * any a peer holds a lease on. A gossip observer (what {@code statesync peers} runs) sees the
+ * node's card follow: the leased snapshot stays on it while newer saves come and go.
  */
 class SavedStatesTest {
     private static final ThreadId T0 = new ThreadId("t0");
@@ -32,8 +39,12 @@ class SavedStatesTest {
 
     @Test
     void savedStatesArePrunedByRetentionExceptOneAPeerIsFetching() throws Exception {
-        NodeConfig config = TestNodes.configure(dir, 1, List.of(T0), 5, false).get(0);
-        try (Node node = Node.start(config); HttpClient http = HttpClient.newHttpClient()) {
+        NodeConfig config = TestNodes.configure(dir, 1, List.of(T0), 5, true).get(0);
+        try (Node node = Node.start(config); HttpClient http = HttpClient.newHttpClient();
+             Discovery observer = Discovery.start(DiscoveryConfig.serving(List.of(), List.of()), null,
+                     ScaleCubeMembership.start(MembershipConfig.loopback().withSeeds(List.of(
+                             new InetSocketAddress("127.0.0.1", config.gossipPort()))), new SimpleMeterRegistry()),
+                     new SimpleMeterRegistry())) {
             Group group = node.thread("t0").orElseThrow().group();
             await(() -> group.snapshots().size() >= 2, 60);
 
@@ -43,6 +54,8 @@ class SavedStatesTest {
                 assertTrue(r.metadata().keySet().containsAll(List.of("block", "height", "stateRoot", "thread")),
                         r.metadata().toString());
                 Path pointer = group.store().root().resolve("blocks/t0/" + r.metadata().get("block"));
+                // The save listener writes it just after the group records the snapshot: a moment later.
+                await(() -> Files.exists(pointer), 10);
                 assertEquals(r.manifest().toString(), Files.readString(pointer).strip());
             }
 
@@ -59,12 +72,24 @@ class SavedStatesTest {
             assertTrue(kept.contains(oldest.manifest()), "the leased snapshot is kept: " + kept);
             assertTrue(group.store().has(oldest.manifest()), "with its manifest");
             assertTrue(kept.size() <= 2 + 1 + 1, "retention 2, the leased one, one being written: " + kept);
+            // The node's card still offers it to peers (gossip sources of a load by block), with the newest.
+            Cid newest = group.snapshots().getLast().manifest();
+            await(() -> advertised(observer).containsAll(List.of(oldest.manifest(), newest)), 30);
 
             // Released, it goes with the next save.
             http.send(HttpRequest.newBuilder(URI.create(lease)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
             await(() -> group.snapshots().stream().noneMatch(r -> r.manifest().equals(oldest.manifest())), 60);
-            assertFalse(group.store().has(oldest.manifest()));
+            // Pruning drops it from the catalog first, then deletes its blobs.
+            await(() -> !group.store().has(oldest.manifest()), 10);
+            await(() -> !advertised(observer).contains(oldest.manifest()), 30);
+            assertTrue(advertised(observer).size() <= DiscoveryConfig.DEFAULT_ADS_PER_GROUP,
+                    "without leases the card shows at most the newest few: " + advertised(observer));
         }
+    }
+
+    /** The snapshots the observer's catalog says the (only) node advertises. */
+    private static List<Cid> advertised(Discovery observer) {
+        return observer.catalog().cards().stream().flatMap(c -> c.snapshots().stream()).map(SnapshotAd::root).toList();
     }
 
     private static void await(BooleanSupplier condition, int seconds) throws InterruptedException {

@@ -41,7 +41,8 @@ public final class CardCodec {
     public static final int DEFAULT_MAX_BYTES = 16 * 1024;
     private static final byte[] MAGIC = "SSC1".getBytes(StandardCharsets.US_ASCII);
     private static final int SIGNATURE_BYTES = 64;
-    private static final int MAX_LIST = 256;
+    /** The most entries a card's lists (snapshots, groups, share URLs) may have; decoding refuses more. */
+    public static final int MAX_LIST = 256;
     private static final JsonFactory JSON = JsonFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(5).maxStringLength(4096).maxNumberLength(20).build())

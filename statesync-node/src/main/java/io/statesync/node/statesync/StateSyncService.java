@@ -34,7 +34,8 @@ import org.slf4j.LoggerFactory;
  *       has recorded it, {@link #saveStateForSharing} writes the block's pointer file next to it
  *       (so a static mirror of the store directory answers "which snapshot is block B") and
  *       advertises it by gossip. Retention is the group's: the newest {@code retainSnapshots}
- *       are kept, and never one a peer is fetching (leased).
+ *       are kept, and never one a peer is fetching (leased). The gossip card shows the newest
+ *       few per thread plus the leased ones, within its byte budget (see {@link Discovery}).
  *   <li><b>load:</b> {@link #addLoadStateTask} queues a load on the anchor thread's
  *       {@link StateLoader}; the same loaders serve the groups' catch-up ({@link LedgerSync}).
  *   <li><b>reset:</b> {@link #resetSync} cancels running loads and clears the queues.
@@ -92,29 +93,46 @@ public final class StateSyncService implements AutoCloseable {
             ad.put(SnapshotAd.BLOCK, block);
             ad.put(SnapshotAd.STATE_ROOT, meta.get("stateRoot"));
             ad.put(SHARE_PATH, "groups/" + group.id());
-            discovery.advertise(new SnapshotAd(saved.manifest(), ad));
+            try {
+                discovery.advertise(new SnapshotAd(saved.manifest(), ad));
+            } catch (RuntimeException e) {
+                // Discovery undid the ad, so nothing is left to withdraw; the next save advertises
+                // a newer one. One line: this runs at every save, a trace each time buries the log.
+                log.warn("thread {}: cannot advertise the saved state of block {}: {}", thread.name(), block,
+                        e.toString());
+                return;
+            }
             synchronized (this) {
                 advertised.add(saved.manifest());
             }
         }
     }
 
-    /** Withdraws advertisements of snapshots the groups no longer hold (pruned by retention). */
+    /**
+     * Brings the gossip ads in line with what the groups hold: withdraws those of snapshots
+     * retention has pruned, and pins every snapshot still held, so the card keeps showing one a
+     * peer leases after newer saves have pushed it out of the newest few per thread.
+     */
     public void withdrawPruned(List<Group> groups) {
         if (discovery == null) {
             return;
         }
-        Set<Cid> held = new HashSet<>();
-        for (Group g : groups) {
-            g.snapshots().forEach(s -> held.add(s.manifest()));
-        }
         synchronized (this) {
+            // Read under the lock: a snapshot enters the set (under it) only after its group
+            // recorded it, so every one in the set now is in this read unless it was pruned.
+            Set<Cid> held = new HashSet<>();
+            for (Group g : groups) {
+                g.snapshots().forEach(s -> held.add(s.manifest()));
+            }
             for (Cid c : List.copyOf(advertised)) {
                 if (!held.contains(c)) {
                     discovery.withdraw(c);
                     advertised.remove(c);
                 }
             }
+            // Past the newest few, a group holds a snapshot only while a peer leases it.
+            held.retainAll(advertised);
+            discovery.pin(held);
         }
     }
 
