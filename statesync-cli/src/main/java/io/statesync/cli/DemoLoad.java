@@ -39,16 +39,24 @@ final class DemoLoad implements AutoCloseable {
     private final int writersPerThread;
     private final List<Thread> writers = new ArrayList<>();
     private volatile Mode mode = Mode.STOP;
+    private final int valueBytes;
     private final AtomicLong submitted = new AtomicLong();
     private final AtomicReference<String> failure = new AtomicReference<>();
     /** The leader's URL per thread, as last seen. */
     private final Map<ThreadId, URI> leaders = new ConcurrentHashMap<>();
 
     DemoLoad(DemoCluster cluster, List<DemoCluster.NodeSpec> running, List<ThreadId> threads, int writersPerThread) {
+        this(cluster, running, threads, writersPerThread, VALUE_BYTES);
+    }
+
+    /** With values of {@code valueBytes}: small ones keep a long run's state (and its saves) small. */
+    DemoLoad(DemoCluster cluster, List<DemoCluster.NodeSpec> running, List<ThreadId> threads, int writersPerThread,
+             int valueBytes) {
         this.cluster = cluster;
         this.running = running;
         this.threads = threads;
         this.writersPerThread = writersPerThread;
+        this.valueBytes = valueBytes;
     }
 
     static Signer writer(ThreadId thread, int i) {
@@ -105,7 +113,7 @@ final class DemoLoad implements AutoCloseable {
         Random random = new Random(thread.name().hashCode() * 31L + index);
         long nonce = 0;
         long key = 0;
-        byte[] value = new byte[VALUE_BYTES];
+        byte[] value = new byte[valueBytes];
         try {
             while (!Thread.currentThread().isInterrupted()) {
                 Mode m = mode;

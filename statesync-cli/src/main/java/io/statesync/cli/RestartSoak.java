@@ -62,7 +62,7 @@ final class RestartSoak {
             Duration worst = Duration.ZERO;
             int stalls = 0;
             boolean loadStopped = false;
-            try (DemoLoad load = new DemoLoad(cluster, nodes, threads, 2)) {
+            try (DemoLoad load = new DemoLoad(cluster, nodes, threads, 2, 4096)) {
                 load.fund();
                 load.start();
                 load.mode(DemoLoad.Mode.TRICKLE);

@@ -313,6 +313,10 @@ public final class Group implements AutoCloseable {
         RaftServerConfigKeys.Rpc.setTimeoutMin(p, TimeDuration.valueOf(election, TimeUnit.MILLISECONDS));
         RaftServerConfigKeys.Rpc.setTimeoutMax(p, TimeDuration.valueOf(2 * election, TimeUnit.MILLISECONDS));
         RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, false);
+        // Ratis's default waits 5 s between tries once a follower failed 30 times (down for a
+        // few seconds), so a restarted member idled up to that long before the leader noticed it.
+        // Loopback and LAN peers are cheap to try: at most 1 s between tries, however long it was down.
+        RaftServerConfigKeys.Log.Appender.setRetryPolicy(p, "1ms,10, 200ms,20, 1s,1000000");
         RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
         RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, config.snapshotEvery());
         RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
