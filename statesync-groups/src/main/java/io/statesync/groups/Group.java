@@ -506,9 +506,14 @@ public final class Group implements AutoCloseable {
         }
     }
 
-    private static byte[] contentOf(RaftClientReply reply) {
+    /**
+     * A reply that is not a success (the leader stepped down, a state machine error) is an
+     * {@link IOException} like every other failed submit: callers retry those. It was an unchecked
+     * exception, which ended a node's block producer (and failed the node) on a leader change.
+     */
+    private static byte[] contentOf(RaftClientReply reply) throws IOException {
         if (!reply.isSuccess()) {
-            throw new IllegalStateException("command not committed: " + reply.getException());
+            throw new IOException("command not committed: " + reply.getException());
         }
         return reply.getMessage().getContent().toByteArray();
     }
