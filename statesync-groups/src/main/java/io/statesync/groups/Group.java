@@ -294,6 +294,32 @@ public final class Group implements AutoCloseable {
     }
 
     /**
+     * The stall recovery. A member that stands behind its peers first catches up to just past
+     * where it stands (a newer snapshot, or entries from the peers' committed logs; waited for at
+     * most {@code wait}), so that it no longer sits exactly before the leader's first kept entry,
+     * where Ratis's notify handshake can loop without ever sending an entry. Then its consensus
+     * engine restarts from the position reached.
+     */
+    void recover(boolean behind, Duration wait) throws IOException, InterruptedException {
+        if (behind) {
+            LogPosition at = replica.applied();
+            CompletableFuture<LogPosition> f = catchUp.start(new LogPosition(at.term(), at.index() + 2));
+            try {
+                LogPosition reached = f.get(wait.toNanos(), TimeUnit.NANOSECONDS);
+                log.info("group {}: recovery caught up from {} to {}", config.name(), at, reached);
+            } catch (java.util.concurrent.TimeoutException e) {
+                log.warn("group {}: recovery catch-up did not finish within {} s; restarting consensus anyway",
+                        config.name(), wait.toSeconds());
+                catchUp.cancel("the recovery's wait is over", true);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+                log.warn("group {}: recovery catch-up failed: {}; restarting consensus anyway", config.name(),
+                        e.getCause() == null ? e.toString() : e.getCause().toString());
+            }
+        }
+        restartConsensus();
+    }
+
+    /**
      * Whether this member follows its group: see {@link StallWatch}. A host reports it (a node's
      * {@code /health}) and stops when it is {@code FAILED}.
      */
@@ -570,8 +596,8 @@ public final class Group implements AutoCloseable {
         }
 
         @Override
-        public void restartConsensus() throws IOException {
-            Group.this.restartConsensus();
+        public void recover(boolean behind) throws IOException, InterruptedException {
+            Group.this.recover(behind, config.stallTimeout());
         }
     }
 

@@ -41,15 +41,14 @@ final class RatisMachine extends BaseStateMachine {
     private final CatchUp catchUp;
     private final String self;
     private volatile String leader;
-    /** The position the state is known durable at, beyond the newest snapshot (after a log replay). */
-    private volatile LogPosition durable = LogPosition.ORIGIN;
     /**
-     * The highest snapshot index (Ratis's numbering) Ratis may hold as its own: what {@link
-     * #getLatestSnapshot} answered (Ratis sets its snapshot index from it at start and after a
-     * reload) or {@link #takeSnapshot} returned. Ratis requires its snapshot index never to go
-     * down; an answer below it stops the division for good.
+     * The snapshot position Ratis holds: the durable position it was started (or reloaded after a
+     * catch-up) with, then each snapshot {@link #takeSnapshot} reported. It never goes down (an
+     * answer below it made Ratis close the division for good), and it is exactly what {@link
+     * #getLatestSnapshot} answers, so a leader whose log was purged up to it can still name the
+     * entry before its first one; see {@link #getLatestSnapshot}. Guarded by this.
      */
-    private long ratisSnapshotIndex = -1;
+    private LogPosition ratisSnapshot = LogPosition.ORIGIN;
 
     RatisMachine(Replica replica, CatchUp catchUp, String self) {
         this.replica = replica;
@@ -70,24 +69,29 @@ final class RatisMachine extends BaseStateMachine {
 
     /** Ratis starts (or resumes) with the state at {@code position}. */
     void resumeAt(LogPosition position) {
-        durable = position;
+        synchronized (this) {
+            ratisSnapshot = position;
+        }
         setLastAppliedTermIndex(toRatis(position));
     }
 
+    /**
+     * The snapshot Ratis holds ({@link #ratisSnapshot}), not the newest one recorded: a leader
+     * asks this for the entry just before its first kept one when a follower stands exactly there
+     * (it stopped at a snapshot point, which is where the log is purged to). Any other answer
+     * makes Ratis notify an install, the follower answer "already installed", and the two repeat
+     * that forever while no entry is sent: a restarted node froze this way.
+     */
     @Override
     public SnapshotInfo getLatestSnapshot() {
-        LogPosition p = durable;
-        SnapshotRecord latest = replica.latestSnapshot().orElse(null);
-        if (latest != null && latest.index() > p.index()) {
-            p = latest.position();
+        LogPosition p;
+        synchronized (this) {
+            p = ratisSnapshot;
         }
         if (p.index() == 0) {
             return null;
         }
         TermIndex ti = toRatis(p);
-        synchronized (this) {
-            ratisSnapshotIndex = Math.max(ratisSnapshotIndex, ti.getIndex());
-        }
         return new SnapshotInfo() {
             @Override
             public TermIndex getTermIndex() {
@@ -157,14 +161,14 @@ final class RatisMachine extends BaseStateMachine {
      */
     @Override
     public long takeSnapshot() throws IOException {
-        long newest = replica.latestSnapshot().map(s -> s.index() - 1).orElse(-1L);
+        SnapshotRecord newest = replica.latestSnapshot().orElse(null);
         synchronized (this) {
-            if (newest <= ratisSnapshotIndex) {
+            if (newest == null || newest.index() <= ratisSnapshot.index()) {
                 return -1L;
             }
-            ratisSnapshotIndex = newest;
+            ratisSnapshot = newest.position();
         }
-        return newest;
+        return newest.index() - 1;
     }
 
     @Override
@@ -176,8 +180,11 @@ final class RatisMachine extends BaseStateMachine {
         LogPosition target = new LogPosition(firstTermIndexInLog.getTerm(), firstTermIndexInLog.getIndex() + 1);
         log.info("group {}: the leader's log starts at {} and this member is at {}: catching up", getGroupId(), target,
                 replica.applied());
+        // Ratis reloads next and reads getLatestSnapshot, which must then name the position reached.
         return catchUp.start(target).thenApply(p -> {
-            durable = p;
+            synchronized (this) {
+                ratisSnapshot = p;
+            }
             return toRatis(p);
         });
     }

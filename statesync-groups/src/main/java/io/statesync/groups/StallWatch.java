@@ -16,9 +16,9 @@ import org.slf4j.LoggerFactory;
  * which is exactly what freezes). A running catch-up that reports progress is following; one that
  * shows none gets four stall timeouts, since an install may work a while without reporting.
  *
- * <p>The first stall is logged at ERROR, counted, and answered with one recovery: the consensus
- * engine is restarted, which also makes the leader look at this member afresh (and start a
- * catch-up if it needs one). If the member stalls again before it has caught up with what the group
+ * <p>The first stall is logged at ERROR, counted, and answered with one recovery: a member
+ * behind its peers first catches up past its position, then its consensus engine is restarted,
+ * which also makes the leader look at it afresh. If the member stalls again before it has caught up with what the group
  * had applied when the recovery started, or if the recovery throws, the member is {@code FAILED}
  * and its host should stop. A state machine that failed to apply an entry is failed at once: a
  * restart would only fail on the same entry again.
@@ -46,8 +46,11 @@ final class StallWatch implements AutoCloseable {
         /** The highest applied index any reachable peer reports, or -1 if none answered. */
         long peersApplied() throws InterruptedException;
 
-        /** Restarts the member's consensus engine. */
-        void restartConsensus() throws Exception;
+        /**
+         * Brings the member back: catches up past its position first if it is {@code behind} its
+         * peers, then restarts its consensus engine.
+         */
+        void recover(boolean behind) throws Exception;
     }
 
     private final String group;
@@ -151,20 +154,21 @@ final class StallWatch implements AutoCloseable {
             return;
         }
         if (recoveryTarget >= 0) {
-            fail(stalled + "; the consensus restart did not bring it back");
+            fail(stalled + "; the recovery did not bring it back");
             return;
         }
         stalls.increment();
-        health = new GroupHealth(GroupHealth.Status.STALLED, stalled + "; restarting consensus");
-        log.error("group {} STALLED on this member: {}; restarting its consensus engine", group, stalled);
+        health = new GroupHealth(GroupHealth.Status.STALLED, stalled + "; recovering");
+        log.error("group {} STALLED on this member: {}; recovering (catch-up if behind, consensus restart)", group,
+                stalled);
         recoveryTarget = Math.max(peersBest, applied + 1);
         recoveries.increment();
         try {
-            probe.restartConsensus();
+            probe.recover(peers > applied + 1);
         } catch (InterruptedException e) {
             throw e;
         } catch (Exception e) {
-            fail(stalled + "; restarting consensus failed: " + e);
+            fail(stalled + "; the recovery failed: " + e);
             return;
         }
         progressAt = System.nanoTime();
