@@ -1,7 +1,9 @@
 package io.statesync.core.store;
 
 import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLockInterruptionException;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AccessDeniedException;
@@ -44,7 +46,10 @@ import java.util.function.Predicate;
  * lock, checks that its name is still there and otherwise starts again under a new one.
  */
 public final class TempFile implements AutoCloseable {
-    /** A file a sweep cannot open to test its lock is removed only this old (the old age rule). */
+    /**
+     * A file whose lock a sweep cannot test (no read permission, or a file system without locks)
+     * is removed only this old: the age rule the store used before locks.
+     */
     private static final Duration UNTESTABLE = Duration.ofMinutes(10);
     /** Creating (and closing) a temp file and sweeping one exclude each other in this JVM. */
     private static final ReentrantLock GUARD = new ReentrantLock();
@@ -87,7 +92,14 @@ public final class TempFile implements AutoCloseable {
                 // Between the create and this lock the file is unlocked, and a sweep in another
                 // process may take it for a leftover. A sweep deletes only while it holds the
                 // lock, so once we hold it the name is ours for good, if it is still there.
-                ch.lock();
+                try {
+                    ch.lock();
+                } catch (ClosedChannelException | FileLockInterruptionException interrupted) {
+                    throw interrupted;
+                } catch (IOException noLocks) {
+                    // A file system without locks (some network and FUSE mounts): sweeps cannot
+                    // test this file either and fall back to its age.
+                }
                 BasicFileAttributes a;
                 try {
                     a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
@@ -197,7 +209,7 @@ public final class TempFile implements AutoCloseable {
             try {
                 ch = FileChannel.open(p, StandardOpenOption.READ);
             } catch (AccessDeniedException e) {
-                // Its lock cannot be tested (a mode without read); fall back to age.
+                // Its lock cannot be tested (a mode without read); fall back to age, as below.
                 return modified.isBefore(Instant.now().minus(UNTESTABLE)) && Files.deleteIfExists(p);
             }
             try (ch) {
@@ -206,6 +218,8 @@ public final class TempFile implements AutoCloseable {
                     lock = ch.tryLock(0, Long.MAX_VALUE, true);
                 } catch (OverlappingFileLockException heldHere) {
                     return false;
+                } catch (IOException noLocks) {
+                    return modified.isBefore(Instant.now().minus(UNTESTABLE)) && Files.deleteIfExists(p);
                 }
                 if (lock == null) {
                     return false; // a live writer holds it
