@@ -2,11 +2,14 @@ package io.statesync.cli;
 
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
+import io.statesync.core.snapshot.Materializer;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.units.Sizes;
 import io.statesync.transfer.fetch.FetchException;
 import io.statesync.transfer.fetch.FetchOptions;
 import io.statesync.transfer.fetch.FetchResult;
 import io.statesync.transfer.fetch.Source;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -100,8 +103,10 @@ final class FetchCommand implements Callable<Integer> {
 
         Directories.prepareWritable(out, "output directory");
         Directories.prepareWritable(storeDir, "store");
-        ContentStore cs = Directories.openStore(storeDir);
         var err = spec.commandLine().getErr();
+        removeLeftovers(err);
+        // Opening the store removes the temp files of a killed earlier run from its tmp/ too.
+        ContentStore cs = Directories.openStore(storeDir);
         ProgressReporter progress = ProgressReporter.forEnvironment(env, err);
         try {
             FetchResult result = Transfer.fetch(cs, root, distinct, options, progress);
@@ -116,6 +121,23 @@ final class FetchCommand implements Callable<Integer> {
                 throw interrupted(e);
             }
             throw e;
+        }
+    }
+
+    /**
+     * A run killed while writing files leaves its temp files beside their targets in the output
+     * directory; no later run would rename them, so this one removes them before it starts. Only
+     * the materializer's own temp names are touched, and only ones no live run holds.
+     */
+    private void removeLeftovers(java.io.PrintWriter err) throws CommandFailure {
+        try {
+            int removed = Materializer.removeLeftovers(out);
+            if (removed > 0) {
+                err.println("removed " + Sizes.count(removed, "temp file") + " left in " + out + " by an interrupted run");
+                err.flush();
+            }
+        } catch (IOException e) {
+            throw new CommandFailure("cannot clean up the output directory " + out + ": " + Failures.reason(e), e);
         }
     }
 

@@ -19,6 +19,11 @@ import java.util.Objects;
  * @param retainSnapshots snapshots kept besides ones a running session holds (default 2)
  * @param retainEntries committed entries kept behind the applied index for lagging peers
  *     (default 1 000 000), unless a session's lease needs more; never past the newest snapshot
+ * @param retainLogBytes the most bytes of committed log kept (default 256 MiB): whichever of this
+ *     and {@code retainEntries} keeps less decides, with the same two exceptions (a session's
+ *     lease, the newest snapshot). An entry count alone does not bound the disk: 10 000 entries
+ *     of 2 MiB blocks are 20 GiB. Entries since the newest snapshot are never pruned, so the log
+ *     may exceed this by what was appended since then.
  * @param sessionTimeout deadline of one catch-up attempt (default 10 minutes)
  * @param retryBackoffMax the longest wait between failed attempts (default 10 s; starts at 200 ms)
  * @param electionTimeout the shortest election timeout; the longest is twice it (default 1 s)
@@ -32,7 +37,8 @@ import java.util.Objects;
  *     (default 30 s); see {@link Group#health()}
  */
 public record GroupConfig(String name, String self, List<GroupMember> members, Path dataDir, StateSync sync,
-                          long snapshotEvery, int retainSnapshots, long retainEntries, Duration sessionTimeout,
+                          long snapshotEvery, int retainSnapshots, long retainEntries, long retainLogBytes,
+                          Duration sessionTimeout,
                           Duration retryBackoffMax, Duration electionTimeout, long raftSegmentBytes,
                           long raftLogKept, Duration stallTimeout) {
     public GroupConfig {
@@ -63,6 +69,9 @@ public record GroupConfig(String name, String self, List<GroupMember> members, P
         if (retainEntries < 0) {
             throw new IllegalArgumentException("retainEntries must not be negative, not " + retainEntries);
         }
+        if (retainLogBytes < 0) {
+            throw new IllegalArgumentException("retainLogBytes must not be negative, not " + retainLogBytes);
+        }
         if (raftLogKept < 0) {
             throw new IllegalArgumentException("raftLogKept must not be negative, not " + raftLogKept);
         }
@@ -79,53 +88,59 @@ public record GroupConfig(String name, String self, List<GroupMember> members, P
     }
 
     public static GroupConfig of(String name, String self, List<GroupMember> members, Path dataDir, StateSync sync) {
-        return new GroupConfig(name, self, members, dataDir, sync, 10_000, 2, 1_000_000, Duration.ofMinutes(10),
-                Duration.ofSeconds(10), Duration.ofSeconds(1), 1 << 20, 0, Duration.ofSeconds(30));
+        return new GroupConfig(name, self, members, dataDir, sync, 10_000, 2, 1_000_000, 256L << 20,
+                Duration.ofMinutes(10), Duration.ofSeconds(10), Duration.ofSeconds(1), 1 << 20, 0, Duration.ofSeconds(30));
     }
 
     public GroupConfig withSnapshotEvery(long v) {
-        return new GroupConfig(name, self, members, dataDir, sync, v, retainSnapshots, retainEntries, sessionTimeout,
-                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+        return new GroupConfig(name, self, members, dataDir, sync, v, retainSnapshots, retainEntries, retainLogBytes,
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withRetention(int snapshots, long entries) {
-        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, snapshots, entries, sessionTimeout,
-                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, snapshots, entries, retainLogBytes,
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+    }
+
+    /** At most {@code bytes} of committed log are kept (see {@link #retainLogBytes}). */
+    public GroupConfig withRetainLogBytes(long bytes) {
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries, bytes,
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withSessionTimeout(Duration v) {
-        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries, v,
-                retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
+                retainLogBytes, v, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withRetryBackoffMax(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, v, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+                retainLogBytes, sessionTimeout, v, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withElectionTimeout(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, v, raftSegmentBytes, raftLogKept, stallTimeout);
+                retainLogBytes, sessionTimeout, retryBackoffMax, v, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withSync(StateSync v) {
         return new GroupConfig(name, self, members, dataDir, v, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withRaftSegmentBytes(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, electionTimeout, v, raftLogKept, stallTimeout);
+                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, v, raftLogKept, stallTimeout);
     }
 
     public GroupConfig withRaftLogKept(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, v, stallTimeout);
+                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, v, stallTimeout);
     }
 
     public GroupConfig withStallTimeout(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, v);
+                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, v);
     }
 
     /** User-supplied text made safe for a one-line message: control characters as '?', at most 64 chars. */

@@ -90,7 +90,7 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
     static Replica open(String groupId, GroupConfig config, StateMachine machine, Path groupDir,
                         MeterRegistry registry) throws IOException {
         ContentStore store = ContentStore.open(groupDir.resolve("store"));
-        CommittedLog committed = CommittedLog.open(groupDir.resolve("log"), 64L << 20);
+        CommittedLog committed = CommittedLog.open(groupDir.resolve("log"), logSegmentBytes(config.retainLogBytes()));
         SnapshotCatalog catalog = SnapshotCatalog.open(groupDir.resolve("snapshots.json"));
         Path stateDir = Files.createDirectories(groupDir.resolve("state"));
         SnapshotWriter.removeLeftovers(stateDir);
@@ -111,6 +111,15 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
         }
         r.async = true;
         return r;
+    }
+
+    /**
+     * Pruning drops whole segments, so a segment is an eighth of the byte budget (64 KiB to
+     * 64 MiB): the kept log then stays within the budget, and close to it, instead of swinging
+     * by a segment as large as the budget itself.
+     */
+    static long logSegmentBytes(long retainLogBytes) {
+        return Math.max(64L << 10, Math.min(64L << 20, retainLogBytes / 8));
     }
 
     /** Re-applies kept entries past the snapshot, or resets the log if it does not continue it. */
@@ -435,9 +444,9 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
 
     /**
      * Drops snapshots beyond the retention count that no session holds, with the blobs no kept
-     * snapshot shares, and prunes the committed log as far as the provider, the retention and the
-     * newest snapshot allow. No snapshot is dropped while a capture is being imported: the import
-     * may be reusing their blobs; the prune after its record catches up.
+     * snapshot shares, and prunes the committed log as far as the provider, the retention (entries
+     * and bytes) and the newest snapshot allow. No snapshot is dropped while a capture is being
+     * imported: the import may be reusing their blobs; the prune after its record catches up.
      */
     synchronized void prune() throws IOException {
         List<SnapshotRecord> all = catalog.all();
@@ -468,7 +477,11 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
         if (latest.isEmpty()) {
             return;
         }
-        long upTo = Math.min(latest.get().index(), applied.index() - config.retainEntries());
+        // Keep no more than retainEntries and no more than retainLogBytes (the further prune point
+        // wins), but never prune past the newest snapshot or what running sessions lease.
+        long upTo = Math.max(applied.index() - config.retainEntries(),
+                committed.pruneIndexForBytes(config.retainLogBytes()));
+        upTo = Math.min(latest.get().index(), upTo);
         if (p != null) {
             upTo = Math.min(upTo, p.safeToPruneLog());
         }

@@ -105,6 +105,7 @@ class GroupIdTest {
         assertEquals(10_000, c.snapshotEvery());
         assertEquals(2, c.retainSnapshots());
         assertEquals(1_000_000, c.retainEntries());
+        assertEquals(256L << 20, c.retainLogBytes());
         assertEquals(Duration.ofMinutes(10), c.sessionTimeout());
         assertEquals(Duration.ofSeconds(10), c.retryBackoffMax());
         assertEquals(Duration.ofSeconds(1), c.electionTimeout());
@@ -151,6 +152,7 @@ class GroupIdTest {
         assertEquals("snapshotEvery must be positive, not 0", refused(() -> c.withSnapshotEvery(0)));
         assertEquals("retainSnapshots must be positive, not 0", refused(() -> c.withRetention(0, 10)));
         assertEquals("retainEntries must not be negative, not -1", refused(() -> c.withRetention(1, -1)));
+        assertEquals("retainLogBytes must not be negative, not -1", refused(() -> c.withRetainLogBytes(-1)));
         assertEquals("raftSegmentBytes must be at least 4096, not 4095", refused(() -> c.withRaftSegmentBytes(4095)));
         assertEquals("sessionTimeout must be positive, not PT0S", refused(() -> c.withSessionTimeout(Duration.ZERO)));
         assertEquals("retryBackoffMax must be positive, not PT-1S",

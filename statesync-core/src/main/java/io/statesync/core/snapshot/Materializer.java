@@ -3,6 +3,7 @@ package io.statesync.core.snapshot;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.store.ContentStore;
 import io.statesync.core.store.DigestMismatchException;
+import io.statesync.core.store.TempFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -17,15 +18,21 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.security.MessageDigest;
 import java.util.EnumSet;
 import java.util.Set;
-import java.util.UUID;
 import java.util.function.LongConsumer;
+import java.util.regex.Pattern;
 
 /**
  * Writes a snapshot's files from a store into a directory. Each file is assembled in a temp
  * file beside its target, fsynced, given its mode, and renamed: a partial file never carries a
- * final name. Files in the directory that the manifest does not name are left alone.
+ * final name. Files in the directory that the manifest does not name are left alone. A chunk
+ * found corrupt in the store on the way out is deleted from it, so that a fetch gets it again.
  */
 public final class Materializer {
+    private static final String TEMP_SUFFIX = ".statesync-part";
+    /** {@code .<file name>.<random UUID>.statesync-part}: what only this class names its temp files. */
+    private static final Pattern TEMP_NAME = Pattern.compile(
+            "\\..+\\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.statesync-part");
+
     private Materializer() {
     }
 
@@ -55,52 +62,70 @@ public final class Materializer {
         if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
             throw new IOException("cannot write \"" + f.path() + "\": a directory of that name exists in " + realOut);
         }
-        Path temp = parent.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".statesync-part");
         MessageDigest md = verify ? Cid.newDigest() : null;
-        try {
-            try (FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                long written = 0;
-                for (int i = 0; i < f.chunks().size(); i++) {
-                    Cid chunk = f.chunks().get(i);
-                    int expected = Manifest.chunkLength(f.size(), m.chunkSize(), i);
-                    buf.clear().limit(expected);
-                    try (FileChannel in = FileChannel.open(store.pathOf(chunk), StandardOpenOption.READ)) {
-                        if (in.size() != expected) {
-                            throw new IOException("chunk " + i + " of \"" + f.path() + "\" (" + chunk + ") is "
-                                    + in.size() + " bytes in the store, the manifest needs " + expected);
-                        }
-                        while (buf.hasRemaining() && in.read(buf) >= 0) {
-                            // keep reading
-                        }
-                    } catch (NoSuchFileException e) {
-                        throw new IOException("chunk " + i + " of \"" + f.path() + "\" (" + chunk + ") is not in the store", e);
+        // Locked while it has its temp name, so a later run's removeLeftovers can tell a killed
+        // run's file from one a live writer is still filling.
+        try (TempFile temp = TempFile.create(parent, "." + target.getFileName() + ".", TEMP_SUFFIX)) {
+            FileChannel out = temp.channel();
+            long written = 0;
+            for (int i = 0; i < f.chunks().size(); i++) {
+                Cid chunk = f.chunks().get(i);
+                int expected = Manifest.chunkLength(f.size(), m.chunkSize(), i);
+                buf.clear().limit(expected);
+                try (FileChannel in = FileChannel.open(store.pathOf(chunk), StandardOpenOption.READ)) {
+                    long size = in.size();
+                    if (size != expected) {
+                        // Either the blob was cut or grown on disk (then verify deletes it, so a
+                        // fetch gets it anew), or the manifest names a chunk of another length.
+                        store.verify(chunk);
+                        throw new IOException("chunk " + i + " of \"" + f.path() + "\" (" + chunk + ") is "
+                                + size + " bytes in the store, the manifest needs " + expected);
                     }
-                    buf.flip();
-                    if (md != null) {
-                        md.update(buf.duplicate());
-                        byte[] d = md.digest();
-                        if (!chunk.matches(d)) {
-                            throw new DigestMismatchException(chunk, Cid.of(chunk.codec(), d));
-                        }
+                    while (buf.hasRemaining() && in.read(buf) >= 0) {
+                        // keep reading
                     }
-                    while (buf.hasRemaining()) {
-                        out.write(buf);
-                    }
-                    written += expected;
-                    if (onBytes != null) {
-                        onBytes.accept(expected);
+                } catch (NoSuchFileException e) {
+                    throw new IOException("chunk " + i + " of \"" + f.path() + "\" (" + chunk + ") is not in the store", e);
+                }
+                buf.flip();
+                if (md != null) {
+                    md.update(buf.duplicate());
+                    byte[] d = md.digest();
+                    if (!chunk.matches(d)) {
+                        // Corrupt on disk: deleted, so that the next fetch fetches it again
+                        // instead of finding it "present" and failing here forever.
+                        store.delete(chunk);
+                        throw new DigestMismatchException(chunk, Cid.of(chunk.codec(), d));
                     }
                 }
-                if (written != f.size()) {
-                    throw new IOException("\"" + f.path() + "\": wrote " + written + " bytes, expected " + f.size());
+                while (buf.hasRemaining()) {
+                    out.write(buf);
                 }
-                out.force(true);
+                written += expected;
+                if (onBytes != null) {
+                    onBytes.accept(expected);
+                }
             }
-            setMode(temp, f.mode());
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(temp);
+            if (written != f.size()) {
+                throw new IOException("\"" + f.path() + "\": wrote " + written + " bytes, expected " + f.size());
+            }
+            out.force(true);
+            setMode(temp.path(), f.mode());
+            Files.move(temp.path(), target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         }
+    }
+
+    /**
+     * Removes the temp files that runs killed mid-write left under {@code outDir} (anywhere below
+     * it; links are not followed). Only files named the way this class names its temp files are
+     * candidates, and of those only ones no live writer holds: a user's file is never touched,
+     * nor the file of a concurrent write. Returns how many were removed.
+     */
+    public static int removeLeftovers(Path outDir) throws IOException {
+        if (!Files.isDirectory(outDir)) {
+            return 0;
+        }
+        return TempFile.sweep(outDir.toRealPath(), name -> TEMP_NAME.matcher(name).matches(), true);
     }
 
     /**

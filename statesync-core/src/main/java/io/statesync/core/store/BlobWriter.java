@@ -5,9 +5,7 @@ import io.statesync.core.cid.Codec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 
 /**
@@ -19,19 +17,20 @@ public final class BlobWriter implements AutoCloseable {
     private final ContentStore store;
     private final Cid expected;
     private final Codec codec;
-    private final Path temp;
+    private final TempFile temp;
     private final FileChannel channel;
     private final MessageDigest digest = Cid.newDigest();
     private long written;
     private boolean done;
     private boolean broken;
 
-    BlobWriter(ContentStore store, Cid expected, Codec codec, Path temp) throws IOException {
+    BlobWriter(ContentStore store, Cid expected, Codec codec, Path tempDir) throws IOException {
         this.store = store;
         this.expected = expected;
         this.codec = codec;
-        this.temp = temp;
-        this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        // Locked while it exists, so the store's sweep at open never takes it for a dead writer's.
+        this.temp = TempFile.create(tempDir, "", ".part");
+        this.channel = this.temp.channel();
     }
 
     /** Appends bytes; they are hashed here, once, and never re-read for hashing. */
@@ -76,7 +75,7 @@ public final class BlobWriter implements AutoCloseable {
         checkOpen();
         if (broken) {
             close();
-            throw new IOException("cannot commit: an earlier write to " + temp + " failed");
+            throw new IOException("cannot commit: an earlier write to " + temp.path() + " failed");
         }
         done = true;
         try {
@@ -85,8 +84,9 @@ public final class BlobWriter implements AutoCloseable {
                 throw new DigestMismatchException(expected, actual);
             }
             channel.force(false);
-            channel.close();
-            store.install(temp, actual, written);
+            // Installed while still open and locked: the temp name is gone before the lock is.
+            store.install(temp.path(), actual, written);
+            temp.close();
             return actual;
         } catch (IOException | RuntimeException e) {
             discard();
@@ -104,8 +104,7 @@ public final class BlobWriter implements AutoCloseable {
     }
 
     private void discard() throws IOException {
-        channel.close();
-        Files.deleteIfExists(temp);
+        temp.close();
     }
 
     private void checkOpen() {

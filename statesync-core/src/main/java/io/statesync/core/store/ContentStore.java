@@ -17,12 +17,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileTime;
-import java.time.Duration;
-import java.time.Instant;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -32,8 +29,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * deduplicated by name. Safe for concurrent writers, in one process or several.
  */
 public final class ContentStore {
-    /** Temp files older than this, found at open, are leftovers of a dead writer. */
-    private static final Duration STALE_TEMP = Duration.ofMinutes(10);
     private static final int COPY_BUFFER = 64 * 1024;
 
     private final Path root;
@@ -48,12 +43,15 @@ public final class ContentStore {
         this.temps = root.resolve("tmp");
     }
 
-    /** Opens (creating if needed) the store at {@code root}. Cleans up stale temp files. */
+    /**
+     * Opens (creating if needed) the store at {@code root}. Removes the temp files of writers
+     * that died (a crashed or killed earlier run), never those of live ones (see {@link TempFile}).
+     */
     public static ContentStore open(Path root) throws IOException {
         ContentStore store = new ContentStore(root.toAbsolutePath().normalize());
         Files.createDirectories(store.blobs);
         Files.createDirectories(store.temps);
-        store.sweepStaleTemps();
+        TempFile.sweep(store.temps, name -> true, false);
         store.recount();
         return store;
     }
@@ -82,7 +80,7 @@ public final class ContentStore {
 
     /**
      * A stream over the stored bytes. These were verified when they entered the store; callers
-     * that must defend against later disk corruption re-hash (see {@code Materializer}).
+     * that must defend against later disk corruption re-hash them (see {@link #verify}).
      */
     public InputStream open(Cid cid) throws IOException {
         try {
@@ -112,12 +110,12 @@ public final class ContentStore {
 
     /** Starts a verified write of the blob {@code expected}. */
     public BlobWriter writer(Cid expected) throws IOException {
-        return new BlobWriter(this, expected, expected.codec(), newTemp());
+        return new BlobWriter(this, expected, expected.codec(), temps);
     }
 
     /** Starts a write whose CID is computed from the bytes. */
     public BlobWriter writer(Codec codec) throws IOException {
-        return new BlobWriter(this, null, codec, newTemp());
+        return new BlobWriter(this, null, codec, temps);
     }
 
     /** Stores the stream's bytes under their computed CID. */
@@ -146,6 +144,31 @@ public final class ContentStore {
             copy(in, w);
             w.commit();
         }
+    }
+
+    /**
+     * Re-hashes the stored blob, streaming. A blob whose bytes no longer match its CID (bit rot,
+     * a stray write, a truncation) is deleted: it can never become right, and left in place it
+     * would fail every reader while writers skip it as already present. Returns whether an
+     * intact copy is in the store now.
+     */
+    public boolean verify(Cid cid) throws IOException {
+        MessageDigest md = Cid.newDigest();
+        try (FileChannel ch = FileChannel.open(pathOf(cid), StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocate(COPY_BUFFER);
+            while (ch.read(buf) >= 0) {
+                buf.flip();
+                md.update(buf);
+                buf.clear();
+            }
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+        if (cid.matches(md.digest())) {
+            return true;
+        }
+        delete(cid);
+        return false;
     }
 
     /** Deletes the blob; returns whether it existed. */
@@ -236,31 +259,11 @@ public final class ContentStore {
         }
     }
 
-    private Path newTemp() {
-        return temps.resolve(UUID.randomUUID() + ".part");
-    }
-
     private static void copy(InputStream in, BlobWriter w) throws IOException {
         byte[] buf = new byte[COPY_BUFFER];
         int n;
         while ((n = in.read(buf)) >= 0) {
             w.write(buf, 0, n);
-        }
-    }
-
-    private void sweepStaleTemps() throws IOException {
-        Instant cutoff = Instant.now().minus(STALE_TEMP);
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(temps)) {
-            for (Path p : ds) {
-                try {
-                    FileTime t = Files.getLastModifiedTime(p);
-                    if (t.toInstant().isBefore(cutoff)) {
-                        Files.deleteIfExists(p);
-                    }
-                } catch (NoSuchFileException ignored) {
-                    // Another process cleaned it up first.
-                }
-            }
         }
     }
 

@@ -10,6 +10,7 @@ import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.store.ContentStore;
 import io.statesync.core.store.DigestMismatchException;
+import io.statesync.core.store.TempFile;
 import io.statesync.core.testing.TestTrees;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -109,6 +110,8 @@ class MaterializerTest {
         assertEquals(bad, e.expected());
         assertFalse(Files.exists(out.resolve(victim.path())), "the damaged file must not appear");
         assertEquals(List.of(), partFiles(out));
+        assertFalse(store.has(bad), "the corrupt chunk is deleted, so that a fetch gets it again");
+        assertTrue(store.has(victim.chunks().get(0)), "intact chunks stay");
     }
 
     @Test
@@ -140,6 +143,20 @@ class MaterializerTest {
                 + SMALL_CHUNK, e.getMessage());
         assertFalse(Files.exists(out.resolve(victim.path())));
         assertEquals(List.of(), partFiles(out));
+        assertFalse(store.has(shortChunk), "its bytes do not match its CID: deleted");
+    }
+
+    @Test
+    void aChunkOfAnotherLengthThanTheManifestSaysIsKeptWhenItIsIntact() throws Exception {
+        // A manifest may be wrong about a chunk (it fails), but a blob that matches its CID stays.
+        ContentStore s = ContentStore.open(tmp.resolve("store"));
+        Cid real = s.put(Codec.RAW, new byte[100]);
+        Manifest lying = new Manifest(Manifest.VERSION, SMALL_CHUNK, Map.of(),
+                List.of(new FileEntry("f", 200, 0644, List.of(real))));
+
+        assertThrows(IOException.class, () -> Materializer.materialize(lying, s, tmp.resolve("out"), false, null));
+
+        assertTrue(s.has(real));
     }
 
     @Test
@@ -155,6 +172,44 @@ class MaterializerTest {
 
         assertArrayEquals(previous, Files.readAllBytes(out.resolve(victim.path())), "the old version stays");
         assertEquals(List.of(), partFiles(out));
+    }
+
+    // --- Leftovers of a run killed mid-write.
+
+    @Test
+    void removeLeftoversTakesOnlyTempFilesOfDeadWritersNamedAsOurs() throws Exception {
+        Manifest m = snapshotOf(29, 5, 50_000, SMALL_CHUNK);
+        Path out = tmp.resolve("out");
+        Materializer.materialize(m, store, out, true, null);
+        String uuid = "0f8e2a4c-1b3d-4e5f-8a7b-9c0d1e2f3a4b";
+        // As a killed run leaves them: beside their targets, at any depth, not yet renamed.
+        Path top = Files.write(out.resolve(".state.bin." + uuid + ".statesync-part"), new byte[4096]);
+        String nested = m.files().stream().map(FileEntry::path).filter(p -> p.contains("/")).findFirst().orElseThrow();
+        Path deep = Files.write(out.resolve(nested).resolveSibling(".0001.idx." + uuid + ".statesync-part"), new byte[10]);
+        // Files of the user's that merely look alike.
+        List<Path> users = List.of(
+                Files.write(out.resolve("notes.statesync-part"), new byte[1]),
+                Files.write(out.resolve(".x.not-a-uuid.statesync-part"), new byte[1]),
+                Files.write(out.resolve(".x." + uuid + ".statesync-part.bak"), new byte[1]),
+                Files.write(out.resolve("x." + uuid + ".statesync-part"), new byte[1]));
+        // And one a live writer (here: this process) is filling.
+        try (TempFile live = TempFile.create(out, ".big.", ".statesync-part")) {
+            live.channel().write(java.nio.ByteBuffer.wrap(new byte[7]));
+
+            assertEquals(2, Materializer.removeLeftovers(out));
+
+            assertFalse(Files.exists(top));
+            assertFalse(Files.exists(deep));
+            for (Path u : users) {
+                assertTrue(Files.exists(u), "a user's file stays: " + u.getFileName());
+            }
+            assertTrue(Files.exists(live.path()), "a live writer's file stays");
+        }
+        for (Path u : users) {
+            Files.delete(u);
+        }
+        TestTrees.assertSameTree(src, out);
+        assertEquals(0, Materializer.removeLeftovers(tmp.resolve("never-created")));
     }
 
     // --- The output directory may hold traps; nothing may be written outside it.

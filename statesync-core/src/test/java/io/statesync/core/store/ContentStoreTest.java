@@ -381,17 +381,51 @@ class ContentStoreTest {
     }
 
     @Test
-    void openingSweepsTempFilesLeftByADeadWriterButKeepsFreshOnes() throws IOException {
-        ContentStore.open(root);
-        Path stale = Files.write(root.resolve("tmp/dead-writer.part"), randomBytes(7, 100));
-        Files.setLastModifiedTime(stale, FileTime.from(Instant.now().minus(Duration.ofHours(1))));
-        // A fresh temp may belong to a live writer in another process: it must survive.
-        Path fresh = Files.write(root.resolve("tmp/live-writer.part"), randomBytes(8, 100));
+    void openingSweepsTempFilesOfDeadWritersAtOnceButKeepsOnesALiveWriterHolds() throws IOException {
+        ContentStore store = ContentStore.open(root);
+        // Left by a writer killed a moment ago: no age to wait out.
+        Path dead = Files.write(root.resolve("tmp/dead-writer.part"), randomBytes(7, 100));
+        Path old = Files.write(root.resolve("tmp/old-dead-writer.part"), randomBytes(8, 100));
+        Files.setLastModifiedTime(old, FileTime.from(Instant.now().minus(Duration.ofHours(1))));
 
-        ContentStore.open(root);
+        try (BlobWriter live = store.writer(HELLO_CID)) {
+            live.write(HELLO, 0, 5);
+            Path liveTemp = onlyTempBut(Set.of("dead-writer.part", "old-dead-writer.part"));
 
-        assertFalse(Files.exists(stale), "an hour-old temp file is a leftover");
-        assertTrue(Files.exists(fresh), "a fresh temp file may be in use");
+            ContentStore.open(root);
+
+            assertFalse(Files.exists(dead), "a dead writer's temp file is removed at the next open");
+            assertFalse(Files.exists(old));
+            assertTrue(Files.exists(liveTemp), "a live writer's temp file stays");
+            live.write(HELLO, 5, HELLO.length - 5);
+            assertEquals(HELLO_CID, live.commit(), "and its write completes");
+        }
+        assertTrue(store.has(HELLO_CID));
+        assertTempDirEmpty();
+    }
+
+    @Test
+    void verifyKeepsAnIntactBlobAndDeletesOneCorruptedOnDisk() throws IOException {
+        ContentStore store = ContentStore.open(root);
+        Cid intact = store.put(Codec.RAW, HELLO);
+        byte[] data = randomBytes(10, 200_000);
+        Cid damaged = store.put(Codec.RAW, data);
+        data[123_456] ^= 0x01;
+        Files.write(store.pathOf(damaged), data);
+        Cid truncated = store.put(Codec.RAW, randomBytes(11, 1_000));
+        Files.write(store.pathOf(truncated), randomBytes(11, 999));
+
+        assertTrue(store.verify(intact));
+        assertFalse(store.verify(damaged), "one flipped bit");
+        assertFalse(store.verify(truncated), "one byte short");
+        assertFalse(store.verify(Cid.compute(Codec.RAW, "never stored".getBytes(StandardCharsets.US_ASCII))), "absent");
+
+        assertTrue(store.has(intact));
+        assertFalse(store.has(damaged), "a corrupt blob is deleted, so a fetch gets it again");
+        assertFalse(store.has(truncated));
+        assertEquals(List.of(intact), store.list());
+        assertEquals(1, store.blobCount());
+        assertEquals(HELLO.length, ContentStore.open(root).totalBytes());
     }
 
     @Test
@@ -426,6 +460,13 @@ class ContentStoreTest {
     @FunctionalInterface
     private interface ThrowingCall {
         void run() throws IOException;
+    }
+
+    /** The one temp file in tmp/ whose name is not in {@code others}. */
+    private Path onlyTempBut(Set<String> others) throws IOException {
+        List<String> names = listing(root.resolve("tmp")).stream().filter(n -> !others.contains(n)).toList();
+        assertEquals(1, names.size(), names::toString);
+        return root.resolve("tmp").resolve(names.get(0));
     }
 
     private void assertTempDirEmpty() throws IOException {

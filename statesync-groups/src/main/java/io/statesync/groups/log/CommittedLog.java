@@ -379,6 +379,45 @@ public final class CommittedLog implements AutoCloseable {
         }
     }
 
+    /** Bytes the kept entries take on disk (every segment file). */
+    public long bytes() {
+        lock.readLock().lock();
+        try {
+            long total = 0;
+            for (Segment s : segments.values()) {
+                total += s.size;
+            }
+            return total;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * The index to {@link #prune} up to so that at most {@code maxBytes} of segments stay: the
+     * last index of the newest segment that does not fit, counting back from the newest one
+     * (which {@code prune} always keeps, so it counts even if it alone exceeds the budget). The
+     * base index when everything fits. Pruning drops whole segments, so segments much smaller
+     * than the budget keep the log close to it.
+     */
+    public long pruneIndexForBytes(long maxBytes) {
+        lock.readLock().lock();
+        try {
+            long kept = 0;
+            boolean newest = true;
+            for (Segment s : segments.descendingMap().values()) {
+                if (!newest && kept + s.size > maxBytes) {
+                    return s.last;
+                }
+                kept += s.size;
+                newest = false;
+            }
+            return base.index();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
     /**
      * Drops whole segments whose entries all lie at or below {@code upTo}; returns the new base
      * index. The segment holding the last entry is always kept.

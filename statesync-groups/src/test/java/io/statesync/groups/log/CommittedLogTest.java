@@ -214,6 +214,47 @@ class CommittedLogTest {
     }
 
     @Test
+    void pruneIndexForBytesKeepsTheNewestSegmentsThatFitTheBudget() throws IOException {
+        // Given 20 entries of 1000 bytes (records of 21 + 1000 + 32 bytes), two to a segment
+        long record = 21 + 1000 + 32;
+        try (CommittedLog log = CommittedLog.open(dir, 2000)) {
+            byte[] chain = Chain.GENESIS;
+            for (long i = 1; i <= 20; i++) {
+                LogEntry e = new LogEntry(i, 1, LogEntry.Kind.COMMAND, new byte[1000]);
+                chain = Chain.next(chain, e);
+                log.append(e, chain);
+            }
+            assertEquals(10, segments().size());
+            assertEquals(20 * record, log.bytes());
+            long onDisk = 0;
+            for (Path p : segments()) {
+                onDisk += Files.size(p);
+            }
+            assertEquals(onDisk, log.bytes(), "bytes() is what the segment files take");
+
+            // Then everything fits a budget of all of it: nothing to prune
+            assertEquals(0, log.pruneIndexForBytes(20 * record));
+            // A budget of two and a half segments keeps the newest two
+            assertEquals(16, log.pruneIndexForBytes(5 * record));
+            assertEquals(16, log.prune(log.pruneIndexForBytes(5 * record)));
+            assertEquals(4 * record, log.bytes());
+            assertEntries(log, 17, 20);
+            // A budget smaller than one segment keeps the newest, which holds the last entry
+            assertEquals(18, log.pruneIndexForBytes(100));
+            assertEquals(18, log.prune(log.pruneIndexForBytes(100)));
+            assertEquals(2 * record, log.bytes());
+            assertEquals(18, log.pruneIndexForBytes(0), "nothing more can go");
+        }
+    }
+
+    private static void assertEntries(CommittedLog log, long from, long to) throws IOException {
+        List<CommittedLog.Stored> read = log.read(0, Long.MAX_VALUE, Long.MAX_VALUE);
+        assertEquals(from, read.get(0).entry().index());
+        assertEquals(to, read.get(read.size() - 1).entry().index());
+        assertEquals(to - from + 1, read.size());
+    }
+
+    @Test
     void resetToForgetsEverythingAndContinuesAfterThePosition() throws IOException {
         byte[] snapshotChain = Chain.next(Chain.GENESIS, LogEntry.noop(1, 9));
         LogPosition snapshot = new LogPosition(3, 50);

@@ -6,6 +6,7 @@ import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.snapshot.ManifestCodec;
 import io.statesync.core.snapshot.ManifestException;
+import io.statesync.core.store.BlobNotFoundException;
 import io.statesync.core.store.BlobWriter;
 import io.statesync.core.store.ContentStore;
 import io.statesync.core.store.DigestMismatchException;
@@ -25,11 +26,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One fetch of one snapshot: the manifest first, then a pool of worker virtual threads that
@@ -38,6 +44,7 @@ import java.util.function.Consumer;
  * network and disk I/O happen outside it.
  */
 final class FetchRun {
+    private static final Logger log = LoggerFactory.getLogger(FetchRun.class);
     /** How often progress is reported and the deadline checked. */
     private static final long TICK_NANOS = 500_000_000L;
     /** A duplicate request for a lagging tail chunk is sent after this many times its expected time. */
@@ -119,14 +126,9 @@ final class FetchRun {
     // ---- manifest ------------------------------------------------------------------------
 
     private Manifest manifest() throws FetchException, InterruptedException {
-        if (store.has(root)) {
-            try {
-                return ManifestCodec.decode(store.readAll(root), options.limits());
-            } catch (ManifestException e) {
-                throw manifestFailure(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + e.getMessage(), e);
-            } catch (IOException e) {
-                throw manifestFailure(FetchException.Reason.LOCAL_IO, "cannot read manifest " + root + " from the local store: " + e.getMessage(), e);
-            }
+        Manifest local = localManifest();
+        if (local != null) {
+            return local;
         }
         String lastError = "no source answered";
         ManifestException invalid = null;
@@ -202,6 +204,37 @@ final class FetchRun {
                 + " source(s) in " + options.maxTries() + " tries (last: " + lastError + ")", null);
     }
 
+    /**
+     * The manifest from the store, re-hashed first (it is small): one whose bytes no longer match
+     * the root is deleted and fetched again, instead of failing this and every later fetch.
+     * Null when the store does not hold an intact copy.
+     */
+    private Manifest localManifest() throws FetchException {
+        if (!store.has(root)) {
+            return null;
+        }
+        byte[] bytes;
+        try {
+            bytes = store.readAll(root);
+            if (!Cid.compute(Codec.DAG_JSON, bytes).equals(root)) {
+                log.warn("store {}: manifest {} no longer matches its CID (corrupted on disk); deleted, fetching it again",
+                        store.root(), root);
+                store.delete(root);
+                return null;
+            }
+        } catch (BlobNotFoundException e) {
+            return null; // deleted meanwhile
+        } catch (IOException e) {
+            throw manifestFailure(FetchException.Reason.LOCAL_IO, "cannot read manifest " + root + " from the local store: " + e.getMessage(), e);
+        }
+        try {
+            return ManifestCodec.decode(bytes, options.limits());
+        } catch (ManifestException e) {
+            // The bytes are the root's: every source would serve this same invalid manifest.
+            throw manifestFailure(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + e.getMessage(), e);
+        }
+    }
+
     private List<Peer> rankedForManifest() {
         lock.lock();
         try {
@@ -220,7 +253,15 @@ final class FetchRun {
 
     // ---- chunks --------------------------------------------------------------------------
 
-    private void plan(Manifest m) {
+    /**
+     * Every distinct chunk becomes a task. Chunks the store already holds are re-hashed before
+     * they count as done: a blob corrupted on disk after it was stored (or by anything but our
+     * writer) would otherwise be skipped here and fail the write step on every later run. A
+     * mismatching one is deleted and fetched like a missing one. This costs one read of what is
+     * local, spread over a few threads; it is what makes trusting the store on resume safe.
+     */
+    private void plan(Manifest m) throws FetchException, InterruptedException {
+        List<Task> present = new ArrayList<>();
         for (FileEntry f : m.files()) {
             for (int i = 0; i < f.chunks().size(); i++) {
                 Cid c = f.chunks().get(i);
@@ -232,15 +273,74 @@ final class FetchRun {
                 tasks.put(c, t);
                 bytesTotal += length;
                 if (store.has(c)) {
-                    t.done = true;
-                    bytesLocal += length;
-                    chunksLocal++;
+                    present.add(t);
                 } else {
                     ready.addLast(t);
                     remaining++;
                 }
             }
         }
+        boolean[] intact = verifyLocal(present);
+        int corrupt = 0;
+        for (int k = 0; k < present.size(); k++) {
+            Task t = present.get(k);
+            if (intact[k]) {
+                t.done = true;
+                bytesLocal += t.length;
+                chunksLocal++;
+            } else {
+                ready.addLast(t);
+                remaining++;
+                corrupt++;
+            }
+        }
+        if (corrupt > 0) {
+            log.warn("store {}: {} chunk(s) of snapshot {} no longer matched their CIDs (corrupted on disk);"
+                    + " deleted, fetching them again", store.root(), corrupt, root);
+        }
+    }
+
+    /** Re-hashes the present chunks on up to one thread per core; false for each one found corrupt (now deleted). */
+    private boolean[] verifyLocal(List<Task> present) throws FetchException, InterruptedException {
+        boolean[] intact = new boolean[present.size()];
+        if (present.isEmpty()) {
+            return intact;
+        }
+        int threads = Math.min(present.size(), Math.max(1, Math.min(options.parallelism(),
+                Runtime.getRuntime().availableProcessors())));
+        AtomicInteger next = new AtomicInteger();
+        List<Future<?>> verifiers = new ArrayList<>(threads);
+        try (ExecutorService pool = Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("statesync-verify-" + root.toString().substring(0, 16) + "-", 0).factory())) {
+            for (int i = 0; i < threads; i++) {
+                verifiers.add(pool.submit(() -> {
+                    for (int k; (k = next.getAndIncrement()) < present.size() && !Thread.currentThread().isInterrupted(); ) {
+                        intact[k] = store.verify(present.get(k).cid);
+                    }
+                    return null;
+                }));
+            }
+            try {
+                for (Future<?> v : verifiers) {
+                    v.get();
+                }
+            } catch (InterruptedException e) {
+                pool.shutdownNow();
+                throw e;
+            } catch (ExecutionException e) {
+                pool.shutdownNow();
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new InterruptedException("fetch cancelled");
+                }
+                Throwable cause = e.getCause();
+                if (cause instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw failure(FetchException.Reason.LOCAL_IO, "cannot read the local store " + store.root() + ": "
+                        + describe(cause), cause);
+            }
+        }
+        return intact;
     }
 
     private void fetchChunks() throws FetchException, InterruptedException {

@@ -484,6 +484,48 @@ class SnapshotFetcherTest {
     }
 
     @Test
+    void aChunkCorruptedInTheLocalStoreIsDeletedAndFetchedAgain() throws Exception {
+        ContentStore client = clientStore("client");
+        fetch(client, fast(), share(origin).source());
+        Cid victim = snapshot.manifest().files().stream().filter(f -> f.chunks().size() > 2).findFirst().orElseThrow()
+                .chunks().get(1);
+        flipOneByte(client.pathOf(victim));
+
+        TestShare healthy = share(origin);
+        FetchResult r = fetch(client, fast(), healthy.source());
+
+        long distinct = snapshot.manifest().files().stream().flatMap(f -> f.chunks().stream()).distinct().count();
+        assertEquals(1, r.chunksFetched(), "only the corrupt chunk is fetched again");
+        assertEquals(distinct - 1, r.chunksLocal());
+        assertEquals(1, healthy.chunkRequests());
+        assertEquals(0, healthy.manifestRequests(), "the intact manifest came from the store");
+        assertTrue(client.verify(victim), "the store holds the chunk intact again");
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void aManifestCorruptedInTheLocalStoreIsFetchedAgain() throws Exception {
+        ContentStore client = clientStore("client");
+        fetch(client, fast(), share(origin).source());
+        flipOneByte(client.pathOf(snapshot.root()));
+
+        TestShare healthy = share(origin);
+        FetchResult r = fetch(client, fast(), healthy.source());
+
+        assertEquals(snapshot.manifest(), r.manifest());
+        assertEquals(1, healthy.manifestRequests());
+        assertEquals(0, r.chunksFetched());
+        assertTrue(client.verify(snapshot.root()));
+        assertMaterializesIdentically(client, r.manifest());
+    }
+
+    private static void flipOneByte(Path blob) throws IOException {
+        byte[] bytes = Files.readAllBytes(blob);
+        bytes[bytes.length / 2] ^= 0x20;
+        Files.write(blob, bytes);
+    }
+
+    @Test
     void aNodeHoldingTheOlderSnapshotFetchesOnlyTheChangedChunks() throws Exception {
         ContentStore client = clientStore("client");
         TestShare s = share(origin);
