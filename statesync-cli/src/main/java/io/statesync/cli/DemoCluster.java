@@ -65,6 +65,12 @@ final class DemoCluster implements AutoCloseable {
     /** As above; each node sends at most {@code rateLimit} bytes per second (0: no cap). */
     static DemoCluster configure(Path work, int nodes, int threads, long saveStateEvery, long rateLimit)
             throws IOException {
+        return configure(work, nodes, threads, saveStateEvery, rateLimit, null);
+    }
+
+    /** As above, with the nodes' {@code sync.stallTimeout} (null: the node's default). */
+    static DemoCluster configure(Path work, int nodes, int threads, long saveStateEvery, long rateLimit,
+                                 Duration stallTimeout) throws IOException {
         List<NodeSpec> specs = new ArrayList<>();
         for (int i = 1; i <= nodes; i++) {
             String id = "n" + i;
@@ -96,6 +102,7 @@ final class DemoCluster implements AutoCloseable {
                     + "  saveStateEvery: "
                     + saveStateEvery + "\n"
                     + "sync:\n  retainSnapshots: 2\n"
+                    + (stallTimeout == null ? "" : "  stallTimeout: " + stallTimeout.toMillis() + "ms\n")
                     + "genesis:\n  faucetSeed: " + DemoLoad.FAUCET_SEED + "\n";
             Files.writeString(s.config(), yaml);
         }

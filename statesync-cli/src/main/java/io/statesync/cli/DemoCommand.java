@@ -395,7 +395,7 @@ final class DemoCommand implements Callable<Integer> {
         return match ? Failures.OK : Failures.FAILED;
     }
 
-    private static String metrics(DemoCluster cluster, DemoCluster.NodeSpec node)
+    static String metrics(DemoCluster cluster, DemoCluster.NodeSpec node)
             throws IOException, InterruptedException {
         return cluster.http().send(HttpRequest.newBuilder(node.url().resolve("/metrics"))
                         .timeout(java.time.Duration.ofSeconds(10)).GET().build(),

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.statesync.groups.log.LogEntry;
 import io.statesync.groups.sync.replay.LogReplaySync;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -129,22 +128,11 @@ class LivenessTest {
         }
     }
 
-    /** Throws on {@code boom}, but only on the member it is given to. */
-    static final class Brittle extends KvMachine {
-        @Override
-        public byte[] apply(long index, byte[] command) {
-            if (new String(command, StandardCharsets.UTF_8).contains("boom")) {
-                throw new IllegalStateException("the machine cannot apply this");
-            }
-            return super.apply(index, command);
-        }
-    }
-
     @Test
     void aMemberWhoseMachineFailedIsFailedAtOnceWithTheReason() throws Exception {
         try (TestCluster c = new TestCluster(tmp, 3, LogReplaySync.DEFAULT,
                 g -> g.withStallTimeout(Duration.ofSeconds(1)))) {
-            c.machines(i -> i == 2 ? new Brittle() : new KvMachine()).startAll();
+            c.machines(i -> i == 2 ? new FailStopTest.Brittle() : new KvMachine()).startAll();
             c.write("a", 20);
             c.nodes[c.leader().index == 2 ? 0 : c.leader().index].group.submit(KvMachine.put("boom", "x"));
             Group g = c.nodes[2].group;
