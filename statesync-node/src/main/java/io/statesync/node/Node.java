@@ -61,6 +61,8 @@ public final class Node implements AutoCloseable {
     private final StateSyncService stateSync;
     private final CountDownLatch failed = new CountDownLatch(1);
     private volatile String failure;
+    /** Set once every thread runs; until then the API answers 503. */
+    private volatile boolean started;
 
     private Node(NodeConfig config, PrometheusMeterRegistry registry, FileShareServer http, GroupHost groups,
                  Discovery discovery) {
@@ -90,12 +92,14 @@ public final class Node implements AutoCloseable {
         try {
             discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
             node = new Node(config, registry, http, GroupHost.on(http, registry), discovery);
-            node.startThreads();
+            // Mounted first: while the threads open (a state install can take a while) clients get
+            // 503 "starting", which they retry, rather than a 404 for the whole API.
             NodeRoutes routes = new NodeRoutes(node);
             node.mounts.add(routes);
             node.mounts.add(http.mount("node", null, routes, MAX_TX_BYTES));
-            Node started = node;
-            http.healthCheck(started::healthProblem);
+            http.healthCheck(node::healthProblem);
+            node.startThreads();
+            node.started = true;
             node.watchdog.start();
             log.info("node {} serving {} with threads {}", config.id(), http.uri(), node.threads.keySet());
             return node;
@@ -196,6 +200,11 @@ public final class Node implements AutoCloseable {
         return stateSync;
     }
 
+    /** Whether every thread has started (the API answers 503 until then). */
+    boolean started() {
+        return started;
+    }
+
     /** Why the node failed (a producer ended unexpectedly, a thread halted), or null while it is healthy. */
     public String failure() {
         return failure;
@@ -208,6 +217,9 @@ public final class Node implements AutoCloseable {
     public String healthProblem() {
         if (failure != null) {
             return failure;
+        }
+        if (!started) {
+            return "starting";
         }
         for (ChainThread t : threads.values()) {
             if (t.machine().halted() != null) {

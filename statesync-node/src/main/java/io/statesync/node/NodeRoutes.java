@@ -56,6 +56,9 @@ final class NodeRoutes implements Route, AutoCloseable {
 
     @Override
     public RouteResponse handle(RouteRequest request) throws RouteException {
+        if (!node.started()) {
+            throw new RouteException(503, "node " + node.config().id() + " is starting; try again shortly");
+        }
         var path = request.path();
         String first = path.isEmpty() ? "" : path.get(0);
         switch (first) {
