@@ -144,7 +144,8 @@ final class StallWatch implements AutoCloseable {
                     + " s while peers went on from " + peersAtProgress + " to " + peers;
         }
         if (stalled == null) {
-            if (recoveryTarget >= 0 && applied >= recoveryTarget) {
+            // Back means following through consensus again, not just moved by the recovery's catch-up.
+            if (recoveryTarget >= 0 && applied >= recoveryTarget && running) {
                 log.info("group {}: following again at applied index {}", group, applied);
                 recoveryTarget = -1;
             }
