@@ -19,10 +19,28 @@ class RestartSoakTest {
     @TempDir
     Path dir;
 
+    /** The temp directory goes with the test; a failure's node logs are the only clue, so they stay in target/. */
+    private void keepLogs() throws java.io.IOException {
+        Path keep = java.nio.file.Files.createDirectories(Path.of("target", "restart-soak-logs"));
+        try (var logs = java.nio.file.Files.newDirectoryStream(dir, "*.log")) {
+            for (Path log : logs) {
+                java.nio.file.Files.copy(log, keep.resolve(log.getFileName()),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        System.out.println("node logs kept in " + keep.toAbsolutePath());
+    }
+
     @Test
     void nodesRestartedAgainAndAgainUnderLoadComeBackAndAgree() throws Exception {
         PrintWriter out = new PrintWriter(System.out, true);
-        RestartSoak.Result r = new RestartSoak(dir, 12, Duration.ofSeconds(30), 7, out).run();
+        RestartSoak.Result r;
+        try {
+            r = new RestartSoak(dir, 12, Duration.ofSeconds(30), 7, out).run();
+        } catch (Exception | AssertionError e) {
+            keepLogs();
+            throw e;
+        }
         assertEquals(12, r.restarts());
         assertTrue(r.worstBack().compareTo(Duration.ofSeconds(30)) <= 0, "worst time back " + r.worstBack());
         // Stalls the nodes recovered from by themselves are reported, not failed on here: the

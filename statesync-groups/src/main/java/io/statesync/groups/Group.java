@@ -67,6 +67,8 @@ public final class Group implements AutoCloseable {
         // with the reason, and the caller decides.
         org.apache.ratis.util.ExitUtils.disableSystemExit();
     }
+    /** The snapshot position the consensus engine holds, kept beside its storage (see RatisMachine). */
+    private static final String HELD_FILE = "consensus-snapshot";
     /** Tries of one submit before it fails (each waits for its request timeout, then 200 ms). */
     private static final int SUBMIT_RETRIES = 30;
 
@@ -124,7 +126,7 @@ public final class Group implements AutoCloseable {
                        Runnable onClose) throws IOException {
         GroupId id = GroupId.derive(config.name(), userMachine.typeTag(), config.sync().signature());
         String gid = id.toString();
-        Path groupDir = Files.createDirectories(config.dataDir().resolve(config.name() + "-" + gid.substring(0, 8)));
+        Path groupDir = Files.createDirectories(groupDir(config, gid));
         List<AutoCloseable> opened = new ArrayList<>();
         try {
             Replica replica = Replica.open(gid, config, userMachine, groupDir, registry);
@@ -197,7 +199,7 @@ public final class Group implements AutoCloseable {
                     },
                     reached -> replica.checkpoint());
             catchUpRef[0] = catchUp;
-            machineRef.set(new RatisMachine(replica, catchUp, config.self()));
+            machineRef.set(new RatisMachine(replica, catchUp, config.self(), groupDir.resolve(HELD_FILE)));
 
             AutoCloseable mount = http.mount("groups/" + gid, replica.store(),
                     new GroupRoutes(gid, config, userMachine.typeTag(), provider, leases, replica,
@@ -236,6 +238,10 @@ public final class Group implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    private static Path groupDir(GroupConfig config, String gid) {
+        return config.dataDir().resolve(config.name() + "-" + gid.substring(0, 8));
     }
 
     private static RaftServer newServer(GroupConfig config, RaftGroup raftGroup, RaftProperties props,
@@ -285,7 +291,8 @@ public final class Group implements AutoCloseable {
             log.warn("group {}: closing the consensus engine failed, starting a new one anyway: {}", config.name(),
                     e.toString());
         }
-        RatisMachine fresh = new RatisMachine(replica, catchUp, config.self());
+        RatisMachine fresh = new RatisMachine(replica, catchUp, config.self(),
+                groupDir(config, id.toString()).resolve(HELD_FILE));
         RaftServer next = newServer(config, raftGroup, props, fresh);
         machine.set(fresh);
         next.start();

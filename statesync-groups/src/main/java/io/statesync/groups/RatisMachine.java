@@ -4,6 +4,13 @@ import io.statesync.groups.log.LogEntry;
 import io.statesync.groups.log.LogPosition;
 import io.statesync.groups.snapshot.SnapshotRecord;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
@@ -50,10 +57,14 @@ final class RatisMachine extends BaseStateMachine {
      */
     private LogPosition ratisSnapshot = LogPosition.ORIGIN;
 
-    RatisMachine(Replica replica, CatchUp catchUp, String self) {
+    /** Where {@link #ratisSnapshot} is kept across restarts, or null (tests of a bare machine). */
+    private final Path heldFile;
+
+    RatisMachine(Replica replica, CatchUp catchUp, String self, Path heldFile) {
         this.replica = replica;
         this.catchUp = catchUp;
         this.self = self;
+        this.heldFile = heldFile;
     }
 
     String leader() {
@@ -63,16 +74,60 @@ final class RatisMachine extends BaseStateMachine {
     @Override
     public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage storage) throws IOException {
         super.initialize(server, groupId, storage);
-        // The replica already re-applied what it kept; that position is durable.
-        getLifeCycle().startAndTransition(() -> resumeAt(replica.applied()));
+        getLifeCycle().startAndTransition(() -> resumeAt(startPosition()));
+    }
+
+    /**
+     * Where Ratis starts: the snapshot it held when it stopped (kept in {@link #heldFile}), so
+     * that its snapshot index and its own log look to it exactly as it left them; the entries
+     * after it are replayed from its log and ignored by the replica up to what it already
+     * applied. Answering the replica's applied position instead (past what Ratis held) put the
+     * restarted member's snapshot index inside the range the leader was still sending, and the
+     * two then disagreed about where to resume, sometimes for good (seen in the restart soak).
+     * Without the file (a directory from before it existed) the applied position is used.
+     */
+    private LogPosition startPosition() {
+        LogPosition applied = replica.applied();
+        if (heldFile == null || !Files.exists(heldFile)) {
+            return applied;
+        }
+        try {
+            String[] f = Files.readString(heldFile, StandardCharsets.US_ASCII).trim().split(" ");
+            LogPosition held = new LogPosition(Long.parseLong(f[0]), Long.parseLong(f[1]));
+            // The replica always stands at or past it: it is a recorded snapshot, or the position a
+            // catch-up made durable. Anything else means the file is not this replica's.
+            return held.index() <= applied.index() ? held : applied;
+        } catch (IOException | RuntimeException e) {
+            log.warn("group {}: cannot read {}, starting consensus at the applied position: {}", getGroupId(),
+                    heldFile, e.toString());
+            return applied;
+        }
     }
 
     /** Ratis starts (or resumes) with the state at {@code position}. */
     void resumeAt(LogPosition position) {
-        synchronized (this) {
-            ratisSnapshot = position;
-        }
+        hold(position);
         setLastAppliedTermIndex(toRatis(position));
+    }
+
+    /** Records the snapshot position Ratis holds now, durably (temp file, fsync, rename). */
+    private synchronized boolean hold(LogPosition position) {
+        if (heldFile != null) {
+            Path tmp = heldFile.resolveSibling(heldFile.getFileName() + ".tmp");
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                ch.write(ByteBuffer.wrap((position.term() + " " + position.index() + "\n")
+                        .getBytes(StandardCharsets.US_ASCII)));
+                ch.force(true);
+                Files.move(tmp, heldFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                log.warn("group {}: cannot record the consensus snapshot position {}: {}", getGroupId(), position,
+                        e.toString());
+                return false;
+            }
+        }
+        ratisSnapshot = position;
+        return true;
     }
 
     /**
@@ -163,10 +218,10 @@ final class RatisMachine extends BaseStateMachine {
     public long takeSnapshot() throws IOException {
         SnapshotRecord newest = replica.latestSnapshot().orElse(null);
         synchronized (this) {
-            if (newest == null || newest.index() <= ratisSnapshot.index()) {
+            // Not recorded, not reported: Ratis would purge entries the next start replays.
+            if (newest == null || newest.index() <= ratisSnapshot.index() || !hold(newest.position())) {
                 return -1L;
             }
-            ratisSnapshot = newest.position();
         }
         return newest.index() - 1;
     }
@@ -182,9 +237,7 @@ final class RatisMachine extends BaseStateMachine {
                 replica.applied());
         // Ratis reloads next and reads getLatestSnapshot, which must then name the position reached.
         return catchUp.start(target).thenApply(p -> {
-            synchronized (this) {
-                ratisSnapshot = p;
-            }
+            hold(p);
             return toRatis(p);
         });
     }

@@ -16,10 +16,11 @@ import org.slf4j.LoggerFactory;
  * which is exactly what freezes). A running catch-up that reports progress is following; one that
  * shows none gets four stall timeouts, since an install may work a while without reporting.
  *
- * <p>The first stall is logged at ERROR, counted, and answered with one recovery: a member
- * behind its peers first catches up past its position, then its consensus engine is restarted,
- * which also makes the leader look at it afresh. If the member stalls again before it has caught up with what the group
- * had applied when the recovery started, or if the recovery throws, the member is {@code FAILED}
+ * <p>A stall is logged at ERROR, counted, and answered with a recovery: a member behind its peers
+ * first catches up past its position, then its consensus engine is restarted, which also makes the
+ * leader look at it afresh. A stall gets {@link #MAX_ATTEMPTS} such recoveries. If the member is still stalled after them (it has not caught up, through
+ * consensus, with what the group had applied when the recovery started), or a recovery throws,
+ * the member is {@code FAILED}
  * and its host should stop. A state machine that failed to apply an entry is failed at once: a
  * restart would only fail on the same entry again.
  *
@@ -72,6 +73,17 @@ final class StallWatch implements AutoCloseable {
     private long notRunningSince;
     /** The peers' applied index when the recovery started; -1 when no recovery is pending. */
     private long recoveryTarget = -1;
+    /** Recovery attempts in the current stall; see {@link #MAX_ATTEMPTS}. */
+    private int attempts;
+
+    /**
+     * A stall gets this many recovery attempts before the member is failed. Two, not one: an
+     * attempt's catch-up installs the newest snapshot its peers offer, and right after a restart
+     * that can still lie below what the leader believes this member acknowledged, in which case
+     * Ratis's leader and follower disagree about where to resume and the member stalls again
+     * (seen in the restart soak). The second attempt, a stall timeout later, finds a newer snapshot.
+     */
+    static final int MAX_ATTEMPTS = 2;
 
     StallWatch(String groupId, String groupName, Probe probe, Duration stallTimeout, MeterRegistry registry) {
         this.group = groupName;
@@ -148,21 +160,25 @@ final class StallWatch implements AutoCloseable {
             if (recoveryTarget >= 0 && applied >= recoveryTarget && running) {
                 log.info("group {}: following again at applied index {}", group, applied);
                 recoveryTarget = -1;
+                attempts = 0;
             }
             if (!health.ok() && recoveryTarget < 0) {
                 health = GroupHealth.OK;
             }
             return;
         }
-        if (recoveryTarget >= 0) {
-            fail(stalled + "; the recovery did not bring it back");
+        if (attempts >= MAX_ATTEMPTS) {
+            fail(stalled + "; " + attempts + " recoveries did not bring it back");
             return;
         }
-        stalls.increment();
+        if (attempts == 0) {
+            stalls.increment();
+        }
+        attempts++;
         health = new GroupHealth(GroupHealth.Status.STALLED, stalled + "; recovering");
-        log.error("group {} STALLED on this member: {}; recovering (catch-up if behind, consensus restart)", group,
-                stalled);
-        recoveryTarget = Math.max(peersBest, applied + 1);
+        log.error("group {} STALLED on this member: {}; recovery {} of {} (catch-up if behind, consensus restart)",
+                group, stalled, attempts, MAX_ATTEMPTS);
+        recoveryTarget = Math.max(recoveryTarget, Math.max(peersBest, applied + 1));
         recoveries.increment();
         try {
             probe.recover(peers > applied + 1);

@@ -36,7 +36,7 @@ class LivenessTest {
                 replica.apply(new LogEntry(i, 1, LogEntry.Kind.COMMAND, KvMachine.put("k" + i, "v")));
             }
             assertEquals(50, replica.latestSnapshot().orElseThrow().index());
-            RatisMachine machine = new RatisMachine(replica, null, "n0");
+            RatisMachine machine = new RatisMachine(replica, null, "n0", null);
             // Given Ratis restarted at the durable position 60 (Ratis's index 59)
             machine.resumeAt(replica.applied());
             assertEquals(59, machine.getLatestSnapshot().getIndex());
@@ -94,7 +94,7 @@ class LivenessTest {
     }
 
     @Test
-    void aMemberThatStallsAgainBeforeItCaughtUpFails() throws Exception {
+    void aMemberThatNoRecoveryBringsBackFails() throws Exception {
         try (TestCluster c = new TestCluster(tmp, 3, LogReplaySync.DEFAULT,
                 g -> g.withStallTimeout(Duration.ofSeconds(1))).startAll()) {
             c.write("a", 50);
@@ -132,8 +132,10 @@ class LivenessTest {
                 TestCluster.await(Duration.ofSeconds(60),
                         () -> g.health().status() == GroupHealth.Status.FAILED, () -> g.health().toString());
                 assertTrue(g.health().reason().contains("did not bring it back"), g.health().reason());
-                assertEquals(1.0, c.nodes[victim].registry.get("statesync.groups.stall.recoveries").counter().count(),
-                        "one recovery, then FAILED");
+                assertEquals(StallWatch.MAX_ATTEMPTS,
+                        c.nodes[victim].registry.get("statesync.groups.stall.recoveries").counter().count(),
+                        "every recovery attempt, then FAILED");
+                assertEquals(1.0, c.nodes[victim].registry.get("statesync.groups.stalls").counter().count());
             } finally {
                 saboteur.interrupt();
                 saboteur.join();

@@ -87,16 +87,20 @@ public final class Node implements AutoCloseable {
             server = server.withMaxBytesPerSecond(config.httpRateLimit());
         }
         FileShareServer http = FileShareServer.start(server, store, registry);
+        // The API is there from the first moment the port answers: 503 "starting" while gossip and
+        // the threads open (a state install can take a while), which clients retry, rather than a
+        // 404 for the whole API.
+        NodeRoutes routes = new NodeRoutes(config.id());
+        AutoCloseable api = http.mount("node", null, routes, MAX_TX_BYTES);
+        http.healthCheck(() -> "starting");
         Node node = null;
         Discovery discovery = null;
         try {
             discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
             node = new Node(config, registry, http, GroupHost.on(http, registry), discovery);
-            // Mounted first: while the threads open (a state install can take a while) clients get
-            // 503 "starting", which they retry, rather than a 404 for the whole API.
-            NodeRoutes routes = new NodeRoutes(node);
             node.mounts.add(routes);
-            node.mounts.add(http.mount("node", null, routes, MAX_TX_BYTES));
+            node.mounts.add(api);
+            routes.attach(node);
             http.healthCheck(node::healthProblem);
             node.startThreads();
             node.started = true;
@@ -108,6 +112,8 @@ public final class Node implements AutoCloseable {
             if (node != null) {
                 node.close();
             } else {
+                closeQuietly(api);
+                closeQuietly(routes);
                 if (discovery != null) {
                     closeQuietly(discovery);
                 }

@@ -38,13 +38,19 @@ import java.util.Optional;
 final class NodeRoutes implements Route, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final Node node;
+    private final String nodeId;
+    /** Set once the node object exists; the API answers 503 until then and until its threads run. */
+    private volatile Node node;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2))
             .executor(java.util.concurrent.Executors.newThreadPerTaskExecutor(
                     Thread.ofVirtual().name("statesync-node-forward-", 0).factory()))
             .build();
 
-    NodeRoutes(Node node) {
+    NodeRoutes(String nodeId) {
+        this.nodeId = nodeId;
+    }
+
+    void attach(Node node) {
         this.node = node;
     }
 
@@ -56,8 +62,9 @@ final class NodeRoutes implements Route, AutoCloseable {
 
     @Override
     public RouteResponse handle(RouteRequest request) throws RouteException {
-        if (!node.started()) {
-            throw new RouteException(503, "node " + node.config().id() + " is starting; try again shortly");
+        Node n = node;
+        if (n == null || !n.started()) {
+            throw new RouteException(503, "node " + nodeId + " is starting; try again shortly");
         }
         var path = request.path();
         String first = path.isEmpty() ? "" : path.get(0);
