@@ -12,7 +12,7 @@ import org.slf4j.LoggerFactory;
  * Watches one member so that it can never look healthy while it does not follow its group. A
  * member is stalled when, for longer than the stall timeout, either its consensus engine is not
  * running (Ratis closed or failed the division), or its applied index stood still while its peers
- * applied more (their applied index is asked over HTTP, not taken from this member's own view,
+ * had applied more (their applied index is asked over HTTP, not taken from this member's own view,
  * which is exactly what freezes). A running catch-up that reports progress is following; one that
  * shows none gets four stall timeouts, since an install may work a while without reporting.
  *
@@ -149,11 +149,13 @@ final class StallWatch implements AutoCloseable {
         String stalled = null;
         if (notRunningSince != 0 && now - notRunningSince > stallNanos) {
             stalled = "consensus is " + state + " for " + seconds(now - notRunningSince) + " s";
-        } else if (peersAtProgress >= 0 && peers > peersAtProgress && peers > applied
-                && now - progressAt > limit) {
-            // The group applied more since this member last moved: it is being left behind.
+        } else if (peers > applied && now - progressAt > limit) {
+            // Peers applied entries this member has not, and it has not moved: whether they are
+            // still going (it is being left behind) or idle (it will never get there), it does not
+            // follow.
             stalled = "applied index " + applied + " has not moved for " + seconds(now - progressAt)
-                    + " s while peers went on from " + peersAtProgress + " to " + peers;
+                    + " s while peers applied up to " + peers
+                    + (peers > peersAtProgress && peersAtProgress >= 0 ? " (from " + peersAtProgress + ")" : "");
         }
         if (stalled == null) {
             // Back means following through consensus again, not just moved by the recovery's catch-up.
