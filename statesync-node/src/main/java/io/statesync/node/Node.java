@@ -292,6 +292,9 @@ public final class Node implements AutoCloseable {
         for (ChainThread t : threads.values()) {
             t.close();
         }
+        // The server before the routes: a client must see the node go away (connection refused,
+        // which it retries elsewhere), never a 404 for the API in between.
+        http.close();
         for (AutoCloseable m : mounts) {
             closeQuietly(m);
         }
@@ -303,7 +306,6 @@ public final class Node implements AutoCloseable {
         if (discovery != null) {
             closeQuietly(discovery);
         }
-        http.close();
         registry.close();
     }
 
