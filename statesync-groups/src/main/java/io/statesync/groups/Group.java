@@ -215,7 +215,7 @@ public final class Group implements AutoCloseable {
             RaftServer server = newServer(config, raftGroup, props, machineRef.get());
             opened.add(server);
             server.start();
-            checkContinuity(gid, server.getDivision(raftGroupId), replica);
+            checkContinuity(gid, server.getDivision(raftGroupId), machineRef.get());
             // Bounded retries: Ratis's default retries forever, so a submit to a group that lost its
             // quorum (or whose member stopped) would never return.
             RaftClient client = RaftClient.newBuilder().setProperties(props).setRaftGroup(raftGroup)
@@ -257,19 +257,22 @@ public final class Group implements AutoCloseable {
 
     /**
      * The invariant between Ratis's view and ours, checked at every start: Ratis's log must go on
-     * from a position our state covers, i.e. its first entry is at most one past what the replica
-     * applied. Ratis purges only up to what {@link RatisMachine#takeSnapshot} reported (a recorded
-     * snapshot, hence at or below the applied position) or the durable position it was started
-     * with, so a gap means the consensus log and the replica's files come from different histories
-     * (a copied or partly restored data directory): the member would wait for entries no one sends.
+     * from the snapshot position Ratis resumed at (which the replica's state covers), i.e. its first
+     * entry is at most one past that position. Ratis purges only up to what it holds as its
+     * snapshot (see {@link RatisMachine}), so a gap means the consensus log and the replica's files
+     * come from different histories (a copied or partly restored data directory): the member
+     * would wait for entries no one sends.
      */
-    private static void checkContinuity(String gid, RaftServer.Division division, Replica replica) throws IOException {
+    private static void checkContinuity(String gid, RaftServer.Division division, RatisMachine machine)
+            throws IOException {
+        // Read the log's start first: the held position only moves up before a purge, never after.
         long ratisStart = division.getRaftLog().getStartIndex();
-        long applied = replica.applied().index();
-        // Ratis numbers from 0, we from 1: its entry i is our i + 1; -1 means "no entries".
-        if (ratisStart >= 0 && ratisStart + 1 > applied + 1) {
+        var held = machine.getLatestSnapshot();
+        // Ratis numbers from 0 (its entry i is our i + 1); -1 means "no entries" / "no snapshot".
+        long heldIndex = held == null ? -1 : held.getIndex();
+        if (ratisStart >= 0 && ratisStart > heldIndex + 1) {
             throw new IOException("group " + gid + ": the consensus log starts at entry " + (ratisStart + 1)
-                    + " but this member's state is at " + applied + ": the data directory is inconsistent");
+                    + " but consensus resumed at " + (heldIndex + 1) + ": the data directory is inconsistent");
         }
     }
 
@@ -295,9 +298,19 @@ public final class Group implements AutoCloseable {
                 groupDir(config, id.toString()).resolve(HELD_FILE));
         RaftServer next = newServer(config, raftGroup, props, fresh);
         machine.set(fresh);
-        next.start();
+        try {
+            next.start();
+            checkContinuity(id.toString(), next.getDivision(raftGroupId), fresh);
+        } catch (IOException | RuntimeException e) {
+            // Not left half-started: its port, threads and storage lock would outlive the group.
+            try {
+                next.close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
         server = next;
-        checkContinuity(id.toString(), next.getDivision(raftGroupId), replica);
     }
 
     /**
@@ -305,7 +318,9 @@ public final class Group implements AutoCloseable {
      * where it stands (a newer snapshot, or entries from the peers' committed logs; waited for at
      * most {@code wait}), so that it no longer sits exactly before the leader's first kept entry,
      * where Ratis's notify handshake can loop without ever sending an entry. Then its consensus
-     * engine restarts from the position reached.
+     * engine restarts: Ratis resumes at the snapshot position it held and replays its own log from
+     * there (the replica ignores what it already applied), or, if its log no longer reaches the
+     * leader's, the leader notifies an install, which the replica's newer state now answers.
      */
     void recover(boolean behind, Duration wait) throws IOException, InterruptedException {
         if (behind) {

@@ -5,7 +5,7 @@ package io.statesync.groups;
  *
  * @param status {@code OK}; {@code STALLED}: the member stopped following (its consensus stopped,
  *     or its applied index stood still while the group moved on) and a recovery is under way;
- *     {@code FAILED}: it cannot follow (its state machine failed, or the one recovery did not bring
+ *     {@code FAILED}: it cannot follow (its state machine failed, or the recoveries did not bring
  *     it back), so the host should stop rather than pretend to be a member
  * @param reason why, in one line; null while {@code OK}
  */

@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The bridge from Ratis to the {@link Replica}: committed entries (and the engine's own entries, as
  * no-ops) go to the replica in order; Ratis's "install a snapshot" notification starts a catch-up;
- * the snapshot Ratis sees is the replica's durable position. Ratis checks the lifecycle during a
+ * the snapshot Ratis sees is the one it was told of (see {@link #ratisSnapshot}). Ratis checks the lifecycle during a
  * reload, and {@link BaseStateMachine} does not move it, so the transitions are made here
  * ({@code research/compat.md}).
  *
@@ -49,7 +49,7 @@ final class RatisMachine extends BaseStateMachine {
     private final String self;
     private volatile String leader;
     /**
-     * The snapshot position Ratis holds: the durable position it was started (or reloaded after a
+     * The snapshot position Ratis holds: the position it was started (or reloaded after a
      * catch-up) with, then each snapshot {@link #takeSnapshot} reported. It never goes down (an
      * answer below it made Ratis close the division for good), and it is exactly what {@link
      * #getLatestSnapshot} answers, so a leader whose log was purged up to it can still name the
@@ -110,8 +110,13 @@ final class RatisMachine extends BaseStateMachine {
         setLastAppliedTermIndex(toRatis(position));
     }
 
-    /** Records the snapshot position Ratis holds now, durably (temp file, fsync, rename). */
+    /**
+     * Records the snapshot position Ratis holds now: in memory always (it is what Ratis has been or
+     * is about to be told), and durably (temp file, fsync, rename); false if the file could not be
+     * written, in which case the caller must not let Ratis purge past the previous one.
+     */
     private synchronized boolean hold(LogPosition position) {
+        ratisSnapshot = position;
         if (heldFile != null) {
             Path tmp = heldFile.resolveSibling(heldFile.getFileName() + ".tmp");
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -126,7 +131,6 @@ final class RatisMachine extends BaseStateMachine {
                 return false;
             }
         }
-        ratisSnapshot = position;
         return true;
     }
 
@@ -209,17 +213,25 @@ final class RatisMachine extends BaseStateMachine {
      * machine's capture is still writing are not in the catalog yet, so Ratis never purges past a
      * snapshot that could still fail. Ratis asks after every batch of entries while it is {@code
      * snapshotEvery} past its snapshot index; "nothing new" (-1) is the answer until a snapshot
-     * newer than the one Ratis already holds is recorded. After a restart or a catch-up Ratis holds
-     * the durable position, which is usually past the newest recorded snapshot: answering that
-     * older snapshot would move Ratis's snapshot index backwards, which Ratis treats as a fatal
-     * bug in the state machine (it closed the division while the process stayed up).
+     * newer than the one Ratis already holds is recorded. After a catch-up (and at a first start
+     * without a recorded position) Ratis holds a position past the newest recorded snapshot:
+     * answering that older snapshot would move Ratis's snapshot index backwards, which Ratis treats
+     * as a fatal bug in the state machine (it closed the division while the process stayed up).
      */
     @Override
     public long takeSnapshot() throws IOException {
         SnapshotRecord newest = replica.latestSnapshot().orElse(null);
         synchronized (this) {
-            // Not recorded, not reported: Ratis would purge entries the next start replays.
-            if (newest == null || newest.index() <= ratisSnapshot.index() || !hold(newest.position())) {
+            // Ratis refuses a snapshot past what it applied (while it replays after a start, the
+            // replica is ahead of it); and one whose position cannot be recorded is not reported,
+            // since Ratis would purge entries the next start replays.
+            if (newest == null || newest.index() <= ratisSnapshot.index()
+                    || newest.index() - 1 > getLastAppliedTermIndex().getIndex()) {
+                return -1L;
+            }
+            LogPosition before = ratisSnapshot;
+            if (!hold(newest.position())) {
+                ratisSnapshot = before;
                 return -1L;
             }
         }
@@ -237,7 +249,11 @@ final class RatisMachine extends BaseStateMachine {
                 replica.applied());
         // Ratis reloads next and reads getLatestSnapshot, which must then name the position reached.
         return catchUp.start(target).thenApply(p -> {
-            hold(p);
+            // Ratis purges its log up to p next; a start that did not know would wait for those entries.
+            if (!hold(p)) {
+                throw new java.util.concurrent.CompletionException(new IOException("group " + getGroupId()
+                        + ": cannot record the consensus snapshot position " + p));
+            }
             return toRatis(p);
         });
     }

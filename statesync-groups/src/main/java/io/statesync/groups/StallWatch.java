@@ -18,9 +18,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A stall is logged at ERROR, counted, and answered with a recovery: a member behind its peers
  * first catches up past its position, then its consensus engine is restarted, which also makes the
- * leader look at it afresh. A stall gets {@link #MAX_ATTEMPTS} such recoveries. If the member is still stalled after them (it has not caught up, through
- * consensus, with what the group had applied when the recovery started), or a recovery throws,
- * the member is {@code FAILED}
+ * leader look at it afresh. A stall gets {@link #MAX_ATTEMPTS} such recoveries. If the member stalls again after the last of them before it caught up,
+ * through consensus, with what the group had applied when the recovery started, the member is
+ * {@code FAILED}
  * and its host should stop. A state machine that failed to apply an entry is failed at once: a
  * restart would only fail on the same entry again.
  *
@@ -71,7 +71,11 @@ final class StallWatch implements AutoCloseable {
     private long peersAtProgress = -1;
     private long peersBest = -1;
     private long notRunningSince;
-    /** The peers' applied index when the recovery started; -1 when no recovery is pending. */
+    /**
+     * The applied index the member must reach, through consensus, to count as back: what its peers
+     * had applied when the recovery started (or its own index if they had no more); -1 when no
+     * recovery is pending.
+     */
     private long recoveryTarget = -1;
     /** Recovery attempts in the current stall; see {@link #MAX_ATTEMPTS}. */
     private int attempts;
@@ -118,6 +122,9 @@ final class StallWatch implements AutoCloseable {
             } catch (RuntimeException e) {
                 // The watch itself must not die quietly: that would be the lie it exists to prevent.
                 log.warn("group {}: stall watch check failed: {}", group, e.toString());
+            } catch (Error e) {
+                fail("the stall watch failed: " + e);
+                throw e;
             }
         }
     }
@@ -180,15 +187,20 @@ final class StallWatch implements AutoCloseable {
         health = new GroupHealth(GroupHealth.Status.STALLED, stalled + "; recovering");
         log.error("group {} STALLED on this member: {}; recovery {} of {} (catch-up if behind, consensus restart)",
                 group, stalled, attempts, MAX_ATTEMPTS);
-        recoveryTarget = Math.max(recoveryTarget, Math.max(peersBest, applied + 1));
+        // Back = caught up with what the peers had applied; a member whose consensus stopped while
+        // it was level with idle peers is back at its own position, since no new entry will come.
+        recoveryTarget = Math.max(recoveryTarget, peersBest > applied ? peersBest : applied);
         recoveries.increment();
         try {
             probe.recover(peers > applied + 1);
         } catch (InterruptedException e) {
             throw e;
         } catch (Exception e) {
-            fail(stalled + "; the recovery failed: " + e);
-            return;
+            if (Thread.currentThread().isInterrupted()) {
+                return; // The group is closing; that is not a failure of the member.
+            }
+            // A used attempt: the next stall check tries again, or fails the member if none is left.
+            log.error("group {}: recovery {} of {} failed: {}", group, attempts, MAX_ATTEMPTS, e.toString());
         }
         progressAt = System.nanoTime();
         peersAtProgress = -1;

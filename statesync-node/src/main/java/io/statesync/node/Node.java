@@ -91,11 +91,12 @@ public final class Node implements AutoCloseable {
         // the threads open (a state install can take a while), which clients retry, rather than a
         // 404 for the whole API.
         NodeRoutes routes = new NodeRoutes(config.id());
-        AutoCloseable api = http.mount("node", null, routes, MAX_TX_BYTES);
-        http.healthCheck(() -> "starting");
+        AutoCloseable api = null;
         Node node = null;
         Discovery discovery = null;
         try {
+            http.healthCheck(() -> "starting");
+            api = http.mount("node", null, routes, MAX_TX_BYTES);
             discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
             node = new Node(config, registry, http, GroupHost.on(http, registry), discovery);
             node.mounts.add(routes);
@@ -112,7 +113,9 @@ public final class Node implements AutoCloseable {
             if (node != null) {
                 node.close();
             } else {
-                closeQuietly(api);
+                if (api != null) {
+                    closeQuietly(api);
+                }
                 closeQuietly(routes);
                 if (discovery != null) {
                     closeQuietly(discovery);

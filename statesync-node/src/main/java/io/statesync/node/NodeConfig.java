@@ -61,7 +61,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
      * @param deadline the longest a load may take
      * @param retainSnapshots saved snapshots kept per thread, besides those a peer is fetching
      * @param stallTimeout how long a thread may stop following its group before the node reports it
-     *     stalled (and tries one recovery)
+     *     stalled (and tries to recover it; see the groups' stall watch)
      */
     public record Sync(List<URI> staticStorages, int maxTries, Duration retryWait, Duration deadline,
                        int retainSnapshots, Duration stallTimeout) {
