@@ -88,7 +88,7 @@ final class RatisBlockMachine extends BaseStateMachine {
         return ti.getIndex();
     }
 
-    /** BaseStateMachine.pause() does not move the lifecycle; reload asserts PAUSED (research/compat.md). */
+    /** BaseStateMachine.pause() does not move the lifecycle; reload asserts PAUSED. */
     @Override
     public void pause() {
         LifeCycle lc = getLifeCycle();

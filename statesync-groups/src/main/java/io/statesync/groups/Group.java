@@ -349,7 +349,7 @@ public final class Group implements AutoCloseable {
         return stallWatch.health();
     }
 
-    /** Notify-install mode (research/compat.md §2): Ratis tells us to catch up and moves no data itself. */
+    /** Notify-install mode: Ratis tells us to catch up and moves no data itself. */
     private static RaftProperties ratisProperties(GroupConfig config, File storage) {
         RaftProperties p = new RaftProperties();
         RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);

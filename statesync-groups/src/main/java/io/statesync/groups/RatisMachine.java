@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * no-ops) go to the replica in order; Ratis's "install a snapshot" notification starts a catch-up;
  * the snapshot Ratis sees is the one it was told of (see {@link #ratisSnapshot}). Ratis checks the lifecycle during a
  * reload, and {@link BaseStateMachine} does not move it, so the transitions are made here
- * ({@code research/compat.md}).
+ * (its reload asserts PAUSED).
  *
  * <p>Indices: Ratis numbers its first entry 0; Statesync numbers it 1 and keeps 0 for "before
  * the first entry". This class is the one place that converts: ours = Ratis's + 1.
