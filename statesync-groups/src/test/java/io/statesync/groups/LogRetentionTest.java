@@ -46,8 +46,10 @@ class LogRetentionTest {
             for (long b : bytesAtSnapshots) {
                 assertTrue(b <= BUDGET, "log bytes after a snapshot: " + bytesAtSnapshots);
             }
-            // And the files on disk agree; far less than what was written is kept, yet not nothing
-            long onDisk = segmentBytes(c.nodes[0].dir);
+            // And the files on disk agree; far less than what was written is kept, yet not nothing.
+            // Ratis appends its own small metadata entries after a commit on its own schedule, so
+            // compare once the log has gone quiet (seen on CI: one 53-byte entry landed in between).
+            long onDisk = settledSegmentBytes(g, c.nodes[0].dir);
             assertEquals(g.committedLog().bytes(), onDisk);
             assertTrue(onDisk <= BUDGET && onDisk > BUDGET / 2, "kept " + onDisk + " bytes");
             // (about 30 of the 32 KiB commands fit; Ratis's own small entries sit between them)
@@ -57,6 +59,18 @@ class LogRetentionTest {
             long commands = kept.stream().filter(e -> e.entry().kind() == LogEntry.Kind.COMMAND).count();
             assertTrue(commands > 10 && commands < 40, "commands kept: " + commands);
             assertEquals(4, c.nodes[0].machine.size(), "and its state is whole");
+        }
+    }
+
+    private static long settledSegmentBytes(Group g, Path memberDir) throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+        while (true) {
+            long before = g.committedLog().bytes();
+            long onDisk = segmentBytes(memberDir);
+            if (before == onDisk && g.committedLog().bytes() == before || System.nanoTime() > deadline) {
+                return onDisk;
+            }
+            Thread.sleep(100);
         }
     }
 
