@@ -18,6 +18,7 @@ import io.statesync.transfer.fetch.SnapshotFetcher;
 import io.statesync.transfer.server.FileShareServer;
 import java.io.File;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,6 +28,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.stream.Stream;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -34,6 +36,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.ratis.RaftConfigKeys;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
@@ -71,6 +74,8 @@ public final class Group implements AutoCloseable {
     private static final String HELD_FILE = "consensus-snapshot";
     /** Tries of one submit before it fails (each waits for its request timeout, then 200 ms). */
     private static final int SUBMIT_RETRIES = 30;
+    /** A listener this close to its peers' applied index is level with them and may vote. */
+    private static final long PROMOTION_LAG = 16;
 
     private final GroupConfig config;
     private final GroupId id;
@@ -92,6 +97,27 @@ public final class Group implements AutoCloseable {
     private final Leases leases;
     private final Runnable onClose;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final MemberChanges changes;
+    /** Runs {@link #join} for a member that joins a running group; interrupted and joined by close. */
+    private final Thread joiner;
+    private volatile JoinPhase joinPhase;
+    /** Whether the configuration named this member since it started (a later absence means it was removed). */
+    private volatile boolean wasMember;
+    /**
+     * The members as known without consensus: the configured ones, or for a joiner those the group
+     * reported; used while this member's own configuration names nobody (a joiner not yet added).
+     */
+    private volatile List<GroupMember> knownMembers = List.of();
+
+    /**
+     * How far a joining member is. {@code SYNCING}: loading the group's newest state from its
+     * members before asking to be added (so the leader finds it close to the head); {@code ADDING}:
+     * asking the leader to add it as a listener, which Ratis does once it has caught up with the
+     * log; {@code LISTENING}: a listener, receiving the log without a vote, until it stands level
+     * with its peers; {@code PROMOTING}: asking to become a voter; {@code MEMBER}: a voter.
+     */
+    public enum JoinPhase { SYNCING, ADDING, LISTENING, PROMOTING, MEMBER }
+
     /** Runs {@link #submit}'s blocking calls; closed with the group. */
     private final java.util.concurrent.ExecutorService submitters;
 
@@ -119,6 +145,10 @@ public final class Group implements AutoCloseable {
                 Thread.ofVirtual().name("statesync-group-submit-" + id.toString().substring(0, 8) + "-", 0).factory());
         this.stallWatch = new StallWatch(id.toString(), config.name(), new WatchProbe(), config.stallTimeout(),
                 registry);
+        this.changes = new MemberChanges(config.name(), raftGroupId, registry);
+        this.joinPhase = config.joining() ? JoinPhase.SYNCING : null;
+        this.joiner = Thread.ofVirtual().name("statesync-group-join-" + id.toString().substring(0, 8))
+                .unstarted(this::join);
     }
 
     /** Builds and starts the member; see {@link GroupHost#start}. */
@@ -189,12 +219,17 @@ public final class Group implements AutoCloseable {
             replica.provider(provider);
 
             CatchUp[] catchUpRef = new CatchUp[1];
+            // Sessions ask the group for its live membership; one started before the group is built
+            // (a notification right after Ratis starts) uses the configured members, and the next
+            // attempt asks again.
+            java.util.concurrent.atomic.AtomicReference<Group> groupRef = new java.util.concurrent.atomic.AtomicReference<>();
             CatchUp catchUp = new CatchUp(gid, config.sync(), metrics, config.sessionTimeout(),
                     config.retryBackoffMax(),
                     (target, deadline) -> {
                         knownCommit.accumulateAndGet(target.index() - 1, Math::max);
                         return new Session(gid, config, replica, target, deadline,
-                                peersOf(config, machineRef.get() == null ? null : machineRef.get().leader()),
+                                groupRef.get() != null ? groupRef.get().peers()
+                                        : peersOf(config, config.members(), null, null, null),
                                 peerClient, fetcher, metrics, catchUpRef[0]);
                     },
                     reached -> replica.checkpoint());
@@ -203,22 +238,31 @@ public final class Group implements AutoCloseable {
 
             AutoCloseable mount = http.mount("groups/" + gid, replica.store(),
                     new GroupRoutes(gid, config, userMachine.typeTag(), provider, leases, replica,
-                            () -> machineRef.get().leader()));
+                            () -> machineRef.get().leader(), groupRef::get));
             opened.add(mount);
 
             RaftGroupId raftGroupId = RaftGroupId.valueOf(id.uuid());
-            List<RaftPeer> raftPeers = config.members().stream()
-                    .map(m -> RaftPeer.newBuilder().setId(m.id()).setAddress(m.raftAddress()).build())
-                    .toList();
-            RaftGroup raftGroup = RaftGroup.valueOf(raftGroupId, raftPeers);
+            List<RaftPeer> known = knownPeers(config, gid, peerClient,
+                    !Files.isDirectory(groupDir.resolve("ratis").resolve(raftGroupId.getUuid().toString())));
+            // A joiner's consensus starts with no membership at all: Ratis then keeps it outside the
+            // configuration, where it neither votes nor campaigns, until the leader adds it. It is
+            // never started with itself in a list: alone, it would elect itself leader of a group of one.
+            RaftGroup raftGroup = config.joining() ? RaftGroup.valueOf(raftGroupId) : RaftGroup.valueOf(raftGroupId, known);
             RaftProperties props = ratisProperties(config, groupDir.resolve("ratis").toFile());
             RaftServer server = newServer(config, raftGroup, props, machineRef.get());
             opened.add(server);
             server.start();
-            checkContinuity(gid, server.getDivision(raftGroupId), machineRef.get());
+            RaftServer.Division division = server.getDivision(raftGroupId);
+            checkContinuity(gid, division, machineRef.get());
             // Bounded retries: Ratis's default retries forever, so a submit to a group that lost its
-            // quorum (or whose member stopped) would never return.
-            RaftClient client = RaftClient.newBuilder().setProperties(props).setRaftGroup(raftGroup)
+            // quorum (or whose member stopped) would never return. The client starts from the
+            // membership Ratis holds (members added since the founders' list are in it) and follows
+            // the leader's redirects from there.
+            MemberChanges.Conf held = MemberChanges.Conf.of(division);
+            RaftGroup clientGroup = held.all().isEmpty() ? RaftGroup.valueOf(raftGroupId, known) : RaftGroup.valueOf(raftGroupId,
+                    Stream.concat(MemberChanges.peers(held.voters(), RaftPeerRole.FOLLOWER).stream(),
+                            MemberChanges.peers(held.listeners(), RaftPeerRole.LISTENER).stream()).toList());
+            RaftClient client = RaftClient.newBuilder().setProperties(props).setRaftGroup(clientGroup)
                     .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
                             SUBMIT_RETRIES, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
                     .build();
@@ -226,7 +270,12 @@ public final class Group implements AutoCloseable {
                     config.selfMember().raftAddress(), config.sync().signature());
             Group group = new Group(config, id, replica, server, client, raftGroup, props, machineRef, catchUp, metrics,
                     peerClient, fetcher, mount, leases, onClose, registry);
+            group.knownMembers = known.stream().map(GroupMember::of).toList();
+            groupRef.set(group);
             group.stallWatch.start();
+            if (config.joining()) {
+                group.joiner.start();
+            }
             return group;
         } catch (IOException | RuntimeException e) {
             for (int i = opened.size() - 1; i >= 0; i--) {
@@ -238,6 +287,73 @@ public final class Group implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /**
+     * The members known before consensus starts. Founders: the configured members (Ratis's own
+     * record wins once it has one). A joiner: the running group's membership as its members report
+     * it; a joiner that has never run must learn it, one that has may go on from its own record.
+     */
+    private static List<RaftPeer> knownPeers(GroupConfig config, String gid, PeerClient peers, boolean fresh)
+            throws IOException {
+        if (!config.joining()) {
+            return MemberChanges.peers(config.members(), RaftPeerRole.FOLLOWER);
+        }
+        MemberChanges.Conf remote;
+        try {
+            remote = remoteConf(config, gid, peers, List.of());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while asking the group's members");
+        }
+        if (remote == null) {
+            if (fresh) {
+                throw new IOException("group " + config.name() + ": none of the members to join through ("
+                        + config.joinVia() + ") answered with the group's membership");
+            }
+            return List.of(); // Ratis has its own record of the membership.
+        }
+        List<RaftPeer> out = new ArrayList<>(MemberChanges.peers(remote.voters(), RaftPeerRole.FOLLOWER));
+        out.addAll(MemberChanges.peers(remote.listeners(), RaftPeerRole.LISTENER));
+        return out;
+    }
+
+    /**
+     * The group's membership as the running members report it ({@code GET /groups/{id}/members}):
+     * asked of the members to join through and of {@code known}; the newest complete answer wins.
+     * Null if none answered.
+     */
+    private static MemberChanges.Conf remoteConf(GroupConfig config, String gid, PeerClient peers,
+                                                 List<GroupMember> known) throws InterruptedException {
+        List<Peer> ask = new ArrayList<>();
+        config.joinVia().forEach(u -> ask.add(new Peer(u.toString(), u, false)));
+        known.stream().filter(m -> !m.id().equals(config.self()))
+                .forEach(m -> ask.add(new Peer(m.id(), m.http(), false)));
+        MemberChanges.Conf best = null;
+        for (Peer p : ask) {
+            try {
+                var json = peers.getJson(p, "members", Duration.ofSeconds(2));
+                List<GroupMember> voters = new ArrayList<>();
+                List<GroupMember> listeners = new ArrayList<>();
+                for (var m : json.path("members")) {
+                    String raft = m.path("raft").asText();
+                    int colon = raft.lastIndexOf(':');
+                    GroupMember gm = new GroupMember(m.path("id").asText(), InetSocketAddress.createUnresolved(
+                            raft.substring(0, colon), Integer.parseInt(raft.substring(colon + 1))),
+                            java.net.URI.create(m.path("http").asText()));
+                    (m.path("role").asText().equals("LISTENER") ? listeners : voters).add(gm);
+                }
+                MemberChanges.Conf c = new MemberChanges.Conf(voters, listeners, json.path("stable").asBoolean(),
+                        json.path("index").asLong());
+                if (!c.voters().isEmpty() && (best == null || c.stable() && !best.stable()
+                        || c.stable() == best.stable() && c.index() > best.index())) {
+                    best = c;
+                }
+            } catch (IOException | RuntimeException e) {
+                log.info("group {}: {} did not tell the membership: {}", config.name(), p.http(), e.toString());
+            }
+        }
+        return best;
     }
 
     private static Path groupDir(GroupConfig config, String gid) {
@@ -375,13 +491,33 @@ public final class Group implements AutoCloseable {
         return p;
     }
 
-    /** The other members, leader last (it has the most work already). */
-    private static List<Peer> peersOf(GroupConfig config, String leader) {
-        return config.members().stream()
+    /**
+     * The other members, leader last (it has the most work already): those of the configuration
+     * Ratis holds (members added or removed since the start included), or the configured ones
+     * while it cannot be read.
+     */
+    private static List<Peer> peersOf(GroupConfig config, List<GroupMember> fallback, RaftServer server,
+                                      RaftGroupId raftGroupId, String leader) {
+        List<GroupMember> members = fallback;
+        try {
+            List<GroupMember> held = server == null ? List.of()
+                    : MemberChanges.Conf.of(server.getDivision(raftGroupId)).all();
+            if (!held.isEmpty()) {
+                members = held;
+            }
+        } catch (IOException | RuntimeException e) {
+            log.debug("group {}: membership not readable, using the configured one: {}", config.name(), e.toString());
+        }
+        return members.stream()
                 .filter(m -> !m.id().equals(config.self()))
                 .map(m -> new Peer(m.id(), m.http(), m.id().equals(leader)))
                 .sorted(Comparator.comparing(Peer::leader))
                 .toList();
+    }
+
+    private List<Peer> peers() {
+        RatisMachine m = machine.get();
+        return peersOf(config, knownMembers, server, raftGroupId, m == null ? null : m.leader());
     }
 
     public GroupId id() {
@@ -500,7 +636,241 @@ public final class Group implements AutoCloseable {
         CatchUp.State c = catchUp.state();
         return new GroupStatus(id.toString(), config.name(), config.self(), role, consensus, machine.get().leader(),
                 replica.applied(), commit, replica.latestSnapshot().map(SnapshotRecord::position).orElse(null),
-                c.running(), c.attempts(), c.lastError(), c.running() ? c.progress() : null, stallWatch.health());
+                c.running(), c.attempts(), c.lastError(), c.running() ? c.progress() : null, stallWatch.health(),
+                members(), joinPhase == null ? null : joinPhase.name());
+    }
+
+    /** The configuration this member's consensus engine holds, or an empty one while it is not readable. */
+    private MemberChanges.Conf localConf() {
+        try {
+            MemberChanges.Conf c = MemberChanges.Conf.of(division());
+            if (c.roleOf(config.self()).isPresent()) {
+                wasMember = true;
+            }
+            return c;
+        } catch (IOException | RuntimeException e) {
+            return MemberChanges.Conf.EMPTY;
+        }
+    }
+
+    /**
+     * The group's members as this member's copy of the configuration records them, leader first:
+     * voters, then listeners. Empty while the consensus engine is not readable (a restart).
+     */
+    public List<GroupStatus.Member> members() {
+        MemberChanges.Conf c = localConf();
+        String leader = machine.get().leader();
+        java.util.Map<String, Long> commits = new java.util.HashMap<>();
+        try {
+            for (var ci : server.getDivision(raftGroupId).getCommitInfos()) {
+                commits.put(ci.getServer().getId().toStringUtf8(), ci.getCommitIndex() + 1);
+            }
+        } catch (IOException | RuntimeException e) {
+            log.debug("group {}: commit infos not readable: {}", config.name(), e.toString());
+        }
+        List<GroupStatus.Member> out = new ArrayList<>();
+        for (GroupMember m : c.all()) {
+            GroupStatus.Role role = c.roleOf(m.id()).orElseThrow() == RaftPeerRole.LISTENER ? GroupStatus.Role.LISTENER
+                    : m.id().equals(leader) ? GroupStatus.Role.LEADER : GroupStatus.Role.FOLLOWER;
+            long index = m.id().equals(config.self()) ? replica.applied().index() : commits.getOrDefault(m.id(), -1L);
+            out.add(new GroupStatus.Member(m.id(), role, m.raftAddress(), m.http(), index));
+        }
+        out.sort(Comparator.comparing((GroupStatus.Member m) -> m.role() != GroupStatus.Role.LEADER)
+                .thenComparing(m -> m.role() == GroupStatus.Role.LISTENER));
+        return out;
+    }
+
+    /** Whether the membership this member holds is settled (not a joint configuration mid-change). */
+    public boolean membershipStable() {
+        return localConf().stable();
+    }
+
+    /** The log index of the configuration this member holds (newer configurations have higher ones). */
+    long membershipIndex() {
+        return localConf().index();
+    }
+
+    /**
+     * Removes a member from the group (a dead one, or one that leaves), through the leader, as one
+     * compare-and-set change against the membership this member holds.
+     *
+     * @throws MembershipException refused (not a member, the last voter), in conflict with another
+     *     change in progress, or no leader reachable; the message says which
+     */
+    public void removeMember(String memberId) throws MembershipException {
+        try {
+            changes.remove(localConf(), memberId, machine.get().leader());
+        } catch (MembershipException e) {
+            if (e.kind() == MembershipException.Kind.REFUSED || !removedWithin(memberId, Duration.ofSeconds(5))) {
+                throw e;
+            }
+            // A request cut short by a leader change can still have been made: the answer is lost,
+            // the change is not.
+            log.info("group {}: {} is out of the group after all ({})", config.name(), memberId, e.getMessage());
+        }
+    }
+
+    private boolean removedWithin(String memberId, Duration wait) {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (System.nanoTime() < deadline) {
+            MemberChanges.Conf c = localConf();
+            if (c.stable() && !c.all().isEmpty() && c.roleOf(memberId).isEmpty()) {
+                return true;
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /** How far this member's join is, or null if it was in the group when it started. */
+    public JoinPhase joinPhase() {
+        return joinPhase;
+    }
+
+    /**
+     * A joining member's way in, on its own thread (see {@link JoinPhase}): it loads the group's
+     * state from the members first, then asks to be added as a listener, which does not change the
+     * quorum; once it stands level with its peers it asks to become a voter. Every step starts from
+     * the membership as it is now, so a restarted joiner goes on where it was (a member is never
+     * added twice), and a step cut short by a leader change is simply tried again.
+     */
+    private void join() {
+        try {
+            MemberChanges.Conf local = localConf();
+            log.info("group {}: {} joins through {} (its record of the membership: {})", config.name(), config.self(),
+                    config.joinVia(), local.all().isEmpty() ? "none" : local.describe());
+            if (local.roleOf(config.self()).isEmpty()) {
+                joinPhase = JoinPhase.SYNCING;
+                preSync();
+                joinPhase = JoinPhase.ADDING;
+                while (localConf().roleOf(config.self()).isEmpty()) {
+                    MemberChanges.Conf remote = remoteConf(config, id.toString(), peers, localConf().all());
+                    if (remote != null) {
+                        knownMembers = remote.all();
+                    }
+                    if (remote == null || remote.roleOf(config.self()).isPresent()) {
+                        Thread.sleep(300); // Added already (the entry is on its way here), or nobody answered.
+                        continue;
+                    }
+                    try {
+                        changes.addListener(remote, config.selfMember(), machine.get().leader());
+                    } catch (MembershipException e) {
+                        log.info("group {}: not added yet, trying again: {}", config.name(), e.getMessage());
+                        Thread.sleep(1000);
+                    }
+                }
+            }
+            if (localConf().roleOf(config.self()).orElse(null) == RaftPeerRole.LISTENER) {
+                joinPhase = JoinPhase.LISTENING;
+                while (!levelWithPeers()) {
+                    Thread.sleep(250);
+                }
+                joinPhase = JoinPhase.PROMOTING;
+                while (localConf().roleOf(config.self()).orElse(null) == RaftPeerRole.LISTENER) {
+                    try {
+                        changes.promote(localConf(), config.self(), machine.get().leader());
+                    } catch (MembershipException e) {
+                        log.info("group {}: not promoted yet, trying again: {}", config.name(), e.getMessage());
+                        Thread.sleep(1000);
+                    }
+                }
+            }
+            if (localConf().roleOf(config.self()).isPresent()) {
+                joinPhase = JoinPhase.MEMBER;
+                log.info("group {}: {} is a voting member (members: {})", config.name(), config.self(),
+                        localConf().describe());
+            }
+        } catch (InterruptedException e) {
+            // The group is closing.
+        } catch (RuntimeException e) {
+            log.error("group {}: joining failed: {}", config.name(), e.toString(), e);
+        }
+    }
+
+    /**
+     * Loads the group's newest state before asking to be added: the leader then finds this member
+     * near the head instead of at zero, and the state starts moving at once instead of after the
+     * leader's appender has noticed the new member.
+     */
+    private void preSync() throws InterruptedException {
+        while (true) {
+            long[] best = logStartOfPeers();
+            if (best[1] <= replica.applied().index() + 1) {
+                return;
+            }
+            log.info("group {}: loading the group's state (its log starts at index {}) before asking to be added",
+                    config.name(), best[1]);
+            try {
+                catchUp.start(new LogPosition(best[0], best[1])).get();
+                return;
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+                log.info("group {}: loading the state before joining failed, trying again: {}", config.name(),
+                        e.getCause() == null ? e.toString() : e.getCause().toString());
+                Thread.sleep(1000);
+            }
+        }
+    }
+
+    /** The index of the first entry this member's consensus log holds (ours, from 1), or -1 if unreadable. */
+    long consensusLogStart() {
+        try {
+            return division().getRaftLog().getStartIndex() + 1;
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * Where a joiner must stand before the log can carry it: the latest start of a member's
+     * consensus log (the leader would name the same point when it asks a member behind it to
+     * catch up), with its term unknown (0); {0, 0} if no member purged its log yet.
+     */
+    private long[] logStartOfPeers() throws InterruptedException {
+        long best = 0;
+        List<Peer> ask = new ArrayList<>(peers());
+        config.joinVia().forEach(u -> ask.add(new Peer(u.toString(), u, false)));
+        for (Peer p : ask) {
+            try {
+                best = Math.max(best, peers.getJson(p, "info", Duration.ofSeconds(2)).path("logStart").asLong(0));
+            } catch (IOException e) {
+                log.debug("group {}: {} did not tell its log start: {}", config.name(), p.http(), e.toString());
+            }
+        }
+        return new long[] {0, best};
+    }
+
+    /** The highest (term, applied index) the members report, or {0, -1}. */
+    private long[] peersPosition() throws InterruptedException {
+        long[] best = {0, -1};
+        List<Peer> ask = new ArrayList<>(peers());
+        config.joinVia().forEach(u -> ask.add(new Peer(u.toString(), u, false)));
+        for (Peer p : ask) {
+            try {
+                var info = peers.getJson(p, "info", Duration.ofSeconds(2));
+                long index = info.path("appliedIndex").asLong(-1);
+                if (index > best[1]) {
+                    best[0] = info.path("appliedTerm").asLong(0);
+                    best[1] = index;
+                }
+            } catch (IOException e) {
+                log.debug("group {}: {} did not tell its position: {}", config.name(), p.http(), e.toString());
+            }
+        }
+        return best;
+    }
+
+    /** Level with the peers: no catch-up running and at most a few entries behind the best of them. */
+    private boolean levelWithPeers() throws InterruptedException {
+        if (catchUp.state().running()) {
+            return false;
+        }
+        long best = peersPosition()[1];
+        return best >= 0 && replica.applied().index() >= best - PROMOTION_LAG;
     }
 
     /** Catch-up meters of this member. */
@@ -535,6 +905,10 @@ public final class Group implements AutoCloseable {
             return;
         }
         stallWatch.close();
+        joiner.interrupt();
+        if (joiner.isAlive()) {
+            io.statesync.core.concurrent.Uninterruptibly.join(joiner);
+        }
         catchUp.close();
         List<Exception> errors = new ArrayList<>();
         submitters.shutdownNow();
@@ -595,7 +969,19 @@ public final class Group implements AutoCloseable {
 
         @Override
         public boolean catchingUp() {
-            return catchUp.state().running();
+            // A joiner that is loading the state or waiting to be added stands still by design.
+            JoinPhase p = joinPhase;
+            return catchUp.state().running() || p == JoinPhase.SYNCING || p == JoinPhase.ADDING;
+        }
+
+        @Override
+        public boolean removed() {
+            if (!wasMember) {
+                localConf();
+                return false;
+            }
+            MemberChanges.Conf c = localConf();
+            return c.stable() && !c.all().isEmpty() && c.roleOf(config.self()).isEmpty();
         }
 
         @Override
@@ -606,7 +992,7 @@ public final class Group implements AutoCloseable {
         @Override
         public long peersApplied() throws InterruptedException {
             long best = -1;
-            for (Peer p : peersOf(config, null)) {
+            for (Peer p : peers()) {
                 try {
                     best = Math.max(best, peers.getJson(p, "info", Duration.ofSeconds(1)).path("appliedIndex")
                             .asLong(-1));

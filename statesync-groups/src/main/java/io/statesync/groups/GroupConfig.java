@@ -1,6 +1,7 @@
 package io.statesync.groups;
 
 import io.statesync.groups.sync.StateSync;
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -11,7 +12,8 @@ import java.util.Objects;
  *
  * @param name the group name, the same on every member
  * @param self this member's id; must be one of {@code members}
- * @param members every member, this one included, the same list on every member
+ * @param members the group's founding members, this one included, the same list on every founder;
+ *     for a member that joins (see {@code joinVia}) at least itself
  * @param dataDir where this member keeps the group (consensus log, committed log, snapshots, store)
  * @param sync the catch-up strategy, the same on every member
  * @param snapshotEvery a snapshot is taken at every log index that is a multiple of this
@@ -32,6 +34,12 @@ import java.util.Objects;
  * @param raftLogKept consensus log entries kept behind the newest snapshot when the log is purged
  *     (default 0). A member that installs a snapshot while new ones are being taken can then go
  *     on from the log instead of needing the next snapshot too.
+ * @param joinVia HTTP base URLs of running members to join through (default none). Empty: this
+ *     member is one of the group's founders and {@code members} lists them all, the same list on
+ *     every founder. Not empty: this member joins a running group; {@code members} need name only
+ *     this member (its own addresses), and the group's live membership is learned from these
+ *     members. Either way the membership Ratis recorded wins once this member has run: members
+ *     added or removed later are in it, whatever the list says.
  * @param stallTimeout how long the member may stop following (consensus not running, or its
  *     applied index standing still while its peers apply more) before it counts as stalled
  *     (default 30 s); see {@link Group#health()}
@@ -40,8 +48,10 @@ public record GroupConfig(String name, String self, List<GroupMember> members, P
                           long snapshotEvery, int retainSnapshots, long retainEntries, long retainLogBytes,
                           Duration sessionTimeout,
                           Duration retryBackoffMax, Duration electionTimeout, long raftSegmentBytes,
-                          long raftLogKept, Duration stallTimeout) {
+                          long raftLogKept, Duration stallTimeout, List<URI> joinVia) {
     public GroupConfig {
+        Objects.requireNonNull(joinVia, "joinVia");
+        joinVia = List.copyOf(joinVia);
         Objects.requireNonNull(stallTimeout, "stallTimeout");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(sync, "sync");
@@ -89,58 +99,71 @@ public record GroupConfig(String name, String self, List<GroupMember> members, P
 
     public static GroupConfig of(String name, String self, List<GroupMember> members, Path dataDir, StateSync sync) {
         return new GroupConfig(name, self, members, dataDir, sync, 10_000, 2, 1_000_000, 256L << 20,
-                Duration.ofMinutes(10), Duration.ofSeconds(10), Duration.ofSeconds(1), 1 << 20, 0, Duration.ofSeconds(30));
+                Duration.ofMinutes(10), Duration.ofSeconds(10), Duration.ofSeconds(1), 1 << 20, 0, Duration.ofSeconds(30), List.of());
     }
 
     public GroupConfig withSnapshotEvery(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, v, retainSnapshots, retainEntries, retainLogBytes,
-                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout, joinVia);
     }
 
     public GroupConfig withRetention(int snapshots, long entries) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, snapshots, entries, retainLogBytes,
-                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout, joinVia);
     }
 
     /** At most {@code bytes} of committed log are kept (see {@link #retainLogBytes}). */
     public GroupConfig withRetainLogBytes(long bytes) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries, bytes,
-                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+                sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout, joinVia);
     }
 
     public GroupConfig withSessionTimeout(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                retainLogBytes, v, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+                retainLogBytes, v, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout, joinVia);
     }
 
     public GroupConfig withRetryBackoffMax(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                retainLogBytes, sessionTimeout, v, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+                retainLogBytes, sessionTimeout, v, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout, joinVia);
     }
 
     public GroupConfig withElectionTimeout(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                retainLogBytes, sessionTimeout, retryBackoffMax, v, raftSegmentBytes, raftLogKept, stallTimeout);
+                retainLogBytes, sessionTimeout, retryBackoffMax, v, raftSegmentBytes, raftLogKept, stallTimeout, joinVia);
     }
 
     public GroupConfig withSync(StateSync v) {
         return new GroupConfig(name, self, members, dataDir, v, snapshotEvery, retainSnapshots, retainEntries,
-                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout);
+                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, stallTimeout, joinVia);
     }
 
     public GroupConfig withRaftSegmentBytes(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, v, raftLogKept, stallTimeout);
+                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, v, raftLogKept, stallTimeout, joinVia);
     }
 
     public GroupConfig withRaftLogKept(long v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, v, stallTimeout);
+                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, v, stallTimeout, joinVia);
     }
 
     public GroupConfig withStallTimeout(Duration v) {
         return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
-                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, v);
+                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept, v, joinVia);
+    }
+
+    /**
+     * Joins a running group through these members instead of founding it (see {@link #joinVia}).
+     */
+    public GroupConfig withJoinVia(List<URI> v) {
+        return new GroupConfig(name, self, members, dataDir, sync, snapshotEvery, retainSnapshots, retainEntries,
+                retainLogBytes, sessionTimeout, retryBackoffMax, electionTimeout, raftSegmentBytes, raftLogKept,
+                stallTimeout, v);
+    }
+
+    boolean joining() {
+        return !joinVia.isEmpty();
     }
 
     /** User-supplied text made safe for a one-line message: control characters as '?', at most 64 chars. */

@@ -86,13 +86,13 @@ public final class GroupHost implements AutoCloseable {
         try (ExecutorService ex = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("statesync-group-join-", 0).factory());
              HttpClient client = HttpClient.newBuilder().executor(ex).connectTimeout(Duration.ofSeconds(2)).build()) {
-            for (GroupMember m : config.members()) {
-                if (m.id().equals(config.self())) {
-                    continue;
-                }
+            Map<String, URI> ask = new java.util.LinkedHashMap<>();
+            config.members().stream().filter(m -> !m.id().equals(config.self())).forEach(m -> ask.put(m.id(), m.http()));
+            config.joinVia().forEach(u -> ask.put(u.toString(), u));
+            for (Map.Entry<String, URI> m : ask.entrySet()) {
                 JsonNode hosted;
                 try {
-                    URI uri = URI.create(m.http().toString().replaceAll("/+$", "") + "/groups");
+                    URI uri = URI.create(m.getValue().toString().replaceAll("/+$", "") + "/groups");
                     HttpResponse<byte[]> res = client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(3))
                             .GET().build(), HttpResponse.BodyHandlers.ofByteArray());
                     if (res.statusCode() != 200) {
@@ -100,7 +100,7 @@ public final class GroupHost implements AutoCloseable {
                     }
                     hosted = JSON.readTree(res.body());
                 } catch (IOException e) {
-                    log.debug("group {}: peer {} not reachable for the join check: {}", config.name(), m.id(),
+                    log.debug("group {}: peer {} not reachable for the join check: {}", config.name(), m.getKey(),
                             e.toString());
                     continue;
                 } catch (InterruptedException e) {
@@ -118,7 +118,7 @@ public final class GroupHost implements AutoCloseable {
                             diffs.add("sync " + g.path("sync").asText() + " there, " + config.sync().signature()
                                     + " here");
                         }
-                        mismatches.add("peer " + m.id() + " hosts it as " + g.path("id").asText() + " ("
+                        mismatches.add("peer " + m.getKey() + " hosts it as " + g.path("id").asText() + " ("
                                 + String.join("; ", diffs) + ")");
                     }
                 }

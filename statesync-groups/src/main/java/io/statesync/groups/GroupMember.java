@@ -3,6 +3,8 @@ package io.statesync.groups;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.util.Objects;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
+import org.apache.ratis.protocol.RaftPeer;
 
 /**
  * A member of a group as every member's configuration names it.
@@ -25,5 +27,27 @@ public record GroupMember(String id, InetSocketAddress raft, URI http) {
     /** Ratis wants {@code host:port}. */
     String raftAddress() {
         return raft.getHostString() + ":" + raft.getPort();
+    }
+
+    /**
+     * This member as a Ratis peer. Ratis's peer record has no field for other addresses, so the
+     * HTTP base URL rides in its data-stream address: we never use Ratis's data streams, and the
+     * peer record is what Ratis replicates and persists with every configuration, so every member
+     * (a joiner too, and after any restart) knows where each member's catch-up routes are.
+     */
+    RaftPeer toRaftPeer(RaftPeerRole role) {
+        return RaftPeer.newBuilder().setId(id).setAddress(raftAddress()).setDataStreamAddress(http.toString())
+                .setStartupRole(role).build();
+    }
+
+    /** The member a Ratis peer record describes (see {@link #toRaftPeer}). */
+    static GroupMember of(RaftPeer peer) {
+        String address = peer.getAddress();
+        int colon = address.lastIndexOf(':');
+        InetSocketAddress raft = InetSocketAddress.createUnresolved(address.substring(0, colon),
+                Integer.parseInt(address.substring(colon + 1)));
+        String http = peer.getDataStreamAddress();
+        return new GroupMember(peer.getId().toString(), raft, URI.create(http == null || http.isEmpty()
+                ? "http://" + raft.getHostString() + ":0" : http));
     }
 }

@@ -18,6 +18,9 @@ import java.util.function.Supplier;
  * served by the file share itself):
  * <ul>
  *   <li>{@code GET info}: id, name, type tag, sync signature, member, leader, applied position;</li>
+ *   <li>{@code GET members}: the membership as this member holds it (configuration index, whether
+ *       it is settled, leader, and each member's id, role, consensus address and HTTP base); a
+ *       joining member learns the group from it;</li>
  *   <li>{@code POST leases?session=S&from=I&snapshot=CID&ttlMs=T}: a session's hold on log entries
  *       from {@code I} and/or on a snapshot, for at most {@code T} ms (capped); renew by posting
  *       again; {@code DELETE leases?session=S} releases it;</li>
@@ -33,9 +36,12 @@ final class GroupRoutes implements Route {
     private final Leases leases;
     private final Replica replica;
     private final Supplier<String> leader;
+    /** The running group, or null while it starts. */
+    private final Supplier<Group> group;
 
     GroupRoutes(String groupId, GroupConfig config, String typeTag, SyncProvider provider, Leases leases,
-                Replica replica, Supplier<String> leader) {
+                Replica replica, Supplier<String> leader, Supplier<Group> group) {
+        this.group = group;
         this.groupId = groupId;
         this.config = config;
         this.typeTag = typeTag;
@@ -59,6 +65,26 @@ final class GroupRoutes implements Route {
                         .put("sync", config.sync().signature().description()).put("member", config.self())
                         .put("leader", leader.get()).put("appliedIndex", replica.applied().index())
                         .put("appliedTerm", replica.applied().term());
+                Group g = group.get();
+                if (g != null) {
+                    // Where the consensus log starts: a member behind it needs a catch-up to get there.
+                    n.put("logStart", g.consensusLogStart());
+                }
+                yield RouteResponse.json(n.toString());
+            }
+            case "members" -> {
+                req.requireMethod("GET");
+                Group g = group.get();
+                if (g == null) {
+                    throw new RouteException(503, "group " + config.name() + " is starting");
+                }
+                ObjectNode n = JSON.createObjectNode();
+                var members = g.members();
+                n.put("stable", g.membershipStable()).put("leader", leader.get())
+                        .put("index", g.membershipIndex());
+                var list = n.putArray("members");
+                members.forEach(m -> list.addObject().put("id", m.id()).put("role", m.role().name())
+                        .put("raft", m.raft()).put("http", m.http().toString()).put("index", m.index()));
                 yield RouteResponse.json(n.toString());
             }
             case "leases" -> {

@@ -44,6 +44,14 @@ final class StallWatch implements AutoCloseable {
         /** Why the state machine stopped applying, or null. */
         String failure();
 
+        /**
+         * Whether the group's settled membership no longer names this member, which it did
+         * earlier: it was removed, and no recovery can make it follow again.
+         */
+        default boolean removed() {
+            return false;
+        }
+
         /** The highest applied index any reachable peer reports, or -1 if none answered. */
         long peersApplied() throws InterruptedException;
 
@@ -134,6 +142,10 @@ final class StallWatch implements AutoCloseable {
         String failure = probe.failure();
         if (failure != null) {
             fail("the state machine stopped: " + failure);
+            return;
+        }
+        if (probe.removed()) {
+            fail("this member was removed from the group");
             return;
         }
         long applied = probe.applied();

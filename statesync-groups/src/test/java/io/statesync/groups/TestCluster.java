@@ -86,8 +86,20 @@ final class TestCluster implements AutoCloseable {
         }
     }
 
+    /** Members from this index on are not founders: they join through the founders (see {@link #founders}). */
+    private int founders = Integer.MAX_VALUE;
+
+    /** Only the first {@code k} members found the group; the others join it through them when started. */
+    TestCluster founders(int k) {
+        this.founders = k;
+        return this;
+    }
+
     GroupConfig config(int i) {
-        GroupConfig c = GroupConfig.of("test", "n" + i, members, nodes[i].dir.resolve("data"), syncs.apply(i))
+        boolean joins = i >= founders;
+        List<GroupMember> list = joins ? List.of(members.get(i)) : members.subList(0, Math.min(founders, members.size()));
+        GroupConfig c = GroupConfig.of("test", "n" + i, list, nodes[i].dir.resolve("data"), syncs.apply(i))
+                .withJoinVia(joins ? members.subList(0, founders).stream().map(GroupMember::http).toList() : List.of())
                 .withElectionTimeout(Duration.ofMillis(400))
                 .withRetryBackoffMax(Duration.ofSeconds(1))
                 .withSessionTimeout(Duration.ofSeconds(60))
@@ -98,10 +110,11 @@ final class TestCluster implements AutoCloseable {
 
     TestCluster startAll() throws Exception {
         List<CompletableFuture<Void>> starts = new ArrayList<>();
-        for (int i = 0; i < nodes.length; i++) {
+        int n = Math.min(founders, nodes.length);
+        for (int i = 0; i < n; i++) {
             startHttp(i);
         }
-        for (int i = 0; i < nodes.length; i++) {
+        for (int i = 0; i < n; i++) {
             int k = i;
             starts.add(CompletableFuture.runAsync(() -> {
                 try {

@@ -1,0 +1,27 @@
+package io.statesync.groups;
+
+/**
+ * A membership change that was not made, with a one-line reason. {@link Kind#REFUSED}: the change
+ * itself is wrong or unsafe (an unknown member, the last voter); {@link Kind#CONFLICT}: another
+ * change is in progress or the membership changed meanwhile, so try again later; {@link
+ * Kind#UNAVAILABLE}: no leader could be reached to make it.
+ */
+public final class MembershipException extends Exception {
+    public enum Kind { REFUSED, CONFLICT, UNAVAILABLE }
+
+    private final Kind kind;
+
+    public MembershipException(Kind kind, String message) {
+        super(message);
+        this.kind = kind;
+    }
+
+    public MembershipException(Kind kind, String message, Throwable cause) {
+        super(message, cause);
+        this.kind = kind;
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+}

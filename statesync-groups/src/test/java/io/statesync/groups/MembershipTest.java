@@ -1,0 +1,120 @@
+package io.statesync.groups;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.core.instrument.Counter;
+import io.statesync.groups.sync.snapshot.SnapshotSync;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Members join a running group, and leave it, through Ratis's reconfiguration: real servers on loopback. */
+@Timeout(300)
+class MembershipTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aJoinerSyncsAsAListenerIsPromotedAndTheGroupThenToleratesALostFounder() throws Exception {
+        // Given a group founded by 3 members whose lists never name a fourth, with state in it
+        try (TestCluster c = new TestCluster(tmp, 4, SnapshotSync.DEFAULT, cfg -> cfg.withSnapshotEvery(200))
+                .founders(3).startAll()) {
+            c.write("a", 1500);
+            assertEquals(List.of("n0", "n1", "n2"), voters(c.leader().group));
+
+            // When the fourth starts with only a founder's URL to join through, while writes go on
+            c.startHttp(3);
+            CompletableFuture<Void> more = CompletableFuture.runAsync(() -> {
+                try {
+                    c.write("b", 1000);
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            c.startGroup(3);
+            TestCluster.Node joiner = c.nodes[3];
+            TestCluster.await(Duration.ofSeconds(90), () -> joiner.group.joinPhase() == Group.JoinPhase.MEMBER,
+                    () -> " joined" + c.describe());
+            more.get(120, TimeUnit.SECONDS);
+
+            // Then it is in the same group (the id does not depend on the member list), it was added
+            // as a listener first and then promoted, by itself, once each
+            assertEquals(c.nodes[0].group.id(), joiner.group.id());
+            assertEquals(1.0, changes(joiner, "add_listener"));
+            assertEquals(1.0, changes(joiner, "promote"));
+            // And every member counts 4 voters and holds the same state
+            for (TestCluster.Node n : c.nodes) {
+                TestCluster.await(Duration.ofSeconds(30), () -> voters(n.group).size() == 4,
+                        () -> " 4 voters on " + n.member.id() + ": " + n.group.members());
+            }
+            c.awaitConverged(Duration.ofSeconds(60));
+            assertEquals(2500, joiner.machine.size());
+
+            // And a restarted joiner resumes as the voter it is: not added again
+            c.stop(3);
+            c.start(3);
+            TestCluster.await(Duration.ofSeconds(30), () -> joiner.group.joinPhase() == Group.JoinPhase.MEMBER,
+                    () -> " member again" + c.describe());
+            assertEquals(0.0, changes(joiner, "add_listener"), "a fresh registry: no change made after the restart");
+            assertEquals(4, voters(c.leader().group).size());
+
+            // When a founder other than the leader dies, 3 of 4 voters still commit
+            int dead = (c.leader().index + 1) % 3;
+            c.stop(dead);
+            c.write("c", 100);
+
+            // And once the dead member is removed, every member left counts 3 voters
+            c.leader().group.removeMember("n" + dead);
+            for (TestCluster.Node n : c.nodes) {
+                if (n.running()) {
+                    TestCluster.await(Duration.ofSeconds(30), () -> voters(n.group).size() == 3
+                                    && !voters(n.group).contains("n" + dead),
+                            () -> " n" + dead + " removed on " + n.member.id() + ": " + n.group.members());
+                }
+            }
+            c.write("d", 100);
+            c.awaitConverged(Duration.ofSeconds(60));
+            assertEquals(2700, joiner.machine.size());
+        }
+    }
+
+    @Test
+    void unsafeAndUnknownRemovalsAreRefusedWithAReason() throws Exception {
+        try (TestCluster c = new TestCluster(tmp, 2, SnapshotSync.DEFAULT, cfg -> cfg).startAll()) {
+            Group g = c.leader().group;
+            MembershipException unknown = assertThrows(MembershipException.class, () -> g.removeMember("n9"));
+            assertEquals(MembershipException.Kind.REFUSED, unknown.kind());
+            assertTrue(unknown.getMessage().contains("'n9' is not a member of group test (members: n0, n1)"),
+                    unknown.getMessage());
+
+            // Removing one of two voters is allowed; the one left is then the last voter
+            String other = c.leader().index == 0 ? "n1" : "n0";
+            g.removeMember(other);
+            TestCluster.await(Duration.ofSeconds(30), () -> voters(g).size() == 1, () -> " removed: " + g.members());
+            MembershipException last = assertThrows(MembershipException.class,
+                    () -> g.removeMember(g.status().member()));
+            assertEquals(MembershipException.Kind.REFUSED, last.kind());
+            assertTrue(last.getMessage().contains("is the last voter"), last.getMessage());
+
+            // And the group still commits with the one voter it has
+            g.submitBlocking(KvMachine.put("k", "v"));
+        }
+    }
+
+    private static List<String> voters(Group g) {
+        return g.members().stream().filter(m -> m.role() != GroupStatus.Role.LISTENER).map(GroupStatus.Member::id)
+                .sorted().toList();
+    }
+
+    private static double changes(TestCluster.Node n, String kind) {
+        Counter counter = n.registry.find("statesync.groups.membership.changes").tag("change", kind).counter();
+        return counter == null ? 0 : counter.count();
+    }
+}
