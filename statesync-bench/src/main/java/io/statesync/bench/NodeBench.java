@@ -266,7 +266,7 @@ public final class NodeBench {
                     .withMempool(20_000, 8L << 20), saveEvery,
                     new NodeConfig.Sync(List.of(), 5, Duration.ofMillis(500), Duration.ofMinutes(30), 2,
                             Duration.ofSeconds(30)),
-                    Genesis.faucet(FAUCET.account(), 1_000_000_000_000L)));
+                    Genesis.faucet(FAUCET.account(), 1_000_000_000_000L), List.of()));
         }
         return out;
     }

@@ -39,6 +39,10 @@ final class DemoCluster implements AutoCloseable {
         URI url() {
             return URI.create("http://127.0.0.1:" + httpPort);
         }
+
+        ClusterConfigs.Plan plan() {
+            return new ClusterConfigs.Plan(id, "127.0.0.1", httpPort, gossipPort, raftBase, dataDir.toString());
+        }
     }
 
     private final Path work;
@@ -47,16 +51,36 @@ final class DemoCluster implements AutoCloseable {
     private final java.util.Map<NodeSpec, Process> processes = new java.util.LinkedHashMap<>();
     private final HttpClient http;
 
-    private DemoCluster(Path work, List<NodeSpec> specs, HttpClient http) {
+    private final String sync;
+    private final long rateLimit;
+
+    private DemoCluster(Path work, List<NodeSpec> specs, HttpClient http, String sync, long rateLimit) {
         this.work = work;
         this.specs = specs;
         this.http = http;
+        this.sync = sync;
+        this.rateLimit = rateLimit;
+    }
+
+    /** Runs nodes whose configuration files exist already (written by {@code statesync init}, say). */
+    static DemoCluster of(Path work, List<NodeSpec> specs) {
+        return new DemoCluster(work, new ArrayList<>(specs),
+                HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build(), "", 0);
+    }
+
+    /**
+     * Writes the configuration of a node that joins the running cluster through {@code via}: what
+     * {@code statesync init --join} writes, learned from the running node.
+     */
+    void writeJoinerConfig(NodeSpec joiner, NodeSpec via) throws IOException, InterruptedException {
+        var cluster = ClusterConfigs.cluster(http, via.url());
+        Files.writeString(joiner.config(), ClusterConfigs.joiner("# Written by statesync demo, as init --join does.\n",
+                joiner.plan(), via.url(), cluster, rateLimit, sync));
     }
 
     /**
      * Writes the configuration of {@code nodes} nodes that all run {@code threads} threads. Every
-     * node is a member of every thread's group from the start; which of them run is up to the
-     * caller.
+     * node is a founding member of every thread's group; which of them run is up to the caller.
      */
     static DemoCluster configure(Path work, int nodes, int threads, long saveStateEvery) throws IOException {
         return configure(work, nodes, threads, saveStateEvery, 0);
@@ -71,43 +95,40 @@ final class DemoCluster implements AutoCloseable {
     /** As above, with the nodes' {@code sync.stallTimeout} (null: the node's default). */
     static DemoCluster configure(Path work, int nodes, int threads, long saveStateEvery, long rateLimit,
                                  Duration stallTimeout) throws IOException {
+        return configure(work, nodes, nodes, threads, saveStateEvery, rateLimit, stallTimeout);
+    }
+
+    /**
+     * As above, where only the first {@code founders} nodes found the cluster and have their
+     * configuration written now; the others join the running cluster later, and theirs is written
+     * from what a running node tells ({@link #writeJoinerConfig}), as {@code statesync init --join}
+     * does.
+     */
+    static DemoCluster configure(Path work, int nodes, int founders, int threads, long saveStateEvery,
+                                 long rateLimit, Duration stallTimeout) throws IOException {
         List<NodeSpec> specs = new ArrayList<>();
         for (int i = 1; i <= nodes; i++) {
             String id = "n" + i;
             specs.add(new NodeSpec(id, freePort(1), freePort(1), freePort(threads), work.resolve(id + ".yaml"),
                     work.resolve(id), work.resolve(id + ".log")));
         }
-        StringBuilder members = new StringBuilder("members:\n");
-        for (NodeSpec s : specs) {
-            members.append("  - id: ").append(s.id()).append('\n')
-                    .append("    http: ").append(s.url()).append('\n')
-                    .append("    raft: 127.0.0.1:").append(s.raftBase()).append('\n');
-        }
-        StringBuilder threadList = new StringBuilder("threads: [");
+        List<String> threadNames = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
-            threadList.append(t == 0 ? "" : ", ").append('t').append(t);
+            threadNames.add("t" + t);
         }
-        threadList.append("]\n");
-        for (NodeSpec s : specs) {
-            String seeds = specs.stream().filter(o -> o != s).map(o -> "127.0.0.1:" + o.gossipPort())
-                    .reduce((a, b) -> a + ", " + b).orElse("");
-            String yaml = "# Written by statesync demo.\n"
-                    + "node:\n  id: " + s.id() + "\n  dataDir: " + s.dataDir() + "\n"
-                    + "http:\n  host: 127.0.0.1\n  port: " + s.httpPort() + "\n  rateLimit: " + rateLimit + "\n"
-                    + "gossip:\n  port: " + s.gossipPort() + "\n  seeds: [" + seeds + "]\n"
-                    + threadList + members
-                    // A small pool keeps the load generator close to what blocks take, so the state
-                    // size the demo reports is the state the blocks hold.
-                    + "producer:\n  productionTimeout: 100ms\n  maxBlockBytes: 2MiB\n  mempoolBytes: 6MiB\n"
-                    + "  saveStateEvery: "
-                    + saveStateEvery + "\n"
-                    + "sync:\n  retainSnapshots: 2\n"
-                    + (stallTimeout == null ? "" : "  stallTimeout: " + stallTimeout.toMillis() + "ms\n")
-                    + "genesis:\n  faucetSeed: " + DemoLoad.FAUCET_SEED + "\n";
-            Files.writeString(s.config(), yaml);
-        }
-        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-        return new DemoCluster(work, specs, client);
+        String sync = "  retainSnapshots: 2\n"
+                + (stallTimeout == null ? "" : "  stallTimeout: " + stallTimeout.toMillis() + "ms\n");
+        // A small pool keeps the load generator close to what blocks take, so the state size the
+        // demo reports is the state the blocks hold.
+        ClusterConfigs.Shared shared = new ClusterConfigs.Shared(threadNames, saveStateEvery, rateLimit,
+                "  productionTimeout: 100ms\n  maxBlockBytes: 2MiB\n  mempoolBytes: 6MiB\n",
+                "  faucetSeed: " + DemoLoad.FAUCET_SEED + "\n", sync);
+        List<ClusterConfigs.Plan> plans = specs.subList(0, founders).stream().map(NodeSpec::plan).toList();
+        for (int i = 0; i < founders; i++) {
+            Files.writeString(specs.get(i).config(), ClusterConfigs.founder("# Written by statesync demo.\n",
+                    plans.get(i), plans, shared));
+        }        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        return new DemoCluster(work, specs, client, sync, rateLimit);
     }
 
     List<NodeSpec> specs() {
@@ -134,6 +155,24 @@ final class DemoCluster implements AutoCloseable {
         synchronized (processes) {
             processes.put(spec, p);
         }
+    }
+
+    /**
+     * Waits until a node's process ends by itself (a node that left its cluster) and forgets it;
+     * returns its exit code, or -1 if it still ran after {@code timeout}.
+     */
+    int awaitExit(NodeSpec spec, Duration timeout) throws InterruptedException {
+        Process p;
+        synchronized (processes) {
+            p = processes.get(spec);
+        }
+        if (p == null || !p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            return -1;
+        }
+        synchronized (processes) {
+            processes.remove(spec);
+        }
+        return p.exitValue();
     }
 
     /** Kills a node's process at once (SIGKILL), as a crash would; waits until it is gone. */

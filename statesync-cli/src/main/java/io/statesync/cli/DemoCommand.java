@@ -69,6 +69,10 @@ final class DemoCommand implements Callable<Integer> {
             description = "keep configs, data and node logs here (must be empty or absent); default: a temp dir deleted at the end")
     private Path work;
 
+    @Option(names = "--join-more", paramLabel = "K", defaultValue = "0",
+            description = "after the first joiner, K more nodes join one after another (default: ${DEFAULT-VALUE})")
+    private int joinMore;
+
     @Option(names = "--bench", hidden = true,
             description = "also print the figures as BENCH lines (./bench node-sync)")
     private boolean bench;
@@ -87,6 +91,9 @@ final class DemoCommand implements Callable<Integer> {
         }
         if (threadCount < 1 || threadCount > 16) {
             throw new ParameterException(spec.commandLine(), "--threads must be between 1 and 16, got " + threadCount);
+        }
+        if (joinMore < 0 || joinMore > 5) {
+            throw new ParameterException(spec.commandLine(), "--join-more must be between 0 and 5, got " + joinMore);
         }
         if (!nodeHeap.matches("[0-9]{1,6}[mMgG]")) {
             throw new ParameterException(spec.commandLine(), "--node-heap must look like 512m or 2g, got " + nodeHeap);
@@ -154,8 +161,11 @@ final class DemoCommand implements Callable<Integer> {
         // Save often enough that the joiner finds a recent snapshot, rarely enough that saving
         // big states does not run back to back.
         long saveEvery = Math.max(20, Math.min(200, stateSize / (4L << 20)));
-        try (DemoCluster cluster = DemoCluster.configure(dir, nodes + 1, threadCount, saveEvery)) {
-            List<DemoCluster.NodeSpec> running = cluster.specs().subList(0, nodes);
+        // The founders' configs never name the joiners: they join the running cluster through the
+        // API (as listeners while they sync, then promoted to voters), as any new machine would.
+        try (DemoCluster cluster = DemoCluster.configure(dir, nodes + 1 + joinMore, nodes, threadCount, saveEvery, 0,
+                null)) {
+            List<DemoCluster.NodeSpec> running = new ArrayList<>(cluster.specs().subList(0, nodes));
             DemoCluster.NodeSpec joiner = cluster.specs().get(nodes);
             err.printf(Locale.ROOT, "starting %d nodes with %d threads each (logs in %s)%n", nodes, threadCount, dir);
             err.flush();
@@ -165,7 +175,7 @@ final class DemoCommand implements Callable<Integer> {
             awaitLeaders(cluster, running, threads, deadline);
 
             ProgressReporter progress = ProgressReporter.forEnvironment(env, err);
-            try (DemoLoad load = new DemoLoad(cluster, running, threads, 4)) {
+            try (DemoLoad load = new DemoLoad(cluster, List.copyOf(running), threads, 4)) {
                 load.fund();
                 load.start();
                 err.printf(Locale.ROOT, "growing the state to %s with %d writers%n", Sizes.mib(stateSize),
@@ -188,9 +198,11 @@ final class DemoCommand implements Callable<Integer> {
                 Map<String, Long> heightsAtJoin = heights(atJoin);
                 long sizeAtJoin = stateBytes(atJoin);
                 long transactionsAtJoin = load.submitted();
-                err.printf(Locale.ROOT, "starting node %s with an empty data directory; it syncs from its peers%n",
-                        joiner.id());
+                Map<String, String> membersBefore = members(atJoin);
+                err.printf(Locale.ROOT, "starting node %s with an empty data directory; it joins through %s's API, "
+                        + "syncs as a listener and is promoted to voter%n", joiner.id(), running.get(0).id());
                 err.flush();
+                cluster.writeJoinerConfig(joiner, running.get(0));
                 long joinStart = System.nanoTime();
                 cluster.launch(joiner, nodeHeap);
                 progress.startPhase();
@@ -200,14 +212,29 @@ final class DemoCommand implements Callable<Integer> {
                 }
                 double syncSeconds = (System.nanoTime() - joinStart) / 1e9;
                 progress.finish();
-                load.mode(DemoLoad.Mode.STOP);
                 Map<String, Long> heightsAfter = heights(cluster.requireStatus(running.get(0)));
+                running.add(joiner);
+                // More nodes join one after another; each may fetch from every member, the earlier joiners too.
+                for (DemoCluster.NodeSpec more : cluster.specs().subList(nodes + 1, cluster.specs().size())) {
+                    err.printf(Locale.ROOT, "starting node %s; it joins the same way%n", more.id());
+                    err.flush();
+                    cluster.writeJoinerConfig(more, running.get(0));
+                    Map<String, Long> now = heights(cluster.requireStatus(running.get(0)));
+                    cluster.launch(more, nodeHeap);
+                    progress.startPhase();
+                    while (!caughtUp(cluster, more, now, progress)) {
+                        check(cluster, load, deadline);
+                        Thread.sleep(200);
+                    }
+                    progress.finish();
+                    running.add(more);
+                }
+                load.mode(DemoLoad.Mode.STOP);
+                Map<String, String> membersAfter = members(cluster.requireStatus(running.get(0)));
 
-                List<DemoCluster.NodeSpec> all = new ArrayList<>(running);
-                all.add(joiner);
-                Map<String, Map<String, String>> roots = pauseAndCompare(cluster, all, threads, deadline);
-                return summarize(err, cluster, joiner, all, roots, sizeAtJoin, syncSeconds, heightsAtJoin,
-                        heightsAfter, transactionsAtJoin);
+                Map<String, Map<String, String>> roots = pauseAndCompare(cluster, running, threads, deadline);
+                return summarize(err, cluster, joiner, running, roots, sizeAtJoin, syncSeconds, heightsAtJoin,
+                        heightsAfter, transactionsAtJoin, membersBefore, membersAfter);
             }
         }
     }
@@ -277,7 +304,10 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** Draws the joiner's sync progress; true once every thread has caught up to the heights at join. */
+    /**
+     * Draws the joiner's sync progress; true once every thread has caught up to the heights at join
+     * and the joiner is a voting member of it.
+     */
     private static boolean caughtUp(DemoCluster cluster, DemoCluster.NodeSpec joiner, Map<String, Long> heightsAtJoin,
                                     ProgressReporter progress) {
         JsonNode st = cluster.status(joiner).orElse(null);
@@ -301,7 +331,8 @@ final class DemoCommand implements Callable<Integer> {
                 total += bytes;
             }
             long target = heightsAtJoin.getOrDefault(t.path("thread").asText(), Long.MAX_VALUE);
-            all &= !t.path("catchingUp").asBoolean() && t.path("height").asLong() >= target;
+            all &= !t.path("catchingUp").asBoolean() && t.path("height").asLong() >= target
+                    && t.path("joining").asText("member").equals("member");
         }
         progress.onPhase("sync", done, total, syncing + " thread(s) fetching", all);
         return all;
@@ -352,7 +383,8 @@ final class DemoCommand implements Callable<Integer> {
     private int summarize(PrintWriter err, DemoCluster cluster, DemoCluster.NodeSpec joiner,
                           List<DemoCluster.NodeSpec> all, Map<String, Map<String, String>> roots, long stateBytes,
                           double syncSeconds, Map<String, Long> heightsAtJoin, Map<String, Long> heightsAfter,
-                          long transactions) throws IOException, InterruptedException {
+                          long transactions, Map<String, String> membersBefore, Map<String, String> membersAfter)
+            throws IOException, InterruptedException {
         String metrics = metrics(cluster, joiner);
         Map<String, Double> sources = sumBySource(metrics);
         double fetched = sources.values().stream().mapToDouble(Double::doubleValue).sum();
@@ -366,8 +398,8 @@ final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "state size        %s over %d threads when %s started (%d transactions)%n",
                 Sizes.mib(stateBytes), threadCount, joiner.id(), transactions);
-        out.printf(Locale.ROOT, "sync time         %.1f s for node %s, from process start to caught up%n", syncSeconds,
-                joiner.id());
+        out.printf(Locale.ROOT, "sync time         %.1f s for node %s, from process start to caught up and promoted%n",
+                syncSeconds, joiner.id());
         out.printf(Locale.ROOT, "fetched           %s at %.1f MiB/s over the sync time; the state loads took %.1f s"
                         + " (%.1f MiB/s)%n", Sizes.mib((long) fetched), Sizes.toMib(fetched) / syncSeconds, loadSeconds,
                 loadSeconds > 0 ? Sizes.toMib(fetched) / loadSeconds : 0.0);
@@ -376,6 +408,10 @@ final class DemoCommand implements Callable<Integer> {
                         + Sizes.mib(e.getValue().longValue())).toList()));
         out.printf(Locale.ROOT, "blocks meanwhile  %d produced on the other nodes while %s synced%n", produced,
                 joiner.id());
+        for (var e : membersAfter.entrySet()) {
+            out.printf(Locale.ROOT, "members of %-6s before %s; after %s%n", e.getKey(),
+                    membersBefore.getOrDefault(e.getKey(), "?"), e.getValue());
+        }
         for (var e : roots.entrySet()) {
             out.printf(Locale.ROOT, "%-4s %s%n", e.getKey(), e.getValue());
         }
@@ -423,6 +459,19 @@ final class DemoCommand implements Callable<Integer> {
             }
         }
         return bytes;
+    }
+
+    /** Per thread, its members and their roles as a node's status lists them: "n1 leader, n2 follower". */
+    static Map<String, String> members(JsonNode status) {
+        Map<String, String> out = new TreeMap<>();
+        for (JsonNode t : status.path("threads")) {
+            List<String> list = new ArrayList<>();
+            for (JsonNode m : t.path("members")) {
+                list.add(m.path("id").asText() + " " + m.path("role").asText());
+            }
+            out.put(t.path("thread").asText(), String.join(", ", list));
+        }
+        return out;
     }
 
     private static long stateBytes(JsonNode status) {

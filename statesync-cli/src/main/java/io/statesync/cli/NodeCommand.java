@@ -57,6 +57,11 @@ final class NodeCommand implements Callable<Integer> {
                     + String.join(",", cfg.threads().stream().map(t -> t.name()).toList()));
             err.flush();
             String failure = node.awaitFailure(Long.MAX_VALUE, TimeUnit.DAYS);
+            if (node.left() && failure == null) {
+                err.println("node " + cfg.id() + " left the cluster");
+                err.flush();
+                return Failures.OK;
+            }
             throw new CommandFailure("node " + cfg.id() + " failed: " + failure);
         } catch (InterruptedException stop) {
             err.println("node " + cfg.id() + " stopped");

@@ -694,14 +694,15 @@ public final class Group implements AutoCloseable {
      * Removes a member from the group (a dead one, or one that leaves), through the leader, as one
      * compare-and-set change against the membership this member holds.
      *
-     * @throws MembershipException refused (not a member, the last voter), in conflict with another
+     * @throws MembershipException not a member, refused (the last voter), in conflict with another
      *     change in progress, or no leader reachable; the message says which
      */
     public void removeMember(String memberId) throws MembershipException {
         try {
             changes.remove(localConf(), memberId, machine.get().leader());
         } catch (MembershipException e) {
-            if (e.kind() == MembershipException.Kind.REFUSED || !removedWithin(memberId, Duration.ofSeconds(5))) {
+            if (e.kind() == MembershipException.Kind.REFUSED || e.kind() == MembershipException.Kind.NOT_A_MEMBER
+                    || !removedWithin(memberId, Duration.ofSeconds(5))) {
                 throw e;
             }
             // A request cut short by a leader change can still have been made: the answer is lost,

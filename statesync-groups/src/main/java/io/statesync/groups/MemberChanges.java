@@ -104,7 +104,7 @@ final class MemberChanges {
             return;
         }
         GroupMember m = current.listeners().stream().filter(l -> l.id().equals(id)).findFirst()
-                .orElseThrow(() -> new MembershipException(Kind.REFUSED, id + " is not a listener of group "
+                .orElseThrow(() -> new MembershipException(Kind.NOT_A_MEMBER, id + " is not a listener of group "
                         + groupName + " (members: " + current.describe() + ")"));
         List<GroupMember> voters = new ArrayList<>(current.voters());
         voters.add(m);
@@ -121,7 +121,7 @@ final class MemberChanges {
             throw new MembershipException(Kind.CONFLICT, "group " + groupName
                     + ": a membership change is in progress; try again when it is done");
         }
-        RaftPeerRole role = current.roleOf(id).orElseThrow(() -> new MembershipException(Kind.REFUSED,
+        RaftPeerRole role = current.roleOf(id).orElseThrow(() -> new MembershipException(Kind.NOT_A_MEMBER,
                 "'" + GroupConfig.printable(id) + "' is not a member of group " + groupName + " (members: "
                         + current.describe() + ")"));
         if (role == RaftPeerRole.FOLLOWER && current.voters().size() == 1) {

@@ -1,13 +1,14 @@
 package io.statesync.groups;
 
 /**
- * A membership change that was not made, with a one-line reason. {@link Kind#REFUSED}: the change
- * itself is wrong or unsafe (an unknown member, the last voter); {@link Kind#CONFLICT}: another
+ * A membership change that was not made, with a one-line reason. {@link Kind#NOT_A_MEMBER}: the
+ * member named is not in the group; {@link Kind#REFUSED}: the change is unsafe (removing the last
+ * voter); {@link Kind#CONFLICT}: another
  * change is in progress or the membership changed meanwhile, so try again later; {@link
  * Kind#UNAVAILABLE}: no leader could be reached to make it.
  */
 public final class MembershipException extends Exception {
-    public enum Kind { REFUSED, CONFLICT, UNAVAILABLE }
+    public enum Kind { NOT_A_MEMBER, REFUSED, CONFLICT, UNAVAILABLE }
 
     private final Kind kind;
 

@@ -90,7 +90,7 @@ class MembershipTest {
         try (TestCluster c = new TestCluster(tmp, 2, SnapshotSync.DEFAULT, cfg -> cfg).startAll()) {
             Group g = c.leader().group;
             MembershipException unknown = assertThrows(MembershipException.class, () -> g.removeMember("n9"));
-            assertEquals(MembershipException.Kind.REFUSED, unknown.kind());
+            assertEquals(MembershipException.Kind.NOT_A_MEMBER, unknown.kind());
             assertTrue(unknown.getMessage().contains("'n9' is not a member of group test (members: n0, n1)"),
                     unknown.getMessage());
 

@@ -11,6 +11,7 @@ import io.statesync.discovery.membership.ScaleCubeMembership;
 import io.statesync.groups.Group;
 import io.statesync.groups.GroupConfig;
 import io.statesync.groups.GroupHealth;
+import io.statesync.groups.MembershipException;
 import io.statesync.groups.GroupHost;
 import io.statesync.groups.GroupMember;
 import io.statesync.node.chain.ChainThread;
@@ -61,6 +62,9 @@ public final class Node implements AutoCloseable {
     private final StateSyncService stateSync;
     private final CountDownLatch failed = new CountDownLatch(1);
     private volatile String failure;
+    /** Set while this node removes itself from its groups; the watchdog then does not count that as failing. */
+    private volatile boolean leaving;
+    private volatile boolean left;
     /** Set once every thread runs; until then the API answers 503. */
     private volatile boolean started;
 
@@ -91,17 +95,22 @@ public final class Node implements AutoCloseable {
         // the threads open (a state install can take a while), which clients retry, rather than a
         // 404 for the whole API.
         NodeRoutes routes = new NodeRoutes(config.id());
+        AdminRoutes adminRoutes = new AdminRoutes(config.id());
         AutoCloseable api = null;
+        AutoCloseable admin = null;
         Node node = null;
         Discovery discovery = null;
         try {
             http.healthCheck(() -> "starting");
             api = http.mount("node", null, routes, MAX_TX_BYTES);
+            admin = http.mount("admin", null, adminRoutes);
             discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
             node = new Node(config, registry, http, GroupHost.on(http, registry), discovery);
             node.mounts.add(routes);
             node.mounts.add(api);
+            node.mounts.add(admin);
             routes.attach(node);
+            adminRoutes.attach(node);
             http.healthCheck(node::healthProblem);
             node.startThreads();
             node.started = true;
@@ -115,6 +124,9 @@ public final class Node implements AutoCloseable {
             } else {
                 if (api != null) {
                     closeQuietly(api);
+                }
+                if (admin != null) {
+                    closeQuietly(admin);
                 }
                 closeQuietly(routes);
                 if (discovery != null) {
@@ -162,7 +174,8 @@ public final class Node implements AutoCloseable {
                     .withRaftSegmentBytes(Math.max(256L << 10, 4 * config.producer().maxBlockBytes()))
                     // A joiner that installs one snapshot while the next is being taken goes on from the log.
                     .withRaftLogKept(4 * Math.max(16, config.saveStateEvery()))
-                    .withStallTimeout(config.sync().stallTimeout());
+                    .withStallTimeout(config.sync().stallTimeout())
+                    .withJoinVia(config.join());
             Group group;
             try {
                 group = groups.start(gc, machine);
@@ -198,8 +211,15 @@ public final class Node implements AutoCloseable {
                 .findFirst();
     }
 
-    /** The HTTP base URL of a member, by id. */
+    /** The HTTP base URL of a member, by id: from the live membership of any thread, else the configured one. */
     public Optional<URI> memberUrl(String memberId) {
+        for (ChainThread t : threads.values()) {
+            Optional<URI> live = t.group().members().stream().filter(m -> m.id().equals(memberId))
+                    .map(io.statesync.groups.GroupStatus.Member::http).findFirst();
+            if (live.isPresent()) {
+                return live;
+            }
+        }
         return config.members().stream().filter(m -> m.id().equals(memberId)).map(NodeConfig.Member::http)
                 .findFirst();
     }
@@ -249,6 +269,52 @@ public final class Node implements AutoCloseable {
         return failure;
     }
 
+    /** Whether the node left its cluster ({@link #leave}); it then ends without a failure. */
+    public boolean left() {
+        return left;
+    }
+
+    /**
+     * Removes a member from every thread's group that has it (a dead node, or one being retired).
+     * Returns, per thread, "removed" or "not a member".
+     *
+     * @throws MembershipException if no thread has the member (NOT_A_MEMBER), or a removal was refused or
+     *     could not be made; threads done before it stay done, and the call can be repeated
+     */
+    public Map<String, String> removeMember(String memberId) throws MembershipException {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (ChainThread t : threads.values()) {
+            boolean member = t.group().members().stream().anyMatch(m -> m.id().equals(memberId));
+            if (member) {
+                t.group().removeMember(memberId);
+            }
+            out.put(t.id().name(), member ? "removed" : "not a member");
+        }
+        if (!out.containsValue("removed")) {
+            throw new MembershipException(MembershipException.Kind.NOT_A_MEMBER, "'" + memberId
+                    + "' is not a member of any thread of node " + config.id());
+        }
+        return out;
+    }
+
+    /**
+     * Leaves the cluster gracefully: removes this node from every thread's group (through each
+     * leader; a leader hands over), then ends the node like a stop. A refused removal (this node is
+     * a thread's last voter) leaves the node running, as a member of the threads not yet left.
+     */
+    public Map<String, String> leave() throws MembershipException {
+        leaving = true;
+        try {
+            Map<String, String> out = removeMember(config.id());
+            left = true;
+            log.info("node {} left the cluster: {}", config.id(), out);
+            failed.countDown();
+            return out;
+        } finally {
+            leaving = left;
+        }
+    }
+
     private void watch() {
         while (!Thread.currentThread().isInterrupted()) {
             try {
@@ -262,7 +328,7 @@ public final class Node implements AutoCloseable {
                     fail("thread " + t.id().name() + " halted: " + halted);
                 }
                 GroupHealth health = t.group().health();
-                if (health.status() == GroupHealth.Status.FAILED) {
+                if (health.status() == GroupHealth.Status.FAILED && !leaving) {
                     fail("thread " + t.id().name() + " cannot follow its group: " + health.reason());
                 }
                 try {

@@ -36,7 +36,9 @@ import java.util.TreeMap;
  * @param gossipPort the gossip (membership) port; 0 turns gossip off
  * @param gossipSeeds gossip peers to join through
  * @param threads the threads (parallel chains) the node runs, each one replicated group
- * @param members every node of the cluster, this one included
+ * @param members the founding nodes of the cluster, this one included; for a node that joins a
+ *     running cluster ({@code join}), only this node
+ * @param join HTTP base URLs of running nodes to join the cluster through; empty for a founder
  * @param producer how blocks are produced
  * @param saveStateEvery a state snapshot is saved after every block whose number is a multiple
  *     of this (every replica saves the same blocks, so their snapshots share one content address)
@@ -45,7 +47,7 @@ import java.util.TreeMap;
  */
 public record NodeConfig(String id, Path dataDir, String host, int httpPort, long httpRateLimit, int gossipPort,
                          List<InetSocketAddress> gossipSeeds, List<ThreadId> threads, List<Member> members,
-                         ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis) {
+                         ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join) {
     /**
      * A node of the cluster.
      *
@@ -101,9 +103,9 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
     }
 
     static NodeConfig parse(Section root, Path base) throws ConfigException {
-        root.allow("node", "http", "gossip", "threads", "members", "producer", "sync", "genesis");
+        root.allow("node", "http", "gossip", "threads", "members", "join", "producer", "sync", "genesis");
         Section node = root.section("node", true);
-        node.allow("id", "dataDir");
+        node.allow("id", "dataDir", "raft");
         String id = node.string("id", null, "[A-Za-z0-9._-]{1,64}");
         Path dataDir = base.resolve(node.string("dataDir", null, ".+")).normalize();
 
@@ -136,12 +138,27 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
             throw new ConfigException("threads: thread names must be unique");
         }
 
+        List<URI> join = new ArrayList<>();
+        for (String u : root.strings("join")) {
+            join.add(Section.parseUrl("join", u));
+        }
         List<Member> members = new ArrayList<>();
         JsonNode ms = root.node.get("members");
-        if (ms == null || !ms.isArray() || ms.isEmpty()) {
-            throw new ConfigException("members: list every node of the cluster (id, http, raft), this one included");
+        if (!join.isEmpty()) {
+            // A joiner names running nodes instead of the members: it learns the membership from them.
+            if (ms != null) {
+                throw new ConfigException("members: a node that joins (join: ...) learns the members from the "
+                        + "cluster; list either members (a founder) or join (a joiner), not both");
+            }
+            String raft = node.string("raft", null, ".+");
+            String advertised = host.equals("0.0.0.0") || host.equals("::") ? "127.0.0.1" : host;
+            members.add(new Member(id, URI.create("http://" + (advertised.contains(":") ? "[" + advertised + "]"
+                    : advertised) + ":" + httpPort), address("node.raft", raft)));
+        } else if (ms == null || !ms.isArray() || ms.isEmpty()) {
+            throw new ConfigException("members: list every founding node of the cluster (id, http, raft), this one "
+                    + "included; or, to join a running cluster, join: [URL of a running node] and node.raft");
         }
-        for (int i = 0; i < ms.size(); i++) {
+        for (int i = 0; join.isEmpty() && i < ms.size(); i++) {
             Section m = new Section("members[" + i + "]", ms.get(i));
             if (!ms.get(i).isObject()) {
                 throw new ConfigException(m.where("") + "must be a mapping with id, http and raft");
@@ -191,7 +208,11 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         g.allow("faucetSeed", "faucetBalance", "accounts");
         TreeMap<AccountId, Long> balances = new TreeMap<>();
         String seed = g.string("faucetSeed", "statesync-demo", ".{1,200}");
-        balances.put(Signer.fromPhrase(seed).account(), g.number("faucetBalance", 1_000_000_000_000L, 1, Long.MAX_VALUE / 4));
+        long faucet = g.number("faucetBalance", 1_000_000_000_000L, 0, Long.MAX_VALUE / 4);
+        if (faucet > 0) {
+            // 0: no faucet account (a joiner's config lists every genesis balance under accounts).
+            balances.put(Signer.fromPhrase(seed).account(), faucet);
+        }
         JsonNode accounts = g.node == null ? null : g.node.get("accounts");
         if (accounts != null) {
             if (!accounts.isObject()) {
@@ -213,7 +234,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
             }
         }
         return new NodeConfig(id, dataDir, host, httpPort, rateLimit, gossipPort, seeds, threads, members, producer, saveEvery,
-                sync, new Genesis(balances));
+                sync, new Genesis(balances), List.copyOf(join));
     }
 
     static InetSocketAddress address(String key, String text) throws ConfigException {

@@ -30,7 +30,9 @@ import java.util.Optional;
  *       422 rejected with the reason, 404 unknown thread, 503 pool full or no leader;
  *   <li>{@code GET /node/tx/{id}}: what became of a transaction;
  *   <li>{@code GET /node/balance?thread=&account=}: balance and nonce;
- *   <li>{@code GET /node/status}: per thread height, block, state root, role, sync progress;
+ *   <li>{@code GET /node/status}: per thread height, block, state root, role, members, sync progress;
+ *   <li>{@code GET /node/cluster}: what a joining node needs (threads, genesis, block settings,
+ *       gossip address, members);
  *   <li>{@code POST /node/producer/{thread}/pause|resume}: producer control.
  * </ul>
  * Transactions sent to a node that does not lead the thread are forwarded to the leader once.
@@ -85,13 +87,44 @@ final class NodeRoutes implements Route, AutoCloseable {
                 request.requireMethod("GET", "HEAD");
                 return RouteResponse.json(NodeStatus.of(node).toString());
             }
+            case "cluster" -> {
+                request.requireMethod("GET", "HEAD");
+                return RouteResponse.json(cluster(n).toString());
+            }
             case "producer" -> {
                 request.requireMethod("POST");
                 return producer(path);
             }
             default -> throw new RouteException(404, "not found: the node API has tx, tx/{id}, balance, status, "
-                    + "producer/{thread}/pause|resume");
+                    + "cluster, producer/{thread}/pause|resume");
         }
+    }
+
+    /**
+     * What a new node needs to join this cluster ({@code statesync init --join}): the threads, the
+     * genesis balances, the block settings every node must share, this node's gossip address, and
+     * the members of the first thread.
+     */
+    private static ObjectNode cluster(Node n) {
+        NodeConfig c = n.config();
+        ObjectNode root = JSON.createObjectNode().put("node", c.id());
+        ArrayNode threads = root.putArray("threads");
+        c.threads().forEach(t -> threads.add(t.name()));
+        root.put("saveStateEvery", c.saveStateEvery());
+        root.putObject("producer").put("productionTimeout", c.producer().productionTimeout().toMillis() + "ms")
+                .put("maxTransactionsPerBlock", c.producer().maxTransactionsPerBlock())
+                .put("maxBlockBytes", c.producer().maxBlockBytes())
+                .put("mempoolCapacity", c.producer().mempoolCapacity())
+                .put("mempoolBytes", c.producer().mempoolBytes());
+        ObjectNode genesis = root.putObject("genesis");
+        c.genesis().balances().forEach((account, balance) -> genesis.put(account.hex(), balance));
+        if (c.gossipPort() != 0) {
+            root.put("gossip", c.host() + ":" + c.gossipPort());
+        }
+        ArrayNode members = root.putArray("members");
+        n.threads().values().stream().findFirst().ifPresent(t -> t.group().members()
+                .forEach(m -> members.addObject().put("id", m.id()).put("http", m.http().toString())));
+        return root;
     }
 
     private RouteResponse submit(RouteRequest request) throws RouteException {

@@ -49,6 +49,14 @@ final class NodeStatus {
             if (t.machine().halted() != null) {
                 n.put("halted", t.machine().halted());
             }
+            if (g.joining() != null) {
+                n.put("joining", g.joining().toLowerCase(java.util.Locale.ROOT));
+            }
+            ArrayNode members = n.putArray("members");
+            for (GroupStatus.Member m : g.members()) {
+                members.addObject().put("id", m.id()).put("role", m.role().name().toLowerCase(java.util.Locale.ROOT))
+                        .put("index", m.index()).put("http", m.http().toString());
+            }
         }
         return root;
     }

@@ -45,7 +45,7 @@ final class TestNodes {
                     ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(50)).withMaxBlockBytes(64 << 10), saveEvery,
                     new NodeConfig.Sync(List.of(), 3, Duration.ofMillis(200), Duration.ofMinutes(2), 2,
                             Duration.ofSeconds(30)),
-                    Genesis.faucet(FAUCET.account(), 1_000_000_000_000L)));
+                    Genesis.faucet(FAUCET.account(), 1_000_000_000_000L), List.of()));
         }
         return out;
     }

@@ -1,0 +1,113 @@
+package io.statesync.node;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.statesync.groups.GroupStatus;
+import io.statesync.groups.MembershipException;
+import io.statesync.node.chain.ChainThread;
+import io.statesync.transfer.server.Route;
+import io.statesync.transfer.server.RouteException;
+import io.statesync.transfer.server.RouteRequest;
+import io.statesync.transfer.server.RouteResponse;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The operator's API under {@code /admin/}:
+ * <ul>
+ *   <li>{@code GET /admin/members}: per thread, the members and their roles;</li>
+ *   <li>{@code POST /admin/members/{id}/remove}: removes a member (a dead node) from every thread
+ *       that has it; 404 if none has it, 409 if a thread refuses (its last voter) or another
+ *       change is in progress, 503 if no leader answers;</li>
+ *   <li>{@code POST /admin/leave}: this node leaves the cluster (removed from every thread, then it
+ *       stops; its process exits 0).</li>
+ * </ul>
+ * Every refusal is one line saying why.
+ */
+final class AdminRoutes implements Route {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final String nodeId;
+    private volatile Node node;
+
+    AdminRoutes(String nodeId) {
+        this.nodeId = nodeId;
+    }
+
+    void attach(Node node) {
+        this.node = node;
+    }
+
+    @Override
+    public RouteResponse handle(RouteRequest request) throws RouteException {
+        Node n = node;
+        if (n == null || !n.started()) {
+            throw new RouteException(503, "node " + nodeId + " is starting; try again shortly");
+        }
+        var path = request.path();
+        String first = path.isEmpty() ? "" : path.get(0);
+        switch (first) {
+            case "members" -> {
+                if (path.size() == 1) {
+                    request.requireMethod("GET", "HEAD");
+                    return RouteResponse.json(members(n).toString());
+                }
+                if (path.size() != 3 || !path.get(2).equals("remove")) {
+                    throw RouteException.badRequest("use POST /admin/members/{id}/remove");
+                }
+                request.requireMethod("POST");
+                String id = path.get(1);
+                if (!id.matches("[A-Za-z0-9._-]{1,64}")) {
+                    throw RouteException.badRequest("member ids are 1-64 of [A-Za-z0-9._-]");
+                }
+                if (id.equals(nodeId)) {
+                    throw new RouteException(409, "to take this node out of the cluster use POST /admin/leave");
+                }
+                return changed(n, id, () -> n.removeMember(id));
+            }
+            case "leave" -> {
+                request.requireMethod("POST");
+                if (path.size() != 1) {
+                    throw RouteException.badRequest("use POST /admin/leave");
+                }
+                return changed(n, nodeId, n::leave);
+            }
+            default -> throw new RouteException(404, "not found: the admin API has members, "
+                    + "members/{id}/remove, leave");
+        }
+    }
+
+    private interface Change {
+        Map<String, String> run() throws MembershipException;
+    }
+
+    private static RouteResponse changed(Node n, String member, Change change) throws RouteException {
+        Map<String, String> done;
+        try {
+            done = change.run();
+        } catch (MembershipException e) {
+            int status = switch (e.kind()) {
+                case NOT_A_MEMBER -> 404;
+                case REFUSED, CONFLICT -> 409;
+                case UNAVAILABLE -> 503;
+            };
+            throw new RouteException(status, e.getMessage());
+        }
+        ObjectNode root = JSON.createObjectNode().put("member", member);
+        ObjectNode threads = root.putObject("threads");
+        done.forEach(threads::put);
+        return RouteResponse.json(root.toString());
+    }
+
+    static ObjectNode members(Node n) {
+        ObjectNode root = JSON.createObjectNode().put("node", n.config().id());
+        ObjectNode threads = root.putObject("threads");
+        for (ChainThread t : n.threads().values()) {
+            var list = threads.putArray(t.id().name());
+            for (GroupStatus.Member m : t.group().members()) {
+                list.addObject().put("id", m.id()).put("role", m.role().name().toLowerCase(Locale.ROOT))
+                        .put("http", m.http().toString()).put("raft", m.raft()).put("index", m.index());
+            }
+        }
+        return root;
+    }
+}
