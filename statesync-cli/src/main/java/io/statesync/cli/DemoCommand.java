@@ -206,8 +206,12 @@ final class DemoCommand implements Callable<Integer> {
                 long joinStart = System.nanoTime();
                 cluster.launch(joiner, nodeHeap);
                 progress.startPhase();
+                double firstChunkSeconds = -1;
                 while (!caughtUp(cluster, joiner, heightsAtJoin, progress)) {
                     check(cluster, load, deadline);
+                    if (firstChunkSeconds < 0 && loading(cluster, joiner)) {
+                        firstChunkSeconds = (System.nanoTime() - joinStart) / 1e9;
+                    }
                     Thread.sleep(200);
                 }
                 double syncSeconds = (System.nanoTime() - joinStart) / 1e9;
@@ -233,8 +237,8 @@ final class DemoCommand implements Callable<Integer> {
                 Map<String, String> membersAfter = members(cluster.requireStatus(running.get(0)));
 
                 Map<String, Map<String, String>> roots = pauseAndCompare(cluster, running, threads, deadline);
-                return summarize(err, cluster, joiner, running, roots, sizeAtJoin, syncSeconds, heightsAtJoin,
-                        heightsAfter, transactionsAtJoin, membersBefore, membersAfter);
+                return summarize(err, cluster, joiner, running, roots, sizeAtJoin, new double[] {firstChunkSeconds,
+                        syncSeconds}, heightsAtJoin, heightsAfter, transactionsAtJoin, membersBefore, membersAfter);
             }
         }
     }
@@ -382,9 +386,11 @@ final class DemoCommand implements Callable<Integer> {
 
     private int summarize(PrintWriter err, DemoCluster cluster, DemoCluster.NodeSpec joiner,
                           List<DemoCluster.NodeSpec> all, Map<String, Map<String, String>> roots, long stateBytes,
-                          double syncSeconds, Map<String, Long> heightsAtJoin, Map<String, Long> heightsAfter,
+                          double[] timeline, Map<String, Long> heightsAtJoin, Map<String, Long> heightsAfter,
                           long transactions, Map<String, String> membersBefore, Map<String, String> membersAfter)
             throws IOException, InterruptedException {
+        double firstChunkSeconds = timeline[0];
+        double syncSeconds = timeline[1];
         String metrics = metrics(cluster, joiner);
         Map<String, Double> sources = sumBySource(metrics);
         double fetched = sources.values().stream().mapToDouble(Double::doubleValue).sum();
@@ -398,8 +404,8 @@ final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "state size        %s over %d threads when %s started (%d transactions)%n",
                 Sizes.mib(stateBytes), threadCount, joiner.id(), transactions);
-        out.printf(Locale.ROOT, "sync time         %.1f s for node %s, from process start to caught up and promoted%n",
-                syncSeconds, joiner.id());
+        out.printf(Locale.ROOT, "sync time         %.1f s for node %s, from process start to caught up and promoted"
+                + " (loading chunks from %.1f s)%n", syncSeconds, joiner.id(), firstChunkSeconds);
         out.printf(Locale.ROOT, "fetched           %s at %.1f MiB/s over the sync time; the state loads took %.1f s"
                         + " (%.1f MiB/s)%n", Sizes.mib((long) fetched), Sizes.toMib(fetched) / syncSeconds, loadSeconds,
                 loadSeconds > 0 ? Sizes.toMib(fetched) / loadSeconds : 0.0);
@@ -419,6 +425,7 @@ final class DemoCommand implements Callable<Integer> {
         if (bench) {
             bench(out, "demo_state_size", Sizes.toMib(stateBytes), "MiB");
             bench(out, "demo_sync_seconds", syncSeconds, "s");
+            bench(out, "demo_first_chunk_seconds", firstChunkSeconds, "s");
             bench(out, "demo_fetched", Sizes.toMib(fetched), "MiB");
             bench(out, "demo_sync_mib_per_s", Sizes.toMib(fetched) / syncSeconds, "MiB/s");
             bench(out, "demo_load_seconds", loadSeconds, "s");
@@ -459,6 +466,24 @@ final class DemoCommand implements Callable<Integer> {
             }
         }
         return bytes;
+    }
+
+    /**
+     * Whether the joiner is fetching a state: a load whose size is known, i.e. its manifest is in
+     * and chunk requests go out (seen at the 200 ms polling granularity).
+     */
+    private static boolean loading(DemoCluster cluster, DemoCluster.NodeSpec joiner) {
+        JsonNode st = cluster.status(joiner).orElse(null);
+        if (st == null) {
+            return false;
+        }
+        for (JsonNode t : st.path("threads")) {
+            JsonNode p = t.path("syncProgress");
+            if ("bytes".equals(p.path("unit").asText()) && p.path("total").asLong() > 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Per thread, its members and their roles as a node's status lists them: "n1 leader, n2 follower". */

@@ -14,7 +14,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,8 +32,8 @@ final class CatchUp {
     private final SyncMetrics metrics;
     private final Duration sessionTimeout;
     private final Duration backoffMax;
-    /** Makes the context of one attempt: (target, deadline) → context. */
-    private final BiFunction<LogPosition, Instant, SessionContext> contexts;
+    /** Makes the context of one attempt. */
+    private final Contexts contexts;
     /** Called with the reached position before the outcome is reported, to make it durable. */
     private final PositionSink onReached;
     private Thread runner;
@@ -46,6 +45,11 @@ final class CatchUp {
     private volatile SyncProgress progress;
     private volatile long lastProgressLog;
 
+    /** Makes the context of one attempt toward {@code target}, ending at {@code deadline}, run by {@code runner}. */
+    interface Contexts {
+        SessionContext create(LogPosition target, Instant deadline, CatchUp runner);
+    }
+
     interface PositionSink {
         LogPosition reached(LogPosition position) throws Exception;
     }
@@ -55,7 +59,7 @@ final class CatchUp {
     }
 
     CatchUp(String groupId, StateSync sync, SyncMetrics metrics, Duration sessionTimeout, Duration backoffMax,
-            BiFunction<LogPosition, Instant, SessionContext> contexts, PositionSink onReached) {
+            Contexts contexts, PositionSink onReached) {
         this.groupId = groupId;
         this.sync = sync;
         this.metrics = metrics;
@@ -130,7 +134,7 @@ final class CatchUp {
     /** One session on its own thread, cut off at the deadline. */
     private LogPosition attempt(LogPosition target) throws Exception {
         Instant deadline = Instant.now().plus(sessionTimeout);
-        SessionContext ctx = contexts.apply(target, deadline);
+        SessionContext ctx = contexts.create(target, deadline, this);
         SyncSession session = sync.session(ctx);
         FutureTask<LogPosition> task = new FutureTask<>(session::run);
         Thread t = Thread.ofVirtual().name("statesync-session-" + ctx.sessionId()).start(task);

@@ -80,14 +80,12 @@ public final class Group implements AutoCloseable {
     private final GroupConfig config;
     private final GroupId id;
     private final Replica replica;
-    /** Replaced when the stall watch restarts the consensus engine. */
-    private volatile RaftServer server;
+    /** The running consensus engine (replaced when the stall watch restarts it) and what it tells. */
+    private final Consensus consensus;
     private final RaftClient client;
     private final RaftGroupId raftGroupId;
     private final RaftGroup raftGroup;
     private final RaftProperties props;
-    /** The bridge of the running consensus engine; shared with the routes and the provider. */
-    private final java.util.concurrent.atomic.AtomicReference<RatisMachine> machine;
     private final StallWatch stallWatch;
     private final CatchUp catchUp;
     private final SyncMetrics metrics;
@@ -103,11 +101,6 @@ public final class Group implements AutoCloseable {
     private volatile JoinPhase joinPhase;
     /** Whether the configuration named this member since it started (a later absence means it was removed). */
     private volatile boolean wasMember;
-    /**
-     * The members as known without consensus: the configured ones, or for a joiner those the group
-     * reported; used while this member's own configuration names nobody (a joiner not yet added).
-     */
-    private volatile List<GroupMember> knownMembers = List.of();
 
     /**
      * How far a joining member is. {@code SYNCING}: loading the group's newest state from its
@@ -121,25 +114,31 @@ public final class Group implements AutoCloseable {
     /** Runs {@link #submit}'s blocking calls; closed with the group. */
     private final java.util.concurrent.ExecutorService submitters;
 
-    private Group(GroupConfig config, GroupId id, Replica replica, RaftServer server, RaftClient client,
-                  RaftGroup raftGroup, RaftProperties props, java.util.concurrent.atomic.AtomicReference<RatisMachine> machine,
-                  CatchUp catchUp, SyncMetrics metrics, PeerClient peers, SnapshotFetcher fetcher, AutoCloseable mount,
-                  Leases leases, Runnable onClose, MeterRegistry registry) {
-        this.config = config;
-        this.id = id;
-        this.replica = replica;
-        this.server = server;
-        this.client = client;
-        this.raftGroup = raftGroup;
+    /** What a started member is made of; each part is closed by {@link #close}. */
+    private record Parts(GroupConfig config, GroupId id, Replica replica, Consensus consensus, Endpoint endpoint,
+                         CatchUp catchUp, SyncMetrics metrics, PeerClient peers, SnapshotFetcher fetcher,
+                         AutoCloseable mount, Leases leases) {
+    }
+
+    /** The consensus endpoint: Ratis's settings, the group as Ratis knows it, and the client that submits. */
+    private record Endpoint(RaftGroup raftGroup, RaftProperties props, RaftClient client) {
+    }
+
+    private Group(Parts parts, Runnable onClose, MeterRegistry registry) {
+        this.config = parts.config();
+        this.id = parts.id();
+        this.replica = parts.replica();
+        this.consensus = parts.consensus();
+        this.client = parts.endpoint().client();
+        this.raftGroup = parts.endpoint().raftGroup();
         this.raftGroupId = raftGroup.getGroupId();
-        this.props = props;
-        this.machine = machine;
-        this.catchUp = catchUp;
-        this.metrics = metrics;
-        this.peers = peers;
-        this.fetcher = fetcher;
-        this.mount = mount;
-        this.leases = leases;
+        this.props = parts.endpoint().props();
+        this.catchUp = parts.catchUp();
+        this.metrics = parts.metrics();
+        this.peers = parts.peers();
+        this.fetcher = parts.fetcher();
+        this.mount = parts.mount();
+        this.leases = parts.leases();
         this.onClose = onClose;
         this.submitters = java.util.concurrent.Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("statesync-group-submit-" + id.toString().substring(0, 8) + "-", 0).factory());
@@ -167,111 +166,40 @@ public final class Group implements AutoCloseable {
             opened.add(peerClient);
             SnapshotFetcher fetcher = new SnapshotFetcher(replica.store(), registry);
             opened.add(fetcher);
-            java.util.concurrent.atomic.AtomicReference<RatisMachine> machineRef =
-                    new java.util.concurrent.atomic.AtomicReference<>();
             SyncMetrics metrics = new SyncMetrics(registry, config.name(), config.sync().getClass().getSimpleName(),
                     () -> Math.max(0, knownCommit.get() - replica.applied().index()));
             opened.add(metrics);
 
-            ProviderContext providerContext = new ProviderContext() {
-                @Override
-                public String groupId() {
-                    return gid;
-                }
-
-                @Override
-                public String memberId() {
-                    return config.self();
-                }
-
-                @Override
-                public CommittedLog log() {
-                    return replica.log();
-                }
-
-                @Override
-                public List<SnapshotRecord> snapshots() {
-                    return replica.snapshots();
-                }
-
-                @Override
-                public ContentStore store() {
-                    return replica.store();
-                }
-
-                @Override
-                public Leases leases() {
-                    return leases;
-                }
-
-                @Override
-                public LogPosition applied() {
-                    return replica.applied();
-                }
-
-                @Override
-                public Optional<String> leader() {
-                    RatisMachine m = machineRef.get();
-                    return Optional.ofNullable(m == null ? null : m.leader());
-                }
-            };
-            SyncProvider provider = config.sync().provider(providerContext);
-            replica.provider(provider);
-
-            CatchUp[] catchUpRef = new CatchUp[1];
-            // Sessions ask the group for its live membership; one started before the group is built
-            // (a notification right after Ratis starts) uses the configured members, and the next
-            // attempt asks again.
-            java.util.concurrent.atomic.AtomicReference<Group> groupRef = new java.util.concurrent.atomic.AtomicReference<>();
-            CatchUp catchUp = new CatchUp(gid, config.sync(), metrics, config.sessionTimeout(),
-                    config.retryBackoffMax(),
-                    (target, deadline) -> {
-                        knownCommit.accumulateAndGet(target.index() - 1, Math::max);
-                        return new Session(gid, config, replica, target, deadline,
-                                groupRef.get() != null ? groupRef.get().peers()
-                                        : peersOf(config, config.members(), null, null, null),
-                                peerClient, fetcher, metrics, catchUpRef[0]);
-                    },
-                    reached -> replica.checkpoint());
-            catchUpRef[0] = catchUp;
-            machineRef.set(new RatisMachine(replica, catchUp, config.self(), groupDir.resolve(HELD_FILE)));
-
-            AutoCloseable mount = http.mount("groups/" + gid, replica.store(),
-                    new GroupRoutes(gid, config, userMachine.typeTag(), provider, leases, replica,
-                            () -> machineRef.get().leader(), groupRef::get));
-            opened.add(mount);
-
             RaftGroupId raftGroupId = RaftGroupId.valueOf(id.uuid());
             List<RaftPeer> known = knownPeers(config, gid, peerClient,
                     !Files.isDirectory(groupDir.resolve("ratis").resolve(raftGroupId.getUuid().toString())));
-            // A joiner's consensus starts with no membership at all: Ratis then keeps it outside the
-            // configuration, where it neither votes nor campaigns, until the leader adds it. It is
-            // never started with itself in a list: alone, it would elect itself leader of a group of one.
-            RaftGroup raftGroup = config.joining() ? RaftGroup.valueOf(raftGroupId) : RaftGroup.valueOf(raftGroupId, known);
-            RaftProperties props = ratisProperties(config, groupDir.resolve("ratis").toFile());
-            RaftServer server = newServer(config, raftGroup, props, machineRef.get());
-            opened.add(server);
-            server.start();
-            RaftServer.Division division = server.getDivision(raftGroupId);
-            checkContinuity(gid, division, machineRef.get());
-            // Bounded retries: Ratis's default retries forever, so a submit to a group that lost its
-            // quorum (or whose member stopped) would never return. The client starts from the
-            // membership Ratis holds (members added since the founders' list are in it) and follows
-            // the leader's redirects from there.
-            MemberChanges.Conf held = MemberChanges.Conf.of(division);
-            RaftGroup clientGroup = held.all().isEmpty() ? RaftGroup.valueOf(raftGroupId, known) : RaftGroup.valueOf(raftGroupId,
-                    Stream.concat(MemberChanges.peers(held.voters(), RaftPeerRole.FOLLOWER).stream(),
-                            MemberChanges.peers(held.listeners(), RaftPeerRole.LISTENER).stream()).toList());
-            RaftClient client = RaftClient.newBuilder().setProperties(props).setRaftGroup(clientGroup)
-                    .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-                            SUBMIT_RETRIES, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
-                    .build();
+            Consensus consensus = new Consensus(config.self(), raftGroupId,
+                    known.stream().map(GroupMember::of).toList());
+            SyncProvider provider = config.sync().provider(new ProviderView(gid, config.self(), replica, leases,
+                    consensus));
+            replica.provider(provider);
+            // Each attempt asks the live membership for its peers (the configured or reported ones
+            // while consensus names nobody yet).
+            CatchUp catchUp = new CatchUp(gid, config.sync(), metrics, config.sessionTimeout(),
+                    config.retryBackoffMax(),
+                    (target, deadline, runner) -> {
+                        knownCommit.accumulateAndGet(target.index() - 1, Math::max);
+                        return new Session(gid, config, replica, target, deadline, consensus.peers(), peerClient,
+                                fetcher, metrics, runner);
+                    },
+                    reached -> replica.checkpoint());
+            RatisMachine machine = new RatisMachine(replica, catchUp, config.self(), groupDir.resolve(HELD_FILE));
+            consensus.use(null, machine);
+
+            AutoCloseable mount = http.mount("groups/" + gid, replica.store(),
+                    new GroupRoutes(gid, config, userMachine.typeTag(), provider, leases, replica, consensus));
+            opened.add(mount);
+
+            Endpoint endpoint = startConsensus(config, groupDir, consensus, machine, known, opened);
             log.info("group {} ({}) started on member {} at {}, sync {}", config.name(), gid, config.self(),
                     config.selfMember().raftAddress(), config.sync().signature());
-            Group group = new Group(config, id, replica, server, client, raftGroup, props, machineRef, catchUp, metrics,
-                    peerClient, fetcher, mount, leases, onClose, registry);
-            group.knownMembers = known.stream().map(GroupMember::of).toList();
-            groupRef.set(group);
+            Group group = new Group(new Parts(config, id, replica, consensus, endpoint, catchUp, metrics, peerClient,
+                    fetcher, mount, leases), onClose, registry);
             group.stallWatch.start();
             if (config.joining()) {
                 group.joiner.start();
@@ -286,6 +214,69 @@ public final class Group implements AutoCloseable {
                 }
             }
             throw e;
+        }
+    }
+
+    /**
+     * Starts the Ratis server on the replica (checking that its log continues the replica's state)
+     * and builds the submitting client. {@code known}: the members known before consensus starts.
+     */
+    private static Endpoint startConsensus(GroupConfig config, Path groupDir, Consensus consensus,
+                                           RatisMachine machine, List<RaftPeer> known, List<AutoCloseable> opened)
+            throws IOException {
+        RaftGroupId raftGroupId = consensus.raftGroupId();
+        // A joiner's consensus starts with no membership at all: Ratis then keeps it outside the
+        // configuration, where it neither votes nor campaigns, until the leader adds it. It is
+        // never started with itself in a list: alone, it would elect itself leader of a group of one.
+        RaftGroup raftGroup = config.joining() ? RaftGroup.valueOf(raftGroupId) : RaftGroup.valueOf(raftGroupId, known);
+        RaftProperties props = ratisProperties(config, groupDir.resolve("ratis").toFile());
+        RaftServer server = newServer(config, raftGroup, props, machine);
+        opened.add(server);
+        server.start();
+        consensus.use(server, machine);
+        checkContinuity(raftGroupId.getUuid().toString(), server.getDivision(raftGroupId), machine);
+        // Bounded retries: Ratis's default retries forever, so a submit to a group that lost its
+        // quorum (or whose member stopped) would never return. The client starts from the
+        // membership Ratis holds (members added since the founders' list are in it) and follows
+        // the leader's redirects from there.
+        MemberChanges.Conf held = consensus.conf();
+        RaftGroup clientGroup = held.all().isEmpty() ? RaftGroup.valueOf(raftGroupId, known)
+                : RaftGroup.valueOf(raftGroupId, Stream.concat(
+                        MemberChanges.peers(held.voters(), RaftPeerRole.FOLLOWER).stream(),
+                        MemberChanges.peers(held.listeners(), RaftPeerRole.LISTENER).stream()).toList());
+        RaftClient client = RaftClient.newBuilder().setProperties(props).setRaftGroup(clientGroup)
+                .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                        SUBMIT_RETRIES, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
+                .build();
+        return new Endpoint(raftGroup, props, client);
+    }
+
+    /** What the sync provider serving peers reads of this member. */
+    private record ProviderView(String groupId, String memberId, Replica replica, Leases leases, Consensus consensus)
+            implements ProviderContext {
+        @Override
+        public CommittedLog log() {
+            return replica.log();
+        }
+
+        @Override
+        public List<SnapshotRecord> snapshots() {
+            return replica.snapshots();
+        }
+
+        @Override
+        public ContentStore store() {
+            return replica.store();
+        }
+
+        @Override
+        public LogPosition applied() {
+            return replica.applied();
+        }
+
+        @Override
+        public Optional<String> leader() {
+            return Optional.ofNullable(consensus.leader());
         }
     }
 
@@ -405,7 +396,7 @@ public final class Group implements AutoCloseable {
         log.warn("group {}: restarting the consensus engine on member {}", config.name(), config.self());
         catchUp.cancel("the consensus engine restarts", true);
         try {
-            server.close();
+            consensus.server().close();
         } catch (IOException e) {
             log.warn("group {}: closing the consensus engine failed, starting a new one anyway: {}", config.name(),
                     e.toString());
@@ -413,7 +404,7 @@ public final class Group implements AutoCloseable {
         RatisMachine fresh = new RatisMachine(replica, catchUp, config.self(),
                 groupDir(config, id.toString()).resolve(HELD_FILE));
         RaftServer next = newServer(config, raftGroup, props, fresh);
-        machine.set(fresh);
+        consensus.use(next, fresh);
         try {
             next.start();
             checkContinuity(id.toString(), next.getDivision(raftGroupId), fresh);
@@ -426,7 +417,6 @@ public final class Group implements AutoCloseable {
             }
             throw e;
         }
-        server = next;
     }
 
     /**
@@ -491,33 +481,8 @@ public final class Group implements AutoCloseable {
         return p;
     }
 
-    /**
-     * The other members, leader last (it has the most work already): those of the configuration
-     * Ratis holds (members added or removed since the start included), or the configured ones
-     * while it cannot be read.
-     */
-    private static List<Peer> peersOf(GroupConfig config, List<GroupMember> fallback, RaftServer server,
-                                      RaftGroupId raftGroupId, String leader) {
-        List<GroupMember> members = fallback;
-        try {
-            List<GroupMember> held = server == null ? List.of()
-                    : MemberChanges.Conf.of(server.getDivision(raftGroupId)).all();
-            if (!held.isEmpty()) {
-                members = held;
-            }
-        } catch (IOException | RuntimeException e) {
-            log.debug("group {}: membership not readable, using the configured one: {}", config.name(), e.toString());
-        }
-        return members.stream()
-                .filter(m -> !m.id().equals(config.self()))
-                .map(m -> new Peer(m.id(), m.http(), m.id().equals(leader)))
-                .sorted(Comparator.comparing(Peer::leader))
-                .toList();
-    }
-
     private List<Peer> peers() {
-        RatisMachine m = machine.get();
-        return peersOf(config, knownMembers, server, raftGroupId, m == null ? null : m.leader());
+        return consensus.peers();
     }
 
     public GroupId id() {
@@ -620,11 +585,11 @@ public final class Group implements AutoCloseable {
 
     public GroupStatus status() {
         String role = "UNKNOWN";
-        String consensus = "CLOSED";
+        String state = "CLOSED";
         long commit = -1;
         try {
-            RaftServer.Division d = server.getDivision(raftGroupId);
-            consensus = d.getInfo().getLifeCycleState().name();
+            RaftServer.Division d = division();
+            state = d.getInfo().getLifeCycleState().name();
             // A closed division keeps its last role: a stopped leader must not look like one.
             var current = d.getInfo().getCurrentRole();
             role = d.getInfo().isAlive() && current != null ? current.name() : "UNKNOWN";
@@ -634,7 +599,7 @@ public final class Group implements AutoCloseable {
             log.debug("group {}: no division: {}", id, e.toString());
         }
         CatchUp.State c = catchUp.state();
-        return new GroupStatus(id.toString(), config.name(), config.self(), role, consensus, machine.get().leader(),
+        return new GroupStatus(id.toString(), config.name(), config.self(), role, state, consensus.leader(),
                 replica.applied(), commit, replica.latestSnapshot().map(SnapshotRecord::position).orElse(null),
                 c.running(), c.attempts(), c.lastError(), c.running() ? c.progress() : null, stallWatch.health(),
                 members(), joinPhase == null ? null : joinPhase.name());
@@ -642,15 +607,11 @@ public final class Group implements AutoCloseable {
 
     /** The configuration this member's consensus engine holds, or an empty one while it is not readable. */
     private MemberChanges.Conf localConf() {
-        try {
-            MemberChanges.Conf c = MemberChanges.Conf.of(division());
-            if (c.roleOf(config.self()).isPresent()) {
-                wasMember = true;
-            }
-            return c;
-        } catch (IOException | RuntimeException e) {
-            return MemberChanges.Conf.EMPTY;
+        MemberChanges.Conf c = consensus.conf();
+        if (c.roleOf(config.self()).isPresent()) {
+            wasMember = true;
         }
+        return c;
     }
 
     /**
@@ -659,10 +620,10 @@ public final class Group implements AutoCloseable {
      */
     public List<GroupStatus.Member> members() {
         MemberChanges.Conf c = localConf();
-        String leader = machine.get().leader();
+        String leader = consensus.leader();
         java.util.Map<String, Long> commits = new java.util.HashMap<>();
         try {
-            for (var ci : server.getDivision(raftGroupId).getCommitInfos()) {
+            for (var ci : division().getCommitInfos()) {
                 commits.put(ci.getServer().getId().toStringUtf8(), ci.getCommitIndex() + 1);
             }
         } catch (IOException | RuntimeException e) {
@@ -685,11 +646,6 @@ public final class Group implements AutoCloseable {
         return localConf().stable();
     }
 
-    /** The log index of the configuration this member holds (newer configurations have higher ones). */
-    long membershipIndex() {
-        return localConf().index();
-    }
-
     /**
      * Removes a member from the group (a dead one, or one that leaves), through the leader, as one
      * compare-and-set change against the membership this member holds.
@@ -699,7 +655,7 @@ public final class Group implements AutoCloseable {
      */
     public void removeMember(String memberId) throws MembershipException {
         try {
-            changes.remove(localConf(), memberId, machine.get().leader());
+            changes.remove(localConf(), memberId, consensus.leader());
         } catch (MembershipException e) {
             if (e.kind() == MembershipException.Kind.REFUSED || e.kind() == MembershipException.Kind.NOT_A_MEMBER
                     || !removedWithin(memberId, Duration.ofSeconds(5))) {
@@ -752,14 +708,14 @@ public final class Group implements AutoCloseable {
                 while (localConf().roleOf(config.self()).isEmpty()) {
                     MemberChanges.Conf remote = remoteConf(config, id.toString(), peers, localConf().all());
                     if (remote != null) {
-                        knownMembers = remote.all();
+                        consensus.known(remote.all());
                     }
                     if (remote == null || remote.roleOf(config.self()).isPresent()) {
                         Thread.sleep(300); // Added already (the entry is on its way here), or nobody answered.
                         continue;
                     }
                     try {
-                        changes.addListener(remote, config.selfMember(), machine.get().leader());
+                        changes.addListener(remote, config.selfMember(), consensus.leader());
                     } catch (MembershipException e) {
                         log.info("group {}: not added yet, trying again: {}", config.name(), e.getMessage());
                         Thread.sleep(1000);
@@ -774,7 +730,7 @@ public final class Group implements AutoCloseable {
                 joinPhase = JoinPhase.PROMOTING;
                 while (localConf().roleOf(config.self()).orElse(null) == RaftPeerRole.LISTENER) {
                     try {
-                        changes.promote(localConf(), config.self(), machine.get().leader());
+                        changes.promote(localConf(), config.self(), consensus.leader());
                     } catch (MembershipException e) {
                         log.info("group {}: not promoted yet, trying again: {}", config.name(), e.getMessage());
                         Thread.sleep(1000);
@@ -814,15 +770,6 @@ public final class Group implements AutoCloseable {
                         e.getCause() == null ? e.toString() : e.getCause().toString());
                 Thread.sleep(1000);
             }
-        }
-    }
-
-    /** The index of the first entry this member's consensus log holds (ours, from 1), or -1 if unreadable. */
-    long consensusLogStart() {
-        try {
-            return division().getRaftLog().getStartIndex() + 1;
-        } catch (IOException | RuntimeException e) {
-            return -1;
         }
     }
 
@@ -913,7 +860,8 @@ public final class Group implements AutoCloseable {
         catchUp.close();
         List<Exception> errors = new ArrayList<>();
         submitters.shutdownNow();
-        for (AutoCloseable c : List.<AutoCloseable>of(client, server, mount, fetcher, peers, metrics, replica)) {
+        for (AutoCloseable c : List.<AutoCloseable>of(client, consensus.server(), mount, fetcher, peers, metrics,
+                replica)) {
             try {
                 c.close();
             } catch (Exception e) {
@@ -943,7 +891,7 @@ public final class Group implements AutoCloseable {
 
     /** The running consensus division (tests stop it to play a division Ratis closed). */
     RaftServer.Division division() throws IOException {
-        return server.getDivision(raftGroupId);
+        return consensus.division();
     }
 
     /** What the stall watch reads: the live division, the replica, the catch-up, the peers. */

@@ -11,7 +11,6 @@ import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.RouteRequest;
 import io.statesync.transfer.server.RouteResponse;
 import java.time.Duration;
-import java.util.function.Supplier;
 
 /**
  * A group's HTTP routes under {@code /groups/{id}/} (its store's blobs at {@code ipfs/{cid}} are
@@ -35,20 +34,17 @@ final class GroupRoutes implements Route {
     private final SyncProvider provider;
     private final Leases leases;
     private final Replica replica;
-    private final Supplier<String> leader;
-    /** The running group, or null while it starts. */
-    private final Supplier<Group> group;
+    private final Consensus consensus;
 
     GroupRoutes(String groupId, GroupConfig config, String typeTag, SyncProvider provider, Leases leases,
-                Replica replica, Supplier<String> leader, Supplier<Group> group) {
-        this.group = group;
+                Replica replica, Consensus consensus) {
+        this.consensus = consensus;
         this.groupId = groupId;
         this.config = config;
         this.typeTag = typeTag;
         this.provider = provider;
         this.leases = leases;
         this.replica = replica;
-        this.leader = leader;
     }
 
     @Override
@@ -63,28 +59,30 @@ final class GroupRoutes implements Route {
                 ObjectNode n = JSON.createObjectNode();
                 n.put("id", groupId).put("name", config.name()).put("typeTag", typeTag)
                         .put("sync", config.sync().signature().description()).put("member", config.self())
-                        .put("leader", leader.get()).put("appliedIndex", replica.applied().index())
+                        .put("leader", consensus.leader()).put("appliedIndex", replica.applied().index())
                         .put("appliedTerm", replica.applied().term());
-                Group g = group.get();
-                if (g != null) {
+                try {
                     // Where the consensus log starts: a member behind it needs a catch-up to get there.
-                    n.put("logStart", g.consensusLogStart());
+                    n.put("logStart", consensus.division().getRaftLog().getStartIndex() + 1);
+                } catch (java.io.IOException | RuntimeException e) {
+                    // Consensus is not running (starting, or restarting): the log start is not known.
                 }
                 yield RouteResponse.json(n.toString());
             }
             case "members" -> {
                 req.requireMethod("GET");
-                Group g = group.get();
-                if (g == null) {
-                    throw new RouteException(503, "group " + config.name() + " is starting");
+                MemberChanges.Conf conf = consensus.conf();
+                if (conf.all().isEmpty()) {
+                    throw new RouteException(503, "group " + config.name() + ": consensus is not running here");
                 }
                 ObjectNode n = JSON.createObjectNode();
-                var members = g.members();
-                n.put("stable", g.membershipStable()).put("leader", leader.get())
-                        .put("index", g.membershipIndex());
+                n.put("stable", conf.stable()).put("leader", consensus.leader()).put("index", conf.index());
                 var list = n.putArray("members");
-                members.forEach(m -> list.addObject().put("id", m.id()).put("role", m.role().name())
-                        .put("raft", m.raft()).put("http", m.http().toString()).put("index", m.index()));
+                for (GroupMember m : conf.all()) {
+                    list.addObject().put("id", m.id())
+                            .put("role", conf.listeners().contains(m) ? "LISTENER" : "FOLLOWER")
+                            .put("raft", m.raftAddress()).put("http", m.http().toString());
+                }
                 yield RouteResponse.json(n.toString());
             }
             case "leases" -> {

@@ -74,7 +74,85 @@ final class RatisMachine extends BaseStateMachine {
     @Override
     public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage storage) throws IOException {
         super.initialize(server, groupId, storage);
-        getLifeCycle().startAndTransition(() -> resumeAt(startPosition()));
+        LogPosition start = startPosition();
+        dropStaleOpenSegment(storage.getStorageDir().getCurrentDir().toPath(), start);
+        getLifeCycle().startAndTransition(() -> resumeAt(start));
+    }
+
+    /**
+     * Removes Ratis's open log segment when it ends below the snapshot position Ratis starts from
+     * (every entry in it is covered, and the next entry Ratis receives would not follow its last). Ratis drops closed segments below its snapshot when
+     * it opens the log, but not the open one, and then refuses every entry the leader sends
+     * ("gap between start index 3429 and first entry to append 3684"): the member stalls until a
+     * recovery. Seen in the restart soak when a node stopped right after a catch-up, between our
+     * recording the new position and Ratis's purge of its old log. Called before Ratis opens the
+     * log; what is removed is covered by the state the replica holds.
+     */
+    static void dropStaleOpenSegment(Path currentDir, LogPosition start) throws IOException {
+        long snapshot = start.index() - 1; // Ratis's numbering
+        if (snapshot < 0 || !Files.isDirectory(currentDir)) {
+            return;
+        }
+        try (var files = Files.list(currentDir)) {
+            for (Path f : files.toList()) {
+                var m = java.util.regex.Pattern.compile("log_inprogress_(\\d+)").matcher(f.getFileName().toString());
+                if (!m.matches()) {
+                    continue;
+                }
+                long first = Long.parseLong(m.group(1));
+                if (first > snapshot) {
+                    continue;
+                }
+                long last = lastIndexIn(f, first);
+                if (last < snapshot) {
+                    log.warn("{}: removing the consensus log's open segment {} (entries {}..{}), all at or below the "
+                            + "snapshot position {} consensus starts from", f.getParent(), f.getFileName(), first, last,
+                            snapshot);
+                    Files.delete(f);
+                }
+            }
+        }
+    }
+
+    /**
+     * The index of the last entry in a Ratis segment file starting at {@code first}, or {@code
+     * first - 1} if it holds none. The format: the header {@code RaftLog1}, then per entry a
+     * varint length, the entry, a 4-byte checksum; the rest of a preallocated file is zeros.
+     */
+    static long lastIndexIn(Path segment, long first) throws IOException {
+        long last = first - 1;
+        try (var in = new java.io.DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(segment)))) {
+            byte[] header = in.readNBytes(8);
+            if (header.length < 8) {
+                return last;
+            }
+            while (true) {
+                int length = readVarint(in);
+                if (length <= 0) {
+                    return last;
+                }
+                byte[] entry = in.readNBytes(length);
+                if (entry.length < length || in.readNBytes(4).length < 4) {
+                    return last; // a torn tail: Ratis drops it too
+                }
+                last = LogEntryProto.parseFrom(entry).getIndex();
+            }
+        }
+    }
+
+    private static int readVarint(java.io.DataInputStream in) throws IOException {
+        int value = 0;
+        for (int shift = 0; shift < 32; shift += 7) {
+            int b = in.read();
+            if (b < 0) {
+                return -1;
+            }
+            value |= (b & 0x7f) << shift;
+            if ((b & 0x80) == 0) {
+                return value;
+            }
+        }
+        return -1;
     }
 
     /**

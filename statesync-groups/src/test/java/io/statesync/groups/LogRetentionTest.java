@@ -66,7 +66,14 @@ class LogRetentionTest {
         long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
         while (true) {
             long before = g.committedLog().bytes();
-            long onDisk = segmentBytes(memberDir);
+            long onDisk;
+            try {
+                onDisk = segmentBytes(memberDir);
+            } catch (java.io.UncheckedIOException e) {
+                // Ratis removed one of its own files while the walk passed by: not settled yet.
+                Thread.sleep(100);
+                continue;
+            }
             if (before == onDisk && g.committedLog().bytes() == before || System.nanoTime() > deadline) {
                 return onDisk;
             }
