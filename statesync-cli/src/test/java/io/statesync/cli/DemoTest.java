@@ -27,6 +27,15 @@ class DemoTest {
                 || l.startsWith("sources used") && l.contains("n2") || l.startsWith("sources used") && l.contains("n3")),
                 "the joiner fetched from its peers: " + r.out());
         assertEquals(4, r.out().lines().filter(l -> l.matches("n[1-4] +\\{t0=.*, t1=.*}")).count(), r.out());
+        // The joiner came in through the API: the founders' configs never name it, and every thread
+        // counted 3 voters before and 4 after, n4 a voter
+        for (int i = 1; i <= 3; i++) {
+            assertFalse(Files.readString(work.resolve("n" + i + ".yaml")).contains("n4"));
+        }
+        assertTrue(Files.readString(work.resolve("n4.yaml")).contains("join: [http://127.0.0.1:"));
+        assertEquals(2, r.out().lines().filter(l -> l.startsWith("members of t")
+                && l.matches(".*before n\\d (leader|follower), n\\d (leader|follower), n\\d (leader|follower); "
+                + "after .*n4 (leader|follower).*")).count(), r.out());
         // Every node logged to its file and was stopped: no process is left behind.
         for (int i = 1; i <= 4; i++) {
             assertTrue(Files.size(work.resolve("n" + i + ".log")) > 0);

@@ -140,7 +140,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
 
         List<URI> join = new ArrayList<>();
         for (String u : root.strings("join")) {
-            join.add(Section.parseUrl("join", u));
+            join.add(Section.parseUrl(root.where("join"), u));
         }
         List<Member> members = new ArrayList<>();
         JsonNode ms = root.node.get("members");

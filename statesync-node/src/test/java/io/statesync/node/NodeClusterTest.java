@@ -137,6 +137,47 @@ class NodeClusterTest {
     }
 
     @Test
+    @Order(4)
+    void theAdminApiListsMembersAndRefusesBadRemovalsWithAReason() throws Exception {
+        Node n = nodes.get(0);
+        // Every thread lists the four configured members (n4 is a member that has not started yet)
+        JsonNode members = JSON.readTree(get(n, "/admin/members").body());
+        for (ThreadId t : THREADS) {
+            List<String> ids = new ArrayList<>();
+            members.path("threads").path(t.name()).forEach(m -> ids.add(m.path("id").asText()));
+            assertEquals(List.of("n1", "n2", "n3", "n4"), ids.stream().sorted().toList(), members.toString());
+        }
+        // And /node/status carries them too, with roles
+        JsonNode status = JSON.readTree(get(n, "/node/status").body());
+        assertEquals(4, status.path("threads").get(0).path("members").size(), status.toString());
+
+        HttpResponse<String> unknown = post(n, "/admin/members/n9/remove", new byte[0]);
+        assertEquals(404, unknown.statusCode(), unknown.body());
+        assertTrue(unknown.body().contains("'n9' is not a member of any thread"), unknown.body());
+        HttpResponse<String> malformed = post(n, "/admin/members/" + "x".repeat(65) + "/remove", new byte[0]);
+        assertEquals(400, malformed.statusCode(), malformed.body());
+        assertTrue(malformed.body().contains("member ids are 1-64 of"), malformed.body());
+        HttpResponse<String> self = post(n, "/admin/members/n1/remove", new byte[0]);
+        assertEquals(409, self.statusCode(), self.body());
+        assertTrue(self.body().contains("POST /admin/leave"), self.body());
+        assertEquals(404, post(n, "/admin/nothing", new byte[0]).statusCode());
+        assertEquals(405, post(n, "/admin/members", new byte[0]).statusCode());
+        assertEquals(405, get(n, "/admin/leave").statusCode());
+        // Nothing was removed by any of that
+        assertEquals(4, JSON.readTree(get(n, "/admin/members").body()).path("threads").path("t0").size());
+    }
+
+    @Test
+    @Order(5)
+    void theClusterRouteTellsAJoinerTheThreadsGenesisAndMembers() throws Exception {
+        JsonNode c = JSON.readTree(get(nodes.get(1), "/node/cluster").body());
+        assertEquals("[\"t0\",\"t1\"]", c.path("threads").toString());
+        assertEquals(1_000_000_000_000L, c.path("genesis").path(TestNodes.FAUCET.account().hex()).asLong());
+        assertEquals(4, c.path("members").size());
+        assertTrue(c.path("gossip").asText().startsWith("127.0.0.1:"), c.toString());
+    }
+
+    @Test
     @Order(10)
     void aNodeWithAnEmptyDataDirectoryGetsTheStateFromItsPeersAndFollows() throws Exception {
         // Some state on both threads, and saved states that cover it.

@@ -91,6 +91,9 @@ class NodeConfigTest {
             "zero tries              | '  maxTries: 3'            | '  maxTries: 0'       | 'sync.maxTries: 0 is out of range'",
             "zero retry wait         | '  retryWait: 2s'          | '  retryWait: 0s'     | 'sync.retryWait: must be positive'",
             "section not a mapping   | 'sync:'                    | 'sync: 3'             | 'not valid YAML'",
+            "members and join        | 'threads: [t0, t1]'        | 'threads: [t0, t1]\njoin: [http://127.0.0.1:8102]' | 'list either members (a founder) or join (a joiner), not both'",
+            "bad join url            | 'threads: [t0, t1]'        | 'threads: [t0, t1]\njoin: [nowhere]' | 'join:'",
+            "negative faucet         | 'threads: [t0, t1]'        | 'threads: [t0, t1]\ngenesis:\n  faucetBalance: -1' | 'genesis.faucetBalance:'",
     })
     void aBadValueIsOneLineNamingTheKey(String name, String find, String replace, String expected) throws Exception {
         String yaml = VALID.replaceFirst(java.util.regex.Pattern.quote(find), java.util.regex.Matcher.quoteReplacement(replace));
@@ -100,6 +103,40 @@ class NodeConfigTest {
 
         assertTrue(e.getMessage().contains(expected), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+    }
+
+    static final String JOINER = """
+            node:
+              id: n4
+              dataDir: data/n4
+              raft: 10.0.0.4:7102
+            http:
+              host: 10.0.0.4
+              port: 7100
+            threads: [t0, t1]
+            join: [http://10.0.0.1:7120, http://10.0.0.2:7140]
+            genesis:
+              faucetBalance: 0
+              accounts:
+                "%s": 1000
+            """.formatted("ab".repeat(32));
+
+    @Test
+    void aJoinerNamesNodesToJoinThroughAndItsOwnAddresses() throws Exception {
+        NodeConfig c = load(JOINER);
+        assertEquals(List.of(java.net.URI.create("http://10.0.0.1:7120"), java.net.URI.create("http://10.0.0.2:7140")),
+                c.join());
+        assertEquals(1, c.members().size(), "only itself");
+        assertEquals("http://10.0.0.4:7100", c.self().http().toString());
+        assertEquals(7102, c.self().raft().getPort());
+        assertEquals(1, c.genesis().balances().size(), "no faucet of its own: the accounts as written");
+    }
+
+    @Test
+    void aJoinerWithoutItsConsensusAddressIsOneLine() {
+        NodeConfig.ConfigException e = assertThrows(NodeConfig.ConfigException.class,
+                () -> load(JOINER.replace("  raft: 10.0.0.4:7102\n", "")));
+        assertTrue(e.getMessage().startsWith("node.raft:"), e.getMessage());
     }
 
     @Test
