@@ -287,14 +287,16 @@ final class DemoCluster implements AutoCloseable {
      */
     static int freePort(int count) throws IOException {
         for (int attempt = 0; attempt < 200; attempt++) {
-            int base = count == 1 ? 0 : ThreadLocalRandom.current().nextInt(20_000, 60_000);
+            // Below Linux's ephemeral range (32768-60999): a port picked there and released can be
+            // taken by any process's outgoing connection before the node binds it.
+            int base = ThreadLocalRandom.current().nextInt(10_000, 32_000 - count);
             List<ServerSocket> held = new ArrayList<>();
             try {
                 int first = -1;
                 for (int i = 0; i < count; i++) {
                     ServerSocket s = new ServerSocket();
                     held.add(s);
-                    s.bind(new InetSocketAddress("127.0.0.1", base == 0 ? 0 : base + i));
+                    s.bind(new InetSocketAddress("127.0.0.1", base + i));
                     if (i == 0) {
                         first = s.getLocalPort();
                     }

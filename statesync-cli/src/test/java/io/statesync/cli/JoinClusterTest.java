@@ -167,7 +167,7 @@ class JoinClusterTest {
     /** A base port with the ports init will hand out (founders and joiners) all free right now. */
     private static int freeBase() throws IOException {
         for (int attempt = 0; attempt < 50; attempt++) {
-            int base = ThreadLocalRandom.current().nextInt(20_000, 50_000);
+            int base = ThreadLocalRandom.current().nextInt(10_000, 31_500); // below the ephemeral range
             boolean free = true;
             for (int p = base + 20; p < base + 420 && free; p++) {
                 try (ServerSocket socket = new ServerSocket(p)) {

@@ -71,12 +71,14 @@ final class CatchUp {
 
     /** Starts catching up to at least {@code target}, or returns the catch-up already running. */
     synchronized CompletableFuture<LogPosition> start(LogPosition target) {
-        if (target.index() > lastTarget.index()) {
-            lastTarget = target;
-        }
         if (running != null && !running.isDone()) {
+            if (target.index() > lastTarget.index()) {
+                lastTarget = target;
+            }
             return running;
         }
+        // A new catch-up aims where it is asked to, not where an earlier one aimed.
+        lastTarget = target;
         if (closed) {
             return CompletableFuture.failedFuture(new CancellationException("the group is closed"));
         }

@@ -86,6 +86,32 @@ class MembershipTest {
     }
 
     @Test
+    void aJoinGoesOnThroughALeaderChange() throws Exception {
+        // Given 3 founders with state, and a fourth starting to join
+        try (TestCluster c = new TestCluster(tmp, 4, SnapshotSync.DEFAULT, cfg -> cfg.withSnapshotEvery(200))
+                .founders(3).startAll()) {
+            c.write("a", 1000);
+            int leader = c.leader().index;
+            c.startHttp(3);
+            c.startGroup(3);
+            TestCluster.Node joiner = c.nodes[3];
+
+            // When the leader stops while the joiner loads the state or asks to be added
+            c.stop(leader);
+
+            // Then the joiner still becomes a voter, through whichever founder leads next
+            TestCluster.await(Duration.ofSeconds(120), () -> joiner.group.joinPhase() == Group.JoinPhase.MEMBER,
+                    () -> " joined" + c.describe());
+            TestCluster.await(Duration.ofSeconds(30), () -> voters(joiner.group).size() == 4,
+                    () -> " 4 voters: " + joiner.group.members());
+            // And the group commits with 3 of its 4 voters running, the joiner among them
+            c.write("b", 100);
+            c.awaitConverged(Duration.ofSeconds(60));
+            assertEquals(1100, joiner.machine.size());
+        }
+    }
+
+    @Test
     void unsafeAndUnknownRemovalsAreRefusedWithAReason() throws Exception {
         try (TestCluster c = new TestCluster(tmp, 2, SnapshotSync.DEFAULT, cfg -> cfg).startAll()) {
             Group g = c.leader().group;

@@ -79,11 +79,22 @@ final class TestCluster implements AutoCloseable {
         return this;
     }
 
+    /**
+     * A free loopback port below Linux's ephemeral range (32768-60999): a port picked there and
+     * released can be taken by any process's outgoing connection before Ratis binds it (seen as
+     * "Failed to start Grpc server: Address already in use" while other tests ran).
+     */
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            s.setReuseAddress(true);
-            return s.getLocalPort();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = java.util.concurrent.ThreadLocalRandom.current().nextInt(10_000, 32_000);
+            try (ServerSocket s = new ServerSocket()) {
+                s.bind(new InetSocketAddress("127.0.0.1", port));
+                return port;
+            } catch (IOException busy) {
+                // another one
+            }
         }
+        throw new IOException("no free port below the ephemeral range");
     }
 
     /** Members from this index on are not founders: they join through the founders (see {@link #founders}). */

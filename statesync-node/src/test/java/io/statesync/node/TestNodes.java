@@ -53,14 +53,15 @@ final class TestNodes {
     /** The first of {@code count} consecutive free loopback ports. */
     static int freePorts(int count) throws IOException {
         for (int attempt = 0; attempt < 100; attempt++) {
-            int base = count == 1 ? 0 : ThreadLocalRandom.current().nextInt(20_000, 60_000);
+            // Below Linux's ephemeral range: a released ephemeral port can go to any outgoing connection.
+            int base = ThreadLocalRandom.current().nextInt(10_000, 32_000 - count);
             List<ServerSocket> held = new ArrayList<>();
             try {
                 int first = -1;
                 for (int i = 0; i < count; i++) {
                     ServerSocket s = new ServerSocket();
                     held.add(s);
-                    s.bind(new InetSocketAddress("127.0.0.1", base == 0 ? 0 : base + i));
+                    s.bind(new InetSocketAddress("127.0.0.1", base + i));
                     first = i == 0 ? s.getLocalPort() : first;
                 }
                 return first;
