@@ -232,6 +232,11 @@ public final class Node implements AutoCloseable {
         return discovery == null ? null : discovery.id();
     }
 
+    /** The node's gossip, or null without it (tests read its catalog). */
+    Discovery discovery() {
+        return discovery;
+    }
+
     /** The node's state-sync service: saved states, load tasks, reset. */
     public StateSyncService stateSync() {
         return stateSync;

@@ -57,7 +57,7 @@ public final class StateSyncService implements AutoCloseable {
      * @param trustedKeys gossip nodes trusted as sources on every thread, besides the members
      */
     public record Policy(long importMinDistance, List<NodeId> trustedKeys) {
-        public static final Policy DEFAULT = new Policy(5, List.of());
+        public static final Policy DEFAULT = new Policy(5, List.of()); // the seed's minimum import distance
 
         public Policy {
             trustedKeys = List.copyOf(trustedKeys);
