@@ -145,7 +145,7 @@ class ImportDecisionTest {
         // Then it loaded the offered saved state ...
         Node n3 = cluster.nodes[N3];
         assertTrue(Cluster.count(n3, DECISIONS, Map.of("decision", "import_needed")) >= 1, decisions(n3));
-        assertEquals(1, Cluster.count(n3, "statesync.node.state.loads", Map.of("outcome", "loaded")));
+        assertTrue(Cluster.count(n3, "statesync.node.state.loads", Map.of("outcome", "loaded")) >= 1);
         assertEquals(target, cluster.head(n3));
         // ... and, once installed, dropped its own saved states below it, with their pointer files.
         List<SnapshotRecord> held = cluster.group(n3).snapshots();

@@ -97,7 +97,7 @@ class TrustedSourcesTest {
 
                 // Then the members served it; the outsider was left out, counted, and never asked.
                 Node n3 = cluster.nodes[N3];
-                assertEquals(1, Cluster.count(n3, "statesync.node.state.loads", Map.of("outcome", "loaded")));
+                assertTrue(Cluster.count(n3, "statesync.node.state.loads", Map.of("outcome", "loaded")) >= 1);
                 assertTrue(Cluster.count(n3, "statesync.sync.sources.filtered", Map.of("reason", "untrusted_signer",
                         "thread", "t0")) >= 1, "the outsider's ad was filtered");
                 assertTrue(n3.registry().scrape().lines().anyMatch(l -> l.startsWith(

@@ -73,8 +73,16 @@ public final class LedgerSync implements StateSync, AutoCloseable {
      * @param gossip nodes that advertise a thread's saved states by gossip; {@link PeerSources#NONE} without gossip
      * @param chain the thread's ledger: told which block an install must hold
      * @param ledger the ledger's repository: judges offers ({@link StateRepository#decide}) and prunes
+     * @param members told a session's peers (the group's members by id and URL) before it decides,
+     *     so that trust in their gossip cards is current
      */
-    public record Parts(PeerSources gossip, LocalChain chain, StateRepository ledger) {
+    public record Parts(PeerSources gossip, LocalChain chain, StateRepository ledger, MembersSeen members) {
+    }
+
+    /** Hears the members a catch-up session works with. */
+    @FunctionalInterface
+    public interface MembersSeen {
+        void seen(ThreadId thread, String self, List<Peer> peers) throws InterruptedException;
     }
 
     private final ThreadId thread;
@@ -189,6 +197,7 @@ public final class LedgerSync implements StateSync, AutoCloseable {
                         + " at or after log index " + need + " (offers: " + describe(offers)
                         + (reasons.isEmpty() ? "" : "; " + reasons) + ")");
             }
+            parts.members().seen(thread, ctx.memberId(), ctx.peers());
             // The newest offer on the agreed chain; one that is not is passed over, not loaded.
             Offer chosen = null;
             Decision decision = null;

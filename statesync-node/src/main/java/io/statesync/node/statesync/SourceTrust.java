@@ -80,8 +80,17 @@ public final class SourceTrust implements AutoCloseable {
      * until it answers. Members gone from the configuration leave the set.
      */
     public void refresh(ThreadId thread, String selfMember, List<GroupStatus.Member> members) throws InterruptedException {
+        refreshFrom(thread, selfMember, members.stream().map(m -> new MemberUrl(m.id(), m.http())).toList());
+    }
+
+    /** A member of a thread's group and its HTTP base URL, as the group's configuration records them. */
+    public record MemberUrl(String id, URI http) {
+    }
+
+    /** As {@link #refresh}, from members given by id and URL (a catch-up session's peers). */
+    public void refreshFrom(ThreadId thread, String selfMember, List<MemberUrl> members) throws InterruptedException {
         Set<NodeId> ids = new HashSet<>(configured);
-        for (GroupStatus.Member m : members) {
+        for (MemberUrl m : members) {
             if (m.id().equals(selfMember)) {
                 if (self != null) {
                     ids.add(self);

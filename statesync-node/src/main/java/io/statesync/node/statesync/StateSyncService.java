@@ -112,7 +112,7 @@ public final class StateSyncService implements AutoCloseable {
     public synchronized LedgerSync strategyFor(ThreadId thread, LocalChain chain) {
         chains.put(thread, chain);
         return strategies.computeIfAbsent(thread, t -> new LedgerSync(t, config,
-                new LedgerSync.Parts(this::gossipSources, chain, repository), registry));
+                new LedgerSync.Parts(this::gossipSources, chain, repository, this::membersSeen), registry));
     }
 
     /**
@@ -134,6 +134,15 @@ public final class StateSyncService implements AutoCloseable {
     /** The gossip nodes the thread's loads take bytes from (its group members' and the configured keys). */
     public io.statesync.discovery.catalog.TrustedSet trusted(ThreadId thread) {
         return trust == null ? io.statesync.discovery.catalog.TrustedSet.of(List.of()) : trust.of(thread);
+    }
+
+    /** A catch-up's peers are the thread's members now: trust their cards before it decides and loads. */
+    private void membersSeen(ThreadId thread, String self, List<io.statesync.groups.sync.Peer> peers)
+            throws InterruptedException {
+        if (trust != null) {
+            trust.refreshFrom(thread, self, peers.stream().filter(p -> p.http() != null)
+                    .map(p -> new SourceTrust.MemberUrl(p.id(), p.http())).toList());
+        }
     }
 
     private void refreshTrust() {
