@@ -90,11 +90,12 @@ public final class SourceTrust implements AutoCloseable {
     /** As {@link #refresh}, from members given by id and URL (a catch-up session's peers). */
     public void refreshFrom(ThreadId thread, String selfMember, List<MemberUrl> members) throws InterruptedException {
         Set<NodeId> ids = new HashSet<>(configured);
+        if (self != null) {
+            // This node is a member of its own threads (its own card is never a source anyway).
+            ids.add(self);
+        }
         for (MemberUrl m : members) {
             if (m.id().equals(selfMember)) {
-                if (self != null) {
-                    ids.add(self);
-                }
                 continue;
             }
             if (m.http() == null) {
