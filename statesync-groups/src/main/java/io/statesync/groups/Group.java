@@ -836,6 +836,15 @@ public final class Group implements AutoCloseable {
         replica.prune();
     }
 
+    /**
+     * Drops the local snapshots {@code which} selects, never the newest one (what a restart
+     * rebuilds the state from), one a peer's session leases, or any while a snapshot is being
+     * written (it may be reusing their blobs). Returns the dropped ones.
+     */
+    public List<SnapshotRecord> dropSnapshots(java.util.function.Predicate<SnapshotRecord> which) throws IOException {
+        return replica.drop(which);
+    }
+
     /** Local snapshots, oldest first. */
     public List<SnapshotRecord> snapshots() {
         return replica.snapshots();

@@ -77,7 +77,9 @@ public final class Node implements AutoCloseable {
         this.discovery = discovery;
         this.stateSync = new StateSyncService(LoaderConfig.DEFAULT.withMaxTries(config.sync().maxTries())
                 .withRetryWait(config.sync().retryWait()).withDeadline(config.sync().deadline())
-                .withStaticStorages(config.sync().staticStorages()), discovery, registry);
+                .withStaticStorages(config.sync().staticStorages()),
+                new StateSyncService.Policy(config.sync().importMinDistance(), config.sync().trustedKeys()),
+                discovery, registry);
         this.watchdog = Thread.ofPlatform().name("statesync-node-watchdog").daemon(true).unstarted(this::watch);
     }
 
@@ -167,7 +169,7 @@ public final class Node implements AutoCloseable {
                     config.saveStateEvery());
             machines.add(machine);
             GroupConfig gc = GroupConfig.of(t.name(), config.id(), members, dir.resolve("group"),
-                            stateSync.strategyFor(t, machine::expectInstallOf))
+                            stateSync.strategyFor(t, machine))
                     .withSnapshotEvery(Math.max(64, 2 * Math.max(1, config.saveStateEvery())))
                     .withRetention(config.sync().retainSnapshots(), 10_000)
                     // Ratis purges only closed segments: a few blocks per segment lets it purge soon.
@@ -182,6 +184,7 @@ public final class Node implements AutoCloseable {
             } catch (io.statesync.groups.GroupMismatchException e) {
                 throw new IOException(e.getMessage(), e);
             }
+            stateSync.attach(t, group);
             group.onSnapshot(saved -> stateSync.saveStateForSharing(t, group, saved));
             // Snapshots recorded while the group opened were not heard; share the ones it holds.
             group.snapshots().forEach(saved -> stateSync.saveStateForSharing(t, group, saved));
@@ -222,6 +225,16 @@ public final class Node implements AutoCloseable {
         }
         return config.members().stream().filter(m -> m.id().equals(memberId)).map(NodeConfig.Member::http)
                 .findFirst();
+    }
+
+    /** This node's gossip identity (the fingerprint of its key, which signs its card), or null without gossip. */
+    public io.statesync.discovery.card.NodeId gossipId() {
+        return discovery == null ? null : discovery.id();
+    }
+
+    /** The node's gossip, or null without it (tests read its catalog). */
+    Discovery discovery() {
+        return discovery;
     }
 
     /** The node's state-sync service: saved states, load tasks, reset. */

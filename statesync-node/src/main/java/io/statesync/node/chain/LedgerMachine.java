@@ -8,6 +8,7 @@ import io.statesync.node.ledger.Genesis;
 import io.statesync.node.ledger.Ledger;
 import io.statesync.node.ledger.MalformedException;
 import io.statesync.node.ledger.ThreadId;
+import io.statesync.node.statesync.LocalChain;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -36,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * builds the new state into a fresh directory, verifies its state root, and only then switches
  * {@code current} and drops the old one, so a failed install keeps the old state.
  */
-public final class LedgerMachine implements StateMachine, AutoCloseable {
+public final class LedgerMachine implements StateMachine, LocalChain, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LedgerMachine.class);
     public static final String TYPE_TAG = "statesync-ledger/v1";
 
@@ -104,11 +105,22 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
         return read(l -> l.propose(pending, producer, timeMillis, maxTransactions, maxBytes));
     }
 
+    @Override
+    public io.statesync.node.ledger.Head head() {
+        return read(Ledger::head);
+    }
+
+    @Override
+    public java.util.Optional<io.statesync.node.ledger.BlockId> blockAt(long height) {
+        return read(l -> l.blockAt(height));
+    }
+
     /**
      * Says which block the next {@link #installSnapshot} must hold: a dump whose own head block
      * is another (even one that is self-consistent) is refused. A catch-up calls this with the
      * block its peers offered; installs at start-up, of this member's own snapshots, expect none.
      */
+    @Override
     public void expectInstallOf(io.statesync.node.ledger.BlockId block) {
         expectedBlock.set(block);
     }

@@ -165,7 +165,7 @@ final class LoadJob {
             }
             case Decision.Invalidated i -> {
                 return new LoadResult.Failed(address, anchor, "block " + anchorBlock.hex() + " of thread "
-                        + anchor.thread().name() + " is invalidated locally (decision=" + i + ")");
+                        + anchor.thread().name() + " is not on the agreed chain (decision=" + i + ")");
             }
             case Decision.ImportNeeded n -> {
                 // go on
@@ -335,7 +335,7 @@ final class LoadJob {
                     }
                     Decision d = withRepository(() -> task.repository().decide(thread, block, height));
                     if (d instanceof Decision.Invalidated) {
-                        throw new LoadFailure(what + " is invalidated locally (decision=" + d + ")");
+                        throw new LoadFailure(what + " is not on the agreed chain (decision=" + d + ")");
                     }
                     if (!(d instanceof Decision.ImportNeeded)) {
                         return new Fetched(thread, block, o.manifest(), null, thread.name() + ": decision=" + d);

@@ -29,9 +29,9 @@ public interface StateRepository {
     void install(ThreadId thread, BlockId block, Cid manifest) throws IOException;
 
     /**
-     * Told that no other load is queued or running, so unfinalized blocks of {@code thread} below
-     * {@code height} may be pruned (the seed's PruneNow). Called before the download and after the
-     * install. The default does nothing.
+     * Told that no other load is queued or running, so what the repository keeps of {@code
+     * thread} below {@code height} may be pruned (the seed's PruneNow; the node drops its saved
+     * states below it). Called before the download and after the install. The default does nothing.
      */
     default void pruneBelow(ThreadId thread, long height) {
     }
@@ -50,8 +50,8 @@ public interface StateRepository {
         record TooClose(long distance) implements Decision {
         }
 
-        /** The block was invalidated locally; importing it would be wrong. */
-        record Invalidated() implements Decision {
+        /** The block is not on the chain the node's group agreed on; importing it would be wrong. {@code reason} says how it is known. */
+        record Invalidated(String reason) implements Decision {
         }
     }
 }
