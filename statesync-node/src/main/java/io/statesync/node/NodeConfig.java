@@ -64,9 +64,31 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
      * @param retainSnapshots saved snapshots kept per thread, besides those a peer is fetching
      * @param stallTimeout how long a thread may stop following its group before the node reports it
      *     stalled (and tries to recover it; see the groups' stall watch)
+     * @param shareInterval the least time between two saves made on request ({@code POST
+     *     /admin/sync/share}); more requests within it are refused
+     * @param freshStateOnJoin whether a node that joins asks the node it joins through for a fresh
+     *     save of every thread first, so it loads a state close to the head
      */
     public record Sync(List<URI> staticStorages, int maxTries, Duration retryWait, Duration deadline,
-                       int retainSnapshots, Duration stallTimeout) {
+                       int retainSnapshots, Duration stallTimeout, Duration shareInterval, boolean freshStateOnJoin) {
+        public static final Duration DEFAULT_SHARE_INTERVAL = Duration.ofMinutes(1);
+
+        /** With the defaults for saves on request: one per minute at most, none asked for on joining. */
+        public Sync(List<URI> staticStorages, int maxTries, Duration retryWait, Duration deadline, int retainSnapshots,
+                    Duration stallTimeout) {
+            this(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout, DEFAULT_SHARE_INTERVAL,
+                    false);
+        }
+
+        public Sync withShareInterval(Duration v) {
+            return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout, v,
+                    freshStateOnJoin);
+        }
+
+        public Sync withFreshStateOnJoin(boolean v) {
+            return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout,
+                    shareInterval, v);
+        }
     }
 
     /** A bad configuration: the message names the key and says what is wrong, on one line. */
@@ -193,7 +215,8 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         long saveEvery = p.number("saveStateEvery", 100, 0, Long.MAX_VALUE);
 
         Section s = root.section("sync", false);
-        s.allow("staticStorages", "maxTries", "retryWait", "deadline", "retainSnapshots", "stallTimeout");
+        s.allow("staticStorages", "maxTries", "retryWait", "deadline", "retainSnapshots", "stallTimeout",
+                "shareInterval", "freshStateOnJoin");
         List<URI> statics = new ArrayList<>();
         for (String u : s.strings("staticStorages")) {
             statics.add(Section.parseUrl(s.where("staticStorages"), u));
@@ -202,7 +225,9 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                 s.positiveDuration("retryWait", Duration.ofMillis(500)),
                 s.positiveDuration("deadline", Duration.ofMinutes(30)),
                 (int) s.number("retainSnapshots", 2, 1, 1000),
-                s.positiveDuration("stallTimeout", Duration.ofSeconds(30)));
+                s.positiveDuration("stallTimeout", Duration.ofSeconds(30)),
+                s.positiveDuration("shareInterval", Sync.DEFAULT_SHARE_INTERVAL),
+                s.bool("freshStateOnJoin", false));
 
         Section g = root.section("genesis", false);
         g.allow("faucetSeed", "faucetBalance", "accounts");
@@ -341,6 +366,17 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                 throw new ConfigException(where(key) + v + " is out of range [" + min + ", " + max + "]");
             }
             return v;
+        }
+
+        boolean bool(String key, boolean fallback) throws ConfigException {
+            JsonNode n = get(key);
+            if (n == null) {
+                return fallback;
+            }
+            if (!n.isBoolean()) {
+                throw new ConfigException(where(key) + "'" + n.asText() + "' is not true or false");
+            }
+            return n.asBoolean();
         }
 
         int port(String key, Integer fallback, boolean zeroAllowed) throws ConfigException {
