@@ -66,8 +66,33 @@ final class ShareRequests {
      */
     Answer request(List<ChainThread> which, Duration wait) throws RouteException, InterruptedException {
         Map<ThreadId, Outcome> outcomes = new java.util.LinkedHashMap<>();
-        for (ChainThread t : which) {
-            outcomes.put(t.id(), submit(t));
+        long now = System.nanoTime();
+        List<ChainThread> claimed = new ArrayList<>();
+        synchronized (this) {
+            // Every thread of one request is claimed at once, so concurrent requests do not split
+            // the threads between them: the first takes all it may, the others are refused.
+            for (ChainThread t : which) {
+                Long last = lastSubmitted.get(t.id());
+                if (last != null && now - last < interval.toNanos()) {
+                    count(t, "limited");
+                    long ago = (now - last) / 1_000_000_000L;
+                    outcomes.put(t.id(), new Outcome.Limited("thread " + t.id().name()
+                            + ": a fresh state was requested here " + ago + " s ago; at most one per "
+                            + interval.toSeconds() + " s, the next in " + Math.max(1, interval.toSeconds() - ago)
+                            + " s"));
+                } else {
+                    lastSubmitted.put(t.id(), now);
+                    claimed.add(t);
+                }
+            }
+        }
+        for (ChainThread t : claimed) {
+            try {
+                outcomes.put(t.id(), submit(t));
+            } catch (RouteException e) {
+                claimed.subList(claimed.indexOf(t), claimed.size()).forEach(c -> release(c, now));
+                throw e;
+            }
         }
         long deadline = System.nanoTime() + wait.toNanos();
         for (ChainThread t : which) {
@@ -110,31 +135,17 @@ final class ShareRequests {
     record Answer(int status, ObjectNode body) {
     }
 
+    /** Commits the request on a thread this node claimed; the caller releases the claim if this throws. */
     private Outcome submit(ChainThread t) throws RouteException {
-        long now = System.nanoTime();
-        synchronized (this) {
-            Long last = lastSubmitted.get(t.id());
-            if (last != null && now - last < interval.toNanos()) {
-                count(t, "limited");
-                long ago = (now - last) / 1_000_000_000L;
-                return new Outcome.Limited("thread " + t.id().name() + ": a fresh state was requested here " + ago
-                        + " s ago; at most one per " + interval.toSeconds() + " s, the next in "
-                        + Math.max(1, interval.toSeconds() - ago) + " s");
-            }
-            // Claimed before the submit, so a flood of concurrent requests submits one.
-            lastSubmitted.put(t.id(), now);
-        }
         byte[] result;
         try {
             result = t.group().submitBlocking(new ShareRequest(interval).encode());
         } catch (IOException e) {
-            release(t, now);
             throw new RouteException(503, "thread " + t.id().name() + ": the request was not committed: "
                     + String.valueOf(e.getMessage()).replaceAll("[\\r\\n]+", " "));
         }
         Optional<ShareRequest.Answer> answer = ShareRequest.Answer.decode(result);
         if (answer.isEmpty()) {
-            release(t, now);
             throw new RouteException(503, "thread " + t.id().name() + ": the group answered '"
                     + new String(result, java.nio.charset.StandardCharsets.UTF_8).replaceAll("[\\r\\n]+", " ")
                     + "' (does every member run this version?)");
