@@ -68,6 +68,8 @@ class NodeConfigTest {
         assertEquals(Duration.ofSeconds(2), c.sync().retryWait());
         assertEquals(Duration.ofMinutes(10), c.sync().deadline());
         assertEquals(2, c.sync().retainSnapshots(), "default");
+        assertEquals(java.time.Duration.ofMinutes(1), c.sync().shareInterval(), "default");
+        assertFalse(c.sync().freshStateOnJoin(), "default");
         assertEquals(1, c.genesis().balances().size(), "the faucet");
         assertEquals("n1", c.self().id());
     }
@@ -90,6 +92,8 @@ class NodeConfigTest {
             "self not a member       | '  id: n1'                 | '  id: n9'            | 'members: this node (node.id n9) must be one of the members'",
             "zero tries              | '  maxTries: 3'            | '  maxTries: 0'       | 'sync.maxTries: 0 is out of range'",
             "zero retry wait         | '  retryWait: 2s'          | '  retryWait: 0s'     | 'sync.retryWait: must be positive'",
+            "zero share interval     | '  retryWait: 2s'          | '  retryWait: 2s\n  shareInterval: 0s' | 'sync.shareInterval: must be positive'",
+            "fresh state not boolean | '  retryWait: 2s'          | '  retryWait: 2s\n  freshStateOnJoin: yes please' | 'sync.freshStateOnJoin: ''yes please'' is not true or false'",
             "section not a mapping   | 'sync:'                    | 'sync: 3'             | 'not valid YAML'",
     })
     void aBadValueIsOneLineNamingTheKey(String name, String find, String replace, String expected) throws Exception {

@@ -319,6 +319,11 @@ class SyncControlsTest {
         HttpResponse<String> refused = load(leader, Map.of(THREADS.get(0), saved.get(THREADS.get(0)).get(1)));
         assertEquals(409, refused.statusCode(), refused.body());
         assertTrue(refused.body().contains("leads thread t0"), refused.body());
+        // And a follower that stands level is refused too: the members offer the state, it is not behind
+        Node follower = Stream.of(nodes).filter(n -> n != leader).findFirst().orElseThrow();
+        HttpResponse<String> level = load(follower, Map.of(THREADS.get(0), saved.get(THREADS.get(0)).get(1)));
+        assertEquals(409, level.statusCode(), level.body());
+        assertTrue(level.body().contains("nothing to load"), level.body());
 
         for (Node n : nodes) {
             for (ThreadId t : THREADS) {
