@@ -70,8 +70,9 @@ class SyncControlsTest {
     private static final Node[] nodes = new Node[3];
     private static HttpServer staticServer;
     private static Path staticDir;
-    /** Held closed, chunk requests to the static storage wait (manifests and pointers do not). */
+    /** Held closed, the requests to the static storage that {@link #held} picks wait. */
     private static volatile CountDownLatch chunkGate = new CountDownLatch(0);
+    private static volatile java.util.function.Predicate<String> held = path -> path.startsWith("/ipfs/bafkrei");
     /** n1's two newest saved states per thread, oldest first. */
     private static final Map<ThreadId, List<SnapshotRecord>> saved = new TreeMap<>(
             java.util.Comparator.comparing(ThreadId::name));
@@ -85,7 +86,7 @@ class SyncControlsTest {
         staticServer = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         staticServer.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         staticServer.createContext("/", exchange -> {
-            if (exchange.getRequestURI().getPath().startsWith("/ipfs/bafkrei")) {
+            if (held.test(exchange.getRequestURI().getPath())) {
                 try {
                     chunkGate.await();
                 } catch (InterruptedException e) {
@@ -247,24 +248,33 @@ class SyncControlsTest {
 
     @Test
     @Order(4)
-    void aLoadOfTwoThreadsWhereOneFailsInstallsNeither() throws Exception {
-        // Given t1's saved state has a chunk the static storage serves corrupted (t0's is intact)
+    void aLoadOfTwoThreadsWhereOneFailsCancelsTheOtherAndInstallsNeither() throws Exception {
+        // Given t1's saved state has a chunk the static storage serves corrupted, and t0's own
+        // chunks are held back (without a cancel, t0's fetch would wait out its 30 s chunk deadline)
         SnapshotRecord s0 = saved.get(THREADS.get(0)).get(0);
         SnapshotRecord s1 = saved.get(THREADS.get(1)).get(1);
         Set<Cid> t0Chunks = chunks(s0.manifest());
-        Cid victim = chunks(s1.manifest()).stream().filter(c -> !t0Chunks.contains(c)).findFirst().orElseThrow();
+        Set<Cid> t1Chunks = chunks(s1.manifest());
+        Cid victim = t1Chunks.stream().filter(c -> !t0Chunks.contains(c)).findFirst().orElseThrow();
+        Set<String> t0Only = new HashSet<>();
+        t0Chunks.stream().filter(c -> !t1Chunks.contains(c)).forEach(c -> t0Only.add("/ipfs/" + c));
+        assertFalse(t0Only.isEmpty());
         Path blob = staticDir.resolve("ipfs").resolve(victim.toString());
         byte[] good = Files.readAllBytes(blob);
         byte[] bad = good.clone();
         bad[bad.length / 2] ^= 0x55;
         Files.write(blob, bad);
+        held = t0Only::contains;
+        chunkGate = new CountDownLatch(1);
         try {
             // When one task loads both
+            long started = System.nanoTime();
             HttpResponse<String> queued = load(nodes[2], Map.of(THREADS.get(0), s0, THREADS.get(1), s1));
             assertEquals(202, queued.statusCode(), queued.body());
 
-            // Then it fails naming t1, and neither thread moved
+            // Then it fails naming t1, soon (t0's fetch was cancelled), and neither thread moved
             await(() -> "failed".equals(sync(nodes[2]).path("operatorLoad").path("state").asText()), 60);
+            assertTrue(System.nanoTime() - started < Duration.ofSeconds(20).toNanos(), "t0's fetch was cancelled");
             String reason = sync(nodes[2]).path("operatorLoad").path("reason").asText();
             assertTrue(reason.contains("thread t1"), reason);
             for (ThreadId t : THREADS) {
@@ -276,6 +286,7 @@ class SyncControlsTest {
             assertEquals(409, retry.statusCode(), retry.body());
             assertTrue(retry.body().contains("failed moments ago"), retry.body());
         } finally {
+            chunkGate.countDown();
             Files.write(blob, good);
         }
     }
@@ -319,11 +330,6 @@ class SyncControlsTest {
         HttpResponse<String> refused = load(leader, Map.of(THREADS.get(0), saved.get(THREADS.get(0)).get(1)));
         assertEquals(409, refused.statusCode(), refused.body());
         assertTrue(refused.body().contains("leads thread t0"), refused.body());
-        // And a follower that stands level is refused too: the members offer the state, it is not behind
-        Node follower = Stream.of(nodes).filter(n -> n != leader).findFirst().orElseThrow();
-        HttpResponse<String> level = load(follower, Map.of(THREADS.get(0), saved.get(THREADS.get(0)).get(1)));
-        assertEquals(409, level.statusCode(), level.body());
-        assertTrue(level.body().contains("nothing to load"), level.body());
 
         for (Node n : nodes) {
             for (ThreadId t : THREADS) {
@@ -340,6 +346,14 @@ class SyncControlsTest {
             }
             assertEquals(1, roots.size(), t.name() + " roots " + roots);
         }
+
+        // And a follower that stands level is refused too: its group's members offer their newest
+        // saved state (production is paused, so it stays), which it already holds
+        Node follower = Stream.of(nodes).filter(n -> n != leader).findFirst().orElseThrow();
+        List<SnapshotRecord> own = follower.thread("t0").orElseThrow().group().snapshots();
+        HttpResponse<String> level = load(follower, Map.of(THREADS.get(0), own.get(own.size() - 1)));
+        assertEquals(409, level.statusCode(), level.body());
+        assertTrue(level.body().contains("nothing to load"), level.body());
     }
 
     // ---- helpers ----
