@@ -69,32 +69,51 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
      *     worth importing; closer, the node replays the log instead
      * @param trustedKeys gossip nodes (their ids, i.e. key fingerprints) whose advertised saved
      *     states are used as sources besides those of the thread's current group members
+     * @param shareInterval the least time between two saves made on request ({@code POST
+     *     /admin/sync/share}); more requests within it are refused
+     * @param freshStateOnJoin whether a node that joins asks the node it joins through for a fresh
+     *     save of every thread first, so it loads a state close to the head
      */
     public record Sync(List<URI> staticStorages, int maxTries, Duration retryWait, Duration deadline,
-                       int retainSnapshots, Duration stallTimeout, long importMinDistance, List<NodeId> trustedKeys) {
+                       int retainSnapshots, Duration stallTimeout, long importMinDistance, List<NodeId> trustedKeys,
+                       Duration shareInterval, boolean freshStateOnJoin) {
         /** The seed's minimum import distance: closer than this, replaying the log is cheaper. */
         public static final long DEFAULT_IMPORT_MIN_DISTANCE = 5;
+        public static final Duration DEFAULT_SHARE_INTERVAL = Duration.ofMinutes(1);
 
         public Sync {
             staticStorages = List.copyOf(staticStorages);
             trustedKeys = List.copyOf(trustedKeys);
         }
 
-        /** With the default import distance and no trusted keys besides the members'. */
+        /**
+         * With the defaults: the seed's import distance, no trusted keys besides the members', at
+         * most one save on request per minute, none asked for on joining.
+         */
         public Sync(List<URI> staticStorages, int maxTries, Duration retryWait, Duration deadline, int retainSnapshots,
                     Duration stallTimeout) {
             this(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout,
-                    DEFAULT_IMPORT_MIN_DISTANCE, List.of());
+                    DEFAULT_IMPORT_MIN_DISTANCE, List.of(), DEFAULT_SHARE_INTERVAL, false);
         }
 
         public Sync withImportMinDistance(long blocks) {
             return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout, blocks,
-                    trustedKeys);
+                    trustedKeys, shareInterval, freshStateOnJoin);
         }
 
         public Sync withTrustedKeys(List<NodeId> keys) {
             return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout,
-                    importMinDistance, keys);
+                    importMinDistance, keys, shareInterval, freshStateOnJoin);
+        }
+
+        public Sync withShareInterval(Duration v) {
+            return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout,
+                    importMinDistance, trustedKeys, v, freshStateOnJoin);
+        }
+
+        public Sync withFreshStateOnJoin(boolean v) {
+            return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout,
+                    importMinDistance, trustedKeys, shareInterval, v);
         }
     }
 
@@ -229,7 +248,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
 
         Section s = root.section("sync", false);
         s.allow("staticStorages", "maxTries", "retryWait", "deadline", "retainSnapshots", "stallTimeout",
-                "importMinDistance", "trustedKeys");
+                "importMinDistance", "trustedKeys", "shareInterval", "freshStateOnJoin");
         List<URI> statics = new ArrayList<>();
         for (String u : s.strings("staticStorages")) {
             statics.add(Section.parseUrl(s.where("staticStorages"), u));
@@ -249,7 +268,9 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                 (int) s.number("retainSnapshots", 2, 1, 1000),
                 s.positiveDuration("stallTimeout", Duration.ofSeconds(30)),
                 s.number("importMinDistance", Sync.DEFAULT_IMPORT_MIN_DISTANCE, 1, 1_000_000_000),
-                trustedKeys);
+                trustedKeys,
+                s.positiveDuration("shareInterval", Sync.DEFAULT_SHARE_INTERVAL),
+                s.bool("freshStateOnJoin", false));
 
         Section g = root.section("genesis", false);
         g.allow("faucetSeed", "faucetBalance", "accounts");
@@ -388,6 +409,17 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                 throw new ConfigException(where(key) + v + " is out of range [" + min + ", " + max + "]");
             }
             return v;
+        }
+
+        boolean bool(String key, boolean fallback) throws ConfigException {
+            JsonNode n = get(key);
+            if (n == null) {
+                return fallback;
+            }
+            if (!n.isBoolean()) {
+                throw new ConfigException(where(key) + "'" + n.asText() + "' is not true or false");
+            }
+            return n.asBoolean();
         }
 
         int port(String key, Integer fallback, boolean zeroAllowed) throws ConfigException {

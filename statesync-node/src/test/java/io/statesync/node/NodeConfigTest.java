@@ -73,6 +73,8 @@ class NodeConfigTest {
         assertEquals(12, c.sync().importMinDistance());
         assertEquals(List.of(new io.statesync.discovery.card.NodeId("nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")),
                 c.sync().trustedKeys());
+        assertEquals(java.time.Duration.ofMinutes(1), c.sync().shareInterval(), "default");
+        assertFalse(c.sync().freshStateOnJoin(), "default");
         assertEquals(1, c.genesis().balances().size(), "the faucet");
         assertEquals("n1", c.self().id());
     }
@@ -104,6 +106,8 @@ class NodeConfigTest {
             "self not a member       | '  id: n1'                 | '  id: n9'            | 'members: this node (node.id n9) must be one of the members'",
             "zero tries              | '  maxTries: 3'            | '  maxTries: 0'       | 'sync.maxTries: 0 is out of range'",
             "zero retry wait         | '  retryWait: 2s'          | '  retryWait: 0s'     | 'sync.retryWait: must be positive'",
+            "zero share interval     | '  retryWait: 2s'          | '  retryWait: 2s\n  shareInterval: 0s' | 'sync.shareInterval: must be positive'",
+            "fresh state not boolean | '  retryWait: 2s'          | '  retryWait: 2s\n  freshStateOnJoin: yes please' | 'sync.freshStateOnJoin: ''yes please'' is not true or false'",
             "section not a mapping   | 'sync:'                    | 'sync: 3'             | 'not valid YAML'",
             "members and join        | 'threads: [t0, t1]'        | 'threads: [t0, t1]\njoin: [http://127.0.0.1:8102]' | 'list either members (a founder) or join (a joiner), not both'",
             "bad join url            | 'threads: [t0, t1]'        | 'threads: [t0, t1]\njoin: [nowhere]' | 'join:'",

@@ -103,15 +103,41 @@ public final class LedgerSync implements StateSync, AutoCloseable {
         return loader;
     }
 
-    /** Where a block's saved state is: the offering group peers of the running session, and gossip's. */
+    /**
+     * Where a block's saved state is: the offering group peers of the running session, sources
+     * named for the block by whoever queued a load of it ({@link #hint}), and gossip's.
+     */
     private List<PeerSources.Located> locate(ThreadId t, BlockId block) {
         List<PeerSources.Located> out = new ArrayList<>();
         PeerSources.Located o = offered;
         if (o != null && block.equals(offeredBlock)) {
             out.add(o);
         }
+        PeerSources.Located h = hints.get(new Hint(t, block));
+        if (h != null) {
+            out.add(h);
+        }
         out.addAll(parts.gossip().locate(t, block));
         return out;
+    }
+
+    private record Hint(ThreadId thread, BlockId block) {
+    }
+
+    /** Sources named for a block of a load task queued outside a catch-up session (an operator's load). */
+    private final Map<Hint, PeerSources.Located> hints = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Names where the saved state of {@code block} of {@code thread} is, for loads this loader
+     * runs; {@code null} forgets it. Used for the group members that offer a state an operator
+     * asked for, which no session has collected.
+     */
+    public void hint(ThreadId thread, BlockId block, PeerSources.Located where) {
+        if (where == null) {
+            hints.remove(new Hint(thread, block));
+        } else {
+            hints.put(new Hint(thread, block), where);
+        }
     }
 
     @Override
@@ -184,6 +210,10 @@ public final class LedgerSync implements StateSync, AutoCloseable {
         }
 
         LogPosition run() throws Exception {
+            if (ctx.applied().index() >= ctx.target().index() - 1) {
+                // Already there (a state an operator loaded outside a catch-up): the log goes on from here.
+                return ctx.applied();
+            }
             long need = Math.max(ctx.target().index() - 1, ctx.applied().index() + 1);
             Map<String, String> reasons = new LinkedHashMap<>();
             List<Offer> offers = SnapshotOffers.collect(ctx, OFFER_TIMEOUT, reasons).values().stream()

@@ -258,6 +258,38 @@ public final class StateSyncService implements AutoCloseable {
         }
     }
 
+    /**
+     * Names where the saved state of {@code block} of {@code thread} is, for a load task anchored
+     * at {@code anchor} (queued on that thread's loader); {@code null} forgets it. See
+     * {@link LedgerSync#hint}.
+     */
+    public void hint(ThreadId anchor, ThreadId thread, BlockId block, PeerSources.Located where) {
+        LedgerSync s;
+        synchronized (this) {
+            s = strategies.get(anchor);
+        }
+        if (s != null) {
+            s.hint(thread, block, where);
+        }
+    }
+
+    /** Whether a load runs or waits on the thread's loader. */
+    public synchronized boolean loading(ThreadId thread) {
+        LedgerSync s = strategies.get(thread);
+        return s != null && (s.loader().progress().isPresent() || s.loader().pendingTasks() > 0);
+    }
+
+    /** Load tasks queued on the thread's loader and not yet started. */
+    public synchronized int pendingTasks(ThreadId thread) {
+        LedgerSync s = strategies.get(thread);
+        return s == null ? 0 : s.loader().pendingTasks();
+    }
+
+    /** A locator of saved states for this service's static storages and gossip (the caller closes it). */
+    public BlockLocator locator() {
+        return new BlockLocator(config, this::gossipSources);
+    }
+
     /** Where the thread's running load stands, if one runs. */
     public synchronized Optional<LoadProgress> progress(ThreadId thread) {
         LedgerSync s = strategies.get(thread);
