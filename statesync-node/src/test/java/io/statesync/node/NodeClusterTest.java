@@ -56,6 +56,9 @@ class NodeClusterTest {
             nodes.add(Node.start(configs.get(i)));
         }
         await(() -> THREADS.stream().allMatch(t -> leaderOf(t) != null), 60);
+        // Every node knows the leaders too (a follower that does not yet answers 503 "no leader").
+        await(() -> nodes.stream().allMatch(n -> THREADS.stream()
+                .allMatch(t -> n.thread(t.name()).orElseThrow().groupStatus().leader() != null)), 60);
     }
 
     @AfterAll

@@ -77,7 +77,7 @@ class ShareOnRequestTest {
             List<Future<HttpResponse<String>>> fs = new ArrayList<>();
             for (int i = 0; i < 30; i++) {
                 Node n = nodes.get(i % 3);
-                fs.add(pool.submit(() -> post(n, "/admin/sync/share?wait=20s")));
+                fs.add(pool.submit(() -> post(n, "/admin/sync/share?wait=60s")));
             }
             for (Future<HttpResponse<String>> f : fs) {
                 answers.add(f.get());
@@ -197,7 +197,7 @@ class ShareOnRequestTest {
     }
 
     private HttpResponse<String> post(Node n, String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(n.uri() + path)).timeout(Duration.ofSeconds(60))
+        return http.send(HttpRequest.newBuilder(URI.create(n.uri() + path)).timeout(Duration.ofSeconds(90))
                 .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
     }
 
