@@ -36,6 +36,8 @@ final class CatchUp {
     private final Contexts contexts;
     /** Called with the reached position before the outcome is reported, to make it durable. */
     private final PositionSink onReached;
+    /** Whether a target the state already reaches may be answered without a session (see attempt). */
+    private final java.util.function.BooleanSupplier answerFromState;
     private Thread runner;
     private CompletableFuture<LogPosition> running;
     private volatile boolean closed;
@@ -59,7 +61,8 @@ final class CatchUp {
     }
 
     CatchUp(String groupId, StateSync sync, SyncMetrics metrics, Duration sessionTimeout, Duration backoffMax,
-            Contexts contexts, PositionSink onReached) {
+            Contexts contexts, PositionSink onReached, java.util.function.BooleanSupplier answerFromState) {
+        this.answerFromState = answerFromState;
         this.groupId = groupId;
         this.sync = sync;
         this.metrics = metrics;
@@ -137,6 +140,16 @@ final class CatchUp {
     private LogPosition attempt(LogPosition target) throws Exception {
         Instant deadline = Instant.now().plus(sessionTimeout);
         SessionContext ctx = contexts.create(target, deadline, this);
+        if (answerFromState.getAsBoolean() && ctx.applied().index() >= target.index() - 1) {
+            // A joiner's state already reaches the entry before the target (it loaded it before Ratis
+            // heard of it): nothing to fetch. A session would look for a snapshot newer than the
+            // state, which need not exist yet. Only for a member whose consensus log holds nothing
+            // past its state: a restarted member answered this way (its log holding entries of an
+            // older term past the position) stopped following in the restart soak, while a real
+            // install of a newer snapshot resets Ratis's log cleanly.
+            log.info("group {}: the state at {} already reaches {}", groupId, ctx.applied(), target);
+            return ctx.applied();
+        }
         SyncSession session = sync.session(ctx);
         FutureTask<LogPosition> task = new FutureTask<>(session::run);
         Thread t = Thread.ofVirtual().name("statesync-session-" + ctx.sessionId()).start(task);

@@ -173,6 +173,7 @@ public final class Group implements AutoCloseable {
             RaftGroupId raftGroupId = RaftGroupId.valueOf(id.uuid());
             List<RaftPeer> known = knownPeers(config, gid, peerClient,
                     !Files.isDirectory(groupDir.resolve("ratis").resolve(raftGroupId.getUuid().toString())));
+            java.util.concurrent.atomic.AtomicReference<Group> groupRef = new java.util.concurrent.atomic.AtomicReference<>();
             Consensus consensus = new Consensus(config.self(), raftGroupId,
                     known.stream().map(GroupMember::of).toList());
             SyncProvider provider = config.sync().provider(new ProviderView(gid, config.self(), replica, leases,
@@ -187,7 +188,10 @@ public final class Group implements AutoCloseable {
                         return new Session(gid, config, replica, target, deadline, consensus.peers(), peerClient,
                                 fetcher, metrics, runner);
                     },
-                    reached -> replica.checkpoint());
+                    reached -> replica.checkpoint(),
+                    // A joiner until it votes: its consensus log starts empty (see CatchUp.attempt).
+                    () -> groupRef.get() != null && groupRef.get().joinPhase() != null
+                            && groupRef.get().joinPhase() != JoinPhase.MEMBER);
             RatisMachine machine = new RatisMachine(replica, catchUp, config.self(), groupDir.resolve(HELD_FILE));
             consensus.use(null, machine);
 
@@ -200,6 +204,7 @@ public final class Group implements AutoCloseable {
                     config.selfMember().raftAddress(), config.sync().signature());
             Group group = new Group(new Parts(config, id, replica, consensus, endpoint, catchUp, metrics, peerClient,
                     fetcher, mount, leases), onClose, registry);
+            groupRef.set(group);
             group.stallWatch.start();
             if (config.joining()) {
                 group.joiner.start();

@@ -324,22 +324,6 @@ final class RatisMachine extends BaseStateMachine {
         }
         LogPosition target = new LogPosition(firstTermIndexInLog.getTerm(), firstTermIndexInLog.getIndex() + 1);
         LogPosition at = replica.applied();
-        if (at.index() >= target.index() - 1) {
-            // The state already reaches the entry before the leader's first one (a joiner loaded it
-            // before Ratis heard of it, or a recovery's catch-up moved it): nothing to fetch. A
-            // catch-up would ask for a snapshot newer than this state, which may not exist yet.
-            log.info("group {}: the leader's log starts at {} and this member's state is at {} already", getGroupId(),
-                    target, at);
-            try {
-                LogPosition p = replica.checkpoint();
-                if (!hold(p)) {
-                    throw new IOException("cannot record the consensus snapshot position " + p);
-                }
-                return CompletableFuture.completedFuture(toRatis(p));
-            } catch (IOException e) {
-                return CompletableFuture.failedFuture(new IOException("group " + getGroupId() + ": " + e.getMessage(), e));
-            }
-        }
         log.info("group {}: the leader's log starts at {} and this member is at {}: catching up", getGroupId(), target,
                 at);
         // Ratis reloads next and reads getLatestSnapshot, which must then name the position reached.

@@ -149,7 +149,14 @@ public final class StateSyncService implements AutoCloseable {
         while (!closed) {
             for (Map.Entry<ThreadId, Running> e : groups.entrySet()) {
                 try {
-                    trust.refresh(e.getKey(), e.getValue().self(), e.getValue().group().members());
+                    var members = e.getValue().group().members();
+                    // A joiner not yet in the configuration sees no members; its catch-up sessions
+                    // refresh from the peers they were given instead (refreshing from nobody here
+                    // flapped the set between the two every second).
+                    if (members.isEmpty()) {
+                        continue;
+                    }
+                    trust.refresh(e.getKey(), e.getValue().self(), members);
                 } catch (InterruptedException stop) {
                     return;
                 } catch (RuntimeException ex) {
