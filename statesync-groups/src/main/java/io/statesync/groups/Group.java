@@ -18,7 +18,6 @@ import io.statesync.transfer.fetch.SnapshotFetcher;
 import io.statesync.transfer.server.FileShareServer;
 import java.io.File;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -332,11 +331,8 @@ public final class Group implements AutoCloseable {
                 List<GroupMember> voters = new ArrayList<>();
                 List<GroupMember> listeners = new ArrayList<>();
                 for (var m : json.path("members")) {
-                    String raft = m.path("raft").asText();
-                    int colon = raft.lastIndexOf(':');
-                    GroupMember gm = new GroupMember(m.path("id").asText(), InetSocketAddress.createUnresolved(
-                            raft.substring(0, colon), Integer.parseInt(raft.substring(colon + 1))),
-                            java.net.URI.create(m.path("http").asText()));
+                    GroupMember gm = new GroupMember(m.path("id").asText(),
+                            GroupMember.parseRaft(m.path("raft").asText()), java.net.URI.create(m.path("http").asText()));
                     (m.path("role").asText().equals("LISTENER") ? listeners : voters).add(gm);
                 }
                 MemberChanges.Conf c = new MemberChanges.Conf(voters, listeners, json.path("stable").asBoolean(),
@@ -761,14 +757,15 @@ public final class Group implements AutoCloseable {
      */
     private void preSync() throws InterruptedException {
         while (true) {
-            long[] best = logStartOfPeers();
-            if (best[1] <= replica.applied().index() + 1) {
+            long logStart = askPeers().logStart();
+            if (logStart <= replica.applied().index() + 1) {
                 return;
             }
             log.info("group {}: loading the group's state (its log starts at index {}) before asking to be added",
-                    config.name(), best[1]);
+                    config.name(), logStart);
             try {
-                catchUp.start(new LogPosition(best[0], best[1])).get();
+                // The term there is not known here; a catch-up compares indices only.
+                catchUp.start(new LogPosition(0, logStart)).get();
                 return;
             } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
                 log.info("group {}: loading the state before joining failed, trying again: {}", config.name(),
@@ -779,42 +776,29 @@ public final class Group implements AutoCloseable {
     }
 
     /**
-     * Where a joiner must stand before the log can carry it: the latest start of a member's
-     * consensus log (the leader would name the same point when it asks a member behind it to
-     * catch up), with its term unknown (0); {0, 0} if no member purged its log yet.
+     * What the members report at {@code /info}, asked once each: the latest start of a member's
+     * consensus log (where a joiner must stand before the log can carry it; the leader would name
+     * the same point when it asks a member behind it to catch up; 0 if none purged its log yet),
+     * and the highest applied index (-1 if none answered).
      */
-    private long[] logStartOfPeers() throws InterruptedException {
-        long best = 0;
-        List<Peer> ask = new ArrayList<>(peers());
-        config.joinVia().forEach(u -> ask.add(new Peer(u.toString(), u, false)));
-        for (Peer p : ask) {
-            try {
-                best = Math.max(best, peers.getJson(p, "info", Duration.ofSeconds(2)).path("logStart").asLong(0));
-            } catch (IOException e) {
-                log.debug("group {}: {} did not tell its log start: {}", config.name(), p.http(), e.toString());
-            }
-        }
-        return new long[] {0, best};
+    private record PeersView(long logStart, long applied) {
     }
 
-    /** The highest (term, applied index) the members report, or {0, -1}. */
-    private long[] peersPosition() throws InterruptedException {
-        long[] best = {0, -1};
+    private PeersView askPeers() throws InterruptedException {
+        long logStart = 0;
+        long applied = -1;
         List<Peer> ask = new ArrayList<>(peers());
         config.joinVia().forEach(u -> ask.add(new Peer(u.toString(), u, false)));
         for (Peer p : ask) {
             try {
                 var info = peers.getJson(p, "info", Duration.ofSeconds(2));
-                long index = info.path("appliedIndex").asLong(-1);
-                if (index > best[1]) {
-                    best[0] = info.path("appliedTerm").asLong(0);
-                    best[1] = index;
-                }
+                logStart = Math.max(logStart, info.path("logStart").asLong(0));
+                applied = Math.max(applied, info.path("appliedIndex").asLong(-1));
             } catch (IOException e) {
-                log.debug("group {}: {} did not tell its position: {}", config.name(), p.http(), e.toString());
+                log.debug("group {}: {} did not answer /info: {}", config.name(), p.http(), e.toString());
             }
         }
-        return best;
+        return new PeersView(logStart, applied);
     }
 
     /** Level with the peers: no catch-up running and at most a few entries behind the best of them. */
@@ -822,7 +806,7 @@ public final class Group implements AutoCloseable {
         if (catchUp.state().running()) {
             return false;
         }
-        long best = peersPosition()[1];
+        long best = askPeers().applied();
         return best >= 0 && replica.applied().index() >= best - PROMOTION_LAG;
     }
 

@@ -40,12 +40,16 @@ public record GroupMember(String id, InetSocketAddress raft, URI http) {
                 .setStartupRole(role).build();
     }
 
+    /** A consensus address as {@link #raftAddress} writes it, {@code host:port}. */
+    static InetSocketAddress parseRaft(String address) {
+        int colon = address.lastIndexOf(':');
+        return InetSocketAddress.createUnresolved(address.substring(0, colon),
+                Integer.parseInt(address.substring(colon + 1)));
+    }
+
     /** The member a Ratis peer record describes (see {@link #toRaftPeer}). */
     static GroupMember of(RaftPeer peer) {
-        String address = peer.getAddress();
-        int colon = address.lastIndexOf(':');
-        InetSocketAddress raft = InetSocketAddress.createUnresolved(address.substring(0, colon),
-                Integer.parseInt(address.substring(colon + 1)));
+        InetSocketAddress raft = parseRaft(peer.getAddress());
         String http = peer.getDataStreamAddress();
         return new GroupMember(peer.getId().toString(), raft, URI.create(http == null || http.isEmpty()
                 ? "http://" + raft.getHostString() + ":0" : http));
