@@ -58,6 +58,8 @@ public final class FileShareServer implements AutoCloseable {
     private static final long SHUTDOWN_TIMEOUT_SECONDS = 5;
     /** How often the egress cap's counters are refreshed. */
     private static final long SHAPER_CHECK_MILLIS = 100;
+    /** How long a close waits for route answers already being computed or written. */
+    private static final long ROUTE_DRAIN_MILLIS = 3_000;
 
     /** Accepts connections and applies the connection limit, in accept order. */
     private final EventLoopGroup boss;
@@ -209,13 +211,19 @@ public final class FileShareServer implements AutoCloseable {
         return limiter.open();
     }
 
-    /** Stops accepting, closes connections and shuts the event loops down. */
+    /**
+     * Stops accepting, lets route answers already in flight reach their clients (for at most a few
+     * seconds), closes connections and shuts the event loops down.
+     */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
         listener.close().awaitUninterruptibly();
+        if (!mounts.awaitIdle(ROUTE_DRAIN_MILLIS)) {
+            log.warn("closing with route answers still unsent after {} ms", ROUTE_DRAIN_MILLIS);
+        }
         if (shaper != null) {
             shaper.release();
         }

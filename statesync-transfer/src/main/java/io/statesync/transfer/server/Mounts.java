@@ -20,6 +20,48 @@ final class Mounts {
     private final Map<List<String>, Mount> byPrefix = new ConcurrentHashMap<>();
     /** What {@code /health} asks: a reason the host is unhealthy, or null. */
     private volatile java.util.function.Supplier<String> healthProblem = () -> null;
+    /** Route answers computed or being written now; guarded by this, for {@link #awaitIdle}. */
+    private int routesRunning;
+
+    /** A route request was taken on; pair with {@link #routeDone()} once its answer is written or dropped. */
+    synchronized void routeStarted() {
+        routesRunning++;
+    }
+
+    synchronized void routeDone() {
+        routesRunning--;
+        if (routesRunning == 0) {
+            notifyAll();
+        }
+    }
+
+    /**
+     * Waits until no route answer is in flight, for at most {@code millis}; true if none is. A
+     * closing server calls it so that an answer already decided (such as the reply to "leave",
+     * which is what ends the process) still reaches its client.
+     */
+    synchronized boolean awaitIdle(long millis) {
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        boolean interrupted = false;
+        try {
+            while (routesRunning > 0) {
+                long left = (deadline - System.nanoTime()) / 1_000_000L;
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    wait(left);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            return true;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
 
     void healthCheck(java.util.function.Supplier<String> check) {
         healthProblem = java.util.Objects.requireNonNull(check, "check");

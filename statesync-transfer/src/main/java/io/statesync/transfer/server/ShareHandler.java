@@ -290,6 +290,8 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
         RouteRequest request = new RouteRequest(req.method().name(), rest, target.query(), body);
         AtomicInteger status = new AtomicInteger(HttpResponseStatus.INTERNAL_SERVER_ERROR.code());
         ChannelPromise done = ctx.newPromise();
+        mounts.routeStarted();
+        done.addListener(f -> mounts.routeDone());
         // A route may block (files, locks), which the event loop must never do.
         Thread.ofVirtual().name("statesync-share-route").start(() -> {
             FullHttpResponse res = answerRoute(mount, request, head);
@@ -308,6 +310,7 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             } catch (RejectedExecutionException e) {
                 // The server is shutting down; the connection goes with it.
                 ReferenceCountUtil.release(res);
+                done.tryFailure(e);
             }
         });
         return new Sent(status::get, done);

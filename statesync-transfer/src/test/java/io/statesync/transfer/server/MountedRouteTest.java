@@ -156,6 +156,36 @@ class MountedRouteTest {
     }
 
     @Test
+    void anAnswerAlreadyDecidedWhenTheServerClosesStillReachesItsClient() throws Exception {
+        // Like a node's "leave": answering is what makes the owner close the server.
+        CountDownLatch answered = new CountDownLatch(1);
+        server.mount("admin", null, request -> {
+            answered.countDown();
+            try {
+                Thread.sleep(300); // the close starts while this answer is still being made
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return RouteResponse.json("{\"left\":true}");
+        });
+        Thread closer = Thread.ofVirtual().name("test-closer").start(() -> {
+            try {
+                answered.await();
+            } catch (InterruptedException e) {
+                return;
+            }
+            server.close();
+        });
+
+        HttpResponse<byte[]> res = send("POST", "/admin/leave", BodyPublishers.noBody());
+        closer.join(READ_TIMEOUT_MILLIS);
+
+        assertEquals(200, res.statusCode());
+        assertEquals("{\"left\":true}", new String(res.body(), UTF_8));
+        assertThrows(IOException.class, () -> new Socket("127.0.0.1", server.port()).close(), "closed after");
+    }
+
+    @Test
     void postAndDeleteReachTheRouteWhileTheServersOwnPathsStillRefuseThem() throws Exception {
         server.mount("groups/g1", null, request -> {
             seen.add(request);
