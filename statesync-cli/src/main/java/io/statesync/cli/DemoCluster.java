@@ -281,21 +281,31 @@ final class DemoCluster implements AutoCloseable {
         http.close();
     }
 
+    /** Every port {@link #freePort} handed out in this process: checked free, not held, so picks must not overlap. */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     /**
-     * A free loopback port, or the first of {@code count} consecutive free ports. Another
-     * process may take one before the node binds it; on loopback in a demo that is rare.
+     * A free loopback port, or the first of {@code count} consecutive free ports, none handed out
+     * before by this process. Another process may take one before the node binds it; on loopback
+     * in a demo that is rare.
      */
     static int freePort(int count) throws IOException {
         for (int attempt = 0; attempt < 200; attempt++) {
             // Below Linux's ephemeral range (32768-60999): a port picked there and released can be
             // taken by any process's outgoing connection before the node binds it.
             int base = ThreadLocalRandom.current().nextInt(10_000, 32_000 - count);
+            if (!reserve(base, count)) {
+                continue;
+            }
             List<ServerSocket> held = new ArrayList<>();
             try {
                 int first = -1;
                 for (int i = 0; i < count; i++) {
                     ServerSocket s = new ServerSocket();
                     held.add(s);
+                    // Checked without SO_REUSEADDR: a port that still has connections in TIME_WAIT
+                    // counts as busy too (stricter than a server's own bind).
+                    s.setReuseAddress(false);
                     s.bind(new InetSocketAddress("127.0.0.1", base + i));
                     if (i == 0) {
                         first = s.getLocalPort();
@@ -315,5 +325,17 @@ final class DemoCluster implements AutoCloseable {
             }
         }
         throw new IOException("no " + count + " consecutive free ports found on 127.0.0.1");
+    }
+
+    private static synchronized boolean reserve(int base, int count) {
+        for (int p = base; p < base + count; p++) {
+            if (HANDED_OUT.contains(p)) {
+                return false;
+            }
+        }
+        for (int p = base; p < base + count; p++) {
+            HANDED_OUT.add(p);
+        }
+        return true;
     }
 }

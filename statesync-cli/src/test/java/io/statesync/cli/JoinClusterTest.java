@@ -170,8 +170,9 @@ class JoinClusterTest {
             int base = ThreadLocalRandom.current().nextInt(10_000, 31_500); // below the ephemeral range
             boolean free = true;
             for (int p = base + 20; p < base + 420 && free; p++) {
-                try (ServerSocket socket = new ServerSocket(p)) {
-                    socket.setReuseAddress(true);
+                try (ServerSocket socket = new ServerSocket()) {
+                    socket.setReuseAddress(false); // a port still in TIME_WAIT counts as busy too
+                    socket.bind(new java.net.InetSocketAddress("127.0.0.1", p));
                 } catch (IOException e) {
                     free = false;
                 }

@@ -137,6 +137,11 @@ final class CatchUp {
     }
 
     /** One session on its own thread, cut off at the deadline. */
+    /** Whether this member's consensus log holds nothing past its state (see {@link SessionContext#logEmptyPastState}). */
+    boolean logEmptyPastState() {
+        return answerFromState.getAsBoolean();
+    }
+
     private LogPosition attempt(LogPosition target) throws Exception {
         Instant deadline = Instant.now().plus(sessionTimeout);
         SessionContext ctx = contexts.create(target, deadline, this);

@@ -565,6 +565,35 @@ public final class Group implements AutoCloseable {
     }
 
     /**
+     * Installs a snapshot of this group's own history that something other than a catch-up
+     * brought (an operator's load), when this member stands behind it: the blobs must all be in
+     * {@link #store()}, and the state and committed log move to the snapshot's position exactly as
+     * a catch-up's install moves them. The consensus engine is not told: it goes on delivering
+     * entries from where it stands, and the replica ignores those up to the snapshot's index (as
+     * it does after a restart), so the member follows the log on from there. Refused while this
+     * member leads the group (a leader is never behind its own log), while a catch-up runs (the
+     * two would race for the same state), and for a snapshot not ahead of the applied position.
+     *
+     * @throws IOException with the reason; the state is unchanged unless the machine's install
+     *     itself says otherwise
+     */
+    public void installSaved(SnapshotRecord snapshot) throws IOException {
+        if (closed.get()) {
+            throw new IOException("group " + config.name() + " is closed");
+        }
+        if ("LEADER".equals(status().role())) {
+            throw new IOException("member " + config.self() + " leads group " + config.name()
+                    + ": its state is the group's log, and a leader is never behind it");
+        }
+        if (catchUp.state().running()) {
+            throw new IOException("group " + config.name() + ": a catch-up is running on member " + config.self());
+        }
+        replica.install(snapshot);
+        log.info("group {}: member {} installed the saved state {} (loaded outside a catch-up)", config.name(),
+                config.self(), snapshot);
+    }
+
+    /**
      * Sets the listener that hears about every snapshot this member records (taken here, not
      * installed from peers), right after it is committed to the catalog: on the snapshot writer
      * thread, or on the apply thread for a machine without capture support, so it should be quick.
@@ -825,6 +854,15 @@ public final class Group implements AutoCloseable {
         replica.prune();
     }
 
+    /**
+     * Drops the local snapshots {@code which} selects, never the newest one (what a restart
+     * rebuilds the state from), one a peer's session leases, or any while a snapshot is being
+     * written (it may be reusing their blobs). Returns the dropped ones.
+     */
+    public List<SnapshotRecord> dropSnapshots(java.util.function.Predicate<SnapshotRecord> which) throws IOException {
+        return replica.drop(which);
+    }
+
     /** Local snapshots, oldest first. */
     public List<SnapshotRecord> snapshots() {
         return replica.snapshots();
@@ -975,6 +1013,11 @@ public final class Group implements AutoCloseable {
         @Override
         public byte[] appliedChain() {
             return replica.chain();
+        }
+
+        @Override
+        public boolean logEmptyPastState() {
+            return catchUp.logEmptyPastState();
         }
 
         @Override

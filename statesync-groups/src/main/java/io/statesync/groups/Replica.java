@@ -457,22 +457,7 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
                 drop.add(all.get(i));
             }
         }
-        if (!drop.isEmpty()) {
-            catalog.removeAll(drop);
-            Set<Cid> keep = new HashSet<>();
-            for (SnapshotRecord k : catalog.all()) {
-                keep.addAll(blobsOf(k));
-            }
-            long deleted = 0;
-            for (SnapshotRecord d : drop) {
-                for (Cid c : blobsOf(d)) {
-                    if (!keep.contains(c) && store.delete(c)) {
-                        deleted++;
-                    }
-                }
-            }
-            log.debug("group {}: dropped {} snapshot(s), {} blob(s)", groupId, drop.size(), deleted);
-        }
+        dropAll(drop);
         Optional<SnapshotRecord> latest = catalog.latest();
         if (latest.isEmpty()) {
             return;
@@ -488,6 +473,46 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
         if (upTo > committed.base().index()) {
             committed.prune(upTo);
         }
+    }
+
+    /**
+     * Drops the snapshots {@code which} selects, except the newest (the state a restart rebuilds
+     * from, and the position Ratis may hold), those a session leases, and any while a capture is
+     * being imported (it may be reusing their blobs); their blobs go unless a kept one shares
+     * them. Returns the dropped ones.
+     */
+    synchronized List<SnapshotRecord> drop(java.util.function.Predicate<SnapshotRecord> which) throws IOException {
+        List<SnapshotRecord> all = catalog.all();
+        SyncProvider p = provider;
+        List<SnapshotRecord> drop = new ArrayList<>();
+        for (int i = 0; !writing && i < all.size() - 1; i++) {
+            SnapshotRecord r = all.get(i);
+            if (which.test(r) && (p == null || p.maySnapshotBeDropped(r))) {
+                drop.add(r);
+            }
+        }
+        dropAll(drop);
+        return List.copyOf(drop);
+    }
+
+    private void dropAll(List<SnapshotRecord> drop) throws IOException {
+        if (drop.isEmpty()) {
+            return;
+        }
+        catalog.removeAll(drop);
+        Set<Cid> keep = new HashSet<>();
+        for (SnapshotRecord k : catalog.all()) {
+            keep.addAll(blobsOf(k));
+        }
+        long deleted = 0;
+        for (SnapshotRecord d : drop) {
+            for (Cid c : blobsOf(d)) {
+                if (!keep.contains(c) && store.delete(c)) {
+                    deleted++;
+                }
+            }
+        }
+        log.debug("group {}: dropped {} snapshot(s), {} blob(s)", groupId, drop.size(), deleted);
     }
 
     private List<Cid> blobsOf(SnapshotRecord r) throws IOException {

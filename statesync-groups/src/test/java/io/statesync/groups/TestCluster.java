@@ -79,6 +79,9 @@ final class TestCluster implements AutoCloseable {
         return this;
     }
 
+    /** Every port {@link #freePort} handed out in this JVM. */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     /**
      * A free loopback port below Linux's ephemeral range (32768-60999): a port picked there and
      * released can be taken by any process's outgoing connection before Ratis binds it (seen as
@@ -87,7 +90,13 @@ final class TestCluster implements AutoCloseable {
     static int freePort() throws IOException {
         for (int attempt = 0; attempt < 200; attempt++) {
             int port = java.util.concurrent.ThreadLocalRandom.current().nextInt(10_000, 32_000);
+            if (!HANDED_OUT.add(port)) {
+                continue; // checked free, not held: two picks in this JVM must never be the same port
+            }
             try (ServerSocket s = new ServerSocket()) {
+                // Checked without SO_REUSEADDR: a port that still has connections in TIME_WAIT
+                // counts as busy too (stricter than a server's own bind).
+                s.setReuseAddress(false);
                 s.bind(new InetSocketAddress("127.0.0.1", port));
                 return port;
             } catch (IOException busy) {

@@ -9,6 +9,10 @@ import io.statesync.transfer.server.Route;
 import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.RouteRequest;
 import io.statesync.transfer.server.RouteResponse;
+import io.statesync.core.units.Durations;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -21,6 +25,13 @@ import java.util.Map;
  *       change is in progress, 503 if no leader answers;</li>
  *   <li>{@code POST /admin/leave}: this node leaves the cluster (removed from every thread, then it
  *       stops; its process exits 0).</li>
+ *   <li>{@code POST /admin/sync/load} with a JSON body {@code {"t0":"<block id>", ...}}: loads those
+ *       saved states, one task for all threads, installing all or none (see {@link SyncControls});</li>
+ *   <li>{@code POST /admin/sync/reset}: cancels every load and clears the load queues;</li>
+ *   <li>{@code GET /admin/sync/status}: per thread height, role, catch-up, the running load; the
+ *       operator's newest load and what became of it;</li>
+ *   <li>{@code POST /admin/sync/share[?thread=t0][&wait=10s]}: every thread (or the one named) saves
+ *       its state at its next block; rate-limited (see {@link ShareRequests}).</li>
  * </ul>
  * Every refusal is one line saying why.
  */
@@ -71,9 +82,68 @@ final class AdminRoutes implements Route {
                 }
                 return changed(n, nodeId, n::leave);
             }
+            case "sync" -> {
+                return sync(n, request);
+            }
             default -> throw new RouteException(404, "not found: the admin API has members, "
-                    + "members/{id}/remove, leave");
+                    + "members/{id}/remove, leave, sync/load, sync/reset, sync/status, sync/share");
         }
+    }
+
+    private RouteResponse sync(Node n, RouteRequest request) throws RouteException {
+        var path = request.path();
+        String what = path.size() == 2 ? path.get(1) : "";
+        try {
+            switch (what) {
+                case "load" -> {
+                    request.requireMethod("POST");
+                    return new RouteResponse(202, RouteResponse.JSON,
+                            n.syncControls().load(request.body()).toString().getBytes(StandardCharsets.UTF_8));
+                }
+                case "reset" -> {
+                    request.requireMethod("POST");
+                    return RouteResponse.json(n.syncControls().reset().toString());
+                }
+                case "status" -> {
+                    request.requireMethod("GET", "HEAD");
+                    return RouteResponse.json(n.syncControls().status().toString());
+                }
+                case "share" -> {
+                    request.requireMethod("POST");
+                    return share(n, request);
+                }
+                default -> throw new RouteException(404, "not found: use /admin/sync/load, /reset, /status or /share");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RouteException(503, "node " + nodeId + " is stopping");
+        }
+    }
+
+    private static RouteResponse share(Node n, RouteRequest request) throws RouteException, InterruptedException {
+        String threadName = request.param("thread", null);
+        List<ChainThread> which;
+        if (threadName == null) {
+            which = List.copyOf(n.threads().values());
+        } else {
+            which = List.of(n.thread(threadName).orElseThrow(() -> new RouteException(404, "thread "
+                    + (threadName.length() > 64 ? threadName.substring(0, 64) + "…" : threadName)
+                    + " is not run by this node")));
+        }
+        Duration wait = Duration.ZERO;
+        String waitText = request.param("wait", null);
+        if (waitText != null) {
+            try {
+                wait = Durations.parse(waitText);
+            } catch (IllegalArgumentException e) {
+                throw RouteException.badRequest("wait: " + e.getMessage());
+            }
+            if (wait.isNegative() || wait.compareTo(ShareRequests.MAX_WAIT) > 0) {
+                throw RouteException.badRequest("wait: at most " + ShareRequests.MAX_WAIT.toSeconds() + "s");
+            }
+        }
+        ShareRequests.Answer a = n.shareRequests().request(which, wait);
+        return new RouteResponse(a.status(), RouteResponse.JSON, a.body().toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private interface Change {

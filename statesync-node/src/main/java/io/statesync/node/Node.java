@@ -28,6 +28,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -47,6 +48,10 @@ public final class Node implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Node.class);
     /** The largest request body the node API reads: a transaction with its largest value fits. */
     static final int MAX_TX_BYTES = 128 * 1024;
+    /** The largest request body the admin API reads: a load names a block id per thread. */
+    static final int MAX_ADMIN_BYTES = 16 * 1024;
+    /** How long a joiner waits for the fresh save it asked for before it goes on without it. */
+    private static final Duration FRESH_STATE_WAIT = Duration.ofSeconds(20);
     /** How often the watchdog touches the producers (as the seed's execution loop did). */
     private static final long WATCHDOG_MILLIS = 330;
 
@@ -60,6 +65,8 @@ public final class Node implements AutoCloseable {
     private final List<AutoCloseable> mounts = new ArrayList<>();
     private final Thread watchdog;
     private final StateSyncService stateSync;
+    private final SyncControls syncControls;
+    private final ShareRequests shareRequests;
     private final CountDownLatch failed = new CountDownLatch(1);
     private volatile String failure;
     /** Set while this node removes itself from its groups; the watchdog then does not count that as failing. */
@@ -77,8 +84,13 @@ public final class Node implements AutoCloseable {
         this.discovery = discovery;
         this.stateSync = new StateSyncService(LoaderConfig.DEFAULT.withMaxTries(config.sync().maxTries())
                 .withRetryWait(config.sync().retryWait()).withDeadline(config.sync().deadline())
-                .withStaticStorages(config.sync().staticStorages()), discovery, registry);
+                .withStaticStorages(config.sync().staticStorages()),
+                new StateSyncService.Policy(config.sync().importMinDistance(), config.sync().trustedKeys()),
+                discovery, registry);
         this.watchdog = Thread.ofPlatform().name("statesync-node-watchdog").daemon(true).unstarted(this::watch);
+        // Both read the thread map, which startThreads fills before the API opens.
+        this.syncControls = new SyncControls(config.id(), threads, stateSync, config.dataDir().resolve("loads"));
+        this.shareRequests = new ShareRequests(threads, config.sync().shareInterval(), registry);
     }
 
     /** Starts a node; on failure everything started so far is closed again. */
@@ -103,7 +115,7 @@ public final class Node implements AutoCloseable {
         try {
             http.healthCheck(() -> "starting");
             api = http.mount("node", null, routes, MAX_TX_BYTES);
-            admin = http.mount("admin", null, adminRoutes);
+            admin = http.mount("admin", null, adminRoutes, MAX_ADMIN_BYTES);
             discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
             node = new Node(config, registry, http, GroupHost.on(http, registry), discovery);
             node.mounts.add(routes);
@@ -112,6 +124,11 @@ public final class Node implements AutoCloseable {
             routes.attach(node);
             adminRoutes.attach(node);
             http.healthCheck(node::healthProblem);
+            boolean firstStart = !Files.exists(config.dataDir().resolve("threads"));
+            if (firstStart && !config.join().isEmpty() && config.sync().freshStateOnJoin()) {
+                requestFreshState(config);
+            }
+            node.resetLoadWork();
             node.startThreads();
             node.started = true;
             node.watchdog.start();
@@ -137,6 +154,50 @@ public final class Node implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /**
+     * A joiner's first start, with {@code sync.freshStateOnJoin}: asks a node it joins through to
+     * have every thread save its state at the next block (rate-limited there), and waits a little
+     * for it, so the state it loads next is close to the head. Optional and best-effort: a refusal
+     * (a save was made on request moments ago, which is as fresh) or no answer is logged and the
+     * join goes on with the newest saved state there is.
+     */
+    private static void requestFreshState(NodeConfig config) throws InterruptedException {
+        try (java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder()
+                .connectTimeout(Duration.ofSeconds(2)).build()) {
+            for (URI via : config.join()) {
+                URI uri = URI.create(via.toString().replaceAll("/+$", "") + "/admin/sync/share?wait="
+                        + FRESH_STATE_WAIT.toSeconds() + "s");
+                try {
+                    java.net.http.HttpResponse<String> res = client.send(java.net.http.HttpRequest.newBuilder(uri)
+                                    .timeout(FRESH_STATE_WAIT.plusSeconds(10))
+                                    .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofString());
+                    log.info("node {}: asked {} for a fresh saved state before joining: {} {}", config.id(), via,
+                            res.statusCode(), res.body().strip());
+                    if (res.statusCode() / 100 == 2 || res.statusCode() == 429) {
+                        return;
+                    }
+                } catch (java.io.IOException e) {
+                    log.info("node {}: {} did not take the request for a fresh saved state: {}", config.id(), via,
+                            e.toString());
+                }
+            }
+        }
+    }
+
+    /** Removes what an operator's load cut short by a crash left behind. */
+    private void resetLoadWork() throws IOException {
+        Path work = config.dataDir().resolve("loads");
+        if (Files.exists(work)) {
+            try (var walk = Files.walk(work)) {
+                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+        Files.createDirectories(work);
     }
 
     private static Discovery startDiscovery(NodeConfig config, URI httpUri, PrometheusMeterRegistry registry)
@@ -167,7 +228,7 @@ public final class Node implements AutoCloseable {
                     config.saveStateEvery());
             machines.add(machine);
             GroupConfig gc = GroupConfig.of(t.name(), config.id(), members, dir.resolve("group"),
-                            stateSync.strategyFor(t, machine::expectInstallOf))
+                            stateSync.strategyFor(t, machine))
                     .withSnapshotEvery(Math.max(64, 2 * Math.max(1, config.saveStateEvery())))
                     .withRetention(config.sync().retainSnapshots(), 10_000)
                     // Ratis purges only closed segments: a few blocks per segment lets it purge soon.
@@ -182,6 +243,7 @@ public final class Node implements AutoCloseable {
             } catch (io.statesync.groups.GroupMismatchException e) {
                 throw new IOException(e.getMessage(), e);
             }
+            stateSync.attach(t, group);
             group.onSnapshot(saved -> stateSync.saveStateForSharing(t, group, saved));
             // Snapshots recorded while the group opened were not heard; share the ones it holds.
             group.snapshots().forEach(saved -> stateSync.saveStateForSharing(t, group, saved));
@@ -224,9 +286,29 @@ public final class Node implements AutoCloseable {
                 .findFirst();
     }
 
+    /** This node's gossip identity (the fingerprint of its key, which signs its card), or null without gossip. */
+    public io.statesync.discovery.card.NodeId gossipId() {
+        return discovery == null ? null : discovery.id();
+    }
+
+    /** The node's gossip, or null without it (tests read its catalog). */
+    Discovery discovery() {
+        return discovery;
+    }
+
     /** The node's state-sync service: saved states, load tasks, reset. */
     public StateSyncService stateSync() {
         return stateSync;
+    }
+
+    /** The operator's load, reset and status of the state-sync service (the admin API's). */
+    SyncControls syncControls() {
+        return syncControls;
+    }
+
+    /** Saves on request (the admin API's {@code sync/share}). */
+    ShareRequests shareRequests() {
+        return shareRequests;
     }
 
     /** Whether every thread has started (the API answers 503 until then). */
@@ -358,6 +440,7 @@ public final class Node implements AutoCloseable {
     public void close() {
         watchdog.interrupt();
         Uninterruptibly.join(watchdog);
+        syncControls.close();
         for (ChainThread t : threads.values()) {
             t.close();
         }

@@ -33,6 +33,8 @@ import java.util.Optional;
  *   <li>{@code GET /node/status}: per thread height, block, state root, role, members, sync progress;
  *   <li>{@code GET /node/cluster}: what a joining node needs (threads, genesis, block settings,
  *       gossip address, members);
+ *   <li>{@code GET /node/identity}: this node's member id and gossip node id, so that its group
+ *       peers can tie its signed gossip card to its membership (answered while the node starts);
  *   <li>{@code POST /node/producer/{thread}/pause|resume}: producer control.
  * </ul>
  * Transactions sent to a node that does not lead the thread are forwarded to the leader once.
@@ -65,6 +67,12 @@ final class NodeRoutes implements Route, AutoCloseable {
     @Override
     public RouteResponse handle(RouteRequest request) throws RouteException {
         Node n = node;
+        if (n != null && request.path().size() == 1 && request.path().get(0).equals("identity")) {
+            // Answered while the threads still start: members learn each other's keys from it.
+            request.requireMethod("GET", "HEAD");
+            return RouteResponse.json(JSON.createObjectNode().put("member", n.config().id())
+                    .put("nodeId", n.gossipId() == null ? null : n.gossipId().value()).toString());
+        }
         if (n == null || !n.started()) {
             throw new RouteException(503, "node " + nodeId + " is starting; try again shortly");
         }
@@ -96,7 +104,7 @@ final class NodeRoutes implements Route, AutoCloseable {
                 return producer(path);
             }
             default -> throw new RouteException(404, "not found: the node API has tx, tx/{id}, balance, status, "
-                    + "cluster, producer/{thread}/pause|resume");
+                    + "cluster, identity, producer/{thread}/pause|resume");
         }
     }
 

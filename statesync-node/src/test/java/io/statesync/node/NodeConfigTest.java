@@ -43,6 +43,8 @@ class NodeConfigTest {
               maxTries: 3
               retryWait: 2s
               deadline: 10m
+              importMinDistance: 12
+              trustedKeys: [nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]
             """;
 
     @TempDir
@@ -68,8 +70,22 @@ class NodeConfigTest {
         assertEquals(Duration.ofSeconds(2), c.sync().retryWait());
         assertEquals(Duration.ofMinutes(10), c.sync().deadline());
         assertEquals(2, c.sync().retainSnapshots(), "default");
+        assertEquals(12, c.sync().importMinDistance());
+        assertEquals(List.of(new io.statesync.discovery.card.NodeId("nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")),
+                c.sync().trustedKeys());
+        assertEquals(java.time.Duration.ofMinutes(1), c.sync().shareInterval(), "default");
+        assertFalse(c.sync().freshStateOnJoin(), "default");
         assertEquals(1, c.genesis().balances().size(), "the faucet");
         assertEquals("n1", c.self().id());
+    }
+
+    @Test
+    void withoutTheKeysTheImportDistanceIsTheSeedsAndOnlyMembersAreTrusted() throws Exception {
+        NodeConfig c = load(VALID.replace("  importMinDistance: 12\n", "").replaceAll("  trustedKeys: .*\n", ""));
+
+        assertEquals(NodeConfig.Sync.DEFAULT_IMPORT_MIN_DISTANCE, c.sync().importMinDistance());
+        assertEquals(5, c.sync().importMinDistance());
+        assertEquals(List.of(), c.sync().trustedKeys());
     }
 
     @ParameterizedTest(name = "{0}")
@@ -90,10 +106,16 @@ class NodeConfigTest {
             "self not a member       | '  id: n1'                 | '  id: n9'            | 'members: this node (node.id n9) must be one of the members'",
             "zero tries              | '  maxTries: 3'            | '  maxTries: 0'       | 'sync.maxTries: 0 is out of range'",
             "zero retry wait         | '  retryWait: 2s'          | '  retryWait: 0s'     | 'sync.retryWait: must be positive'",
+            "zero share interval     | '  retryWait: 2s'          | '  retryWait: 2s\n  shareInterval: 0s' | 'sync.shareInterval: must be positive'",
+            "fresh state not boolean | '  retryWait: 2s'          | '  retryWait: 2s\n  freshStateOnJoin: yes please' | 'sync.freshStateOnJoin: ''yes please'' is not true or false'",
             "section not a mapping   | 'sync:'                    | 'sync: 3'             | 'not valid YAML'",
             "members and join        | 'threads: [t0, t1]'        | 'threads: [t0, t1]\njoin: [http://127.0.0.1:8102]' | 'list either members (a founder) or join (a joiner), not both'",
             "bad join url            | 'threads: [t0, t1]'        | 'threads: [t0, t1]\njoin: [nowhere]' | 'join:'",
             "negative faucet         | 'threads: [t0, t1]'        | 'threads: [t0, t1]\ngenesis:\n  faucetBalance: -1' | 'genesis.faucetBalance:'",
+            "zero import distance    | 'importMinDistance: 12'    | 'importMinDistance: 0' | 'sync.importMinDistance: 0 is out of range'",
+            "import distance text    | 'importMinDistance: 12'    | 'importMinDistance: far' | 'sync.importMinDistance: ''far'' is not an integer'",
+            "bad trusted key         | 'trustedKeys: [nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]' | 'trustedKeys: [n1]' | 'sync.trustedKeys: ''n1'' is not a node id'",
+            "trusted keys not a list | 'trustedKeys: [nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]' | 'trustedKeys: nX' | 'sync.trustedKeys: must be a list'",
     })
     void aBadValueIsOneLineNamingTheKey(String name, String find, String replace, String expected) throws Exception {
         String yaml = VALID.replaceFirst(java.util.regex.Pattern.quote(find), java.util.regex.Matcher.quoteReplacement(replace));

@@ -50,17 +50,26 @@ final class TestNodes {
         return out;
     }
 
-    /** The first of {@code count} consecutive free loopback ports. */
+    /** Every port handed out in this JVM: a port is checked free, not held, so two picks must never overlap. */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** The first of {@code count} consecutive free loopback ports, none handed out before in this JVM. */
     static int freePorts(int count) throws IOException {
         for (int attempt = 0; attempt < 100; attempt++) {
             // Below Linux's ephemeral range: a released ephemeral port can go to any outgoing connection.
             int base = ThreadLocalRandom.current().nextInt(10_000, 32_000 - count);
+            if (!reserve(base, count)) {
+                continue;
+            }
             List<ServerSocket> held = new ArrayList<>();
             try {
                 int first = -1;
                 for (int i = 0; i < count; i++) {
                     ServerSocket s = new ServerSocket();
                     held.add(s);
+                    // Checked without SO_REUSEADDR: a port that still has connections in TIME_WAIT
+                    // counts as busy too (stricter than a server's own bind).
+                    s.setReuseAddress(false);
                     s.bind(new InetSocketAddress("127.0.0.1", base + i));
                     first = i == 0 ? s.getLocalPort() : first;
                 }
@@ -74,5 +83,17 @@ final class TestNodes {
             }
         }
         throw new IOException("no free ports");
+    }
+
+    private static synchronized boolean reserve(int base, int count) {
+        for (int p = base; p < base + count; p++) {
+            if (HANDED_OUT.contains(p)) {
+                return false;
+            }
+        }
+        for (int p = base; p < base + count; p++) {
+            HANDED_OUT.add(p);
+        }
+        return true;
     }
 }

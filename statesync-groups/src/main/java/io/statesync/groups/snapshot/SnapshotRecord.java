@@ -49,6 +49,27 @@ public record SnapshotRecord(Cid manifest, LogPosition position, byte[] chain, M
         return out;
     }
 
+    /**
+     * The snapshot a group manifest describes, read from its metadata (group, term, index, chain),
+     * or empty if the metadata is not that of a snapshot of group {@code groupId}. Whoever wrote
+     * the manifest chose these values; a caller that needs them true must have them confirmed.
+     */
+    public static java.util.Optional<SnapshotRecord> ofManifest(Cid manifest, Map<String, String> manifestMetadata,
+                                                                 String groupId) {
+        if (!groupId.equals(manifestMetadata.get(META_GROUP))) {
+            return java.util.Optional.empty();
+        }
+        try {
+            LogPosition position = new LogPosition(Long.parseLong(manifestMetadata.get(META_TERM)),
+                    Long.parseLong(manifestMetadata.get(META_INDEX)));
+            byte[] chain = Chain.parse(manifestMetadata.get(META_CHAIN));
+            return java.util.Optional.of(new SnapshotRecord(manifest, position, chain,
+                    machineMetadata(manifestMetadata)));
+        } catch (RuntimeException notAGroupSnapshot) {
+            return java.util.Optional.empty();
+        }
+    }
+
     public long index() {
         return position.index();
     }

@@ -29,6 +29,16 @@ public interface SessionContext {
 
     byte[] appliedChain();
 
+    /**
+     * Whether this member's consensus log holds nothing past its state: true for a joiner that
+     * does not vote yet. Only then may a session answer with a position it reached without
+     * installing a snapshot newer than the state (the state as it is, or entries replayed up to
+     * the target). A voting member's log may hold entries of an older term past its state;
+     * answered that way, a restarted member stopped following in the restart soak, while an
+     * install of a newer snapshot resets the consensus log cleanly.
+     */
+    boolean logEmptyPastState();
+
     /** The other members, the leader last. A new attempt gets a fresh list. */
     List<Peer> peers();
 

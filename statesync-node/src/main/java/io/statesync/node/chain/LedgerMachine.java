@@ -8,6 +8,7 @@ import io.statesync.node.ledger.Genesis;
 import io.statesync.node.ledger.Ledger;
 import io.statesync.node.ledger.MalformedException;
 import io.statesync.node.ledger.ThreadId;
+import io.statesync.node.statesync.LocalChain;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -36,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * builds the new state into a fresh directory, verifies its state root, and only then switches
  * {@code current} and drops the old one, so a failed install keeps the old state.
  */
-public final class LedgerMachine implements StateMachine, AutoCloseable {
+public final class LedgerMachine implements StateMachine, LocalChain, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LedgerMachine.class);
     public static final String TYPE_TAG = "statesync-ledger/v1";
 
@@ -56,6 +57,22 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
     /** The block the next install must hold, when a catch-up chose it (see {@link #expectInstallOf}). */
     private final java.util.concurrent.atomic.AtomicReference<io.statesync.node.ledger.BlockId> expectedBlock =
             new java.util.concurrent.atomic.AtomicReference<>();
+    /** A state built ahead of its install ({@link #prepareInstall}); the next install of its block adopts it. */
+    private final java.util.concurrent.atomic.AtomicReference<Prepared> prepared =
+            new java.util.concurrent.atomic.AtomicReference<>();
+    /** The number of the next {@code db-<n>} directory handed out; guarded by this. */
+    private int nextDb;
+    /*
+     * Share requests (see ShareRequest). Touched by apply only, which the group runs one entry at a
+     * time and in log order, so every replica holds the same values at the same log position
+     * (after a restart they start empty again: at worst one replica saves once more than others).
+     */
+    /** A request was granted and the next block is to be saved. */
+    private boolean shareGranted;
+    /** Block time of the newest block applied since start, or Long.MIN_VALUE. */
+    private long headTimeMillis = Long.MIN_VALUE;
+    /** Block time of the last block saved on request since start, or Long.MIN_VALUE. */
+    private long requestedSaveMillis = Long.MIN_VALUE;
 
     /**
      * @param saveEvery a snapshot is asked for after every block whose seqNo is a multiple of
@@ -72,6 +89,7 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
                 ? dir.resolve(Files.readString(pointer, StandardCharsets.UTF_8).trim())
                 : dir.resolve("db-0");
         removeStaleDatabases();
+        nextDb = Integer.parseInt(current.getFileName().toString().substring(3)) + 1;
         ledger = Ledger.open(current, thread, genesis);
         if (!Files.exists(pointer)) {
             writePointer(current.getFileName().toString());
@@ -104,11 +122,22 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
         return read(l -> l.propose(pending, producer, timeMillis, maxTransactions, maxBytes));
     }
 
+    @Override
+    public io.statesync.node.ledger.Head head() {
+        return read(Ledger::head);
+    }
+
+    @Override
+    public java.util.Optional<io.statesync.node.ledger.BlockId> blockAt(long height) {
+        return read(l -> l.blockAt(height));
+    }
+
     /**
      * Says which block the next {@link #installSnapshot} must hold: a dump whose own head block
      * is another (even one that is self-consistent) is refused. A catch-up calls this with the
      * block its peers offered; installs at start-up, of this member's own snapshots, expect none.
      */
+    @Override
     public void expectInstallOf(io.statesync.node.ledger.BlockId block) {
         expectedBlock.set(block);
     }
@@ -120,6 +149,10 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
 
     @Override
     public byte[] apply(long index, byte[] command) {
+        java.util.Optional<ShareRequest> request = ShareRequest.decode(command);
+        if (request.isPresent()) {
+            return shareRequested(request.get()).encode();
+        }
         Block block;
         try {
             block = BlockCodec.decode(command);
@@ -149,13 +182,41 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
                 log.error("THREAD {} HALTED on this node at log index {}: {}", thread.name(), index, e.getMessage());
                 throw new IllegalStateException("thread " + thread.name() + " halted: " + e.getMessage(), e);
             }
+            headTimeMillis = block.timeMillis();
             if (saveEvery > 0 && block.seqNo() % saveEvery == 0) {
                 saveDueAt = index;
+            }
+            if (shareGranted) {
+                shareGranted = false;
+                requestedSaveMillis = block.timeMillis();
+                saveDueAt = index;
+                log.info("thread {}: saving the state of block {} on request", thread.name(), block.seqNo());
             }
             return ("ok " + block.seqNo() + " " + block.id().hex()).getBytes(StandardCharsets.UTF_8);
         } finally {
             swap.readLock().unlock();
         }
+    }
+
+    /**
+     * Decides a share request where it sits in the log: granted (the next block is saved), already
+     * pending, or refused because a block saved on request lies less than the request's interval
+     * back in block time. A thread whose head was saved on request and that has made no block
+     * since is refused too: that saved state is the freshest there is.
+     */
+    private ShareRequest.Answer shareRequested(ShareRequest request) {
+        long height = read(l -> l.head().height());
+        if (shareGranted) {
+            return new ShareRequest.Answer.Pending(height);
+        }
+        long since = headTimeMillis - requestedSaveMillis;
+        if (requestedSaveMillis != Long.MIN_VALUE && since < request.minInterval().toMillis()) {
+            return new ShareRequest.Answer.Limited("thread " + thread.name() + " saved a state on request "
+                    + since / 1000 + " s ago in block time; at most one per " + request.minInterval().toSeconds()
+                    + " s, the next in " + (request.minInterval().toMillis() - since + 999) / 1000 + " s");
+        }
+        shareGranted = true;
+        return new ShareRequest.Answer.Granted(height);
     }
 
     @Override
@@ -216,22 +277,27 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
     @Override
     public void installSnapshot(Path dump) throws IOException {
         io.statesync.node.ledger.BlockId expected = expectedBlock.getAndSet(null);
-        int next = Integer.parseInt(current.getFileName().toString().substring(3)) + 1;
-        Path fresh = dir.resolve("db-" + next);
-        deleteTree(fresh);
+        Prepared ready = prepared.getAndSet(null);
+        Path fresh;
         io.statesync.node.ledger.Head head;
+        if (ready != null && expected != null && ready.take(expected)) {
+            // Built and verified by prepareInstall from the same snapshot: only the switch is left.
+            fresh = ready.dir;
+            head = ready.head;
+        } else {
+            if (ready != null) {
+                ready.close();
+            }
+            fresh = freshDatabase();
+            head = restoreInto(dump, fresh, expected, "offered");
+        }
+        Ledger opened;
         try {
-            head = Ledger.restore(dump, fresh, thread);
-        } catch (io.statesync.node.ledger.InvalidStateException e) {
-            throw new IOException("thread " + thread.name() + ": snapshot rejected, the old state is kept: "
-                    + e.getMessage(), e);
-        }
-        if (expected != null && !expected.equals(head.blockId())) {
+            opened = Ledger.open(fresh, thread, genesis);
+        } catch (IOException | RuntimeException e) {
             deleteTree(fresh);
-            throw new IOException("thread " + thread.name() + ": snapshot rejected, the old state is kept: it holds"
-                    + " block " + head.blockId().hex() + ", not the offered block " + expected.hex());
+            throw e;
         }
-        Ledger opened = Ledger.open(fresh, thread, genesis);
         Ledger old;
         Path oldDir;
         swap.writeLock().lock();
@@ -248,6 +314,10 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
             ledger = opened;
             current = fresh;
             halted = null;
+            // The log between the old state and this one was not applied here: start afresh.
+            shareGranted = false;
+            headTimeMillis = Long.MIN_VALUE;
+            requestedSaveMillis = Long.MIN_VALUE;
         } finally {
             swap.writeLock().unlock();
         }
@@ -257,6 +327,112 @@ public final class LedgerMachine implements StateMachine, AutoCloseable {
         deleteTree(oldDir);
         log.info("thread {}: state installed at block {} ({}), state root {} verified", thread.name(), head.height(),
                 head.blockId().hex(), head.root().hex());
+    }
+
+    /**
+     * Builds and verifies the state of a dump without installing it, so that a load of several
+     * threads can fail on any of them before any is switched: the expensive and fallible part of
+     * an install (rebuild, state root against the head block, the head block being {@code block})
+     * happens here. The state is adopted by the next {@link #installSnapshot} after {@link
+     * #expectInstallOf(Prepared)}; until then, and if it never is, closing it deletes it.
+     *
+     * @throws IOException with the reason if the dump is not a valid state of {@code block}
+     */
+    public Prepared prepareInstall(Path dump, io.statesync.node.ledger.BlockId block) throws IOException {
+        Path fresh = freshDatabase();
+        return new Prepared(fresh, restoreInto(dump, fresh, block, "requested"));
+    }
+
+    /**
+     * Says that the next {@link #installSnapshot} is of {@code ready}'s block and adopts that
+     * state instead of rebuilding it from the dump it is handed (the same snapshot).
+     */
+    public void expectInstallOf(Prepared ready) {
+        Prepared old = prepared.getAndSet(ready);
+        if (old != null && old != ready) {
+            old.close();
+        }
+        expectedBlock.set(ready.head.blockId());
+    }
+
+    /** Withdraws {@link #expectInstallOf(Prepared)} after an install that did not happen, and deletes the state. */
+    public void cancelInstall(Prepared ready) {
+        if (prepared.compareAndSet(ready, null)) {
+            expectedBlock.compareAndSet(ready.head.blockId(), null);
+        }
+        ready.close();
+    }
+
+    /** A state built by {@link #prepareInstall}: its own database directory, verified, not in use. */
+    public static final class Prepared implements AutoCloseable {
+        private final Path dir;
+        private final io.statesync.node.ledger.Head head;
+        /** Guarded by this: taken by an install, or closed (deleted); never both. */
+        private boolean taken;
+        private boolean closed;
+
+        private Prepared(Path dir, io.statesync.node.ledger.Head head) {
+            this.dir = dir;
+            this.head = head;
+        }
+
+        /** The head block the prepared state holds. */
+        public io.statesync.node.ledger.Head head() {
+            return head;
+        }
+
+        private synchronized boolean take(io.statesync.node.ledger.BlockId block) {
+            if (closed || taken || !head.blockId().equals(block)) {
+                return false;
+            }
+            taken = true;
+            return true;
+        }
+
+        /** Deletes the prepared state unless an install took it. */
+        @Override
+        public void close() {
+            synchronized (this) {
+                if (taken || closed) {
+                    return;
+                }
+                closed = true;
+            }
+            try {
+                deleteTree(dir);
+            } catch (IOException e) {
+                log.warn("cannot delete the prepared state {}: {}", dir, e.toString());
+            }
+        }
+    }
+
+    /** A database directory no one uses: never the current one, nor one handed out before. */
+    private synchronized Path freshDatabase() throws IOException {
+        Path fresh = dir.resolve("db-" + nextDb++);
+        deleteTree(fresh);
+        return fresh;
+    }
+
+    /** Rebuilds a dump into {@code fresh} and checks it holds {@code expected} (if given); nothing is left on failure. */
+    private io.statesync.node.ledger.Head restoreInto(Path dump, Path fresh, io.statesync.node.ledger.BlockId expected,
+                                                     String expectedAs) throws IOException {
+        io.statesync.node.ledger.Head head;
+        try {
+            head = Ledger.restore(dump, fresh, thread);
+        } catch (io.statesync.node.ledger.InvalidStateException e) {
+            deleteTree(fresh);
+            throw new IOException("thread " + thread.name() + ": snapshot rejected, the old state is kept: "
+                    + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            deleteTree(fresh);
+            throw e;
+        }
+        if (expected != null && !expected.equals(head.blockId())) {
+            deleteTree(fresh);
+            throw new IOException("thread " + thread.name() + ": snapshot rejected, the old state is kept: it holds"
+                    + " block " + head.blockId().hex() + ", not the " + expectedAs + " block " + expected.hex());
+        }
+        return head;
     }
 
     /** Closes the database. */

@@ -164,6 +164,7 @@ public final class Ledger implements AutoCloseable {
         byte[] size = new byte[8];
         Bytes.putLong(size, 0, head.stateBytes());
         batch.put(StateLayout.META_HEAD, headBytes);
+        batch.put(StateLayout.historyKey(head.height()), head.blockId().raw());
         batch.put(StateLayout.META_BLOCK, encodedBlock);
         batch.put(StateLayout.META_LTHASH, hash.toBytes());
         batch.put(StateLayout.META_SIZE, size);
@@ -184,6 +185,31 @@ public final class Ledger implements AutoCloseable {
             return BlockCodec.decode(committed.block);
         } catch (MalformedException e) {
             throw new IllegalStateException("stored head block no longer decodes: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The id of the block this ledger holds at {@code height} on its own chain: the head, or one
+     * of the newest {@value StateLayout#HISTORY_BLOCKS} blocks below it that it applied (a
+     * restored ledger knows its head block's parent and what it applied since). Empty above the
+     * head and below what it remembers.
+     */
+    public Optional<BlockId> blockAt(long height) {
+        Head head = committed.head();
+        if (height == head.height()) {
+            return Optional.of(head.blockId());
+        }
+        if (height < 0 || height > head.height()) {
+            return Optional.empty();
+        }
+        Lock lock = enter();
+        try {
+            byte[] raw = db.get(StateLayout.historyKey(height));
+            return raw == null || raw.length != BlockId.LENGTH ? Optional.empty() : Optional.of(BlockId.of(raw));
+        } catch (RocksDBException e) {
+            throw storageFailure(e);
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -369,6 +395,9 @@ public final class Ledger implements AutoCloseable {
                     }
                 });
                 putMeta(batch, next, encoded, hash);
+                if (next.height() >= StateLayout.HISTORY_BLOCKS) {
+                    batch.delete(StateLayout.historyKey(next.height() - StateLayout.HISTORY_BLOCKS));
+                }
                 publishLock.lock();
                 try {
                     db.write(writeOptions, batch);
@@ -538,6 +567,10 @@ public final class Ledger implements AutoCloseable {
             }
             Head head = new Head(thread, block.seqNo(), id, root, stateBytes);
             putMeta(batch, head, encoded, hash);
+            if (block.seqNo() > 0) {
+                // The dump names its head's parent too: the chain below is known that far.
+                batch.put(StateLayout.historyKey(block.seqNo() - 1), block.parent().raw());
+            }
             batch.put(StateLayout.META_THREAD, thread.name().getBytes(StandardCharsets.US_ASCII));
             db.write(sync, batch);
             done = true;

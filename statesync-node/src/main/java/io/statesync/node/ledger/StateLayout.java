@@ -10,7 +10,11 @@ import java.nio.charset.StandardCharsets;
  * m | name                     -> meta: "thread" (name), "head" (u64 height | block id[32] | root[32]),
  *                                 "block" (encoded last applied block), "lthash" (2048 bytes),
  *                                 "size" (u64 sum of key+value bytes of all a/d entries)
+ * h | u64 height               -> block id[32]: the blocks this ledger applied (or restored at and
+ *                                 above), the newest {@link #HISTORY_BLOCKS} of them
  * </pre>
+ * Only a/d entries are state: dumps, restores and the state hash never see m or h entries (a
+ * scan from {@code a} stops at the first key past {@code d}).
  * Elements of the state hash: an account is {@code 'A' | account | balance | nonce}, a data
  * entry is {@code 'D' | account | u8 keyLen | key | SHA-256(value)}. Since the stored account
  * value is balance|nonce, an account's element is 'A' followed by its RocksDB key without the
@@ -29,11 +33,24 @@ final class StateLayout {
     static final byte[] META_BLOCK = meta("block");
     static final byte[] META_LTHASH = meta("lthash");
     static final byte[] META_SIZE = meta("size");
+    static final byte HISTORY = 'h';
+    /**
+     * Block ids kept per ledger: enough to judge an offered snapshot against this node's own chain
+     * (the newest saved states lie within a few save intervals), at 41 bytes a block.
+     */
+    static final long HISTORY_BLOCKS = 100_000;
 
     private StateLayout() {}
 
     private static byte[] meta(String name) {
         return ("m" + name).getBytes(StandardCharsets.US_ASCII);
+    }
+
+    static byte[] historyKey(long height) {
+        byte[] key = new byte[9];
+        key[0] = HISTORY;
+        Bytes.putLong(key, 1, height);
+        return key;
     }
 
     static byte[] accountKey(AccountId id) {

@@ -14,8 +14,13 @@ import io.statesync.groups.sync.SyncProgress;
 import io.statesync.groups.sync.SyncProvider;
 import io.statesync.groups.sync.SyncSession;
 import io.statesync.groups.sync.SyncSignature;
+import io.statesync.groups.sync.replay.LogReplaySync;
 import io.statesync.groups.sync.snapshot.SnapshotOffers;
 import io.statesync.groups.sync.snapshot.SnapshotSync;
+import io.statesync.node.statesync.StateRepository.Decision;
+import io.statesync.transfer.server.RouteException;
+import io.statesync.transfer.server.RouteRequest;
+import io.statesync.transfer.server.RouteResponse;
 import io.statesync.node.ledger.BlockId;
 import io.statesync.node.ledger.ThreadId;
 import java.io.IOException;
@@ -42,9 +47,16 @@ import org.slf4j.LoggerFactory;
  * installs it through the group, where the ledger recomputes the state root and compares it
  * with the block's before it replaces anything.
  *
- * <p>Peers serve offers and leases exactly as {@code SnapshotSync}'s provider does; the two
- * strategies differ in where bytes come from and in the load-task semantics (queue, tries,
- * retry wait, deadline, reset).
+ * <p>Before it loads, the session asks the ledger's repository whether the offer is worth it
+ * ({@link StateRepository#decide}). An offer that is not on the agreed chain ({@code Invalidated})
+ * is passed over for the next newest. When the node's own head is already at the offered block
+ * ({@code AlreadyCovered}) or close to it ({@code TooClose}), the session replays the missing
+ * committed entries from the peers' logs instead, as {@link LogReplaySync} does; only if the
+ * peers no longer hold them does it import the offer after all. So a skip never leaves the
+ * consensus engine waiting for an install that no one makes.
+ *
+ * <p>Peers serve offers and leases exactly as {@code SnapshotSync}'s provider does, and their
+ * committed entries as {@code LogReplaySync}'s does.
  */
 public final class LedgerSync implements StateSync, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LedgerSync.class);
@@ -52,31 +64,37 @@ public final class LedgerSync implements StateSync, AutoCloseable {
     private static final Duration LEASE_TTL = Duration.ofSeconds(30);
     private static final Duration PROGRESS_EVERY = Duration.ofMillis(250);
 
-    private final ThreadId thread;
-    private final StateLoader loader;
-    /** Where else a saved state may be found: nodes advertising it by gossip. */
-    private final PeerSources gossip;
-    /** The running session's chosen offer: its block and the group peers that offer it. */
-    private volatile PeerSources.Located offered;
-    private final java.util.function.Consumer<BlockId> expectInstall;
-    private volatile BlockId offeredBlock;
+    /** How a catch-up replays entries when it does not import (and how peers serve them). */
+    private static final LogReplaySync REPLAY = LogReplaySync.DEFAULT;
 
     /**
+     * What a thread's catch-up works with besides its loader.
+     *
      * @param gossip nodes that advertise a thread's saved states by gossip; {@link PeerSources#NONE} without gossip
+     * @param chain the thread's ledger: told which block an install must hold
+     * @param ledger the ledger's repository: judges offers ({@link StateRepository#decide}) and prunes
+     * @param members told a session's peers (the group's members by id and URL) before it decides,
+     *     so that trust in their gossip cards is current
      */
-    public LedgerSync(ThreadId thread, LoaderConfig config, PeerSources gossip, MeterRegistry registry) {
-        this(thread, config, gossip, registry, block -> { });
+    public record Parts(PeerSources gossip, LocalChain chain, StateRepository ledger, MembersSeen members) {
     }
 
-    /**
-     * @param expectInstall told, right before an install, which block the installed state must
-     *     hold (the ledger refuses a dump of any other block)
-     */
-    public LedgerSync(ThreadId thread, LoaderConfig config, PeerSources gossip, MeterRegistry registry,
-                      java.util.function.Consumer<BlockId> expectInstall) {
+    /** Hears the members a catch-up session works with. */
+    @FunctionalInterface
+    public interface MembersSeen {
+        void seen(ThreadId thread, String self, List<Peer> peers) throws InterruptedException;
+    }
+
+    private final ThreadId thread;
+    private final StateLoader loader;
+    private final Parts parts;
+    /** The running session's chosen offer: its block and the group peers that offer it. */
+    private volatile PeerSources.Located offered;
+    private volatile BlockId offeredBlock;
+
+    public LedgerSync(ThreadId thread, LoaderConfig config, Parts parts, MeterRegistry registry) {
         this.thread = thread;
-        this.gossip = gossip;
-        this.expectInstall = expectInstall;
+        this.parts = parts;
         this.loader = new StateLoader(config, this::locate, registry, thread.name());
     }
 
@@ -85,15 +103,41 @@ public final class LedgerSync implements StateSync, AutoCloseable {
         return loader;
     }
 
-    /** Where a block's saved state is: the offering group peers of the running session, and gossip's. */
+    /**
+     * Where a block's saved state is: the offering group peers of the running session, sources
+     * named for the block by whoever queued a load of it ({@link #hint}), and gossip's.
+     */
     private List<PeerSources.Located> locate(ThreadId t, BlockId block) {
         List<PeerSources.Located> out = new ArrayList<>();
         PeerSources.Located o = offered;
         if (o != null && block.equals(offeredBlock)) {
             out.add(o);
         }
-        out.addAll(gossip.locate(t, block));
+        PeerSources.Located h = hints.get(new Hint(t, block));
+        if (h != null) {
+            out.add(h);
+        }
+        out.addAll(parts.gossip().locate(t, block));
         return out;
+    }
+
+    private record Hint(ThreadId thread, BlockId block) {
+    }
+
+    /** Sources named for a block of a load task queued outside a catch-up session (an operator's load). */
+    private final Map<Hint, PeerSources.Located> hints = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Names where the saved state of {@code block} of {@code thread} is, for loads this loader
+     * runs; {@code null} forgets it. Used for the group members that offer a state an operator
+     * asked for, which no session has collected.
+     */
+    public void hint(ThreadId thread, BlockId block, PeerSources.Located where) {
+        if (where == null) {
+            hints.remove(new Hint(thread, block));
+        } else {
+            hints.put(new Hint(thread, block), where);
+        }
     }
 
     @Override
@@ -104,12 +148,36 @@ public final class LedgerSync implements StateSync, AutoCloseable {
     @Override
     public SyncSignature signature() {
         return new SyncSignature("LedgerSync(offerTimeout=" + OFFER_TIMEOUT.toMillis() + "ms,leaseTtl="
-                + LEASE_TTL.toMillis() + "ms)");
+                + LEASE_TTL.toMillis() + "ms,replay=" + REPLAY.signature().description() + ")");
     }
 
+    /** Serves both: snapshot offers ({@code sync/snapshots}) and committed entries ({@code sync/log/...}). */
     @Override
     public SyncProvider provider(ProviderContext context) {
-        return SnapshotSync.DEFAULT.provider(context);
+        SyncProvider snapshots = SnapshotSync.DEFAULT.provider(context);
+        SyncProvider entries = REPLAY.provider(context);
+        return new SyncProvider() {
+            @Override
+            public RouteResponse handle(RouteRequest request) throws RouteException {
+                return request.route().startsWith("log/") ? entries.handle(request) : snapshots.handle(request);
+            }
+
+            @Override
+            public long safeToPruneLog() {
+                return Math.min(snapshots.safeToPruneLog(), entries.safeToPruneLog());
+            }
+
+            @Override
+            public void committed(LogPosition position) {
+                snapshots.committed(position);
+                entries.committed(position);
+            }
+
+            @Override
+            public boolean maySnapshotBeDropped(SnapshotRecord snapshot) {
+                return snapshots.maySnapshotBeDropped(snapshot) && entries.maySnapshotBeDropped(snapshot);
+            }
+        };
     }
 
     @Override
@@ -142,20 +210,87 @@ public final class LedgerSync implements StateSync, AutoCloseable {
         }
 
         LogPosition run() throws Exception {
+            if (ctx.applied().index() >= ctx.target().index() - 1 && ctx.logEmptyPastState()) {
+                // Already there (a state loaded before the consensus log reached it): the log goes on
+                // from here. Never for a voting member (see SessionContext#logEmptyPastState): its
+                // log may hold older-term entries past the state, so it loads a newer one below.
+                return ctx.applied();
+            }
             long need = Math.max(ctx.target().index() - 1, ctx.applied().index() + 1);
             Map<String, String> reasons = new LinkedHashMap<>();
             List<Offer> offers = SnapshotOffers.collect(ctx, OFFER_TIMEOUT, reasons).values().stream()
                     .flatMap(o -> Offer.of(o).stream()).toList();
-            Offer chosen = offers.stream().filter(o -> o.record().index() >= need)
-                    .max(Comparator.comparingLong((Offer o) -> o.record().index())
-                            .thenComparingInt(o -> o.peers().size()))
-                    .orElseThrow(() -> new SyncException("no peer offers a saved state of thread " + thread.name()
-                            + " at or after log index " + need + " (offers: " + describe(offers)
-                            + (reasons.isEmpty() ? "" : "; " + reasons) + ")"));
+            List<Offer> usable = offers.stream().filter(o -> o.record().index() >= need)
+                    .sorted(Comparator.comparingLong((Offer o) -> o.record().index())
+                            .thenComparingInt(o -> o.peers().size()).reversed())
+                    .toList();
+            if (usable.isEmpty()) {
+                throw new SyncException("no peer offers a saved state of thread " + thread.name()
+                        + " at or after log index " + need + " (offers: " + describe(offers)
+                        + (reasons.isEmpty() ? "" : "; " + reasons) + ")");
+            }
+            parts.members().seen(thread, ctx.memberId(), ctx.peers());
+            // The newest offer on the agreed chain; one that is not is passed over, not loaded.
+            Offer chosen = null;
+            Decision decision = null;
+            List<String> invalidated = new ArrayList<>();
+            for (Offer o : usable) {
+                Decision d = parts.ledger().decide(thread, o.block(), o.height());
+                if (d instanceof Decision.Invalidated i) {
+                    invalidated.add("block " + o.block().hex() + " (height " + o.height() + ") from "
+                            + o.peers().stream().map(Peer::id).toList() + ": " + i.reason());
+                    continue;
+                }
+                chosen = o;
+                decision = d;
+                break;
+            }
+            if (chosen == null) {
+                throw new SyncException("every saved state of thread " + thread.name() + " offered at or after log index "
+                        + need + " is off the agreed chain: " + String.join("; ", invalidated));
+            }
+            if (!invalidated.isEmpty()) {
+                log.warn("thread {}: passed over offers off the agreed chain: {}", thread.name(),
+                        String.join("; ", invalidated));
+            }
+            boolean replayFailed = false;
+            if (decision instanceof Decision.AlreadyCovered || decision instanceof Decision.TooClose) {
+                if (ctx.applied().index() >= ctx.target().index() - 1) {
+                    if (!ctx.logEmptyPastState()) {
+                        // The state reaches the target, yet the leader asked: this voting member's
+                        // consensus log disagrees past its state. Only an install of a newer saved
+                        // state resets that log (see SessionContext#logEmptyPastState).
+                        log.info("thread {}: {} for block {}, but the consensus log needs a newer state than log "
+                                + "index {}: loading it", thread.name(), decision, chosen.block().hex(),
+                                ctx.applied().index());
+                        return load(chosen, true);
+                    }
+                    log.info("thread {}: {} for block {}; the state already reaches log index {}", thread.name(),
+                            decision, chosen.block().hex(), ctx.applied().index());
+                    return ctx.applied();
+                }
+                log.info("thread {}: {} for block {} (height {}): replaying the log from index {} instead of loading",
+                        thread.name(), decision, chosen.block().hex(), chosen.height(), ctx.applied().index() + 1);
+                try {
+                    return REPLAY.session(ctx).run();
+                } catch (SyncException e) {
+                    // The peers no longer hold the entries: the offer is the only way left.
+                    log.info("thread {}: cannot replay ({}); loading block {} after all", thread.name(),
+                            e.getMessage(), chosen.block().hex());
+                    replayFailed = true;
+                }
+            }
+            return load(chosen, replayFailed);
+        }
+
+        /**
+         * Loads the chosen offer through the loader; {@code mustImport} (the log cannot be replayed, or
+         * the consensus log needs a newer state): its decide answers import whatever is near.
+         */
+        private LogPosition load(Offer chosen, boolean mustImport) throws Exception {
             log.info("thread {}: loading the state of block {} (height {}, log index {}) offered by {}", thread.name(),
                     chosen.block().hex(), chosen.height(), chosen.record().index(),
                     chosen.peers().stream().map(Peer::id).toList());
-
             Thread renewer = SnapshotOffers.holdLeases(ctx, chosen.offer(), LEASE_TTL, OFFER_TIMEOUT);
             LoadOutput output = new LoadOutput();
             offeredBlock = chosen.block();
@@ -163,7 +298,7 @@ public final class LedgerSync implements StateSync, AutoCloseable {
             try {
                 SortedMap<ThreadId, BlockId> address = new TreeMap<>(Map.of(thread, chosen.block()));
                 PushResult pushed = loader.addLoadStateTask(address, new Anchor(thread, chosen.height()),
-                        new GroupRepository(chosen), output);
+                        new GroupRepository(chosen, mustImport), output);
                 if (pushed != PushResult.PUSHED) {
                     throw new SyncException("the state loader did not take the load of block " + chosen.block().hex()
                             + ": " + pushed);
@@ -174,6 +309,7 @@ public final class LedgerSync implements StateSync, AutoCloseable {
                         l.bytesBySource().forEach((s, n) -> ctx.metrics().bytes(SnapshotOffers.peerOf(chosen.offer(), s), n));
                         yield chosen.record().position();
                     }
+                    // The state moved between the session's decision and the load's: the next attempt decides again.
                     case LoadResult.Skipped s -> throw new SyncException("load skipped: " + s.reason());
                     case LoadResult.Failed f -> throw new SyncException(f.reason());
                     case LoadResult.Cancelled c -> throw new InterruptedException("load cancelled");
@@ -207,12 +343,18 @@ public final class LedgerSync implements StateSync, AutoCloseable {
             }
         }
 
-        /** The group as the load's repository: chunks go to its store; the install goes through its replica. */
+        /**
+         * The group as the load's repository: chunks go to its store; the install goes through its
+         * replica; decisions and pruning are the ledger's.
+         */
         private final class GroupRepository implements StateRepository {
             private final Offer offer;
+            /** Nearness is no reason to skip: the log cannot be replayed, or the consensus log needs a newer state. */
+            private final boolean mustImport;
 
-            GroupRepository(Offer offer) {
+            GroupRepository(Offer offer, boolean mustImport) {
                 this.offer = offer;
+                this.mustImport = mustImport;
             }
 
             @Override
@@ -222,8 +364,16 @@ public final class LedgerSync implements StateSync, AutoCloseable {
 
             @Override
             public Decision decide(ThreadId t, BlockId block, long height) {
-                // The leader told this member it is behind its log: any offered state it chose is needed.
-                return new Decision.ImportNeeded(height);
+                Decision d = parts.ledger().decide(t, block, height);
+                // Unless the state moved past the offer meanwhile: then the next attempt decides again.
+                if (mustImport && ctx.applied().index() < offer.record().index()) {
+                    return switch (d) {
+                        case Decision.TooClose c -> new Decision.ImportNeeded(c.distance());
+                        case Decision.AlreadyCovered c -> new Decision.ImportNeeded(c.distance());
+                        default -> d;
+                    };
+                }
+                return d;
             }
 
             @Override
@@ -231,8 +381,13 @@ public final class LedgerSync implements StateSync, AutoCloseable {
                 if (!manifest.equals(offer.record().manifest())) {
                     throw new IOException("loaded " + manifest + ", not the offered " + offer.record().manifest());
                 }
-                expectInstall.accept(offer.block());
+                parts.chain().expectInstallOf(offer.block());
                 ctx.install(offer.record());
+            }
+
+            @Override
+            public void pruneBelow(ThreadId t, long height) {
+                parts.ledger().pruneBelow(t, height);
             }
         }
 

@@ -41,9 +41,12 @@ import java.util.concurrent.locks.ReentrantLock;
  *       {@code statesync-load-<thread>}: locate the snapshot (pointers on static storages, peers),
  *       get and check its manifest, decide, fetch its chunks. The first thread to fail cancels
  *       the others (interrupting their transfers) and the task fails.</li>
- *   <li>Install: only when every thread's state is fetched, one thread after another in address
- *       order. Nothing is installed for a task whose fetch failed; a failed install stops the
- *       rest (threads installed before it stay installed, each one atomically).</li>
+ *   <li>Install: only when every thread's state is fetched, in two steps (see
+ *       {@link StateRepository#stage}): every thread is staged (rebuilt and verified, not in use),
+ *       in address order, and only when all are staged is each committed. Nothing is installed for
+ *       a task whose fetch or any staging failed; a repository that cannot stage installs on
+ *       commit, where a failure stops the rest (threads installed before it stay installed, each
+ *       one atomically).</li>
  * </ol>
  * Repository calls never overlap (one lock).
  */
@@ -165,7 +168,7 @@ final class LoadJob {
             }
             case Decision.Invalidated i -> {
                 return new LoadResult.Failed(address, anchor, "block " + anchorBlock.hex() + " of thread "
-                        + anchor.thread().name() + " is invalidated locally (decision=" + i + ")");
+                        + anchor.thread().name() + " is not on the agreed chain (decision=" + i + ")");
             }
             case Decision.ImportNeeded n -> {
                 // go on
@@ -191,7 +194,7 @@ final class LoadJob {
         Set<Source> used = new LinkedHashSet<>();
         Map<Source, Long> bySource = new java.util.HashMap<>();
         long bytes = 0;
-        List<String> installed = new ArrayList<>();
+        List<Fetched> toInstall = new ArrayList<>();
         for (Map.Entry<ThreadId, BlockId> e : address.entrySet()) {
             Fetched f = fetched.get(e.getKey());
             if (f.skipped() != null) {
@@ -205,23 +208,12 @@ final class LoadJob {
                     bySource.merge(s.source(), s.bytes(), Long::sum);
                 }
             }
-            if (isCancelled()) {
-                return new LoadResult.Cancelled(address, anchor);
-            }
-            try {
-                repositoryLock.lock();
-                try {
-                    task.repository().install(f.thread(), f.block(), f.manifest());
-                } finally {
-                    repositoryLock.unlock();
-                }
-                installed.add(f.thread().name());
-            } catch (IOException | RuntimeException ex) {
-                String why = ex.getMessage() != null ? ex.getMessage() : ex.getClass().getSimpleName();
-                return new LoadResult.Failed(address, anchor, "install of block " + f.block().hex() + " of thread "
-                        + f.thread().name() + " failed, its old state is kept: " + why
-                        + (installed.isEmpty() ? "" : " (already installed: " + String.join(", ", installed) + ")"));
-            }
+            toInstall.add(f);
+        }
+        String failed = install(toInstall);
+        if (failed != null) {
+            return failed.isEmpty() ? new LoadResult.Cancelled(address, anchor)
+                    : new LoadResult.Failed(address, anchor, failed);
         }
         if (pruneNow) {
             withRepository(() -> {
@@ -230,6 +222,57 @@ final class LoadJob {
             });
         }
         return new LoadResult.Loaded(address, anchor, List.copyOf(used), bytes, elapsed(), skipped, bySource);
+    }
+
+    /**
+     * Installs the fetched threads, all or none: stages every one (in address order), and only if
+     * all staged commits them. Returns null when done, "" when cancelled before any commit, else
+     * the one-line failure.
+     */
+    private String install(List<Fetched> threads) {
+        List<StateRepository.Staged> staged = new ArrayList<>();
+        repositoryLock.lock();
+        try {
+            for (Fetched f : threads) {
+                if (isCancelled()) {
+                    staged.forEach(StateRepository.Staged::discard);
+                    return "";
+                }
+                try {
+                    staged.add(task.repository().stage(f.thread(), f.block(), f.manifest()));
+                } catch (IOException | RuntimeException ex) {
+                    staged.forEach(StateRepository.Staged::discard);
+                    return "install of block " + f.block().hex() + " of thread " + f.thread().name()
+                            + " failed, no thread of the task was installed: " + why(ex);
+                }
+            }
+            if (isCancelled()) {
+                staged.forEach(StateRepository.Staged::discard);
+                return "";
+            }
+            // From here on the task is not cancelled half-way: committing is quick and a commit
+            // failure is the only way a thread is left installed without the others.
+            List<String> installed = new ArrayList<>();
+            for (int i = 0; i < threads.size(); i++) {
+                Fetched f = threads.get(i);
+                try {
+                    staged.get(i).commit();
+                    installed.add(f.thread().name());
+                } catch (IOException | RuntimeException ex) {
+                    staged.subList(i + 1, staged.size()).forEach(StateRepository.Staged::discard);
+                    return "install of block " + f.block().hex() + " of thread " + f.thread().name()
+                            + " failed, its old state is kept: " + why(ex)
+                            + (installed.isEmpty() ? "" : " (already installed: " + String.join(", ", installed) + ")");
+                }
+            }
+            return null;
+        } finally {
+            repositoryLock.unlock();
+        }
+    }
+
+    private static String why(Throwable t) {
+        return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
     }
 
     /** Fetches every thread at once; returns the first failure, or null. Returns after every fetch thread ended. */
@@ -335,7 +378,7 @@ final class LoadJob {
                     }
                     Decision d = withRepository(() -> task.repository().decide(thread, block, height));
                     if (d instanceof Decision.Invalidated) {
-                        throw new LoadFailure(what + " is invalidated locally (decision=" + d + ")");
+                        throw new LoadFailure(what + " is not on the agreed chain (decision=" + d + ")");
                     }
                     if (!(d instanceof Decision.ImportNeeded)) {
                         return new Fetched(thread, block, o.manifest(), null, thread.name() + ": decision=" + d);

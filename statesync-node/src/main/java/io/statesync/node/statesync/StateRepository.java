@@ -29,9 +29,35 @@ public interface StateRepository {
     void install(ThreadId thread, BlockId block, Cid manifest) throws IOException;
 
     /**
-     * Told that no other load is queued or running, so unfinalized blocks of {@code thread} below
-     * {@code height} may be pruned (the seed's PruneNow). Called before the download and after the
-     * install. The default does nothing.
+     * The first step of a two-step install, so that a task of several threads installs all of
+     * them or none: does everything of {@link #install} that can fail for what the snapshot holds
+     * (rebuild, verify), without putting the state in use; {@link Staged#commit} then only puts it
+     * in use. The loader stages every thread of a task before it commits any, and discards what it
+     * staged when one fails. The default stages nothing and installs on commit (a repository that
+     * cannot stage keeps the one-step install, and a failed install can leave threads before it
+     * installed).
+     *
+     * @throws IOException if the snapshot cannot become the thread's state; nothing changed
+     */
+    default Staged stage(ThreadId thread, BlockId block, Cid manifest) throws IOException {
+        return () -> install(thread, block, manifest);
+    }
+
+    /** A thread's state, ready to be put in use. Exactly one of commit and discard is called. */
+    @FunctionalInterface
+    interface Staged {
+        /** Puts the state in use; a failure here keeps the old state of this thread. */
+        void commit() throws IOException;
+
+        /** Drops the staged state unused. */
+        default void discard() {
+        }
+    }
+
+    /**
+     * Told that no other load is queued or running, so what the repository keeps of {@code
+     * thread} below {@code height} may be pruned (the seed's PruneNow; the node drops its saved
+     * states below it). Called before the download and after the install. The default does nothing.
      */
     default void pruneBelow(ThreadId thread, long height) {
     }
@@ -50,8 +76,8 @@ public interface StateRepository {
         record TooClose(long distance) implements Decision {
         }
 
-        /** The block was invalidated locally; importing it would be wrong. */
-        record Invalidated() implements Decision {
+        /** The block is not on the chain the node's group agreed on; importing it would be wrong. {@code reason} says how it is known. */
+        record Invalidated(String reason) implements Decision {
         }
     }
 }

@@ -232,4 +232,139 @@ class LedgerMachineTest {
 
         assertEquals(before, machine.read(Ledger::head));
     }
+
+    /** Forms the next block on {@code former} at block time {@code millis} and applies the same bytes to every machine. */
+    private byte[][] applyAt(long millis, LedgerMachine former, LedgerMachine... all) {
+        Transaction tx = Transaction.write(FAUCET, T0, nonce++, ("k" + nonce).getBytes(StandardCharsets.UTF_8),
+                new byte[100]);
+        byte[] block = former.propose(List.of(tx), "n1", millis, 100, 1 << 20).block().encode();
+        return applyToAll(block, all);
+    }
+
+    private byte[][] applyToAll(byte[] command, LedgerMachine... all) {
+        index++;
+        byte[][] results = new byte[all.length][];
+        for (int i = 0; i < all.length; i++) {
+            results[i] = all[i].apply(index, command);
+        }
+        return results;
+    }
+
+    private static ShareRequest.Answer answer(byte[] result) {
+        return ShareRequest.Answer.decode(result).orElseThrow(() -> new AssertionError(
+                new String(result, StandardCharsets.UTF_8)));
+    }
+
+    @Test
+    void aShareRequestMakesEveryReplicaSaveTheNextBlockAndMoreWithinTheIntervalAreRefused() throws Exception {
+        // Given two replicas of a thread that never saves on its own (saveStateEvery 0)
+        try (LedgerMachine a = new LedgerMachine(T0, dir.resolve("ra"), GENESIS, 0);
+             LedgerMachine b = new LedgerMachine(T0, dir.resolve("rb"), GENESIS, 0)) {
+            applyAt(10_000, a, a, b);
+            byte[] request = new ShareRequest(java.time.Duration.ofSeconds(60)).encode();
+
+            // When a request is committed, and another before the next block
+            byte[][] first = applyToAll(request, a, b);
+            byte[][] second = applyToAll(request, a, b);
+
+            // Then both replicas grant the first, call the second pending, and save the next block
+            for (byte[] r : first) {
+                assertEquals(new ShareRequest.Answer.Granted(1), answer(r));
+            }
+            for (byte[] r : second) {
+                assertEquals(new ShareRequest.Answer.Pending(1), answer(r));
+            }
+            assertFalse(a.snapshotDue(index), "a request itself is no block");
+            applyAt(11_000, a, a, b);
+            assertTrue(a.snapshotDue(index) && b.snapshotDue(index), "the next block is saved everywhere");
+            applyAt(12_000, a, a, b);
+            assertFalse(a.snapshotDue(index) || b.snapshotDue(index), "only that one");
+
+            // And a flood within the interval (in block time) saves nothing more, with the reason
+            for (int i = 0; i < 20; i++) {
+                byte[][] r = applyToAll(request, a, b);
+                assertTrue(answer(r[0]) instanceof ShareRequest.Answer.Limited l && l.reason().contains("at most one"),
+                        new String(r[0], StandardCharsets.UTF_8));
+                assertEquals(answer(r[0]), answer(r[1]), "every replica decides alike");
+                applyAt(13_000 + i * 1000, a, a, b);
+                assertFalse(a.snapshotDue(index) || b.snapshotDue(index), "no save within the interval");
+            }
+
+            // And once the interval has passed in block time, a request is granted again
+            applyAt(71_000, a, a, b);
+            assertEquals(new ShareRequest.Answer.Granted(a.read(Ledger::head).height()),
+                    answer(applyToAll(request, a, b)[1]));
+            applyAt(72_000, a, a, b);
+            assertTrue(a.snapshotDue(index) && b.snapshotDue(index));
+        }
+    }
+
+    @Test
+    void aShareRequestIsNoBlockAndOtherCommandsStaySkipped() {
+        assertTrue(ShareRequest.decode(new byte[] {'S', 'S', 'R', '1', 0, 0, 0}).isEmpty(), "too short");
+        assertTrue(ShareRequest.decode(new ShareRequest(java.time.Duration.ofSeconds(5)).encode()).isPresent());
+        String garbage = new String(machine.apply(++index, new byte[] {'S', 'S', 'R', '2', 0, 0, 0, 0, 0, 0, 0, 1}),
+                StandardCharsets.UTF_8);
+        assertTrue(garbage.startsWith("skipped: malformed block"), garbage);
+    }
+
+    @Test
+    void aPreparedStateIsBuiltAndVerifiedAheadAndTheInstallOfItsBlockOnlySwitchesToIt() throws Exception {
+        for (int i = 0; i < 4; i++) {
+            applyNext(machine);
+        }
+        Path dump = dir.resolve("dump-p");
+        Files.createDirectories(dump);
+        machine.writeSnapshot(dump);
+        Head source = machine.read(Ledger::head);
+
+        try (LedgerMachine other = new LedgerMachine(T0, dir.resolve("p"), GENESIS, 3)) {
+            // Given a state prepared from the dump: built beside the live one, not in use
+            LedgerMachine.Prepared prepared = other.prepareInstall(dump, source.blockId());
+            assertEquals(source, prepared.head());
+            assertEquals(0, other.read(Ledger::head).height(), "not in use before the install");
+
+            // When the install of that block comes, with a dump that no longer exists
+            other.expectInstallOf(prepared);
+            other.installSnapshot(dir.resolve("nothing-here"));
+
+            // Then the prepared state is the state, and no other database is left
+            assertEquals(source, other.read(Ledger::head));
+            assertEquals(source.root(), other.read(Ledger::recomputeRoot));
+            try (Stream<Path> dbs = Files.list(dir.resolve("p"))) {
+                assertEquals(1, dbs.filter(p -> p.getFileName().toString().startsWith("db-")).count());
+            }
+        }
+    }
+
+    @Test
+    void aPreparedStateOfAnotherBlockIsRefusedAndOneNeverInstalledIsDeleted() throws Exception {
+        for (int i = 0; i < 2; i++) {
+            applyNext(machine);
+        }
+        Path dump = dir.resolve("dump-q");
+        Files.createDirectories(dump);
+        machine.writeSnapshot(dump);
+        Head source = machine.read(Ledger::head);
+        applyNext(machine);
+        Head later = machine.read(Ledger::head);
+
+        try (LedgerMachine other = new LedgerMachine(T0, dir.resolve("q"), GENESIS, 3)) {
+            IOException e = assertThrows(IOException.class, () -> other.prepareInstall(dump, later.blockId()));
+            assertTrue(e.getMessage().contains("not the requested block " + later.blockId().hex()), e.getMessage());
+
+            LedgerMachine.Prepared unused = other.prepareInstall(dump, source.blockId());
+            other.expectInstallOf(unused);
+            other.cancelInstall(unused);
+
+            assertEquals(0, other.read(Ledger::head).height());
+            try (Stream<Path> dbs = Files.list(dir.resolve("q"))) {
+                assertEquals(1, dbs.filter(p -> p.getFileName().toString().startsWith("db-")).count(),
+                        "only the live database is left");
+            }
+            // And the machine's next install expects nothing of the cancelled one
+            other.installSnapshot(dump);
+            assertEquals(source, other.read(Ledger::head));
+        }
+    }
 }

@@ -184,6 +184,42 @@ class StateLoaderTest {
     }
 
     @Test
+    void aTaskOfTwoThreadsWhoseSecondCannotBeStagedInstallsNeither() throws Exception {
+        // given a repository that installs in two steps, both threads fetchable, and t1's state bad
+        Cid c0 = Fixtures.snapshot(shared, tmp, T0, block(11), 50, 100_000, 21);
+        Cid c1 = Fixtures.snapshot(shared, tmp, T1, block(12), 40, 100_000, 22);
+        FileShareServer a = share(shared, 0);
+        List<Source> all = List.of(new Source(a.uri()));
+        PeerSources peers = (thread, blk) -> List.of(new PeerSources.Located(thread.equals(T0) ? c0 : c1, all));
+        repo.staging = true;
+        repo.rejectStageOf = T1;
+        StateLoader loader = loader(fast(), peers);
+        LoadOutput out = new LoadOutput();
+
+        // when one task loads both
+        loader.addLoadStateTask(address(T0, block(11), T1, block(12)), new Anchor(T0, 50), repo, out);
+
+        // then it fails naming t1, t0's staged state is dropped, and neither thread was installed
+        LoadResult.Failed f = assertInstanceOf(LoadResult.Failed.class, next(out));
+        assertTrue(f.reason().contains("of thread t1 failed, no thread of the task was installed"), f.reason());
+        assertEquals(0, repo.installs.get());
+        assertEquals(1, repo.discards.get());
+        assertFalse(Files.exists(repo.stateDir(T0)));
+        assertFalse(Files.exists(repo.stateDir(T1)));
+
+        // and once t1's state is good, the next task installs both
+        repo.rejectStageOf = null;
+        assertEquals(PushResult.FAILED_BACKOFF, loader.addLoadStateTask(address(T0, block(11), T1, block(12)),
+                new Anchor(T0, 51), repo, out), "the same address waits out its back-off");
+        StateLoader fresh = loader(fast(), peers);
+        fresh.addLoadStateTask(address(T0, block(11), T1, block(12)), new Anchor(T0, 50), repo, out);
+        assertInstanceOf(LoadResult.Loaded.class, next(out));
+        assertEquals(2, repo.installs.get());
+        assertTrue(Files.isRegularFile(repo.stateDir(T0).resolve("data")));
+        assertTrue(Files.isRegularFile(repo.stateDir(T1).resolve("data")));
+    }
+
+    @Test
     void noSourceAtAllFailsAtOnce() throws Exception {
         StateLoader loader = loader(fast().withMaxTries(5).withRetryWait(Duration.ofSeconds(5)), PeerSources.NONE);
         LoadOutput out = new LoadOutput();

@@ -37,6 +37,11 @@ final class TestRepository implements StateRepository {
     final AtomicInteger installAttempts = new AtomicInteger();
     volatile boolean rejectInstalls;
     volatile Error decideThrows;
+    /** Installs in two steps (stage, then commit), as the node's repository does. */
+    volatile boolean staging;
+    /** Staging this thread fails, as a state root mismatch found while staging would. */
+    volatile ThreadId rejectStageOf;
+    final AtomicInteger discards = new AtomicInteger();
 
     TestRepository(Path root) throws IOException {
         this.root = root;
@@ -105,6 +110,52 @@ final class TestRepository implements StateRepository {
         }
         finalized.put(thread, Long.parseLong(manifest.metadata().get("height")));
         installs.incrementAndGet();
+    }
+
+    @Override
+    public Staged stage(ThreadId thread, BlockId block, Cid manifestCid) throws IOException {
+        if (!staging) {
+            return StateRepository.super.stage(thread, block, manifestCid);
+        }
+        Manifest manifest;
+        try {
+            manifest = SnapshotImporter.loadManifest(store, manifestCid, ManifestLimits.DEFAULT);
+        } catch (ManifestException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        Path staged = root.resolve("staged").resolve(thread.name());
+        deleteTree(staged);
+        try {
+            Materializer.materialize(manifest, store, staged, true, null);
+        } catch (ManifestException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        if (thread.equals(rejectStageOf)) {
+            deleteTree(staged);
+            throw new IOException("state root mismatch for block " + block.hex());
+        }
+        long height = Long.parseLong(manifest.metadata().get("height"));
+        return new Staged() {
+            @Override
+            public void commit() throws IOException {
+                Path target = stateDir(thread);
+                Files.createDirectories(target.getParent());
+                deleteTree(target);
+                Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
+                finalized.put(thread, height);
+                installs.incrementAndGet();
+            }
+
+            @Override
+            public void discard() {
+                try {
+                    deleteTree(staged);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                discards.incrementAndGet();
+            }
+        };
     }
 
     static void deleteTree(Path p) throws IOException {

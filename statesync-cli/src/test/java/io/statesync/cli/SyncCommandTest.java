@@ -1,0 +1,141 @@
+package io.statesync.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.statesync.node.Node;
+import io.statesync.node.NodeConfig;
+import io.statesync.node.ledger.Genesis;
+import io.statesync.node.ledger.Signer;
+import io.statesync.node.ledger.ThreadId;
+import io.statesync.node.producer.ProducerConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * {@code statesync sync} against a real one-node cluster in this JVM: what it prints, and that
+ * every wrong command line and every refusal of the node is one line.
+ */
+class SyncCommandTest {
+    private static final String HEX = "ab".repeat(32);
+
+    @TempDir
+    static Path dir;
+    private static Node node;
+    private static String url;
+
+    @BeforeAll
+    static void start() throws Exception {
+        int http = freePort();
+        int raft = freePort();
+        NodeConfig.Member self = new NodeConfig.Member("n1", URI.create("http://127.0.0.1:" + http),
+                InetSocketAddress.createUnresolved("127.0.0.1", raft));
+        node = Node.start(new NodeConfig("n1", dir.resolve("n1"), "127.0.0.1", http, 0, 0, List.of(),
+                List.of(new ThreadId("t0")), List.of(self),
+                ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(50)), 100_000,
+                new NodeConfig.Sync(List.of(), 2, Duration.ofMillis(200), Duration.ofMinutes(1), 2,
+                        Duration.ofSeconds(30)).withShareInterval(Duration.ofHours(1)),
+                Genesis.faucet(Signer.fromPhrase("sync-cli").account(), 1000), List.of()));
+        url = node.uri().toString();
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!"LEADER".equals(node.thread("t0").orElseThrow().groupStatus().role())) {
+            assertTrue(System.nanoTime() < deadline, "the one node leads its thread");
+            Thread.sleep(100);
+        }
+    }
+
+    @AfterAll
+    static void stop() {
+        if (node != null) {
+            node.close();
+        }
+    }
+
+    static Stream<Arguments> badCommandLines() {
+        String n = "--node=http://127.0.0.1:1";
+        return Stream.of(
+                Arguments.of(new String[] {"sync"}, "missing subcommand"),
+                Arguments.of(new String[] {"sync", "load", n}, "--block"),
+                Arguments.of(new String[] {"sync", "load", "--block=t0=" + HEX}, "--node"),
+                Arguments.of(new String[] {"sync", "load", n, "--block=t0"}, "is not THREAD=BLOCK"),
+                Arguments.of(new String[] {"sync", "load", n, "--block=t0=zz"}, "must be 64 hex digits"),
+                Arguments.of(new String[] {"sync", "load", n, "--block=T0=" + HEX}, "is not a thread name"),
+                Arguments.of(new String[] {"sync", "load", n, "--block=t0=" + HEX, "--block=t0=" + HEX}, "named twice"),
+                Arguments.of(new String[] {"sync", "load", n, "--block=t0=" + HEX, "--wait=0s"}, "--wait"),
+                Arguments.of(new String[] {"sync", "load", n, "--block=t0=" + HEX, "--wait=soon"}, "--wait"),
+                Arguments.of(new String[] {"sync", "reset", "--node=ftp://host"}, "not an http://host:port URL"),
+                Arguments.of(new String[] {"sync", "share", n, "--wait=2m"}, "--wait"),
+                Arguments.of(new String[] {"sync", "share", n, "--thread=T 0"}, "not a thread name"),
+                Arguments.of(new String[] {"sync", "status", n, "--bogus"}, "--bogus"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("badCommandLines")
+    void aWrongCommandLineIsOneLineAndExit2(String[] args, String mentions) {
+        Cli.Result r = Cli.run(Cli.env(dir), args);
+        r.assertOneLineFailure(Failures.USAGE);
+        assertTrue(r.lastErrLine().contains(mentions), r.err());
+    }
+
+    static Stream<Arguments> refusals() {
+        return Stream.of(
+                Arguments.of(new String[] {"sync", "reset"}, "refused (409): nothing to reset"),
+                Arguments.of(new String[] {"sync", "load", "--block=t9=" + HEX}, "refused (404): thread t9 is not run"),
+                Arguments.of(new String[] {"sync", "load", "--block=t0=" + HEX}, "refused (409): node n1 leads thread t0"),
+                Arguments.of(new String[] {"sync", "share", "--thread=t9"}, "refused (404): thread t9"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("refusals")
+    void aRefusalOfTheNodeIsOneLineAndExit1(String[] args, String mentions) {
+        String[] withNode = Stream.concat(Stream.of(args), Stream.of("--node=" + url)).toArray(String[]::new);
+        Cli.Result r = Cli.run(Cli.env(dir), withNode);
+        r.assertOneLineFailure(Failures.FAILED);
+        assertTrue(r.lastErrLine().contains(mentions), r.err());
+    }
+
+    @Test
+    void anUnreachableNodeIsOneLineAndExit1() throws IOException {
+        Cli.Result r = Cli.run(Cli.env(dir), "sync", "status", "--node=http://127.0.0.1:" + freePort());
+        r.assertOneLineFailure(Failures.FAILED);
+        assertTrue(r.lastErrLine().contains("cannot reach"), r.err());
+    }
+
+    @Test
+    void statusAndShareReportWhatTheNodeDid() {
+        Cli.Result status = Cli.run(Cli.env(dir), "sync", "status", "--node=" + url);
+        assertEquals(0, status.exitCode(), status::err);
+        assertTrue(status.out().startsWith("t0: height "), status.out());
+        assertTrue(status.out().contains("leader"), status.out());
+
+        Cli.Result share = Cli.run(Cli.env(dir), "sync", "share", "--node=" + url, "--wait=20s");
+        assertEquals(0, share.exitCode(), share::err);
+        assertTrue(share.out().matches("(?s)t0: saved block [0-9a-f]{64} \\(height \\d+\\), manifest b\\S+\\s*"),
+                share.out());
+
+        // A second request within the hour is refused, on one line, with when the next may come
+        Cli.Result again = Cli.run(Cli.env(dir), "sync", "share", "--node=" + url);
+        again.assertOneLineFailure(Failures.FAILED);
+        assertTrue(again.lastErrLine().contains("refused (429)") && again.lastErrLine().contains("at most one per"),
+                again.err());
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}
