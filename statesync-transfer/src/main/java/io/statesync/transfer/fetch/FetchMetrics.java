@@ -7,12 +7,21 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /** Every meter the fetcher reports, in one place. Names render in Prometheus as statesync_fetch_*. */
 final class FetchMetrics {
+    /**
+     * The running-fetch count of each registry, shared by every fetcher that reports there (a node
+     * has one fetcher per group): a gauge is registered once per name, so a second one would be
+     * ignored and the gauge would count only the first fetcher's work.
+     */
+    private static final java.util.Map<MeterRegistry, AtomicInteger> ACTIVE = new java.util.WeakHashMap<>();
+
     private final MeterRegistry registry;
-    private final AtomicInteger active = new AtomicInteger();
+    private final AtomicInteger active;
 
     FetchMetrics(MeterRegistry registry) {
         this.registry = registry;
-        registry.gauge("statesync.fetch.active", active);
+        synchronized (ACTIVE) {
+            this.active = ACTIVE.computeIfAbsent(registry, r -> r.gauge("statesync.fetch.active", new AtomicInteger()));
+        }
     }
 
     /** A chunk request ended; outcome is ok, corrupt, failed or superseded. */
