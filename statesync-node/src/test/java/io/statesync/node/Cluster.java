@@ -78,12 +78,17 @@ final class Cluster implements AutoCloseable {
 
     /** Lets the running nodes produce until the leader's head grew by {@code blocks}, then settles. */
     void produce(long blocks) throws InterruptedException {
-        await(() -> leader() != null, 30);
-        long from = head(leader()).height();
+        Node[] lead = new Node[1];
+        // Read once: leadership can move between two calls of leader().
+        await(() -> (lead[0] = leader()) != null, 30);
+        long from = head(lead[0]).height();
         for (Node n : running()) {
             chain(n).producer().resume();
         }
-        await(() -> leader() != null && head(leader()).height() >= from + blocks, 60);
+        await(() -> {
+            Node l = leader();
+            return l != null && head(l).height() >= from + blocks;
+        }, 60);
         pauseAndSettle();
     }
 

@@ -114,6 +114,8 @@ class SyncControlsTest {
         // n3 stops early; the others take transactions and save states past it.
         nodes[2].close();
         nodes[2] = null;
+        // n3 may have led a thread: wait for the other two to elect a leader in its place.
+        await(() -> THREADS.stream().allMatch(t -> leaderOf(t) != null), 60);
         long nonce0 = 0;
         for (ThreadId t : THREADS) {
             assertEquals(202, post(leaderOf(t), "/node/tx", Transaction.transfer(TestNodes.FAUCET, t, nonce0,
