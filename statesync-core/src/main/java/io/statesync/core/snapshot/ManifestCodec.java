@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
+import io.statesync.core.chunking.Chunking;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.CidFormatException;
 import io.statesync.core.cid.Codec;
@@ -24,6 +25,10 @@ import java.util.TreeMap;
 /**
  * The manifest's wire form: dag-json (codec 0x0129) with map keys in sorted order and chunk
  * links as {@code {"/": "<cid>"}}, so equal manifests encode to equal bytes and equal CIDs.
+ * Version 1 (fixed-size chunks) has a top-level {@code chunkSize}; version 2 (content-defined)
+ * has {@code chunking: {type: "fastcdc", min, avg, max}} instead and a {@code lengths} array
+ * in every file. A version-1 manifest encodes exactly as it did before version 2 existed, so
+ * its CID is unchanged.
  * Decoding streams, rejects unknown or duplicate keys, and validates against
  * {@link ManifestLimits} before returning.
  */
@@ -45,6 +50,8 @@ public final class ManifestCodec {
     private static final Comparator<String> UTF8_ORDER =
             (a, b) -> Arrays.compare(a.codePoints().toArray(), b.codePoints().toArray());
 
+    private static final String FASTCDC = "fastcdc";
+
     private ManifestCodec() {
     }
 
@@ -53,7 +60,17 @@ public final class ManifestCodec {
         ByteArrayOutputStream out = new ByteArrayOutputStream(256 + (int) Math.min(Integer.MAX_VALUE / 2, m.chunkCount() * 70));
         try (JsonGenerator g = JSON.createGenerator(out)) {
             g.writeStartObject();
-            g.writeNumberField("chunkSize", m.chunkSize());
+            switch (m.chunking()) {
+                case Chunking.Fixed fixed -> g.writeNumberField("chunkSize", fixed.size());
+                case Chunking.ContentDefined cdc -> {
+                    g.writeObjectFieldStart("chunking");
+                    g.writeNumberField("avg", cdc.avg());
+                    g.writeNumberField("max", cdc.max());
+                    g.writeNumberField("min", cdc.min());
+                    g.writeStringField("type", FASTCDC);
+                    g.writeEndObject();
+                }
+            }
             g.writeArrayFieldStart("files");
             for (FileEntry f : m.files()) {
                 g.writeStartObject();
@@ -64,6 +81,13 @@ public final class ManifestCodec {
                     g.writeEndObject();
                 }
                 g.writeEndArray();
+                if (m.chunking() instanceof Chunking.ContentDefined) {
+                    g.writeArrayFieldStart("lengths");
+                    for (int len : f.lengths()) {
+                        g.writeNumber(len);
+                    }
+                    g.writeEndArray();
+                }
                 g.writeNumberField("mode", f.mode());
                 g.writeStringField("path", f.path());
                 g.writeNumberField("size", f.size());
@@ -124,6 +148,7 @@ public final class ManifestCodec {
         expect(p.nextToken(), JsonToken.START_OBJECT, "manifest");
         Integer version = null;
         Integer chunkSize = null;
+        Chunking chunking = null;
         Map<String, String> metadata = null;
         List<FileEntry> files = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
@@ -132,21 +157,74 @@ public final class ManifestCodec {
             switch (key) {
                 case "version" -> version = (int) readLong(p, "version", 0, Integer.MAX_VALUE);
                 case "chunkSize" -> chunkSize = (int) readLong(p, "chunkSize", 1, limits.maxChunkSize());
+                case "chunking" -> chunking = readChunking(p, limits);
                 case "metadata" -> metadata = readMetadata(p);
                 case "files" -> files = readFiles(p, limits);
                 default -> throw new ManifestException("manifest has unknown field \"" + key + "\"");
             }
         }
-        String missing = version == null ? "version" : chunkSize == null ? "chunkSize"
+        if (version == null) {
+            throw new ManifestException("manifest lacks the field \"version\"");
+        }
+        if (version != Manifest.VERSION && version != Manifest.VERSION_CDC) {
+            throw new ManifestException("unsupported manifest version " + version + " (this build reads "
+                    + Manifest.VERSION + " and " + Manifest.VERSION_CDC + ")");
+        }
+        boolean cdc = version == Manifest.VERSION_CDC;
+        String missing = !cdc && chunkSize == null ? "chunkSize" : cdc && chunking == null ? "chunking"
                 : metadata == null ? "metadata" : files == null ? "files" : null;
         if (missing != null) {
             throw new ManifestException("manifest lacks the field \"" + missing + "\"");
         }
-        if (version != Manifest.VERSION) {
-            throw new ManifestException("unsupported manifest version " + version + " (this build reads "
-                    + Manifest.VERSION + ")");
+        if (cdc ? chunkSize != null : chunking != null) {
+            throw new ManifestException("a version " + version + " manifest has no field \"" + (cdc ? "chunkSize" : "chunking") + "\"");
         }
-        return new Manifest(version, chunkSize, metadata, files);
+        for (int i = 0; i < files.size(); i++) {
+            FileEntry f = files.get(i);
+            if (cdc && f.lengths().size() != f.chunks().size()) {
+                throw new ManifestException("files[" + i + "] (" + f.path() + ") lists " + f.chunks().size() + " chunks and "
+                        + f.lengths().size() + " lengths; version 2 needs one length per chunk");
+            }
+            if (!cdc && !f.lengths().isEmpty()) {
+                throw new ManifestException("files[" + i + "] (" + f.path() + "): a version 1 manifest has no field \"lengths\"");
+            }
+        }
+        return new Manifest(version, cdc ? chunking : new Chunking.Fixed(chunkSize), metadata, files);
+    }
+
+    private static Chunking readChunking(JsonParser p, ManifestLimits limits) throws IOException, ManifestException {
+        expect(p.currentToken(), JsonToken.START_OBJECT, "chunking");
+        String type = null;
+        Integer min = null;
+        Integer avg = null;
+        Integer max = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String key = p.currentName();
+            p.nextToken();
+            switch (key) {
+                case "type" -> {
+                    if (p.currentToken() != JsonToken.VALUE_STRING) {
+                        throw new ManifestException("chunking.type must be a string");
+                    }
+                    type = p.getText();
+                }
+                case "min" -> min = (int) readLong(p, "chunking.min", 1, limits.maxChunkSize());
+                case "avg" -> avg = (int) readLong(p, "chunking.avg", 1, limits.maxChunkSize());
+                case "max" -> max = (int) readLong(p, "chunking.max", 1, limits.maxChunkSize());
+                default -> throw new ManifestException("chunking has unknown field \"" + key + "\"");
+            }
+        }
+        if (type == null || min == null || avg == null || max == null) {
+            throw new ManifestException("chunking needs the fields type, min, avg and max");
+        }
+        if (!FASTCDC.equals(type)) {
+            throw new ManifestException("unknown chunking type \"" + type + "\" (this build knows \"" + FASTCDC + "\")");
+        }
+        try {
+            return new Chunking.ContentDefined(min, avg, max);
+        } catch (IllegalArgumentException e) {
+            throw new ManifestException("chunking: " + e.getMessage());
+        }
     }
 
     private static Map<String, String> readMetadata(JsonParser p) throws IOException, ManifestException {
@@ -179,6 +257,7 @@ public final class ManifestCodec {
             Long size = null;
             Integer mode = null;
             List<Cid> cids = null;
+            List<Integer> lengths = List.of();
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String key = p.currentName();
                 p.nextToken();
@@ -196,6 +275,7 @@ public final class ManifestCodec {
                         cids = readChunks(p, where, limits.maxChunks() - chunks);
                         chunks += cids.size();
                     }
+                    case "lengths" -> lengths = readLengths(p, where, limits);
                     default -> throw new ManifestException(where + " has unknown field \"" + key + "\"");
                 }
             }
@@ -205,7 +285,7 @@ public final class ManifestCodec {
                 throw new ManifestException("files[" + index + "]" + (path != null ? " (" + path + ")" : "")
                         + " lacks the field \"" + missing + "\"");
             }
-            files.add(new FileEntry(path, size, mode, cids));
+            files.add(new FileEntry(path, size, mode, cids, lengths));
         }
         return files;
     }
@@ -236,6 +316,19 @@ public final class ManifestCodec {
                 throw new ManifestException(at + " must be a link with the single key \"/\"");
             }
             out.add(cid);
+        }
+        return out;
+    }
+
+    private static List<Integer> readLengths(JsonParser p, String where, ManifestLimits limits)
+            throws IOException, ManifestException {
+        expect(p.currentToken(), JsonToken.START_ARRAY, where + ".lengths");
+        List<Integer> out = new ArrayList<>();
+        while (p.nextToken() != JsonToken.END_ARRAY) {
+            if (out.size() >= limits.maxChunks()) {
+                throw new ManifestException(where + ": the manifest lists more lengths than the chunk limit allows");
+            }
+            out.add((int) readLong(p, where + ".lengths[" + out.size() + "]", 1, limits.maxChunkSize()));
         }
         return out;
     }

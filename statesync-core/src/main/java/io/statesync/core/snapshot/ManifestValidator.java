@@ -1,5 +1,6 @@
 package io.statesync.core.snapshot;
 
+import io.statesync.core.chunking.Chunking;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Set;
@@ -16,8 +17,9 @@ public final class ManifestValidator {
      * @throws ManifestException naming the first offending entry
      */
     public static void validate(Manifest m, ManifestLimits limits) throws ManifestException {
-        if (m.version() != Manifest.VERSION) {
-            throw new ManifestException("unsupported manifest version " + m.version());
+        if (m.version() != Manifest.versionFor(m.chunking())) {
+            throw new ManifestException("manifest version " + m.version() + " does not match its chunking (version "
+                    + Manifest.versionFor(m.chunking()) + ")");
         }
         if (m.chunkSize() < 1 || m.chunkSize() > limits.maxChunkSize()) {
             throw new ManifestException("chunk size " + m.chunkSize() + " is outside [1, " + limits.maxChunkSize() + "]");
@@ -52,11 +54,7 @@ public final class ManifestValidator {
                 throw new ManifestException("\"" + path + "\": mode 0" + Integer.toOctalString(f.mode())
                         + " has bits beyond rwx permissions (setuid/setgid/sticky are not allowed)");
             }
-            long expectedChunks = Manifest.chunksFor(f.size(), m.chunkSize());
-            if (f.chunks().size() != expectedChunks) {
-                throw new ManifestException("\"" + path + "\": size " + f.size() + " needs " + expectedChunks
-                        + " chunks of " + m.chunkSize() + " bytes, the manifest lists " + f.chunks().size());
-            }
+            long expectedChunks = checkChunks(m, f);
             totalBytes += f.size();
             totalChunks += expectedChunks;
             if (totalBytes > limits.maxTotalBytes() || totalBytes < 0) {
@@ -66,6 +64,35 @@ public final class ManifestValidator {
                 throw new ManifestException("\"" + path + "\": chunk count passes the limit of " + limits.maxChunks());
             }
         }
+    }
+
+    /** The chunk count of {@code f}, once its chunks are shown to cover exactly its size. */
+    private static long checkChunks(Manifest m, FileEntry f) throws ManifestException {
+        String path = f.path();
+        if (m.chunking() instanceof Chunking.Fixed) {
+            long expectedChunks = Manifest.chunksFor(f.size(), m.chunkSize());
+            if (f.chunks().size() != expectedChunks || !f.lengths().isEmpty()) {
+                throw new ManifestException("\"" + path + "\": size " + f.size() + " needs " + expectedChunks
+                        + " chunks of " + m.chunkSize() + " bytes, the manifest lists " + f.chunks().size()
+                        + (f.lengths().isEmpty() ? "" : " and lengths a fixed-size manifest does not have"));
+            }
+            return expectedChunks;
+        }
+        if (f.lengths().size() != f.chunks().size()) {
+            throw new ManifestException("\"" + path + "\": " + f.chunks().size() + " chunks but " + f.lengths().size() + " lengths");
+        }
+        long sum = 0;
+        for (int i = 0; i < f.lengths().size(); i++) {
+            int len = f.lengths().get(i);
+            if (len < 1 || len > m.chunkSize()) {
+                throw new ManifestException("\"" + path + "\": chunk " + i + " is " + len + " bytes, outside [1, " + m.chunkSize() + "]");
+            }
+            sum += len;
+        }
+        if (sum != f.size()) {
+            throw new ManifestException("\"" + path + "\": chunk lengths add up to " + sum + " bytes, the file is " + f.size());
+        }
+        return f.chunks().size();
     }
 
     private static void checkPath(String path, ManifestLimits limits) throws ManifestException {

@@ -70,7 +70,7 @@ public final class Materializer {
             long written = 0;
             for (int i = 0; i < f.chunks().size(); i++) {
                 Cid chunk = f.chunks().get(i);
-                int expected = Manifest.chunkLength(f.size(), m.chunkSize(), i);
+                int expected = m.chunkLength(f, i);
                 buf.clear().limit(expected);
                 try (FileChannel in = FileChannel.open(store.pathOf(chunk), StandardOpenOption.READ)) {
                     long size = in.size();

@@ -1,5 +1,7 @@
 package io.statesync.core.snapshot;
 
+import io.statesync.core.chunking.Chunker;
+import io.statesync.core.chunking.Chunking;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.store.BlobWriter;
@@ -18,7 +20,8 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Turns files into a snapshot: each file is cut into fixed-size chunks stored as raw blobs, and
+ * Turns files into a snapshot: each file is cut into chunks (fixed-size or content-defined, see
+ * {@link Chunking}) stored as raw blobs, and
  * a manifest listing them is stored as a dag-json blob whose CID is the snapshot's root. The
  * same tree always yields the same root (paths are sorted), and unchanged chunks of a changed
  * tree keep their CIDs, which is what makes delta fetches cheap.
@@ -40,10 +43,16 @@ public final class SnapshotImporter {
      */
     public static SnapshotRef importPaths(ContentStore store, List<Path> inputs, int chunkSize,
                                           Map<String, String> metadata) throws IOException, ManifestException {
+        checkChunkSize(chunkSize);
+        return importPaths(store, inputs, new Chunking.Fixed(chunkSize), metadata);
+    }
+
+    /** {@link #importPaths(ContentStore, List, int, Map)} with any chunking. */
+    public static SnapshotRef importPaths(ContentStore store, List<Path> inputs, Chunking chunking,
+                                          Map<String, String> metadata) throws IOException, ManifestException {
         if (inputs.isEmpty()) {
             throw new IllegalArgumentException("nothing to import: no paths given");
         }
-        checkChunkSize(chunkSize);
         List<Source> sources = new ArrayList<>();
         if (inputs.size() == 1 && Files.isDirectory(inputs.get(0), LinkOption.NOFOLLOW_LINKS)) {
             collect(inputs.get(0), "", sources);
@@ -60,9 +69,9 @@ public final class SnapshotImporter {
         sources.sort(Comparator.comparing(Source::relative));
         List<FileEntry> files = new ArrayList<>(sources.size());
         for (Source s : sources) {
-            files.add(importFile(store, s.file(), s.relative(), chunkSize));
+            files.add(importFile(store, s.file(), s.relative(), chunking));
         }
-        Manifest manifest = new Manifest(Manifest.VERSION, chunkSize, metadata, files);
+        Manifest manifest = Manifest.of(chunking, metadata, files);
         return storeManifest(store, manifest);
     }
 
@@ -82,11 +91,11 @@ public final class SnapshotImporter {
     }
 
     /** Cuts one file into chunks in the store. */
-    public static FileEntry importFile(ContentStore store, Path file, String relative, int chunkSize) throws IOException {
+    public static FileEntry importFile(ContentStore store, Path file, String relative, Chunking chunking) throws IOException {
         long size = Files.size(file);
         FileEntry entry;
         try (InputStream in = Files.newInputStream(file)) {
-            entry = importStream(store, in, relative, chunkSize, modeOf(file));
+            entry = importStream(store, in, relative, chunking, modeOf(file));
         }
         if (entry.size() != size) {
             throw new IOException(file + " changed size while being imported (" + size + " then " + entry.size() + " bytes)");
@@ -101,24 +110,22 @@ public final class SnapshotImporter {
     public static FileEntry importStream(ContentStore store, InputStream in, String relative, int chunkSize, int mode)
             throws IOException {
         checkChunkSize(chunkSize);
+        return importStream(store, in, relative, new Chunking.Fixed(chunkSize), mode);
+    }
+
+    /** {@link #importStream(ContentStore, InputStream, String, int, int)} with any chunking. */
+    public static FileEntry importStream(ContentStore store, InputStream in, String relative, Chunking chunking, int mode)
+            throws IOException {
         List<Cid> chunks = new ArrayList<>();
-        byte[] buf = new byte[chunkSize];
-        long seen = 0;
-        while (true) {
-            int n = in.readNBytes(buf, 0, chunkSize);
-            if (n == 0) {
-                break;
-            }
+        List<Integer> lengths = new ArrayList<>();
+        long seen = Chunker.cut(chunking, in, (buf, off, len) -> {
             try (BlobWriter w = store.writer(Codec.RAW)) {
-                w.write(buf, 0, n);
+                w.write(buf, off, len);
                 chunks.add(w.commit());
             }
-            seen += n;
-            if (n < chunkSize) {
-                break;
-            }
-        }
-        return new FileEntry(relative, seen, mode, chunks);
+            lengths.add(len);
+        });
+        return new FileEntry(relative, seen, mode, chunks, chunking instanceof Chunking.Fixed ? List.of() : lengths);
     }
 
     /** Fails before any chunk is stored, rather than after a whole tree has been cut wrongly. */

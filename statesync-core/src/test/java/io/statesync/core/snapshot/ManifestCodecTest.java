@@ -29,6 +29,49 @@ class ManifestCodecTest {
     private static final String ONE_FILE = "{\"chunkSize\":4096,\"files\":[{\"chunks\":[{\"/\":\"" + HELLO_CID + "\"}],"
             + "\"mode\":420,\"path\":\"a/hello.txt\",\"size\":11}],\"metadata\":{\"height\":\"7\"},\"version\":1}";
 
+    private static final String CDC_ONE_FILE = "{\"chunking\":{\"avg\":4096,\"max\":16384,\"min\":1024,\"type\":\"fastcdc\"},"
+            + "\"files\":[{\"chunks\":[{\"/\":\"" + HELLO_CID + "\"}],\"lengths\":[11],"
+            + "\"mode\":420,\"path\":\"a/hello.txt\",\"size\":11}],\"metadata\":{},\"version\":2}";
+
+    // --- Version 2: content-defined chunks with their lengths.
+
+    @Test
+    void aContentDefinedManifestEncodesItsChunkingAndLengths() throws ManifestException {
+        Manifest m = Manifest.of(io.statesync.core.chunking.Chunking.ContentDefined.ofAverage(4096), Map.of(),
+                List.of(new FileEntry("a/hello.txt", 11, 0644, List.of(Cid.parse(HELLO_CID)), List.of(11))));
+
+        assertEquals(CDC_ONE_FILE, utf8(ManifestCodec.encode(m)));
+        assertEquals(m, ManifestCodec.decode(bytes(CDC_ONE_FILE), ManifestLimits.DEFAULT));
+    }
+
+    @Test
+    void aVersionOneManifestStillDecodesToFixedChunks() throws ManifestException {
+        Manifest m = ManifestCodec.decode(bytes(ONE_FILE), ManifestLimits.DEFAULT);
+        assertEquals(new io.statesync.core.chunking.Chunking.Fixed(4096), m.chunking());
+        assertEquals(11, m.chunkLength(m.files().get(0), 0));
+        assertEquals(ONE_FILE, utf8(ManifestCodec.encode(m)));
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "\"lengths\":[11]|\"lengths\":[]|files[0] (a/hello.txt) lists 1 chunks and 0 lengths",
+            "\"lengths\":[11]|\"lengths\":[10]|\"a/hello.txt\": chunk lengths add up to 10 bytes, the file is 11",
+            "\"lengths\":[11]|\"lengths\":[0]|files[0].lengths[0] is 0, outside [1, 1048576]",
+            "\"type\":\"fastcdc\"|\"type\":\"rabin\"|unknown chunking type \"rabin\"",
+            "\"avg\":4096|\"avg\":4000|chunking: average chunk size 4000 must be a power of two",
+            "\"version\":2|\"version\":1|manifest lacks the field \"chunkSize\"",
+            ",\"lengths\":[11],|,|files[0] (a/hello.txt) lists 1 chunks and 0 lengths",
+    })
+    void aBrokenVersionTwoManifestIsRejectedWithTheReason(String from, String to, String message) {
+        assertRejected(CDC_ONE_FILE.replace(from, to), message);
+    }
+
+    @Test
+    void aVersionOneManifestWithLengthsIsRejected() {
+        assertRejected(ONE_FILE.replace("\"mode\"", "\"lengths\":[11],\"mode\""),
+                "files[0] (a/hello.txt): a version 1 manifest has no field \"lengths\"");
+    }
+
     // --- Encoding: equal manifests must give equal bytes, hence equal root CIDs on every node.
 
     @Test
@@ -272,8 +315,8 @@ class ManifestCodecTest {
 
     @Test
     void anUnsupportedVersionIsRejected() {
-        assertRejected(ONE_FILE.replace("\"version\":1", "\"version\":2"),
-                "unsupported manifest version 2 (this build reads 1)");
+        assertRejected(ONE_FILE.replace("\"version\":1", "\"version\":3"),
+                "unsupported manifest version 3 (this build reads 1 and 2)");
     }
 
     @ParameterizedTest

@@ -215,8 +215,7 @@ public final class BlobSyncService implements AutoCloseable {
         }
         FileEntry only = m.files().get(0);
         // Land it under its resource id whatever name the sharer gave it; staged, then renamed.
-        Manifest renamed = new Manifest(m.version(), m.chunkSize(), m.metadata(),
-                List.of(new FileEntry(l.id().value(), only.size(), only.mode(), only.chunks())));
+        Manifest renamed = new Manifest(m.version(), m.chunking(), m.metadata(), List.of(only.withPath(l.id().value())));
         Path staging = baseDir.resolve(".load-" + UUID.randomUUID());
         try {
             Materializer.materialize(renamed, store, staging, true, null);

@@ -268,7 +268,7 @@ final class FetchRun {
                 if (tasks.containsKey(c)) {
                     continue;
                 }
-                int length = Manifest.chunkLength(f.size(), m.chunkSize(), i);
+                int length = m.chunkLength(f, i);
                 Task t = new Task(c, length);
                 tasks.put(c, t);
                 bytesTotal += length;
