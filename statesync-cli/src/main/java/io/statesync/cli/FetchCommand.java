@@ -24,13 +24,14 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code statesync fetch}: downloads a snapshot from many sources at once into a store,
- * verifying every chunk, then writes its files under the output directory. The store is what
- * makes a rerun resume: chunks already in it are not downloaded again.
+ * {@code statesync fetch}: downloads a snapshot from many sources at once straight into its
+ * files under the output directory, verifying every chunk before it is written (once). A rerun
+ * resumes from the output directory's journal; files already there (an older version) and the
+ * store lend the chunks they hold, so only the difference is downloaded.
  */
 @Command(name = "fetch", mixinStandardHelpOptions = true,
         description = {"Fetches a snapshot from one or more sources, verifying every chunk, and writes its files.",
-                "Rerun after an interruption, it resumes: chunks already in the store are not fetched again."})
+                "Rerun after an interruption, it resumes; chunks the output directory or the store already hold are not fetched."})
 final class FetchCommand implements Callable<Integer> {
     // Defaults are FetchOptions.DEFAULT's values, spelt for the help text; FetchCommandTest checks they agree.
     static final String DEFAULT_MAX_TRIES = "5";
@@ -39,6 +40,7 @@ final class FetchCommand implements Callable<Integer> {
     static final String DEFAULT_CHUNK_DEADLINE = "30s";
     static final String DEFAULT_PARALLEL = "16";
     static final String DEFAULT_PER_SOURCE = "6";
+    static final String DEFAULT_SYNC_EVERY = "128MiB";
 
     private final Environment env;
 
@@ -83,6 +85,10 @@ final class FetchCommand implements Callable<Integer> {
             description = "chunk requests in flight to any one source (default: ${DEFAULT-VALUE})")
     private int perSource;
 
+    @Option(names = "--sync-every", paramLabel = "SIZE", defaultValue = DEFAULT_SYNC_EVERY, converter = Converters.Size.class,
+            description = "bytes written between fsyncs of the output files; a crash re-checks at most this much (default: ${DEFAULT-VALUE})")
+    private long syncEvery;
+
     FetchCommand(Environment env) {
         this.env = env;
     }
@@ -109,10 +115,9 @@ final class FetchCommand implements Callable<Integer> {
         ContentStore cs = Directories.openStore(storeDir);
         ProgressReporter progress = ProgressReporter.forEnvironment(env, err);
         try {
-            FetchResult result = Transfer.fetch(cs, root, distinct, options, progress);
+            FetchResult result = Transfer.fetchInto(cs, root, distinct, out, options, progress);
             Transfer.printFetchSummary(result, err);
-            Duration took = Transfer.write(result.manifest(), cs, out, progress);
-            Transfer.printWriteSummary(result.manifest(), out, took, err);
+            Transfer.printWriteSummary(result.manifest(), out, result.elapsed(), err);
             return Failures.OK;
         } catch (InterruptedException e) {
             throw interrupted(e);
@@ -149,7 +154,8 @@ final class FetchCommand implements Callable<Integer> {
     private FetchOptions options() {
         try {
             return FetchOptions.DEFAULT.withMaxTries(maxTries).withRetryWait(retryWait).withDeadline(deadline)
-                    .withChunkDeadline(chunkDeadline).withParallelism(parallel).withPerSourceParallelism(perSource);
+                    .withChunkDeadline(chunkDeadline).withParallelism(parallel).withPerSourceParallelism(perSource)
+                    .withSyncEvery(syncEvery);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

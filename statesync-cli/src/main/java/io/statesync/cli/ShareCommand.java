@@ -2,6 +2,7 @@ package io.statesync.cli;
 
 import io.statesync.core.units.Durations;
 import io.statesync.core.units.Sizes;
+import io.statesync.core.chunking.Chunking;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.snapshot.ManifestLimits;
 import io.statesync.core.snapshot.SnapshotImporter;
@@ -41,8 +42,14 @@ final class ShareCommand implements Callable<Integer> {
     private Path store;
 
     @Option(names = "--chunk-size", paramLabel = "SIZE", converter = Converters.Size.class,
-            description = "chunk size, e.g. 256KiB, at most 1MiB (default: 1MiB)")
+            description = "with --chunking=fixed the chunk size, at most 1MiB (default: 1MiB); with cdc the average,"
+                    + " a power of two from 1KiB to 256KiB (default: 64KiB)")
     private Long chunkSize;
+
+    @Option(names = "--chunking", paramLabel = "cdc|fixed", defaultValue = "cdc",
+            description = "cdc: content-defined chunks (an insertion changes only nearby chunks, so a new version"
+                    + " shares most chunks with the old one); fixed: equal-size chunks (default: ${DEFAULT-VALUE})")
+    private String chunkingName;
 
     @Option(names = "--meta", paramLabel = "KEY=VALUE",
             description = "metadata recorded in the manifest (height, block id, ...); repeatable")
@@ -54,7 +61,7 @@ final class ShareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int chunk = checkedChunkSize();
+        Chunking chunking = checkedChunking();
         Path storeRoot = store.toAbsolutePath().normalize();
         for (Path p : paths) {
             if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
@@ -69,7 +76,7 @@ final class ShareCommand implements Callable<Integer> {
         }
         long started = System.nanoTime();
         ContentStore cs = Directories.openStore(store);
-        SnapshotRef ref = SnapshotImporter.importPaths(cs, paths, chunk, metadata);
+        SnapshotRef ref = SnapshotImporter.importPaths(cs, paths, chunking, metadata);
         Duration took = Duration.ofNanos(System.nanoTime() - started);
 
         Manifest m = ref.manifest();
@@ -81,6 +88,25 @@ final class ShareCommand implements Callable<Integer> {
         out.println(ref.root());
         out.flush();
         return Failures.OK;
+    }
+
+    private Chunking checkedChunking() {
+        switch (chunkingName) {
+            case "fixed" -> {
+                return new Chunking.Fixed(checkedChunkSize());
+            }
+            case "cdc" -> {
+                if (chunkSize == null) {
+                    return Chunking.DEFAULT;
+                }
+                if (chunkSize < 1024 || chunkSize > 256 * 1024 || Long.bitCount(chunkSize) != 1) {
+                    throw new ParameterException(spec.commandLine(), "with --chunking=cdc, --chunk-size is the average"
+                            + " chunk size: a power of two from 1KiB to 256KiB (chunks reach 4 times it), got " + chunkSize);
+                }
+                return Chunking.ContentDefined.ofAverage(chunkSize.intValue());
+            }
+            default -> throw new ParameterException(spec.commandLine(), "--chunking must be cdc or fixed, got " + chunkingName);
+        }
     }
 
     private int checkedChunkSize() {

@@ -13,6 +13,7 @@ import io.statesync.transfer.fetch.FetchOptions;
 import io.statesync.transfer.fetch.FetchResult;
 import io.statesync.transfer.fetch.SnapshotFetcher;
 import io.statesync.transfer.fetch.Source;
+import io.statesync.transfer.fetch.SourceResolver;
 import io.statesync.transfer.fetch.SourceStats;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -42,6 +43,19 @@ final class Transfer {
     }
 
     /**
+     * Fetches {@code root} straight into its files under {@code outDir}: one write per byte,
+     * resumable, and only the chunks that neither the files already there nor the store hold.
+     */
+    static FetchResult fetchInto(ContentStore store, Cid root, List<Source> sources, Path outDir, FetchOptions options,
+                                 ProgressReporter progress) throws FetchException, InterruptedException {
+        try (SnapshotFetcher fetcher = new SnapshotFetcher(store, new SimpleMeterRegistry())) {
+            return fetcher.fetchInto(root, SourceResolver.of(sources), outDir, options, progress::onFetch);
+        } finally {
+            progress.finish();
+        }
+    }
+
+    /**
      * Writes the files of {@code manifest}, whose chunks are all in {@code store}, under
      * {@code outDir}. Returns the time it took.
      */
@@ -62,7 +76,7 @@ final class Transfer {
      * then one line per source.
      */
     static void printFetchSummary(FetchResult r, PrintWriter err) {
-        err.println(String.format(Locale.ROOT, "fetched %s in %s, %s local (resumed), in %s, %.1f MiB/s",
+        err.println(String.format(Locale.ROOT, "fetched %s in %s, %s local (resumed or already held), in %s, %.1f MiB/s",
                 Sizes.mib(r.bytesFetched()), Sizes.count(r.chunksFetched(), "chunk"), Sizes.count(r.chunksLocal(), "chunk"),
                 Durations.format(r.elapsed()),
                 Sizes.toMib(r.bytesPerSecond())));

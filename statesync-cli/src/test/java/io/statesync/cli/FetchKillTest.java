@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -24,25 +26,28 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code statesync fetch} as a separate JVM, killed with SIGKILL (no shutdown hook runs), then
- * run again: the next run removes the temp files the killed one left, in the output directory
- * and in the store, and writes the same files.
+ * run again: the next run resumes from the part files and journal the killed one left in the
+ * output directory (batched syncs: what was not yet synced is re-verified), and ends with the
+ * same files and nothing of its own left behind.
  */
 @Timeout(300)
 class FetchKillTest {
     private static final int MIB = 1 << 20;
-    /** The Materializer's temp-file names. */
-    private static final String PART = ".statesync-part";
+    /** The assembly's part files and journal. */
+    private static final String PART = ".statesync-fetch";
+    private static final String JOURNAL = ".journal";
+    private static final Pattern SUMMARY = Pattern.compile("fetched ([\\d.]+) MiB in (\\d+) chunks?, (\\d+) chunks? local");
 
     @TempDir
     Path tmp;
 
     @Test
-    void aFetchKilledWhileWritingFilesLeavesTempFilesTheNextRunRemoves() throws Exception {
+    void aFetchKilledWhileCopyingFromTheStoreFinishesOnTheRerun() throws Exception {
         Path in = tree(tmp.resolve("in"), 4, 32 * MIB);
         Path store = tmp.resolve("store");
         String root = share(in, store);
         Path out = tmp.resolve("out");
-        // Every chunk is already in the store, so the child goes straight to writing files; no
+        // Every chunk is already in the store, so the child goes straight to assembling files; no
         // source is ever asked.
         String[] args = {"fetch", root, "--source=http://127.0.0.1:9", "--store=" + store, "--out=" + out};
 
@@ -50,9 +55,10 @@ class FetchKillTest {
         for (int attempt = 1; attempt <= 3 && left.isEmpty(); attempt++) {
             Process child = launch(args);
             try {
-                boolean caught = awaitOrExit(child, () -> !parts(out).isEmpty());
+                boolean caught = awaitOrExit(child, () -> !ours(out).isEmpty() && ours(out).size() > 1);
                 if (!caught) {
-                    continue; // it wrote everything before we saw a temp file: go again
+                    Trees.deleteRecursively(out);
+                    continue; // it wrote everything before we saw a part file: go again
                 }
                 child.destroyForcibly(); // SIGKILL
                 assertTrue(child.waitFor(30, TimeUnit.SECONDS));
@@ -60,41 +66,44 @@ class FetchKillTest {
             } finally {
                 child.destroyForcibly();
             }
-            left = parts(out);
+            left = ours(out);
         }
-        assertFalse(left.isEmpty(), "a kill mid-write leaves the file being written under its temp name");
+        assertFalse(left.isEmpty(), "a kill mid-assembly leaves part files and the journal");
 
         Cli.Result rerun = Cli.run(Cli.env(tmp.resolve("home")), args);
 
         assertEquals(0, rerun.exitCode(), rerun.err());
-        assertTrue(rerun.err().contains("removed " + left.size() + " temp file"), rerun.err());
-        assertEquals(List.of(), parts(out), "no temp file of the killed run is left");
+        assertEquals(List.of(), ours(out), "no part file or journal is left");
         assertEquals(List.of(), Trees.differences(in, out));
     }
 
     @Test
-    void aFetchKilledWhileDownloadingLeavesStoreTempFilesTheNextRunRemoves() throws Exception {
+    void aFetchKilledTwiceWhileDownloadingResumesFromItsJournal() throws Exception {
         Path in = tree(tmp.resolve("in"), 2, 8 * MIB);
         Path origin = tmp.resolve("origin");
         String root = share(in, origin);
         Path store = tmp.resolve("store");
         Path out = tmp.resolve("out");
-        List<Path> left;
-        // A slow source keeps chunks in flight, each in a temp file of the store.
-        try (Share slow = new Share(origin, 2L * MIB)) {
-            Process child = launch("fetch", root, "--source=" + slow.server.uri(), "--store=" + store, "--out=" + out,
-                    "--parallel=4");
-            try {
-                assertTrue(awaitOrExit(child, () -> count(store.resolve("tmp")) > 0 && count(store.resolve("ipfs")) > 2),
-                        "the child downloaded for a while");
-                child.destroyForcibly();
-                assertTrue(child.waitFor(30, TimeUnit.SECONDS));
-            } finally {
-                child.destroyForcibly();
+        long journaled = 0;
+        // A slow source keeps the fetch going long enough to be killed at two points; syncs every
+        // MiB, so the journal grows while it runs.
+        for (int kill = 1; kill <= 2; kill++) {
+            long before = journaled;
+            try (Share slow = new Share(origin, 2L * MIB)) {
+                Process child = launch("fetch", root, "--source=" + slow.server.uri(), "--store=" + store, "--out=" + out,
+                        "--parallel=4", "--sync-every=1MiB");
+                try {
+                    assertTrue(awaitOrExit(child, () -> journalBytes(out) > before + 200),
+                            "the child journaled more synced chunks (kill " + kill + ")");
+                    child.destroyForcibly();
+                    assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+                } finally {
+                    child.destroyForcibly();
+                }
             }
-            left = list(store.resolve("tmp"));
+            journaled = journalBytes(out);
+            assertTrue(journaled > before, "the journal survives the kill");
         }
-        assertFalse(left.isEmpty(), "chunks in flight stay behind as temp files");
 
         Cli.Result rerun;
         try (Share fast = new Share(origin, 0)) {
@@ -103,11 +112,26 @@ class FetchKillTest {
         }
 
         assertEquals(0, rerun.exitCode(), rerun.err());
-        for (Path p : left) {
-            assertFalse(Files.exists(p), "removed at the next open of the store: " + p.getFileName());
-        }
-        assertEquals(List.of(), list(store.resolve("tmp")));
+        Matcher m = SUMMARY.matcher(rerun.err());
+        assertTrue(m.find(), rerun.err());
+        assertTrue(Integer.parseInt(m.group(3)) > 0, "chunks the killed runs wrote are not fetched again: " + rerun.err());
+        assertTrue(Double.parseDouble(m.group(1)) < 16, rerun.err());
+        assertEquals(List.of(), ours(out), "no part file or journal is left");
         assertEquals(List.of(), Trees.differences(in, out));
+    }
+
+    private static long journalBytes(Path out) {
+        long sum = 0;
+        for (Path p : ours(out)) {
+            if (p.getFileName().toString().endsWith(JOURNAL)) {
+                try {
+                    sum += Files.size(p);
+                } catch (IOException e) {
+                    // renamed or removed meanwhile
+                }
+            }
+        }
+        return sum;
     }
 
     /** A file share over {@code store}, optionally capped to {@code bytesPerSecond}. */
@@ -174,28 +198,16 @@ class FetchKillTest {
         throw new AssertionError("neither the condition nor the child's end within 120 s");
     }
 
-    private static List<Path> parts(Path dir) {
+    /** The assembly's part files and journals under {@code dir}. */
+    private static List<Path> ours(Path dir) {
         if (!Files.isDirectory(dir)) {
             return List.of();
         }
         try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(p -> p.getFileName().toString().endsWith(PART)).toList();
+            return s.filter(p -> p.getFileName().toString().endsWith(PART) || p.getFileName().toString().endsWith(JOURNAL))
+                    .toList();
         } catch (IOException | java.io.UncheckedIOException e) {
             return List.of(); // a file renamed while we walked: look again
-        }
-    }
-
-    private static List<Path> list(Path dir) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.sorted().toList();
-        }
-    }
-
-    private static long count(Path dir) {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.count();
-        } catch (IOException e) {
-            return 0;
         }
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.statesync.core.chunking.Chunking;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.snapshot.FileEntry;
@@ -35,7 +36,7 @@ class ShareCommandTest {
         assertTrue(r.err().contains("shared 5 files"), r.err());
         // The same tree imported by the library directly names the same snapshot.
         Cid direct = SnapshotImporter.importPaths(ContentStore.open(tmp.resolve("direct")), List.of(in),
-                SnapshotImporter.DEFAULT_CHUNK_SIZE, Map.of()).root();
+                Chunking.DEFAULT, Map.of()).root();
         assertEquals(direct, root);
         Manifest m = SnapshotImporter.loadManifest(ContentStore.open(store), root, ManifestLimits.DEFAULT);
         assertEquals(List.of("HEIGHT", "blocks/000.blk", "db/accounts.db", "db/index/0001.idx", "empty"),
@@ -47,7 +48,7 @@ class ShareCommandTest {
         Path in = Cli.tree(tmp.resolve("in"), 64 * 1024, 2);
         Path store = tmp.resolve("store");
 
-        Cli.Result r = Cli.run(Cli.env(tmp), "share", "--store=" + store, "--chunk-size=64KiB",
+        Cli.Result r = Cli.run(Cli.env(tmp), "share", "--store=" + store, "--chunking=fixed", "--chunk-size=64KiB",
                 "--meta", "height=42", "--meta", "thread=7", in.toString());
 
         assertEquals(0, r.exitCode(), r.err());
@@ -56,6 +57,23 @@ class ShareCommandTest {
         assertEquals(64 * 1024, m.chunkSize());
         assertEquals(Map.of("height", "42", "thread", "7"), m.metadata());
         assertEquals(8, m.chunkCount());
+    }
+
+    @Test
+    void contentDefinedChunkingIsTheDefaultAndItsAverageCanBeSet() throws Exception {
+        Path in = Cli.tree(tmp.resolve("in"), 64 * 1024, 3);
+        Path store = tmp.resolve("store");
+
+        Cli.Result r = Cli.run(Cli.env(tmp), "share", "--store=" + store, "--chunk-size=16KiB", in.toString());
+
+        assertEquals(0, r.exitCode(), r.err());
+        Manifest m = SnapshotImporter.loadManifest(ContentStore.open(store), Cid.parse(r.lastOutLine()),
+                ManifestLimits.DEFAULT);
+        assertEquals(Chunking.ContentDefined.ofAverage(16 * 1024), m.chunking());
+        assertEquals(Manifest.VERSION_CDC, m.version());
+        Cli.Result bad = Cli.run(Cli.env(tmp), "share", "--store=" + store, "--chunk-size=3000", in.toString());
+        assertEquals(2, bad.exitCode());
+        assertTrue(bad.err().contains("a power of two from 1KiB to 256KiB"), bad.err());
     }
 
     @Test

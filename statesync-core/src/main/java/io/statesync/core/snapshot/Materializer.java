@@ -133,7 +133,7 @@ public final class Materializer {
      * going below it: a symlink planted inside the output directory must not redirect our
      * writes, not even the creation of a directory, to a place outside it.
      */
-    private static Path createParents(Path realOut, String relative) throws IOException {
+    static Path createParents(Path realOut, String relative) throws IOException {
         Path dir = realOut;
         String[] segments = relative.split("/");
         for (int i = 0; i < segments.length - 1; i++) {
@@ -161,7 +161,7 @@ public final class Materializer {
         return dir;
     }
 
-    private static void setMode(Path p, int mode) throws IOException {
+    static void setMode(Path p, int mode) throws IOException {
         Set<PosixFilePermission> perms = EnumSet.noneOf(PosixFilePermission.class);
         PosixFilePermission[] all = PosixFilePermission.values();
         for (int bit = 0; bit < 9; bit++) {

@@ -18,13 +18,15 @@ import java.util.Objects;
  * @param deadline the whole fetch, manifest included
  * @param chunkDeadline one chunk request, from connect to last byte: a stalled source is caught here
  * @param limits bounds the manifest must respect before anything is fetched
+ * @param syncEvery bytes written into assembled files between batched fsyncs (see
+ *                  {@code SnapshotAssembly}); a crash re-verifies at most this much
  */
 public record FetchOptions(int parallelism, int perSourceParallelism, int maxTries, Duration retryWait,
-                           Duration deadline, Duration chunkDeadline, ManifestLimits limits) {
+                           Duration deadline, Duration chunkDeadline, ManifestLimits limits, long syncEvery) {
 
-    /** 16 in flight, 6 per source, 5 tries, 500 ms retry wait, 1 h deadline, 30 s per chunk. */
+    /** 16 in flight, 6 per source, 5 tries, 500 ms retry wait, 1 h deadline, 30 s per chunk, sync every 128 MiB. */
     public static final FetchOptions DEFAULT = new FetchOptions(16, 6, 5, Duration.ofMillis(500),
-            Duration.ofHours(1), Duration.ofSeconds(30), ManifestLimits.DEFAULT);
+            Duration.ofHours(1), Duration.ofSeconds(30), ManifestLimits.DEFAULT, 128L << 20);
 
     public FetchOptions {
         if (parallelism < 1) {
@@ -47,33 +49,40 @@ public record FetchOptions(int parallelism, int perSourceParallelism, int maxTri
         if (chunkDeadline.isNegative() || chunkDeadline.isZero()) {
             throw new IllegalArgumentException("chunk deadline must be positive");
         }
+        if (syncEvery < 1) {
+            throw new IllegalArgumentException("sync interval must be at least 1 byte, got " + syncEvery);
+        }
     }
 
     public FetchOptions withParallelism(int v) {
-        return new FetchOptions(v, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, limits);
+        return new FetchOptions(v, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, limits, syncEvery);
     }
 
     public FetchOptions withPerSourceParallelism(int v) {
-        return new FetchOptions(parallelism, v, maxTries, retryWait, deadline, chunkDeadline, limits);
+        return new FetchOptions(parallelism, v, maxTries, retryWait, deadline, chunkDeadline, limits, syncEvery);
     }
 
     public FetchOptions withMaxTries(int v) {
-        return new FetchOptions(parallelism, perSourceParallelism, v, retryWait, deadline, chunkDeadline, limits);
+        return new FetchOptions(parallelism, perSourceParallelism, v, retryWait, deadline, chunkDeadline, limits, syncEvery);
     }
 
     public FetchOptions withRetryWait(Duration v) {
-        return new FetchOptions(parallelism, perSourceParallelism, maxTries, v, deadline, chunkDeadline, limits);
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, v, deadline, chunkDeadline, limits, syncEvery);
     }
 
     public FetchOptions withDeadline(Duration v) {
-        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, v, chunkDeadline, limits);
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, v, chunkDeadline, limits, syncEvery);
     }
 
     public FetchOptions withChunkDeadline(Duration v) {
-        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, v, limits);
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, v, limits, syncEvery);
+    }
+
+    public FetchOptions withSyncEvery(long v) {
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, limits, v);
     }
 
     public FetchOptions withLimits(ManifestLimits v) {
-        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, v);
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, v, syncEvery);
     }
 }

@@ -6,6 +6,7 @@ import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.snapshot.ManifestCodec;
 import io.statesync.core.snapshot.ManifestException;
+import io.statesync.core.snapshot.SnapshotAssembly;
 import io.statesync.core.store.BlobNotFoundException;
 import io.statesync.core.store.BlobWriter;
 import io.statesync.core.store.ContentStore;
@@ -14,6 +15,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.nio.channels.ClosedByInterruptException;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -59,6 +62,9 @@ final class FetchRun {
     private final FetchOptions options;
     private final Consumer<FetchProgress> progress;
     private final SourceResolver resolver;
+    /** Where the files are assembled in place; null when the chunks go to the store. */
+    private final Path outDir;
+    private SnapshotAssembly assembly;
     /** Every source this fetch has known, in order of appearance; guarded by lock. */
     private final List<Peer> peers = new ArrayList<>();
     private final long startNanos = System.nanoTime();
@@ -86,8 +92,9 @@ final class FetchRun {
     private final RateWindow rate = new RateWindow();
 
     FetchRun(HttpBlobClient client, ContentStore store, SourceScores scores, FetchMetrics metrics, Cid root,
-             SourceResolver resolver, FetchOptions options, Consumer<FetchProgress> progress) {
+             SourceResolver resolver, Path outDir, FetchOptions options, Consumer<FetchProgress> progress) {
         this.resolver = resolver;
+        this.outDir = outDir;
         this.client = client;
         this.store = store;
         this.scores = scores;
@@ -108,12 +115,24 @@ final class FetchRun {
         Manifest manifest;
         try (AutoCloseable watch = resolver.watch(root, this::refreshPeers)) {
             manifest = manifest();
-            plan(manifest);
-            if (remaining > 0) {
-                fetchChunks();
+            try {
+                plan(manifest);
+                if (remaining > 0) {
+                    fetchChunks();
+                }
+                if (assembly != null) {
+                    assembly.finish();
+                }
+            } finally {
+                if (assembly != null) {
+                    assembly.close();
+                }
             }
         } catch (FetchException | InterruptedException | RuntimeException e) {
             throw e;
+        } catch (IOException e) {
+            throw failure(FetchException.Reason.LOCAL_IO, "cannot write the snapshot's files into " + outDir + ": "
+                    + describe(e), e);
         } catch (Exception e) {
             throw new IllegalStateException("closing the source watch failed", e);
         }
@@ -261,6 +280,10 @@ final class FetchRun {
      * local, spread over a few threads; it is what makes trusting the store on resume safe.
      */
     private void plan(Manifest m) throws FetchException, InterruptedException {
+        if (outDir != null) {
+            planAssembly(m);
+            return;
+        }
         List<Task> present = new ArrayList<>();
         for (FileEntry f : m.files()) {
             for (int i = 0; i < f.chunks().size(); i++) {
@@ -298,6 +321,41 @@ final class FetchRun {
             log.warn("store {}: {} chunk(s) of snapshot {} no longer matched their CIDs (corrupted on disk);"
                     + " deleted, fetching them again", store.root(), corrupt, root);
         }
+    }
+
+    /**
+     * With an output directory the files are assembled in place ({@link SnapshotAssembly}):
+     * what is already there, an earlier run's synced or re-verified writes, older versions of the
+     * files and chunks in the store are put in place first; the rest becomes tasks.
+     */
+    private void planAssembly(Manifest m) throws FetchException, InterruptedException {
+        try {
+            assembly = SnapshotAssembly.open(m, root, outDir, store, options.syncEvery());
+        } catch (IOException e) {
+            throw failure(FetchException.Reason.LOCAL_IO, "cannot prepare the output directory " + outDir + ": "
+                    + describe(e), e);
+        }
+        Map<Cid, Integer> distinct = new LinkedHashMap<>();
+        for (FileEntry f : m.files()) {
+            for (int i = 0; i < f.chunks().size(); i++) {
+                distinct.putIfAbsent(f.chunks().get(i), m.chunkLength(f, i));
+            }
+        }
+        for (int len : distinct.values()) {
+            bytesTotal += len;
+        }
+        for (SnapshotAssembly.Needed n : assembly.needed()) {
+            Task t = new Task(n.cid(), n.length());
+            tasks.put(n.cid(), t);
+            ready.addLast(t);
+            remaining++;
+        }
+        long needBytes = 0;
+        for (Task t : tasks.values()) {
+            needBytes += t.length;
+        }
+        bytesLocal = bytesTotal - needBytes;
+        chunksLocal = distinct.size() - tasks.size();
     }
 
     /** Re-hashes the present chunks on up to one thread per core; false for each one found corrupt (now deleted). */
@@ -533,7 +591,7 @@ final class FetchRun {
         Peer p = lease.peer;
         long t0 = System.nanoTime();
         long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
-        try (BlobWriter w = store.writer(t.cid)) {
+        try (ChunkReceiver w = receiver(t)) {
             client.get(p.source, t.cid.toString(), reqDeadline, t.length, new HttpBlobClient.BodySink() {
                 @Override
                 public void begin(long contentLength) throws IOException {
@@ -549,7 +607,7 @@ final class FetchRun {
                     }
                     try {
                         w.write(buf, off, len);
-                    } catch (ClosedByInterruptException e) {
+                    } catch (ClosedByInterruptException | WrongLengthException e) {
                         throw e;
                     } catch (IOException e) {
                         throw new LocalWriteException(e);
@@ -572,8 +630,8 @@ final class FetchRun {
         } catch (SupersededException e) {
             chunkSuperseded(lease);
         } catch (LocalWriteException e) {
-            fatal(lease, failure(FetchException.Reason.LOCAL_IO, "cannot write to the local store "
-                    + store.root() + ": " + describe(e.getCause()), e.getCause()));
+            fatal(lease, failure(FetchException.Reason.LOCAL_IO, (assembly != null ? "cannot write into " + outDir
+                    : "cannot write to the local store " + store.root()) + ": " + describe(e.getCause()), e.getCause()));
         } catch (IOException e) {
             if (Thread.currentThread().isInterrupted()) {
                 release(lease);
@@ -583,6 +641,79 @@ final class FetchRun {
         } catch (RuntimeException e) {
             chunkFailed(lease, "unexpected error: " + e);
         }
+    }
+
+    /** Where one chunk's body goes: a store blob, or memory then the assembled files. */
+    private ChunkReceiver receiver(Task t) throws IOException {
+        if (assembly == null) {
+            BlobWriter w = store.writer(t.cid);
+            return new ChunkReceiver() {
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    w.write(b, off, len);
+                }
+
+                @Override
+                public long written() {
+                    return w.written();
+                }
+
+                @Override
+                public void commit() throws IOException {
+                    w.commit();
+                }
+
+                @Override
+                public void close() throws IOException {
+                    w.close();
+                }
+            };
+        }
+        byte[] body = new byte[t.length];
+        MessageDigest md = Cid.newDigest();
+        return new ChunkReceiver() {
+            private int n;
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                if (n + len > body.length) {
+                    throw new WrongLengthException(n + (long) len, body.length);
+                }
+                System.arraycopy(b, off, body, n, len);
+                md.update(b, off, len);
+                n += len;
+            }
+
+            @Override
+            public long written() {
+                return n;
+            }
+
+            @Override
+            public void commit() throws IOException {
+                byte[] d = md.digest();
+                if (!t.cid.matches(d)) {
+                    throw new DigestMismatchException(t.cid, Cid.of(t.cid.codec(), d));
+                }
+                assembly.write(t.cid, body, n);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+    }
+
+    /** One chunk's body on its way to where it lands; verified by {@link #commit()}. */
+    private interface ChunkReceiver extends AutoCloseable {
+        void write(byte[] b, int off, int len) throws IOException;
+
+        long written();
+
+        void commit() throws IOException;
+
+        @Override
+        void close() throws IOException;
     }
 
     private void chunkDone(Lease lease, long nanos) {
@@ -885,6 +1016,10 @@ final class FetchRun {
             return ms / 1000 + "s";
         }
         return ms + "ms";
+    }
+
+    Cid root() {
+        return root;
     }
 
     long elapsedNanos() {

@@ -4,6 +4,7 @@ import io.statesync.core.concurrent.Uninterruptibly;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.store.ContentStore;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ExecutionException;
@@ -58,7 +59,24 @@ public final class SnapshotFetcher implements AutoCloseable {
      */
     public FetchResult fetch(Cid root, SourceResolver sources, FetchOptions options, Consumer<FetchProgress> progress)
             throws FetchException, InterruptedException {
-        FetchRun run = new FetchRun(client, store, scores, metrics, root, sources, options, progress);
+        return run(new FetchRun(client, store, scores, metrics, root, sources, null, options, progress));
+    }
+
+    /**
+     * Fetches the snapshot {@code root} straight into its files under {@code outDir}: each
+     * verified chunk is written once, at its offsets in the file being assembled, and never to
+     * the store (which still supplies chunks it holds, and keeps the manifest). Files already
+     * under {@code outDir} lend the chunks they share with the snapshot, so fetching a new
+     * version over an old one downloads only what changed. A rerun after a crash resumes (see
+     * {@link io.statesync.core.snapshot.SnapshotAssembly}).
+     */
+    public FetchResult fetchInto(Cid root, SourceResolver sources, Path outDir, FetchOptions options,
+                                 Consumer<FetchProgress> progress) throws FetchException, InterruptedException {
+        return run(new FetchRun(client, store, scores, metrics, root, sources, outDir, options, progress));
+    }
+
+    private FetchResult run(FetchRun run) throws FetchException, InterruptedException {
+        Cid root = run.root();
         metrics.started();
         String outcome = "cancelled";
         // The fetch runs on a virtual thread of its own, where an interrupt also breaks a blocked
