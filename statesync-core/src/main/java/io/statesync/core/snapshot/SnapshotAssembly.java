@@ -78,6 +78,12 @@ public final class SnapshotAssembly implements AutoCloseable {
     /** At most this many earlier assemblies lend chunks, newest first: bounds the work at open. */
     private static final int MAX_RECORDS = 8;
 
+    /**
+     * Journals this JVM holds open. Another assembly must not even open them to test the lock:
+     * POSIX locks belong to the process, and closing any descriptor of the file drops them.
+     */
+    private static final Set<Path> OPEN_JOURNALS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private final Manifest manifest;
     private final Cid root;
     private ContentStore store;
@@ -128,17 +134,30 @@ public final class SnapshotAssembly implements AutoCloseable {
         Path realOut = outDir.toRealPath();
         String tag = tagOf(root);
         Path journalPath = realOut.resolve(JOURNAL_PREFIX + tag + JOURNAL_SUFFIX);
-        FileChannel journal = FileChannel.open(journalPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
+        if (!OPEN_JOURNALS.add(journalPath)) {
+            throw new IOException("another fetch is writing snapshot " + root + " into " + realOut);
+        }
+        FileChannel journal;
+        try {
+            journal = FileChannel.open(journalPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
+        } catch (IOException | RuntimeException e) {
+            OPEN_JOURNALS.remove(journalPath);
+            throw e;
+        }
         FileLock lock;
         try {
             lock = journal.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException heldInThisJvm) {
+            lock = null;
         } catch (IOException | RuntimeException e) {
             journal.close();
+            OPEN_JOURNALS.remove(journalPath);
             throw e;
         }
         if (lock == null) {
             journal.close();
+            OPEN_JOURNALS.remove(journalPath);
             throw new IOException("another fetch is writing snapshot " + root + " into " + realOut);
         }
         SnapshotAssembly a = new SnapshotAssembly(manifest, root, realOut, tag, Math.max(1, syncEvery), journal, lock);
@@ -297,6 +316,7 @@ public final class SnapshotAssembly implements AutoCloseable {
         }
         journalLock.release();
         journal.close();
+        OPEN_JOURNALS.remove(realOut.resolve(JOURNAL_PREFIX + tag + JOURNAL_SUFFIX));
         if (failure != null) {
             throw failure;
         }
@@ -659,7 +679,7 @@ public final class SnapshotAssembly implements AutoCloseable {
                     continue;
                 }
                 String other = name.substring(JOURNAL_PREFIX.length(), name.length() - JOURNAL_SUFFIX.length());
-                if (other.equals(tag)) {
+                if (other.equals(tag) || OPEN_JOURNALS.contains(j)) {
                     continue;
                 }
                 try (FileChannel ch = FileChannel.open(j, StandardOpenOption.WRITE); FileLock l = ch.tryLock()) {
@@ -667,6 +687,8 @@ public final class SnapshotAssembly implements AutoCloseable {
                         deadTags.add(other);
                         Files.deleteIfExists(j);
                     }
+                } catch (java.nio.channels.OverlappingFileLockException liveInThisJvm) {
+                    // another assembly of this process is writing there
                 }
             }
         }
