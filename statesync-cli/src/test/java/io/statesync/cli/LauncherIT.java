@@ -3,6 +3,7 @@ package io.statesync.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.statesync.core.chunking.Chunking;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.snapshot.SnapshotImporter;
@@ -40,7 +41,7 @@ class LauncherIT {
         Cid root = Cid.parse(lines.get(0));
         assertEquals(Codec.DAG_JSON, root.codec());
         Cid direct = SnapshotImporter.importPaths(ContentStore.open(tmp.resolve("direct")), List.of(in),
-                SnapshotImporter.DEFAULT_CHUNK_SIZE, Map.of()).root();
+                Chunking.DEFAULT, Map.of()).root();
         assertEquals(direct, root);
     }
 
