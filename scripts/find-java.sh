@@ -13,7 +13,15 @@ STATESYNC_MIN_JAVA=21
 statesync_jdk_major() {
     local java="$1/bin/java" line version
     [[ -x "$java" ]] || return 0
-    line="$("$java" -version 2>&1 | grep -m1 -E 'version "[^"]+"' || true)"
+    # Every JDK since 9 names its version in $JAVA_HOME/release: reading it costs no JVM start
+    # (running `java -version` on each candidate took about 0.5 s of every command's start).
+    if [[ -r "$1/release" ]]; then
+        line="$(grep -m1 '^JAVA_VERSION=' "$1/release" 2>/dev/null || true)"
+        line="${line/JAVA_VERSION=/version }"
+    fi
+    if [[ -z "${line:-}" ]]; then
+        line="$("$java" -version 2>&1 | grep -m1 -E 'version "[^"]+"' || true)"
+    fi
     [[ -n "$line" ]] || return 0
     version="${line#*version \"}"
     version="${version%%\"*}"
