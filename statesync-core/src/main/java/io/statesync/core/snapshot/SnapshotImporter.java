@@ -78,7 +78,13 @@ public final class SnapshotImporter {
     /** Validates and stores a manifest whose chunks are already in the store. */
     public static SnapshotRef storeManifest(ContentStore store, Manifest manifest) throws IOException, ManifestException {
         ManifestValidator.validate(manifest, ManifestLimits.DEFAULT);
-        Cid root = store.put(Codec.DAG_JSON, ManifestCodec.encode(manifest));
+        // Over 1 MiB the manifest is stored as raw parts under a small root (ManifestBlocks),
+        // parts first, so a root in the store always has its parts beside it.
+        ManifestBlocks.Encoded blocks = ManifestBlocks.encode(manifest);
+        for (byte[] part : blocks.parts()) {
+            store.put(Codec.RAW, part);
+        }
+        Cid root = store.put(Codec.DAG_JSON, blocks.root());
         return new SnapshotRef(root, manifest);
     }
 
@@ -87,7 +93,20 @@ public final class SnapshotImporter {
         if (root.codec() != Codec.DAG_JSON) {
             throw new ManifestException(root + " is a raw block, not a snapshot manifest (dag-json)");
         }
-        return ManifestCodec.decode(store.readAll(root), limits);
+        ManifestBlocks.Root r = ManifestBlocks.decodeRoot(store.readAll(root), limits);
+        if (r instanceof ManifestBlocks.Whole w) {
+            return w.manifest();
+        }
+        ManifestBlocks.Split split = (ManifestBlocks.Split) r;
+        List<byte[]> parts = new ArrayList<>(split.parts().size());
+        for (Cid part : split.parts()) {
+            byte[] bytes = store.readAll(part);
+            if (!Cid.compute(Codec.RAW, bytes).equals(part)) {
+                throw new IOException("manifest part " + part + " of " + root + " no longer matches its CID in the store");
+            }
+            parts.add(bytes);
+        }
+        return ManifestBlocks.join(split, parts, limits);
     }
 
     /** Cuts one file into chunks in the store. */

@@ -4,7 +4,8 @@ import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Manifest;
-import io.statesync.core.snapshot.ManifestCodec;
+import io.statesync.core.snapshot.ManifestBlocks;
+import io.statesync.core.snapshot.ManifestLimits;
 import io.statesync.core.snapshot.ManifestException;
 import io.statesync.core.snapshot.SnapshotAssembly;
 import io.statesync.core.store.BlobNotFoundException;
@@ -146,13 +147,50 @@ final class FetchRun {
 
     // ---- manifest ------------------------------------------------------------------------
 
+    /**
+     * The manifest: its root block, and for a manifest over 1 MiB the parts the root lists
+     * ({@link ManifestBlocks}), each from the store if it holds an intact copy, else from the
+     * sources, verified against its CID. Blocks are stored once the whole manifest has decoded.
+     */
     private Manifest manifest() throws FetchException, InterruptedException {
-        Manifest local = localManifest();
-        if (local != null) {
-            return local;
+        ManifestLimits limits = options.limits();
+        byte[] rootBytes = localBlock(root);
+        if (rootBytes == null) {
+            rootBytes = fetchBlock(root, Math.min(limits.maxManifestBytes(), Integer.MAX_VALUE - 8));
         }
+        try {
+            ManifestBlocks.Root r = ManifestBlocks.decodeRoot(rootBytes, limits);
+            Manifest m;
+            List<byte[]> parts = List.of();
+            if (r instanceof ManifestBlocks.Whole w) {
+                m = w.manifest();
+            } else {
+                ManifestBlocks.Split split = (ManifestBlocks.Split) r;
+                parts = new ArrayList<>(split.parts().size());
+                for (int i = 0; i < split.parts().size(); i++) {
+                    Cid part = split.parts().get(i);
+                    byte[] bytes = localBlock(part);
+                    parts.add(bytes != null ? bytes : fetchBlock(part, ManifestBlocks.partLength(split, i)));
+                }
+                m = ManifestBlocks.join(split, parts, limits);
+            }
+            for (byte[] part : parts) {
+                store.put(Codec.RAW, part);
+            }
+            store.put(Codec.DAG_JSON, rootBytes);
+            return m;
+        } catch (ManifestException e) {
+            // The bytes are the root's: every source would serve this same invalid manifest.
+            throw manifestFailure(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw manifestFailure(FetchException.Reason.LOCAL_IO, "cannot store manifest " + root + " in the local store: "
+                    + describe(e), e);
+        }
+    }
+
+    /** One block of the manifest from the sources, in score order, verified against {@code cid}. */
+    private byte[] fetchBlock(Cid cid, long maxBytes) throws FetchException, InterruptedException {
         String lastError = "no source answered";
-        ManifestException invalid = null;
         for (int attempt = 1; attempt <= options.maxTries(); attempt++) {
             List<Peer> ranked = rankedForManifest();
             if (ranked.isEmpty()) {
@@ -174,7 +212,7 @@ final class FetchRun {
                 long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
                 ByteArrayOutputStream body = new ByteArrayOutputStream();
                 try {
-                    client.get(p.source, root.toString(), reqDeadline, options.limits().maxManifestBytes(), new HttpBlobClient.BodySink() {
+                    client.get(p.source, cid.toString(), reqDeadline, maxBytes, new HttpBlobClient.BodySink() {
                         @Override
                         public void begin(long contentLength) {
                         }
@@ -185,20 +223,13 @@ final class FetchRun {
                         }
                     });
                     byte[] bytes = body.toByteArray();
-                    Cid actual = Cid.compute(Codec.DAG_JSON, bytes);
-                    if (!actual.equals(root)) {
-                        ban(p, "served a manifest that does not match " + root);
-                        lastError = p.source + " served bytes not matching " + root;
+                    if (!Cid.compute(cid.codec(), bytes).equals(cid)) {
+                        ban(p, "served a manifest block that does not match " + cid);
+                        lastError = p.source + " served bytes not matching " + cid;
                         continue;
                     }
-                    Manifest m = ManifestCodec.decode(bytes, options.limits());
-                    store.put(Codec.DAG_JSON, bytes);
                     succeeded(p, bytes.length, System.nanoTime() - t0);
-                    return m;
-                } catch (ManifestException e) {
-                    // Bytes match the CID, so every source would serve the same invalid manifest.
-                    invalid = e;
-                    break;
+                    return bytes;
                 } catch (InterruptedIOException e) {
                     if (Thread.currentThread().isInterrupted()) {
                         throw new InterruptedException("fetch cancelled");
@@ -210,9 +241,6 @@ final class FetchRun {
                     failed(p, lastError);
                 }
             }
-            if (invalid != null) {
-                throw manifestFailure(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + invalid.getMessage(), invalid);
-            }
             if (resolver.isFixed() && peers.stream().allMatch(p -> p.banned)) {
                 break;
             }
@@ -221,38 +249,33 @@ final class FetchRun {
                 sleepUntil(Math.min(System.nanoTime() + retryWaitNanos(attempt), deadlineNanos));
             }
         }
-        throw manifestFailure(FetchException.Reason.MANIFEST, "could not get manifest " + root + " from any of " + peers.size()
-                + " source(s) in " + options.maxTries() + " tries (last: " + lastError + ")", null);
+        throw manifestFailure(FetchException.Reason.MANIFEST, "could not get manifest " + (cid.equals(root) ? "" : "block " + cid
+                + " of ") + root + " from any of " + peers.size() + " source(s) in " + options.maxTries() + " tries (last: "
+                + lastError + ")", null);
     }
 
     /**
-     * The manifest from the store, re-hashed first (it is small): one whose bytes no longer match
-     * the root is deleted and fetched again, instead of failing this and every later fetch.
+     * A manifest block from the store, re-hashed first (it is small): one whose bytes no longer
+     * match its CID is deleted and fetched again, instead of failing this and every later fetch.
      * Null when the store does not hold an intact copy.
      */
-    private Manifest localManifest() throws FetchException {
-        if (!store.has(root)) {
+    private byte[] localBlock(Cid cid) throws FetchException {
+        if (!store.has(cid)) {
             return null;
         }
-        byte[] bytes;
         try {
-            bytes = store.readAll(root);
-            if (!Cid.compute(Codec.DAG_JSON, bytes).equals(root)) {
-                log.warn("store {}: manifest {} no longer matches its CID (corrupted on disk); deleted, fetching it again",
-                        store.root(), root);
-                store.delete(root);
+            byte[] bytes = store.readAll(cid);
+            if (!Cid.compute(cid.codec(), bytes).equals(cid)) {
+                log.warn("store {}: manifest block {} no longer matches its CID (corrupted on disk); deleted, fetching it again",
+                        store.root(), cid);
+                store.delete(cid);
                 return null;
             }
+            return bytes;
         } catch (BlobNotFoundException e) {
             return null; // deleted meanwhile
         } catch (IOException e) {
-            throw manifestFailure(FetchException.Reason.LOCAL_IO, "cannot read manifest " + root + " from the local store: " + e.getMessage(), e);
-        }
-        try {
-            return ManifestCodec.decode(bytes, options.limits());
-        } catch (ManifestException e) {
-            // The bytes are the root's: every source would serve this same invalid manifest.
-            throw manifestFailure(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + e.getMessage(), e);
+            throw manifestFailure(FetchException.Reason.LOCAL_IO, "cannot read manifest " + cid + " from the local store: " + e.getMessage(), e);
         }
     }
 
