@@ -2,6 +2,7 @@ package io.statesync.bench;
 
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.statesync.core.chunking.Chunking;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Materializer;
@@ -52,6 +53,7 @@ public final class TransferBench {
     public static void main(String[] args) throws Exception {
         long size = 1L << 30;
         List<Integer> chunkSizes = List.of(SnapshotImporter.DEFAULT_CHUNK_SIZE);
+        List<String> chunkings = null;
         Path work = null;
         boolean keep = false;
         for (int i = 0; i < args.length; i++) {
@@ -60,6 +62,7 @@ public final class TransferBench {
                 case "--chunk-sizes" -> chunkSizes = Stream.of(args[++i].split(",")).map(s -> (int) parseSize(s)).toList();
                 case "--work" -> work = Path.of(args[++i]);
                 case "--keep" -> keep = true;
+                case "--chunkings" -> chunkings = List.of(args[++i].split(","));
                 case "--parallel" -> options = options.withParallelism(Integer.parseInt(args[++i]));
                 case "--per-source" -> options = options.withPerSourceParallelism(Integer.parseInt(args[++i]));
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
@@ -70,7 +73,11 @@ public final class TransferBench {
         }
         List<String> bench = new ArrayList<>();
         try {
-            run(work, size, chunkSizes, bench);
+            if (chunkings != null) {
+                sweepChunkings(work, size, chunkings, bench);
+            } else {
+                run(work, size, chunkSizes, bench);
+            }
         } finally {
             if (!keep) {
                 deleteTree(work);
@@ -139,6 +146,55 @@ public final class TransferBench {
                     s.close();
                 }
             }
+        }
+    }
+
+    /**
+     * {@code --chunkings fixed1m,cdc64k,...}: for each chunking, the snapshot fetched straight into
+     * its files ({@code fetch --out}'s path) from 3 in-process shares, after one warm-up fetch, so
+     * the rows compare the per-chunk cost of each chunking and nothing else.
+     */
+    private static void sweepChunkings(Path work, long size, List<String> names, List<String> bench) throws Exception {
+        Path input = work.resolve("input");
+        generate(input, size);
+        for (String name : names) {
+            Chunking chunking = name.equals("fixed1m") ? new Chunking.Fixed(1 << 20)
+                    : Chunking.ContentDefined.ofAverage((int) parseSize(name.replace("cdc", "")));
+            ContentStore origin = ContentStore.open(work.resolve("origin-" + name));
+            SnapshotRef snap = SnapshotImporter.importPaths(origin, List.of(input), chunking, Map.of("bench", name));
+            log("%s: %d chunks", name, snap.manifest().chunkCount());
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            List<FileShareServer> servers = new ArrayList<>();
+            try {
+                for (int i = 0; i < 3; i++) {
+                    servers.add(FileShareServer.start(ServerConfig.loopback(), origin, registry));
+                }
+                List<Source> sources = servers.stream().map(s -> new Source(s.uri())).toList();
+                fetchIntoRate(work.resolve("warm-" + name), snap, sources, registry);
+                double rate = fetchIntoRate(work.resolve("into-" + name), snap, sources, registry);
+                bench.add(line("fetch_into_3_sources_" + name, rate, "MiB/s"));
+            } finally {
+                for (FileShareServer s : servers) {
+                    s.close();
+                }
+                deleteTree(work.resolve("origin-" + name));
+            }
+        }
+    }
+
+    /** {@code fetch --out}'s path into a fresh directory and store; MiB/s including the final syncs. */
+    private static double fetchIntoRate(Path dir, SnapshotRef snap, List<Source> sources, PrometheusMeterRegistry registry)
+            throws Exception {
+        ContentStore store = ContentStore.open(dir.resolve("store"));
+        try (SnapshotFetcher fetcher = new SnapshotFetcher(store, registry)) {
+            FetchResult r = fetcher.fetchInto(snap.root(), io.statesync.transfer.fetch.SourceResolver.of(sources),
+                    dir.resolve("out"), options, null);
+            double rate = r.bytesFetched() / MIB / (r.elapsed().toNanos() / 1e9);
+            log("fetch into files from %d source(s): %.0f MiB in %d chunks, %.2f s = %.1f MiB/s", sources.size(),
+                    r.bytesFetched() / MIB, r.chunksFetched(), r.elapsed().toNanos() / 1e9, rate);
+            return rate;
+        } finally {
+            deleteTree(dir);
         }
     }
 
