@@ -54,6 +54,12 @@ final class FetchRun {
     /** A duplicate request for a lagging tail chunk is sent after this many times its expected time. */
     private static final double HEDGE_FACTOR = 3.0;
     private static final long MIN_HEDGE_NANOS = 300_000_000L;
+    /** Chunks up to this size are asked in batches from sources that serve {@code /blocks}. */
+    private static final int BATCH_CHUNK_MAX = 256 << 10;
+    /** A batch stops growing at this many chunks (the request line names each) ... */
+    private static final int BATCH_MAX_CHUNKS = 48;
+    /** ... or at this many bytes, enough to make the request's own cost vanish. */
+    private static final long BATCH_TARGET_BYTES = 1L << 20;
 
     private final HttpBlobClient client;
     private final ContentStore store;
@@ -484,16 +490,20 @@ final class FetchRun {
         // as a quarter of the client's CPU samples with 64 KiB chunks.
         WorkerBuffers buffers = assembly != null ? new WorkerBuffers(new byte[maxChunk], Cid.newDigest()) : null;
         while (true) {
-            Lease lease;
+            Object work;
             try {
-                lease = next();
+                work = next();
             } catch (InterruptedException e) {
                 return;
             }
-            if (lease == null) {
+            if (work == null) {
                 return;
             }
-            attempt(lease, buffers);
+            if (work instanceof Batch batch) {
+                attemptBatch(batch, buffers);
+            } else {
+                attempt((Lease) work, buffers);
+            }
         }
     }
 
@@ -501,8 +511,12 @@ final class FetchRun {
     private record WorkerBuffers(byte[] body, MessageDigest digest) {
     }
 
-    /** Blocks until a chunk and a source to fetch it from are both available; null when the fetch is over. */
-    private Lease next() throws InterruptedException {
+    /**
+     * Blocks until a chunk and a source to fetch it from are both available: a {@link Lease}, or
+     * a {@link Batch} of small chunks for a source that serves {@code /blocks}; null when the
+     * fetch is over.
+     */
+    private Object next() throws InterruptedException {
         lock.lock();
         try {
             while (true) {
@@ -525,6 +539,12 @@ final class FetchRun {
                     Peer p = pick(t, now, null);
                     if (p != null) {
                         ready.pollFirst();
+                        if (p.batches != Boolean.FALSE && t.length <= BATCH_CHUNK_MAX) {
+                            List<Task> more = takeBatch(t, p);
+                            if (more.size() > 1) {
+                                return leaseBatch(more, p, now);
+                            }
+                        }
                         return lease(t, p, now);
                     }
                 } else {
@@ -573,6 +593,34 @@ final class FetchRun {
             }
         }
         return null;
+    }
+
+    /** {@code first} and the ready chunks after it that {@code p} may serve, up to a batch's size. Caller holds the lock. */
+    private List<Task> takeBatch(Task first, Peer p) {
+        List<Task> out = new ArrayList<>();
+        out.add(first);
+        long bytes = first.length;
+        for (var it = ready.iterator(); it.hasNext() && out.size() < BATCH_MAX_CHUNKS && bytes < BATCH_TARGET_BYTES; ) {
+            Task t = it.next();
+            if (t.length <= BATCH_CHUNK_MAX && !t.failedAt.contains(p)) {
+                it.remove();
+                out.add(t);
+                bytes += t.length;
+            }
+        }
+        return out;
+    }
+
+    private Batch leaseBatch(List<Task> tasks, Peer p, long now) {
+        for (Task t : tasks) {
+            if (t.active.isEmpty()) {
+                t.startedAt = now;
+                inFlight.add(t);
+            }
+            t.active.add(p);
+        }
+        p.inflight++;
+        return new Batch(tasks, p);
     }
 
     private Lease lease(Task t, Peer p, long now) {
@@ -674,6 +722,131 @@ final class FetchRun {
             chunkFailed(lease, describe(e));
         } catch (RuntimeException e) {
             chunkFailed(lease, "unexpected error: " + e);
+        }
+    }
+
+    /**
+     * One {@code /blocks} request for several small chunks: each block is verified and landed as
+     * it ends, with the same outcomes as a single request (a mismatch bans the source, a missing
+     * block fails that chunk there). A source without the route is marked so, and its chunks go
+     * back to the queue unpenalized, to be asked one by one.
+     */
+    private void attemptBatch(Batch batch, WorkerBuffers buffers) {
+        Peer p = batch.peer();
+        List<Task> tasks = batch.tasks();
+        boolean[] settled = new boolean[tasks.size()];
+        long t0 = System.nanoTime();
+        long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
+        List<String> cids = new ArrayList<>(tasks.size());
+        for (Task t : tasks) {
+            cids.add(t.cid.toString());
+        }
+        String failure = null;
+        boolean noBatch = false;
+        boolean interrupted = false;
+        try {
+            client.getBlocks(p.source, cids, reqDeadline, BATCH_CHUNK_MAX, new HttpBlobClient.BlocksSink() {
+                private ChunkReceiver current;
+                private String bad;
+
+                @Override
+                public HttpBlobClient.BodySink block(int i, long length) throws IOException {
+                    Task t = tasks.get(i);
+                    bad = length != t.length ? "served " + length + " bytes for a chunk of " + t.length : null;
+                    current = bad == null ? receiver(t, buffers) : null;
+                    return new HttpBlobClient.BodySink() {
+                        @Override
+                        public void begin(long contentLength) {
+                        }
+
+                        @Override
+                        public void accept(byte[] buf, int off, int len) throws IOException {
+                            if (current == null) {
+                                return; // a block of the wrong length: read past, then judged
+                            }
+                            try {
+                                current.write(buf, off, len);
+                            } catch (ClosedByInterruptException | WrongLengthException e) {
+                                throw e;
+                            } catch (IOException e) {
+                                throw new LocalWriteException(e);
+                            }
+                        }
+                    };
+                }
+
+                @Override
+                public void blockEnd(int i) throws IOException {
+                    Task t = tasks.get(i);
+                    Lease one = new Lease(t, p, false);
+                    settled[i] = true;
+                    if (bad != null) {
+                        chunkCorrupt(one, bad);
+                        return;
+                    }
+                    try (ChunkReceiver w = current) {
+                        w.commit();
+                        chunkDone(one, (System.nanoTime() - t0) / tasks.size());
+                    } catch (DigestMismatchException e) {
+                        chunkCorrupt(one, e.getMessage());
+                    } catch (IOException e) {
+                        throw new LocalWriteException(e);
+                    } finally {
+                        current = null;
+                    }
+                }
+
+                @Override
+                public void missing(int i) {
+                    settled[i] = true;
+                    chunkFailed(new Lease(tasks.get(i), p, false), "HTTP 404 Not Found");
+                }
+            });
+            lock.lock();
+            try {
+                p.batches = true;
+            } finally {
+                lock.unlock();
+            }
+        } catch (HttpBlobClient.NoBatchException e) {
+            noBatch = true;
+        } catch (LocalWriteException e) {
+            FetchException f = failure(FetchException.Reason.LOCAL_IO, (assembly != null ? "cannot write into " + outDir
+                    : "cannot write to the local store " + store.root()) + ": " + describe(e.getCause()), e.getCause());
+            for (int i = 0; i < tasks.size(); i++) {
+                if (!settled[i]) {
+                    settled[i] = true;
+                    fatal(new Lease(tasks.get(i), p, false), f);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            interrupted = Thread.currentThread().isInterrupted();
+            failure = e instanceof IOException io ? describe(io) : "unexpected error: " + e;
+        }
+        lock.lock();
+        try {
+            // Backwards, so chunks put back at the queue's front keep their order.
+            for (int i = tasks.size() - 1; i >= 0; i--) {
+                if (settled[i]) {
+                    continue;
+                }
+                Task t = tasks.get(i);
+                if (noBatch || interrupted) {
+                    release(new Lease(t, p, false));
+                    if (!t.done && t.active.isEmpty() && !ready.contains(t)) {
+                        ready.addFirst(t);
+                    }
+                } else {
+                    chunkFailed(new Lease(t, p, false), failure);
+                }
+            }
+            if (noBatch) {
+                p.batches = false;
+            }
+            p.inflight--;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -839,7 +1012,9 @@ final class FetchRun {
     private void release(Lease lease) {
         lock.lock();
         try {
-            lease.peer.inflight--;
+            if (lease.endsRequest()) {
+                lease.peer.inflight--;
+            }
             lease.task.active.remove(lease.peer);
             if (lease.task.active.isEmpty()) {
                 inFlight.remove(lease.task);
@@ -1089,6 +1264,8 @@ final class FetchRun {
         boolean banned;
         /** No longer offered by the resolver: gets no new requests; requests in flight finish. */
         boolean gone;
+        /** Serves {@code /blocks}: null until its first batch answers, false for plain servers. */
+        Boolean batches;
         long bytes;
         long chunks;
         long failures;
@@ -1104,7 +1281,18 @@ final class FetchRun {
         }
     }
 
-    private record Lease(Task task, Peer peer) {
+    /**
+     * A chunk on its way from a source. {@code endsRequest}: releasing it also frees the
+     * source's request slot; the chunks of a batch release their slot once, together.
+     */
+    private record Lease(Task task, Peer peer, boolean endsRequest) {
+        Lease(Task task, Peer peer) {
+            this(task, peer, true);
+        }
+    }
+
+    /** Several chunks asked from one source in one {@code /blocks} request. */
+    private record Batch(List<Task> tasks, Peer peer) {
     }
 
     /** Recent rate over a sliding window of progress samples. */

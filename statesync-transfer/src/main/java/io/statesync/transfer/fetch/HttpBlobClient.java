@@ -10,6 +10,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -92,6 +93,139 @@ final class HttpBlobClient implements Closeable {
         }
     }
 
+    /** Receives the blocks of one {@code /blocks} response, in the order asked. */
+    interface BlocksSink {
+        /** Block {@code index} follows, {@code length} bytes; its bytes go to the returned sink. */
+        BodySink block(int index, long length) throws IOException;
+
+        /** Block {@code index} has been delivered in full. */
+        void blockEnd(int index) throws IOException;
+
+        /** The source does not hold block {@code index}. */
+        void missing(int index);
+    }
+
+    /** A source that does not serve {@code /blocks}: a plain web server or a gateway. */
+    static final class NoBatchException extends IOException {
+        NoBatchException(int status) {
+            super("HTTP " + status + " for /blocks: the source serves single blocks only");
+        }
+    }
+
+    /**
+     * GETs {@code <base>/blocks?cids=...}: many blocks in one response (the format is in the file
+     * share's {@code serveBlocks}). Each block's length is checked against {@code maxBlock}.
+     *
+     * @throws NoBatchException when the source answers 400, 404, 405 or 501: it has no such route
+     */
+    void getBlocks(Source source, List<String> cids, long deadlineNanos, long maxBlock, BlocksSink sink)
+            throws IOException {
+        if (closed) {
+            throw new IOException("client closed");
+        }
+        Connection c = borrow(source, deadlineNanos);
+        boolean reusable = false;
+        try {
+            c.send(source, "/blocks?cids=" + String.join(",", cids), "application/vnd.statesync.blocks");
+            Head head = c.readHead(deadlineNanos);
+            if (head.status() != 200) {
+                reusable = head.keepAlive() && c.skipBody(head, deadlineNanos, 16 * 1024);
+                int st = head.status();
+                if (st == 400 || st == 404 || st == 405 || st == 501) {
+                    throw new NoBatchException(st);
+                }
+                throw new StatusException(st, head.reason());
+            }
+            long max = cids.size() * (4 + maxBlock);
+            Frames frames = new Frames(cids.size(), maxBlock, sink);
+            c.readBody(head, deadlineNanos, max, frames);
+            frames.finish();
+            reusable = head.keepAlive();
+        } finally {
+            if (reusable && !closed) {
+                release(source, c);
+            } else {
+                c.close();
+            }
+        }
+    }
+
+    /** Splits a {@code /blocks} body into its length-prefixed blocks. */
+    private static final class Frames implements BodySink {
+        private final int count;
+        private final long maxBlock;
+        private final BlocksSink sink;
+        private final byte[] header = new byte[4];
+        private int headerFill;
+        private int index;
+        private long left = -1;
+        private BodySink current;
+
+        Frames(int count, long maxBlock, BlocksSink sink) {
+            this.count = count;
+            this.maxBlock = maxBlock;
+            this.sink = sink;
+        }
+
+        @Override
+        public void begin(long contentLength) {
+        }
+
+        @Override
+        public void accept(byte[] buf, int off, int len) throws IOException {
+            int end = off + len;
+            while (off < end) {
+                if (left < 0) {
+                    if (index >= count) {
+                        throw new IOException("the /blocks response has more than the " + count + " blocks asked");
+                    }
+                    int take = Math.min(4 - headerFill, end - off);
+                    System.arraycopy(buf, off, header, headerFill, take);
+                    headerFill += take;
+                    off += take;
+                    if (headerFill < 4) {
+                        return;
+                    }
+                    headerFill = 0;
+                    int n = ((header[0] & 0xff) << 24) | ((header[1] & 0xff) << 16) | ((header[2] & 0xff) << 8) | (header[3] & 0xff);
+                    if (n == -1) {
+                        sink.missing(index++);
+                        continue;
+                    }
+                    if (n < 0 || n > maxBlock) {
+                        throw new IOException("the /blocks response frames a block of " + Integer.toUnsignedString(n)
+                                + " bytes, expected at most " + maxBlock);
+                    }
+                    left = n;
+                    current = sink.block(index, n);
+                    if (left == 0) {
+                        endBlock();
+                    }
+                    continue;
+                }
+                int take = (int) Math.min(left, end - off);
+                current.accept(buf, off, take);
+                off += take;
+                left -= take;
+                if (left == 0) {
+                    endBlock();
+                }
+            }
+        }
+
+        private void endBlock() throws IOException {
+            left = -1;
+            current = null;
+            sink.blockEnd(index++);
+        }
+
+        void finish() throws IOException {
+            if (index != count || left >= 0 || headerFill != 0) {
+                throw new IOException("the /blocks response ended after " + index + " of " + count + " blocks");
+            }
+        }
+    }
+
     /** A body longer than the caller allows: the source is sending something other than the blob. */
     static final class BodyTooLongException extends IOException {
         BodyTooLongException(long length, long max) {
@@ -170,11 +304,15 @@ final class HttpBlobClient implements Closeable {
         }
 
         void sendGet(Source source, String cid) throws IOException {
+            send(source, "/ipfs/" + cid + "?format=raw", "application/vnd.ipld.raw");
+        }
+
+        void send(Source source, String pathAndQuery, String accept) throws IOException {
             String path = source.base().getRawPath() == null ? "" : source.base().getRawPath();
             String host = source.base().getHost() + (source.base().getPort() > 0 ? ":" + source.base().getPort() : "");
-            String req = "GET " + path + "/ipfs/" + cid + "?format=raw HTTP/1.1\r\n"
+            String req = "GET " + path + pathAndQuery + " HTTP/1.1\r\n"
                     + "Host: " + host + "\r\n"
-                    + "Accept: application/vnd.ipld.raw\r\n"
+                    + "Accept: " + accept + "\r\n"
                     + "User-Agent: statesync\r\n"
                     + "\r\n";
             out.write(req.getBytes(StandardCharsets.US_ASCII));

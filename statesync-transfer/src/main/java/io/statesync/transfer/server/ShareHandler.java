@@ -50,6 +50,10 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(ShareHandler.class);
 
     static final String RAW_BLOCK = "application/vnd.ipld.raw";
+    /** The multi-block body of {@code /blocks} (see {@link #serveBlocks}). */
+    static final String BLOCKS = "application/vnd.statesync.blocks";
+    /** CIDs one {@code /blocks} request may ask for. */
+    static final int MAX_BATCH = 64;
     static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
     /** Blobs never change under their name, so caches may keep them for the longest time HTTP allows. */
     static final String IMMUTABLE = "public, max-age=29030400, immutable";
@@ -246,7 +250,8 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             return dispatchMounted(ctx, req, body, target, mount, head, keepAlive);
         }
         String first = seg.get(0);
-        boolean known = first.equals("ipfs") || (seg.size() == 1 && (first.equals("metrics") || first.equals("health")));
+        boolean known = first.equals("ipfs")
+                || (seg.size() == 1 && (first.equals("metrics") || first.equals("health") || first.equals("blocks")));
         if (!known) {
             throw new RequestRejected(HttpResponseStatus.NOT_FOUND, "not found: this server serves /ipfs/{cid}");
         }
@@ -266,6 +271,7 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
                         : send(ctx, Responses.text(HttpResponseStatus.SERVICE_UNAVAILABLE, "unhealthy: " + problem,
                                 head), keepAlive);
             }
+            case "blocks" -> serveBlocks(ctx, target, head, keepAlive);
             case "metrics" -> send(ctx, Responses.body(HttpResponseStatus.OK,
                     registry.scrape().getBytes(StandardCharsets.UTF_8), PROMETHEUS_TEXT, head, true), keepAlive);
             default -> serveBlob(ctx, req, store, parseCid(seg, target), head, keepAlive);
@@ -357,6 +363,87 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
      * Serves a blob, or the requested slice of it, straight from its file (sendfile where the
      * transport has it); the file is opened once so size and bytes come from the same inode.
      */
+    /**
+     * {@code GET /blocks?cids=<cid>,<cid>,...}: many small blocks in one response, so a fetch of
+     * content-defined chunks does not pay a request per chunk. The body is, for each CID in the
+     * order asked, a 4-byte big-endian length and the block's bytes (sendfile, as for one
+     * block), or the length 0xFFFFFFFF and nothing for a block this store does not hold. The
+     * client verifies every block against its CID, as for single blocks. At most
+     * {@link #MAX_BATCH} CIDs per request.
+     */
+    private Sent serveBlocks(ChannelHandlerContext ctx, RequestTarget target, boolean head, boolean keepAlive)
+            throws RequestRejected, IOException {
+        List<String> lists = target.param("cids");
+        if (lists.size() != 1 || lists.get(0).isEmpty()) {
+            throw new RequestRejected(HttpResponseStatus.BAD_REQUEST, "missing cids: use /blocks?cids=<cid>,<cid>,...");
+        }
+        String[] names = lists.get(0).split(",", -1);
+        if (names.length > MAX_BATCH) {
+            throw new RequestRejected(HttpResponseStatus.BAD_REQUEST, names.length + " CIDs asked, at most " + MAX_BATCH
+                    + " per request");
+        }
+        List<Cid> cids = new java.util.ArrayList<>(names.length);
+        for (String name : names) {
+            try {
+                cids.add(Cid.parse(name));
+            } catch (CidFormatException e) {
+                throw new RequestRejected(HttpResponseStatus.BAD_REQUEST, "malformed CID: " + e.getMessage());
+            }
+        }
+        FileChannel[] files = new FileChannel[cids.size()];
+        long[] sizes = new long[cids.size()];
+        boolean handedOver = false;
+        try {
+            long total = 0;
+            for (int i = 0; i < files.length; i++) {
+                try {
+                    files[i] = FileChannel.open(store.pathOf(cids.get(i)), StandardOpenOption.READ);
+                    sizes[i] = files[i].size();
+                    total += 4 + sizes[i];
+                } catch (NoSuchFileException e) {
+                    sizes[i] = -1;
+                    total += 4;
+                }
+            }
+            HttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+            res.headers().set(HttpHeaderNames.CONTENT_TYPE, BLOCKS);
+            res.headers().set(HttpHeaderNames.CONTENT_LENGTH, total);
+            if (head) {
+                return sendHeadOnly(ctx, res, keepAlive);
+            }
+            persist(res, keepAlive);
+            ctx.write(res);
+            handedOver = true;
+            long served = 0;
+            for (int i = 0; i < files.length; i++) {
+                ctx.write(ctx.alloc().buffer(4).writeInt(sizes[i] < 0 ? -1 : (int) sizes[i]));
+                if (sizes[i] > 0) {
+                    // The region owns the file from here: Netty closes it once written or failed.
+                    ctx.write(new DefaultFileRegion(files[i], 0, sizes[i]));
+                    served += sizes[i];
+                } else if (files[i] != null) {
+                    files[i].close();
+                }
+            }
+            long bytes = served;
+            ChannelFuture done = ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+            done.addListener(f -> {
+                if (f.isSuccess()) {
+                    metrics.served(bytes);
+                }
+            });
+            return new Sent(HttpResponseStatus.OK.code(), done);
+        } finally {
+            if (!handedOver) {
+                for (FileChannel f : files) {
+                    if (f != null) {
+                        f.close();
+                    }
+                }
+            }
+        }
+    }
+
     private Sent serveBlob(ChannelHandlerContext ctx, HttpRequest req, ContentStore store, Cid cid, boolean head,
                            boolean keepAlive)
             throws RequestRejected, IOException {

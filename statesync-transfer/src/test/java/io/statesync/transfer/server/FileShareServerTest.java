@@ -110,6 +110,47 @@ class FileShareServerTest {
     }
 
     @Test
+    void blocksServesManyBlocksInOneResponseAndMarksTheMissingOnes() throws Exception {
+        byte[] small = "small block".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        Cid smallCid = store.put(Codec.RAW, small);
+        Cid absent = Cid.compute(Codec.RAW, new byte[] {1, 2, 3});
+
+        HttpResponse<byte[]> res = get("/blocks?cids=" + smallCid + "," + absent + "," + cid);
+
+        assertEquals(200, res.statusCode());
+        assertEquals("application/vnd.statesync.blocks", header(res, "content-type"));
+        java.nio.ByteBuffer body = java.nio.ByteBuffer.wrap(res.body());
+        assertEquals(small.length, body.getInt());
+        byte[] first = new byte[small.length];
+        body.get(first);
+        assertArrayEquals(small, first);
+        assertEquals(-1, body.getInt(), "a block the store lacks is framed as 0xFFFFFFFF");
+        assertEquals(BLOB_SIZE, body.getInt());
+        byte[] third = new byte[BLOB_SIZE];
+        body.get(third);
+        assertArrayEquals(data, third);
+        assertEquals(0, body.remaining());
+    }
+
+    @Test
+    void aBadBlocksRequestIsRefusedWithTheReason() throws Exception {
+        HttpResponse<byte[]> none = get("/blocks");
+        assertEquals(400, none.statusCode());
+        assertTrue(new String(none.body()).startsWith("400 missing cids"), new String(none.body()));
+
+        HttpResponse<byte[]> malformed = get("/blocks?cids=" + cid + ",notacid");
+        assertEquals(400, malformed.statusCode());
+        assertTrue(new String(malformed.body()).startsWith("400 malformed CID"), new String(malformed.body()));
+
+        String many = String.join(",", java.util.Collections.nCopies(65, "bafkqaaa"));
+        HttpResponse<byte[]> tooMany = get("/blocks?cids=" + many);
+        assertEquals(400, tooMany.statusCode());
+        assertTrue(new String(tooMany.body()).startsWith("400 65 CIDs asked, at most 64"), new String(tooMany.body()));
+        // The server goes on serving.
+        assertEquals(200, get("/ipfs/" + cid).statusCode());
+    }
+
+    @Test
     void headAnnouncesTheBlobWithoutSendingIt() throws Exception {
         HttpResponse<byte[]> res = http.send(
                 HttpRequest.newBuilder(server.uri().resolve("/ipfs/" + cid)).HEAD().build(), BodyHandlers.ofByteArray());
