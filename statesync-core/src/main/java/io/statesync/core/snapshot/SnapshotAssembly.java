@@ -140,7 +140,7 @@ public final class SnapshotAssembly implements AutoCloseable {
         FileChannel journal;
         try {
             journal = FileChannel.open(journalPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE);
+                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
         } catch (IOException | RuntimeException e) {
             OPEN_JOURNALS.remove(journalPath);
             throw e;
@@ -337,6 +337,7 @@ public final class SnapshotAssembly implements AutoCloseable {
             }
             Part p = new Part(target, parent.resolve("." + target.getFileName() + "." + tag + PART_SUFFIX), f.chunks().size());
             parts[i] = p;
+            removeIfForeign(p.path);
             boolean partExists = Files.isRegularFile(p.path, LinkOption.NOFOLLOW_LINKS);
             long offset = 0;
             for (int c = 0; c < f.chunks().size(); c++) {
@@ -372,6 +373,28 @@ public final class SnapshotAssembly implements AutoCloseable {
         copySeeds(seeds);
     }
 
+    /**
+     * Part names are ours, and predictable (a rerun must find them). Anything at one that is not
+     * a plain file with a single link (a symlink or a hard link planted there to redirect our
+     * writes into another file) is removed, never written through.
+     */
+    private static void removeIfForeign(Path part) throws IOException {
+        if (!Files.exists(part, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        boolean plain = Files.isRegularFile(part, LinkOption.NOFOLLOW_LINKS);
+        if (plain) {
+            try {
+                plain = ((Number) Files.getAttribute(part, "unix:nlink", LinkOption.NOFOLLOW_LINKS)).intValue() == 1;
+            } catch (UnsupportedOperationException | IllegalArgumentException noUnixView) {
+                // Not a POSIX file system: hard links cannot be told; keep the plain file.
+            }
+        }
+        if (!plain) {
+            Files.delete(part);
+        }
+    }
+
     /** Places an earlier run wrote but had not yet synced: kept if their bytes still hash right. */
     private void recheckParts(List<Place> places) throws IOException, InterruptedException {
         Map<Integer, List<Place>> byFile = new LinkedHashMap<>();
@@ -380,7 +403,7 @@ public final class SnapshotAssembly implements AutoCloseable {
         }
         parallel(new ArrayList<>(byFile.values()), list -> {
             Part part = part(list.get(0).file());
-            try (FileChannel in = FileChannel.open(part.path, StandardOpenOption.READ)) {
+            try (FileChannel in = FileChannel.open(part.path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
                 MessageDigest md = Cid.newDigest();
                 ByteBuffer buf = ByteBuffer.allocate(manifest.chunkSize());
                 for (Place p : list) {
@@ -604,7 +627,7 @@ public final class SnapshotAssembly implements AutoCloseable {
             return;
         }
         if (ch == null) {
-            ch = FileChannel.open(p.path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            ch = FileChannel.open(p.path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
         }
         try (FileChannel c = ch) {
             if (c.size() != f.size()) {
@@ -628,7 +651,7 @@ public final class SnapshotAssembly implements AutoCloseable {
             }
             if (p.channel == null) {
                 p.channel = FileChannel.open(p.path, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                        StandardOpenOption.WRITE);
+                        StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
             }
             return p.channel;
         }
@@ -682,7 +705,8 @@ public final class SnapshotAssembly implements AutoCloseable {
                 if (other.equals(tag) || OPEN_JOURNALS.contains(j)) {
                     continue;
                 }
-                try (FileChannel ch = FileChannel.open(j, StandardOpenOption.WRITE); FileLock l = ch.tryLock()) {
+                try (FileChannel ch = FileChannel.open(j, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+                     FileLock l = ch.tryLock()) {
                     if (l != null) {
                         deadTags.add(other);
                         Files.deleteIfExists(j);

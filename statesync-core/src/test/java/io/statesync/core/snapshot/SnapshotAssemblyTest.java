@@ -129,6 +129,49 @@ class SnapshotAssemblyTest {
         assertFalse(Files.exists(fx.out.resolve(".statesync-part")));
     }
 
+    @Test
+    void aLinkPlantedAtAPartNameIsRemovedNotWrittenThrough() throws Exception {
+        byte[] data = random(6, 64 << 10);
+        Fixture fx = fixture(data);
+        // Learn the part's name from a first open, then plant links there.
+        String partName;
+        try (SnapshotAssembly a = SnapshotAssembly.open(fx.manifest, fx.root, fx.out, null, 1 << 20)) {
+            SnapshotAssembly.Needed n = a.needed().get(0);
+            byte[] b = fx.origin.readAll(n.cid());
+            a.write(n.cid(), b, b.length);
+        }
+        Path part = only(fx.out, ".statesync-fetch");
+        partName = part.getFileName().toString();
+        Files.delete(part);
+        Files.delete(only(fx.out, ".journal"));
+        Path victim = tmp.resolve("victim.txt");
+        Files.writeString(victim, "precious");
+        Files.createSymbolicLink(fx.out.resolve(partName), victim);
+
+        try (SnapshotAssembly a = SnapshotAssembly.open(fx.manifest, fx.root, fx.out, null, 1 << 20)) {
+            for (SnapshotAssembly.Needed n : a.needed()) {
+                byte[] b = fx.origin.readAll(n.cid());
+                a.write(n.cid(), b, b.length);
+            }
+            a.finish();
+        }
+        assertEquals("precious", Files.readString(victim));
+        assertArrayEquals(data, Files.readAllBytes(fx.out.resolve("state.bin")));
+
+        // A hard link to the victim at the part name: also removed, the victim untouched.
+        Files.delete(fx.out.resolve("state.bin"));
+        Files.createLink(fx.out.resolve(partName), victim);
+        try (SnapshotAssembly a = SnapshotAssembly.open(fx.manifest, fx.root, fx.out, null, 1 << 20)) {
+            for (SnapshotAssembly.Needed n : a.needed()) {
+                byte[] b = fx.origin.readAll(n.cid());
+                a.write(n.cid(), b, b.length);
+            }
+            a.finish();
+        }
+        assertEquals("precious", Files.readString(victim));
+        assertArrayEquals(data, Files.readAllBytes(fx.out.resolve("state.bin")));
+    }
+
     private record Fixture(ContentStore origin, Manifest manifest, Cid root, Path out) {
     }
 
