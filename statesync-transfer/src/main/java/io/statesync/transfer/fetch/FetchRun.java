@@ -539,7 +539,9 @@ final class FetchRun {
                     Peer p = pick(t, now, null);
                     if (p != null) {
                         ready.pollFirst();
-                        if (p.batches != Boolean.FALSE && t.length <= BATCH_CHUNK_MAX) {
+                        // Batches only when assembling files: into the store every chunk costs a
+                        // file and an fsync anyway, and the node's saves use 1 MiB chunks.
+                        if (assembly != null && p.batches != Boolean.FALSE && t.length <= BATCH_CHUNK_MAX) {
                             List<Task> more = takeBatch(t, p);
                             if (more.size() > 1) {
                                 return leaseBatch(more, p, now);
@@ -744,6 +746,7 @@ final class FetchRun {
         String failure = null;
         boolean noBatch = false;
         boolean interrupted = false;
+        ChunkReceiver[] open = new ChunkReceiver[1];
         try {
             client.getBlocks(p.source, cids, reqDeadline, BATCH_CHUNK_MAX, new HttpBlobClient.BlocksSink() {
                 private ChunkReceiver current;
@@ -754,6 +757,7 @@ final class FetchRun {
                     Task t = tasks.get(i);
                     bad = length != t.length ? "served " + length + " bytes for a chunk of " + t.length : null;
                     current = bad == null ? receiver(t, buffers) : null;
+                    open[0] = current;
                     return new HttpBlobClient.BodySink() {
                         @Override
                         public void begin(long contentLength) {
@@ -793,6 +797,7 @@ final class FetchRun {
                         throw new LocalWriteException(e);
                     } finally {
                         current = null;
+                        open[0] = null;
                     }
                 }
 
@@ -822,6 +827,15 @@ final class FetchRun {
         } catch (IOException | RuntimeException e) {
             interrupted = Thread.currentThread().isInterrupted();
             failure = e instanceof IOException io ? describe(io) : "unexpected error: " + e;
+        } finally {
+            // A block cut off mid-way: its receiver (a store temp file) is dropped, not left behind.
+            if (open[0] != null) {
+                try {
+                    open[0].close();
+                } catch (IOException ignored) {
+                    // deleting a temp file failed; the store's sweep removes it at the next open
+                }
+            }
         }
         lock.lock();
         try {
