@@ -23,12 +23,10 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -82,14 +80,7 @@ final class FetchRun {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     // Guarded by lock:
-    /** Chunks due now, in the order to try them. */
-    private final ArrayDeque<Task> ready = new ArrayDeque<>();
-    /** Chunks waiting out their retry wait, earliest first. */
-    private final PriorityQueue<Task> waiting = new PriorityQueue<>(Comparator.comparingLong(t -> t.dueAt));
-    /** Chunks with a request in flight, oldest first: candidates for hedging. */
-    private final Set<Task> inFlight = new LinkedHashSet<>();
-    private final Map<Cid, Task> tasks = new LinkedHashMap<>();
-    private int remaining;
+    private final ChunkQueue queue = new ChunkQueue(System::nanoTime);
     private long bytesFetched;
     private long chunksFetched;
     private FetchException failure;
@@ -126,7 +117,7 @@ final class FetchRun {
             manifest = manifest();
             try {
                 plan(manifest);
-                if (remaining > 0) {
+                if (queue.remaining() > 0) {
                     fetchChunks();
                 }
                 if (assembly != null) {
@@ -315,36 +306,33 @@ final class FetchRun {
             planAssembly(m);
             return;
         }
-        List<Task> present = new ArrayList<>();
+        List<ChunkTask> present = new ArrayList<>();
         for (FileEntry f : m.files()) {
             for (int i = 0; i < f.chunks().size(); i++) {
                 Cid c = f.chunks().get(i);
-                if (tasks.containsKey(c)) {
+                if (queue.contains(c)) {
                     continue;
                 }
                 int length = m.chunkLength(f, i);
-                Task t = new Task(c, length);
-                tasks.put(c, t);
+                ChunkTask t = queue.register(c, length);
                 bytesTotal += length;
                 if (store.has(c)) {
                     present.add(t);
                 } else {
-                    ready.addLast(t);
-                    remaining++;
+                    queue.enqueue(t);
                 }
             }
         }
         boolean[] intact = verifyLocal(present);
         int corrupt = 0;
         for (int k = 0; k < present.size(); k++) {
-            Task t = present.get(k);
+            ChunkTask t = present.get(k);
             if (intact[k]) {
                 t.done = true;
                 bytesLocal += t.length;
                 chunksLocal++;
             } else {
-                ready.addLast(t);
-                remaining++;
+                queue.enqueue(t);
                 corrupt++;
             }
         }
@@ -377,21 +365,18 @@ final class FetchRun {
             bytesTotal += len;
         }
         for (SnapshotAssembly.Needed n : assembly.needed()) {
-            Task t = new Task(n.cid(), n.length());
-            tasks.put(n.cid(), t);
-            ready.addLast(t);
-            remaining++;
+            queue.enqueue(queue.register(n.cid(), n.length()));
         }
         long needBytes = 0;
-        for (Task t : tasks.values()) {
+        for (ChunkTask t : queue.all()) {
             needBytes += t.length;
         }
         bytesLocal = bytesTotal - needBytes;
-        chunksLocal = distinct.size() - tasks.size();
+        chunksLocal = distinct.size() - queue.size();
     }
 
     /** Re-hashes the present chunks on up to one thread per core; false for each one found corrupt (now deleted). */
-    private boolean[] verifyLocal(List<Task> present) throws FetchException, InterruptedException {
+    private boolean[] verifyLocal(List<ChunkTask> present) throws FetchException, InterruptedException {
         boolean[] intact = new boolean[present.size()];
         if (present.isEmpty()) {
             return intact;
@@ -434,7 +419,7 @@ final class FetchRun {
     }
 
     private void fetchChunks() throws FetchException, InterruptedException {
-        int workers = Math.min(options.parallelism(), remaining);
+        int workers = Math.min(options.parallelism(), queue.remaining());
         ExecutorService pool = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("statesync-fetch-" + root.toString().substring(0, 16) + "-", 0).factory());
         long nextTick = System.nanoTime() + TICK_NANOS;
@@ -445,11 +430,11 @@ final class FetchRun {
             while (true) {
                 lock.lock();
                 try {
-                    while (remaining > 0 && failure == null) {
+                    while (queue.remaining() > 0 && failure == null) {
                         long now = System.nanoTime();
                         if (now >= deadlineNanos) {
                             failure = failure(FetchException.Reason.DEADLINE, "deadline of " + human(options.deadline())
-                                    + " passed with " + remaining + " of " + tasks.size() + " chunks missing", null);
+                                    + " passed with " + queue.remaining() + " of " + queue.size() + " chunks missing", null);
                             break;
                         }
                         long wait = Math.min(deadlineNanos, nextTick) - now;
@@ -458,7 +443,7 @@ final class FetchRun {
                         }
                         changed.awaitNanos(wait);
                     }
-                    if (remaining == 0 || failure != null) {
+                    if (queue.remaining() == 0 || failure != null) {
                         break;
                     }
                 } finally {
@@ -520,29 +505,26 @@ final class FetchRun {
         lock.lock();
         try {
             while (true) {
-                if (finished || failure != null || remaining == 0) {
+                if (finished || failure != null || queue.remaining() == 0) {
                     return null;
                 }
                 long now = System.nanoTime();
-                while (!waiting.isEmpty() && waiting.peek().dueAt <= now) {
-                    ready.addFirst(waiting.poll());
-                }
                 if (resolver.isFixed() && peers.stream().noneMatch(Peer::usable)) {
                     failure = failure(FetchException.Reason.SOURCES_EXHAUSTED, peers.isEmpty()
-                            ? "no sources given; " + remaining + " chunks missing"
-                            : "every source served corrupt data and is banned; " + remaining + " chunks missing", null);
+                            ? "no sources given; " + queue.remaining() + " chunks missing"
+                            : "every source served corrupt data and is banned; " + queue.remaining() + " chunks missing", null);
                     changed.signalAll();
                     return null;
                 }
-                Task t = ready.peekFirst();
+                ChunkTask t = queue.peekDue();
                 if (t != null) {
                     Peer p = pick(t, now, null);
                     if (p != null) {
-                        ready.pollFirst();
+                        queue.pollDue();
                         // Batches only when assembling files: into the store every chunk costs a
                         // file and an fsync anyway, and the node's saves use 1 MiB chunks.
                         if (assembly != null && p.batches != Boolean.FALSE && t.length <= BATCH_CHUNK_MAX) {
-                            List<Task> more = takeBatch(t, p);
+                            List<ChunkTask> more = takeBatch(t, p);
                             if (more.size() > 1) {
                                 return leaseBatch(more, p, now);
                             }
@@ -556,9 +538,7 @@ final class FetchRun {
                     }
                 }
                 long wake = now + TICK_NANOS;
-                if (!waiting.isEmpty()) {
-                    wake = Math.min(wake, waiting.peek().dueAt);
-                }
+                wake = Math.min(wake, queue.nextRetryAt());
                 for (Peer p : peers) {
                     if (!p.banned && p.backoffUntil > now) {
                         wake = Math.min(wake, p.backoffUntil);
@@ -580,7 +560,7 @@ final class FetchRun {
         for (Peer p : peers) {
             best = Math.max(best, p.usable() ? expectedRate(p) : 0);
         }
-        for (Task t : inFlight) {
+        for (ChunkTask t : queue.inFlight()) {
             if (t.done || t.active.size() != 1) {
                 continue;
             }
@@ -598,45 +578,32 @@ final class FetchRun {
     }
 
     /** {@code first} and the ready chunks after it that {@code p} may serve, up to a batch's size. Caller holds the lock. */
-    private List<Task> takeBatch(Task first, Peer p) {
-        List<Task> out = new ArrayList<>();
+    private List<ChunkTask> takeBatch(ChunkTask first, Peer p) {
+        List<ChunkTask> out = new ArrayList<>();
         out.add(first);
-        long bytes = first.length;
-        for (var it = ready.iterator(); it.hasNext() && out.size() < BATCH_MAX_CHUNKS && bytes < BATCH_TARGET_BYTES; ) {
-            Task t = it.next();
-            if (t.length <= BATCH_CHUNK_MAX && !t.failedAt.contains(p)) {
-                it.remove();
-                out.add(t);
-                bytes += t.length;
-            }
-        }
+        out.addAll(queue.takeDue(t -> t.length <= BATCH_CHUNK_MAX && !t.failedAt.contains(p), BATCH_MAX_CHUNKS - 1,
+                BATCH_TARGET_BYTES, first.length));
         return out;
     }
 
-    private Batch leaseBatch(List<Task> tasks, Peer p, long now) {
-        for (Task t : tasks) {
-            if (t.active.isEmpty()) {
-                t.startedAt = now;
-                inFlight.add(t);
-            }
+    private Batch leaseBatch(List<ChunkTask> tasks, Peer p, long now) {
+        for (ChunkTask t : tasks) {
+            queue.started(t);
             t.active.add(p);
         }
         p.inflight++;
         return new Batch(tasks, p);
     }
 
-    private Lease lease(Task t, Peer p, long now) {
-        if (t.active.isEmpty()) {
-            t.startedAt = now;
-            inFlight.add(t);
-        }
+    private Lease lease(ChunkTask t, Peer p, long now) {
+        queue.started(t);
         t.active.add(p);
         p.inflight++;
         return new Lease(t, p);
     }
 
     /** The usable source expected to deliver soonest, preferring ones this chunk has not failed at. */
-    private Peer pick(Task t, long now, Peer exclude) {
+    private Peer pick(ChunkTask t, long now, Peer exclude) {
         Peer best = null;
         double bestScore = -1;
         boolean bestFresh = false;
@@ -671,7 +638,7 @@ final class FetchRun {
     }
 
     private void attempt(Lease lease, WorkerBuffers buffers) {
-        Task t = lease.task;
+        ChunkTask t = lease.task;
         Peer p = lease.peer;
         long t0 = System.nanoTime();
         long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
@@ -735,12 +702,12 @@ final class FetchRun {
      */
     private void attemptBatch(Batch batch, WorkerBuffers buffers) {
         Peer p = batch.peer();
-        List<Task> tasks = batch.tasks();
+        List<ChunkTask> tasks = batch.tasks();
         boolean[] settled = new boolean[tasks.size()];
         long t0 = System.nanoTime();
         long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
         List<String> cids = new ArrayList<>(tasks.size());
-        for (Task t : tasks) {
+        for (ChunkTask t : tasks) {
             cids.add(t.cid.toString());
         }
         String failure = null;
@@ -754,7 +721,7 @@ final class FetchRun {
 
                 @Override
                 public HttpBlobClient.BodySink block(int i, long length) throws IOException {
-                    Task t = tasks.get(i);
+                    ChunkTask t = tasks.get(i);
                     bad = length != t.length ? "served " + length + " bytes for a chunk of " + t.length : null;
                     current = bad == null ? receiver(t, buffers) : null;
                     open[0] = current;
@@ -781,7 +748,7 @@ final class FetchRun {
 
                 @Override
                 public void blockEnd(int i) throws IOException {
-                    Task t = tasks.get(i);
+                    ChunkTask t = tasks.get(i);
                     Lease one = new Lease(t, p, false);
                     settled[i] = true;
                     if (bad != null) {
@@ -844,11 +811,11 @@ final class FetchRun {
                 if (settled[i]) {
                     continue;
                 }
-                Task t = tasks.get(i);
+                ChunkTask t = tasks.get(i);
                 if (noBatch || interrupted) {
                     release(new Lease(t, p, false));
-                    if (!t.done && t.active.isEmpty() && !ready.contains(t)) {
-                        ready.addFirst(t);
+                    if (t.active.isEmpty()) {
+                        queue.retryNow(t);
                     }
                 } else {
                     chunkFailed(new Lease(t, p, false), failure);
@@ -865,7 +832,7 @@ final class FetchRun {
     }
 
     /** Where one chunk's body goes: a store blob, or memory then the assembled files. */
-    private ChunkReceiver receiver(Task t, WorkerBuffers buffers) throws IOException {
+    private ChunkReceiver receiver(ChunkTask t, WorkerBuffers buffers) throws IOException {
         if (assembly == null) {
             BlobWriter w = store.writer(t.cid);
             return new ChunkReceiver() {
@@ -939,7 +906,7 @@ final class FetchRun {
     }
 
     private void chunkDone(Lease lease, long nanos) {
-        Task t = lease.task;
+        ChunkTask t = lease.task;
         Peer p = lease.peer;
         scores.recordSuccess(p.source, t.length, nanos);
         metrics.chunk(p.source, "ok", t.length);
@@ -949,10 +916,7 @@ final class FetchRun {
             p.consecutiveFailures = 0;
             p.bytes += t.length;
             p.chunks++;
-            if (!t.done) {
-                t.done = true;
-                inFlight.remove(t);
-                remaining--;
+            if (queue.done(t)) {
                 bytesFetched += t.length;
                 chunksFetched++;
             }
@@ -1031,7 +995,7 @@ final class FetchRun {
             }
             lease.task.active.remove(lease.peer);
             if (lease.task.active.isEmpty()) {
-                inFlight.remove(lease.task);
+                queue.stopped(lease.task);
             }
         } finally {
             lock.unlock();
@@ -1044,7 +1008,7 @@ final class FetchRun {
      * chunk waits its retry wait (doubling per try) before the next pass. After
      * {@code maxTries} passes the fetch gives up. Caller holds the lock.
      */
-    private void retryOrFail(Task t, Peer failedAt, String why) {
+    private void retryOrFail(ChunkTask t, Peer failedAt, String why) {
         if (t.done) {
             return;
         }
@@ -1053,23 +1017,20 @@ final class FetchRun {
         if (!t.active.isEmpty()) {
             return; // A hedged copy is still in flight.
         }
-        long now = System.nanoTime();
         if (peers.stream().anyMatch(q -> q.usable() && !t.failedAt.contains(q))) {
-            t.dueAt = now;
-            ready.addFirst(t);
+            queue.retryNow(t);
             return;
         }
         t.attempts++;
         if (t.attempts >= options.maxTries()) {
             if (failure == null) {
                 failure = failure(FetchException.Reason.SOURCES_EXHAUSTED, "chunk " + t.cid + " failed " + t.attempts
-                        + " tries (last: " + t.lastError + "); " + remaining + " chunks missing", null);
+                        + " tries (last: " + t.lastError + "); " + queue.remaining() + " chunks missing", null);
             }
             return;
         }
         t.failedAt.clear();
-        t.dueAt = now + retryWaitNanos(t.attempts);
-        waiting.add(t);
+        queue.retryAt(t, queue.now() + retryWaitNanos(t.attempts));
     }
 
     private long retryWaitNanos(int failures) {
@@ -1149,7 +1110,7 @@ final class FetchRun {
             long done = bytesLocal + bytesFetched;
             double bps = rate.sample(now, bytesFetched);
             Duration eta = bps > 0 ? Duration.ofMillis((long) ((bytesTotal - done) / bps * 1000)) : null;
-            return new FetchProgress(done, bytesTotal, chunksLocal + chunksFetched, tasks.size(), bps, eta,
+            return new FetchProgress(done, bytesTotal, chunksLocal + chunksFetched, queue.size(), bps, eta,
                     Duration.ofNanos(now - startNanos), stats(now));
         } finally {
             lock.unlock();
@@ -1177,13 +1138,7 @@ final class FetchRun {
     private List<Cid> missing() {
         lock.lock();
         try {
-            List<Cid> out = new ArrayList<>();
-            for (Task t : tasks.values()) {
-                if (!t.done) {
-                    out.add(t.cid);
-                }
-            }
-            return out;
+            return queue.missing();
         } finally {
             lock.unlock();
         }
@@ -1250,63 +1205,18 @@ final class FetchRun {
         return System.nanoTime() - startNanos;
     }
 
-    /** One chunk to get. Fields guarded by the run's lock, except {@code done}, read racily to stop a lost hedge early. */
-    private static final class Task {
-        final Cid cid;
-        final int length;
-        volatile boolean done;
-        /** Passes in which every usable source failed this chunk. */
-        int attempts;
-        long dueAt;
-        long startedAt;
-        String lastError;
-        final List<Peer> active = new ArrayList<>(2);
-        final Set<Peer> failedAt = new HashSet<>();
-
-        Task(Cid cid, int length) {
-            this.cid = cid;
-            this.length = length;
-        }
-    }
-
-    /** One source's standing in this fetch. Guarded by the run's lock. */
-    private static final class Peer {
-        final Source source;
-        int inflight;
-        long backoffUntil;
-        int consecutiveFailures;
-        boolean banned;
-        /** No longer offered by the resolver: gets no new requests; requests in flight finish. */
-        boolean gone;
-        /** Serves {@code /blocks}: null until its first batch answers, false for plain servers. */
-        Boolean batches;
-        long bytes;
-        long chunks;
-        long failures;
-        long corrupt;
-        String lastError;
-
-        Peer(Source source) {
-            this.source = source;
-        }
-
-        boolean usable() {
-            return !banned && !gone;
-        }
-    }
-
     /**
      * A chunk on its way from a source. {@code endsRequest}: releasing it also frees the
      * source's request slot; the chunks of a batch release their slot once, together.
      */
-    private record Lease(Task task, Peer peer, boolean endsRequest) {
-        Lease(Task task, Peer peer) {
+    private record Lease(ChunkTask task, Peer peer, boolean endsRequest) {
+        Lease(ChunkTask task, Peer peer) {
             this(task, peer, true);
         }
     }
 
     /** Several chunks asked from one source in one {@code /blocks} request. */
-    private record Batch(List<Task> tasks, Peer peer) {
+    private record Batch(List<ChunkTask> tasks, Peer peer) {
     }
 
     /** Recent rate over a sliding window of progress samples. */
