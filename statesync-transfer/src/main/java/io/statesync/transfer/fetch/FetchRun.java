@@ -72,8 +72,8 @@ final class FetchRun {
     private SnapshotAssembly assembly;
     /** The manifest's longest chunk: the size of each worker's body buffer. */
     private int maxChunk;
-    /** Every source this fetch has known, in order of appearance; guarded by lock. */
-    private final List<Peer> peers = new ArrayList<>();
+    /** Every source this fetch has known; guarded by lock. */
+    private final SourcePool peers;
     private final long startNanos = System.nanoTime();
     private final long deadlineNanos;
 
@@ -103,9 +103,7 @@ final class FetchRun {
         this.options = options;
         this.progress = progress;
         this.deadlineNanos = startNanos + Math.min(options.deadline().toNanos(), Long.MAX_VALUE / 4);
-        for (Source s : new LinkedHashSet<>(resolver.resolve(root))) {
-            peers.add(new Peer(s));
-        }
+        this.peers = new SourcePool(scores, options.perSourceParallelism(), resolver.resolve(root));
     }
 
     FetchResult run() throws FetchException, InterruptedException {
@@ -238,7 +236,7 @@ final class FetchRun {
                     failed(p, lastError);
                 }
             }
-            if (resolver.isFixed() && peers.stream().allMatch(p -> p.banned)) {
+            if (resolver.isFixed() && peers.allBanned()) {
                 break;
             }
             if (attempt < options.maxTries()) {
@@ -279,14 +277,7 @@ final class FetchRun {
     private List<Peer> rankedForManifest() {
         lock.lock();
         try {
-            List<Peer> out = new ArrayList<>();
-            for (Peer p : peers) {
-                if (p.usable()) {
-                    out.add(p);
-                }
-            }
-            out.sort(Comparator.comparingDouble((Peer p) -> -expectedRate(p)));
-            return out;
+            return peers.ranked();
         } finally {
             lock.unlock();
         }
@@ -509,7 +500,7 @@ final class FetchRun {
                     return null;
                 }
                 long now = System.nanoTime();
-                if (resolver.isFixed() && peers.stream().noneMatch(Peer::usable)) {
+                if (resolver.isFixed() && peers.noneUsable()) {
                     failure = failure(FetchException.Reason.SOURCES_EXHAUSTED, peers.isEmpty()
                             ? "no sources given; " + queue.remaining() + " chunks missing"
                             : "every source served corrupt data and is banned; " + queue.remaining() + " chunks missing", null);
@@ -518,7 +509,7 @@ final class FetchRun {
                 }
                 ChunkTask t = queue.peekDue();
                 if (t != null) {
-                    Peer p = pick(t, now, null);
+                    Peer p = peers.pick(t, now, null);
                     if (p != null) {
                         queue.pollDue();
                         // Batches only when assembling files: into the store every chunk costs a
@@ -538,12 +529,7 @@ final class FetchRun {
                     }
                 }
                 long wake = now + TICK_NANOS;
-                wake = Math.min(wake, queue.nextRetryAt());
-                for (Peer p : peers) {
-                    if (!p.banned && p.backoffUntil > now) {
-                        wake = Math.min(wake, p.backoffUntil);
-                    }
-                }
+                wake = Math.min(wake, Math.min(queue.nextRetryAt(), peers.nextBackoffEnd(now)));
                 changed.awaitNanos(Math.max(1_000_000L, wake - now));
             }
         } finally {
@@ -556,10 +542,7 @@ final class FetchRun {
      * source needs for it is requested again from another source; the first verified copy wins.
      */
     private Lease hedge(long now) {
-        double best = 0;
-        for (Peer p : peers) {
-            best = Math.max(best, p.usable() ? expectedRate(p) : 0);
-        }
+        double best = peers.bestRate();
         for (ChunkTask t : queue.inFlight()) {
             if (t.done || t.active.size() != 1) {
                 continue;
@@ -569,7 +552,7 @@ final class FetchRun {
             if (now - t.startedAt < after) {
                 continue;
             }
-            Peer p = pick(t, now, t.active.get(0));
+            Peer p = peers.pick(t, now, t.active.get(0));
             if (p != null) {
                 return lease(t, p, now);
             }
@@ -600,41 +583,6 @@ final class FetchRun {
         t.active.add(p);
         p.inflight++;
         return new Lease(t, p);
-    }
-
-    /** The usable source expected to deliver soonest, preferring ones this chunk has not failed at. */
-    private Peer pick(ChunkTask t, long now, Peer exclude) {
-        Peer best = null;
-        double bestScore = -1;
-        boolean bestFresh = false;
-        for (Peer p : peers) {
-            // A source that failed last time is probed with one request before it gets more.
-            int limit = p.consecutiveFailures > 0 ? 1 : options.perSourceParallelism();
-            if (p == exclude || !p.usable() || p.backoffUntil > now || p.inflight >= limit) {
-                continue;
-            }
-            boolean fresh = !t.failedAt.contains(p);
-            double score = expectedRate(p) / (p.inflight + 1);
-            if (best == null || (fresh && !bestFresh) || (fresh == bestFresh && score > bestScore)) {
-                best = p;
-                bestScore = score;
-                bestFresh = fresh;
-            }
-        }
-        return best;
-    }
-
-    /** Measured rate of one request to this source; an unmeasured source is assumed as fast as the best, so it gets probed. */
-    private double expectedRate(Peer p) {
-        double r = scores.get(p.source).bytesPerSecond();
-        if (r > 0) {
-            return r;
-        }
-        double max = 0;
-        for (Peer q : peers) {
-            max = Math.max(max, scores.get(q.source).bytesPerSecond());
-        }
-        return max > 0 ? max : 1e9;
     }
 
     private void attempt(Lease lease, WorkerBuffers buffers) {
@@ -929,14 +877,10 @@ final class FetchRun {
     private void chunkCorrupt(Lease lease, String why) {
         Peer p = lease.peer;
         metrics.chunk(p.source, "corrupt", 0);
-        scores.recordFailure(p.source);
         lock.lock();
         try {
             release(lease);
-            p.corrupt++;
-            p.failures++;
-            p.banned = true;
-            p.lastError = why;
+            peers.ban(p, why);
             retryOrFail(lease.task, p, why);
             changed.signalAll();
         } finally {
@@ -947,13 +891,10 @@ final class FetchRun {
     private void chunkFailed(Lease lease, String why) {
         Peer p = lease.peer;
         metrics.chunk(p.source, "failed", 0);
-        scores.recordFailure(p.source);
         lock.lock();
         try {
             release(lease);
-            p.failures++;
-            p.consecutiveFailures++;
-            p.lastError = why;
+            peers.failed(p, why);
             p.backoffUntil = System.nanoTime() + Math.min(retryWaitNanos(p.consecutiveFailures), Long.MAX_VALUE / 4);
             retryOrFail(lease.task, p, why);
             changed.signalAll();
@@ -1017,7 +958,7 @@ final class FetchRun {
         if (!t.active.isEmpty()) {
             return; // A hedged copy is still in flight.
         }
-        if (peers.stream().anyMatch(q -> q.usable() && !t.failedAt.contains(q))) {
+        if (peers.anyFreshFor(t)) {
             queue.retryNow(t);
             return;
         }
@@ -1055,13 +996,7 @@ final class FetchRun {
         }
         lock.lock();
         try {
-            Set<Source> current = new LinkedHashSet<>(now);
-            for (Peer p : peers) {
-                p.gone = !current.remove(p.source);
-            }
-            for (Source s : current) {
-                peers.add(new Peer(s));
-            }
+            peers.update(now);
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -1069,35 +1004,27 @@ final class FetchRun {
     }
 
     private void succeeded(Peer p, long bytes, long nanos) {
-        scores.recordSuccess(p.source, bytes, nanos);
         lock.lock();
         try {
-            p.consecutiveFailures = 0;
+            peers.succeeded(p, bytes, nanos);
         } finally {
             lock.unlock();
         }
     }
 
     private void failed(Peer p, String why) {
-        scores.recordFailure(p.source);
         lock.lock();
         try {
-            p.failures++;
-            p.consecutiveFailures++;
-            p.lastError = why;
+            peers.failed(p, why);
         } finally {
             lock.unlock();
         }
     }
 
     private void ban(Peer p, String why) {
-        scores.recordFailure(p.source);
         lock.lock();
         try {
-            p.corrupt++;
-            p.failures++;
-            p.banned = true;
-            p.lastError = why;
+            peers.ban(p, why);
         } finally {
             lock.unlock();
         }
@@ -1118,15 +1045,7 @@ final class FetchRun {
     }
 
     private List<SourceStats> stats(long now) {
-        List<SourceStats> out = new ArrayList<>(peers.size());
-        for (Peer p : peers) {
-            SourceStats.SourceState state = p.banned ? SourceStats.SourceState.BANNED
-                    : p.gone ? SourceStats.SourceState.GONE
-                    : p.backoffUntil > now ? SourceStats.SourceState.BACKING_OFF : SourceStats.SourceState.ACTIVE;
-            out.add(new SourceStats(p.source, state, p.bytes, p.chunks, p.failures, p.corrupt,
-                    scores.get(p.source).bytesPerSecond(), p.lastError));
-        }
-        return out;
+        return peers.stats(now);
     }
 
     private void report(FetchProgress p) {
