@@ -4,17 +4,11 @@ import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Manifest;
-import io.statesync.core.snapshot.ManifestBlocks;
-import io.statesync.core.snapshot.ManifestLimits;
-import io.statesync.core.snapshot.ManifestException;
 import io.statesync.core.snapshot.SnapshotAssembly;
-import io.statesync.core.store.BlobNotFoundException;
 import io.statesync.core.store.BlobWriter;
 import io.statesync.core.store.ContentStore;
 import io.statesync.core.store.DigestMismatchException;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -22,12 +16,9 @@ import java.nio.channels.ClosedByInterruptException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -48,7 +39,7 @@ import org.slf4j.LoggerFactory;
 final class FetchRun {
     private static final Logger log = LoggerFactory.getLogger(FetchRun.class);
     /** How often progress is reported and the deadline checked. */
-    private static final long TICK_NANOS = 500_000_000L;
+    static final long TICK_NANOS = 500_000_000L;
     /** A duplicate request for a lagging tail chunk is sent after this many times its expected time. */
     private static final double HEDGE_FACTOR = 3.0;
     private static final long MIN_HEDGE_NANOS = 300_000_000L;
@@ -112,7 +103,7 @@ final class FetchRun {
         }
         Manifest manifest;
         try (AutoCloseable watch = resolver.watch(root, this::refreshPeers)) {
-            manifest = manifest();
+            manifest = new ManifestFetch(client, store, root, options, deadlineNanos, manifestSources()).fetch();
             try {
                 plan(manifest);
                 if (queue.remaining() > 0) {
@@ -142,142 +133,74 @@ final class FetchRun {
 
     // ---- manifest ------------------------------------------------------------------------
 
-    /**
-     * The manifest: its root block, and for a manifest over 1 MiB the parts the root lists
-     * ({@link ManifestBlocks}), each from the store if it holds an intact copy, else from the
-     * sources, verified against its CID. Blocks are stored once the whole manifest has decoded.
-     */
-    private Manifest manifest() throws FetchException, InterruptedException {
-        ManifestLimits limits = options.limits();
-        byte[] rootBytes = localBlock(root);
-        if (rootBytes == null) {
-            rootBytes = fetchBlock(root, Math.min(limits.maxManifestBytes(), Integer.MAX_VALUE - 8));
-        }
-        try {
-            ManifestBlocks.Root r = ManifestBlocks.decodeRoot(rootBytes, limits);
-            Manifest m;
-            List<byte[]> parts = List.of();
-            if (r instanceof ManifestBlocks.Whole w) {
-                m = w.manifest();
-            } else {
-                ManifestBlocks.Split split = (ManifestBlocks.Split) r;
-                parts = new ArrayList<>(split.parts().size());
-                for (int i = 0; i < split.parts().size(); i++) {
-                    Cid part = split.parts().get(i);
-                    byte[] bytes = localBlock(part);
-                    parts.add(bytes != null ? bytes : fetchBlock(part, ManifestBlocks.partLength(split, i)));
-                }
-                m = ManifestBlocks.join(split, parts, limits);
+    /** The fetch's sources as the manifest step sees them, each call under the lock. */
+    private ManifestFetch.Sources manifestSources() {
+        return new ManifestFetch.Sources() {
+            @Override
+            public List<Peer> ranked() {
+                return locked(peers::ranked);
             }
-            for (byte[] part : parts) {
-                store.put(Codec.RAW, part);
-            }
-            store.put(Codec.DAG_JSON, rootBytes);
-            return m;
-        } catch (ManifestException e) {
-            // The bytes are the root's: every source would serve this same invalid manifest.
-            throw manifestFailure(FetchException.Reason.MANIFEST, "snapshot " + root + " has an invalid manifest: " + e.getMessage(), e);
-        } catch (IOException e) {
-            throw manifestFailure(FetchException.Reason.LOCAL_IO, "cannot store manifest " + root + " in the local store: "
-                    + describe(e), e);
-        }
-    }
 
-    /** One block of the manifest from the sources, in score order, verified against {@code cid}. */
-    private byte[] fetchBlock(Cid cid, long maxBytes) throws FetchException, InterruptedException {
-        String lastError = "no source answered";
-        for (int attempt = 1; attempt <= options.maxTries(); attempt++) {
-            List<Peer> ranked = rankedForManifest();
-            if (ranked.isEmpty()) {
-                if (resolver.isFixed()) {
-                    throw manifestFailure(FetchException.Reason.SOURCES_EXHAUSTED, peers.isEmpty() ? "no sources given for snapshot " + root
-                            : "every source of snapshot " + root + " is banned", null);
-                }
-                // Sources may still appear: wait for them without spending a try.
-                lastError = "no source known yet";
-                checkDeadline(lastError);
-                sleepUntil(Math.min(System.nanoTime() + TICK_NANOS, deadlineNanos));
+            @Override
+            public boolean fixed() {
+                return resolver.isFixed();
+            }
+
+            @Override
+            public boolean isEmpty() {
+                return locked(peers::isEmpty);
+            }
+
+            @Override
+            public int size() {
+                return locked(peers::size);
+            }
+
+            @Override
+            public boolean allBanned() {
+                return locked(peers::allBanned);
+            }
+
+            @Override
+            public void refresh() {
                 refreshPeers();
-                attempt--;
-                continue;
             }
-            for (Peer p : ranked) {
-                checkDeadline(lastError);
-                long t0 = System.nanoTime();
-                long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
-                ByteArrayOutputStream body = new ByteArrayOutputStream();
-                try {
-                    client.get(p.source, cid.toString(), reqDeadline, maxBytes, new HttpBlobClient.BodySink() {
-                        @Override
-                        public void begin(long contentLength) {
-                        }
 
-                        @Override
-                        public void accept(byte[] buf, int off, int len) {
-                            body.write(buf, off, len);
-                        }
-                    });
-                    byte[] bytes = body.toByteArray();
-                    if (!Cid.compute(cid.codec(), bytes).equals(cid)) {
-                        ban(p, "served a manifest block that does not match " + cid);
-                        lastError = p.source + " served bytes not matching " + cid;
-                        continue;
-                    }
-                    succeeded(p, bytes.length, System.nanoTime() - t0);
-                    return bytes;
-                } catch (InterruptedIOException e) {
-                    if (Thread.currentThread().isInterrupted()) {
-                        throw new InterruptedException("fetch cancelled");
-                    }
-                    lastError = p.source + ": " + describe(e);
-                    failed(p, lastError);
-                } catch (IOException e) {
-                    lastError = p.source + ": " + describe(e);
-                    failed(p, lastError);
-                }
+            @Override
+            public void succeeded(Peer p, long bytes, long nanos) {
+                locked(() -> {
+                    peers.succeeded(p, bytes, nanos);
+                    return null;
+                });
             }
-            if (resolver.isFixed() && peers.allBanned()) {
-                break;
+
+            @Override
+            public void failed(Peer p, String why) {
+                locked(() -> {
+                    peers.failed(p, why);
+                    return null;
+                });
             }
-            if (attempt < options.maxTries()) {
-                refreshPeers();
-                sleepUntil(Math.min(System.nanoTime() + retryWaitNanos(attempt), deadlineNanos));
+
+            @Override
+            public void ban(Peer p, String why) {
+                locked(() -> {
+                    peers.ban(p, why);
+                    return null;
+                });
             }
-        }
-        throw manifestFailure(FetchException.Reason.MANIFEST, "could not get manifest " + (cid.equals(root) ? "" : "block " + cid
-                + " of ") + root + " from any of " + peers.size() + " source(s) in " + options.maxTries() + " tries (last: "
-                + lastError + ")", null);
+
+            @Override
+            public List<SourceStats> stats() {
+                return locked(() -> peers.stats(System.nanoTime()));
+            }
+        };
     }
 
-    /**
-     * A manifest block from the store, re-hashed first (it is small): one whose bytes no longer
-     * match its CID is deleted and fetched again, instead of failing this and every later fetch.
-     * Null when the store does not hold an intact copy.
-     */
-    private byte[] localBlock(Cid cid) throws FetchException {
-        if (!store.has(cid)) {
-            return null;
-        }
-        try {
-            byte[] bytes = store.readAll(cid);
-            if (!Cid.compute(cid.codec(), bytes).equals(cid)) {
-                log.warn("store {}: manifest block {} no longer matches its CID (corrupted on disk); deleted, fetching it again",
-                        store.root(), cid);
-                store.delete(cid);
-                return null;
-            }
-            return bytes;
-        } catch (BlobNotFoundException e) {
-            return null; // deleted meanwhile
-        } catch (IOException e) {
-            throw manifestFailure(FetchException.Reason.LOCAL_IO, "cannot read manifest " + cid + " from the local store: " + e.getMessage(), e);
-        }
-    }
-
-    private List<Peer> rankedForManifest() {
+    private <T> T locked(java.util.function.Supplier<T> f) {
         lock.lock();
         try {
-            return peers.ranked();
+            return f.get();
         } finally {
             lock.unlock();
         }
@@ -975,7 +898,12 @@ final class FetchRun {
     }
 
     private long retryWaitNanos(int failures) {
-        long base = options.retryWait().toNanos();
+        return retryWaitNanos(options.retryWait(), failures);
+    }
+
+    /** {@code retryWait × 2^(failures-1)}, capped far from overflow. */
+    static long retryWaitNanos(Duration retryWait, int failures) {
+        long base = retryWait.toNanos();
         int shift = Math.min(20, Math.max(0, failures - 1));
         long wait = base << shift;
         return wait < 0 || wait > Long.MAX_VALUE / 4 ? Long.MAX_VALUE / 4 : wait;
@@ -998,33 +926,6 @@ final class FetchRun {
         try {
             peers.update(now);
             changed.signalAll();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private void succeeded(Peer p, long bytes, long nanos) {
-        lock.lock();
-        try {
-            peers.succeeded(p, bytes, nanos);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private void failed(Peer p, String why) {
-        lock.lock();
-        try {
-            peers.failed(p, why);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private void ban(Peer p, String why) {
-        lock.lock();
-        try {
-            peers.ban(p, why);
         } finally {
             lock.unlock();
         }
@@ -1074,20 +975,6 @@ final class FetchRun {
             return new FetchException(reason, message, List.of(root), stats(System.nanoTime()), cause);
         } finally {
             lock.unlock();
-        }
-    }
-
-    private void checkDeadline(String lastError) throws FetchException {
-        if (System.nanoTime() >= deadlineNanos) {
-            throw manifestFailure(FetchException.Reason.DEADLINE, "deadline of " + human(options.deadline()) + " passed before the manifest "
-                    + root + " arrived (last: " + lastError + ")", null);
-        }
-    }
-
-    private void sleepUntil(long nanoTime) throws InterruptedException {
-        long left = nanoTime - System.nanoTime();
-        if (left > 0) {
-            Thread.sleep(Duration.ofNanos(left));
         }
     }
 
