@@ -10,11 +10,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Eight restarts in a row of real node processes under load (SIGKILL and SIGTERM, leaders and
- * followers of both threads, some at a save point): every restarted node reaches the leader's
- * height within 30 s with no thread failed or halted anywhere, and at the end all state roots are
- * equal. Eight, not twelve: the test run must stay under 20 minutes on 2 cores, and this test is
- * the longest in it (about 24 s a restart). {@code statesync soak} runs the same for longer.
+ * Five restarts in a row of real node processes under load (SIGKILL and SIGTERM, leaders and
+ * followers of both threads, some at a save point; five rounds of the soak's rotation cover each
+ * kind): every restarted node reaches the leader's height within 30 s with no thread failed or
+ * halted anywhere, and at the end all state roots are equal. Five, not the twelve this began
+ * with: the whole test run must stay under 20 minutes on 2 cores, and this test is the longest
+ * in it (about 25 s a restart). {@code statesync soak} runs the same for as long as asked.
  */
 class RestartSoakTest {
     @TempDir
@@ -37,12 +38,12 @@ class RestartSoakTest {
         PrintWriter out = new PrintWriter(System.out, true);
         RestartSoak.Result r;
         try {
-            r = new RestartSoak(dir, 8, Duration.ofSeconds(30), 7, out).run();
+            r = new RestartSoak(dir, 5, Duration.ofSeconds(30), 7, out).run();
         } catch (Exception | AssertionError e) {
             keepLogs();
             throw e;
         }
-        assertEquals(8, r.restarts());
+        assertEquals(5, r.restarts());
         assertTrue(r.worstBack().compareTo(Duration.ofSeconds(30)) <= 0, "worst time back " + r.worstBack());
         // Stalls the nodes recovered from by themselves are reported, not failed on here: the
         // restarts above already had to come back in time (see the closing notes of issue 10).
