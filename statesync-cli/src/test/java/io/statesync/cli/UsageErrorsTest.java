@@ -55,6 +55,10 @@ class UsageErrorsTest {
                         "--chunk-size"),
                 Arguments.of("share decimal size unit", new String[] {"share", "--store=s", "--chunk-size=1MB", "."},
                         "not a size"),
+                Arguments.of("share unknown chunking", new String[] {"share", "--store=s", "--chunking=rabin", "."},
+                        "--chunking must be cdc or fixed"),
+                Arguments.of("fetch zero sync interval", new String[] {"fetch", CID, src, "--out=o", "--sync-every=0"},
+                        "sync interval"),
                 Arguments.of("share bad metadata", new String[] {"share", "--store=s", "--meta=novalue", "."}, "KEY=VALUE"),
                 Arguments.of("demo size too small", new String[] {"demo-transfer", "--size=10"}, "--size"),
                 Arguments.of("demo size unparsable", new String[] {"demo-transfer", "--size=lots"}, "not a size"));

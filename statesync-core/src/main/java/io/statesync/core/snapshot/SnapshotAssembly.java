@@ -86,7 +86,7 @@ public final class SnapshotAssembly implements AutoCloseable {
 
     private final Manifest manifest;
     private final Cid root;
-    private ContentStore store;
+    private final ContentStore store;
     private final Path realOut;
     private final String tag;
     private final long syncEvery;
@@ -100,13 +100,13 @@ public final class SnapshotAssembly implements AutoCloseable {
     /** Places written since the last sync. */
     private List<Place> unsynced = new ArrayList<>();
     private long unsyncedBytes;
-    private long bytesLocal;
     private boolean closed;
 
-    private SnapshotAssembly(Manifest manifest, Cid root, Path realOut, String tag, long syncEvery, FileChannel journal,
+    private SnapshotAssembly(Manifest manifest, Cid root, ContentStore store, Path realOut, String tag, long syncEvery, FileChannel journal,
                              FileLock journalLock) {
         this.manifest = manifest;
         this.root = root;
+        this.store = store;
         this.realOut = realOut;
         this.tag = tag;
         this.syncEvery = syncEvery;
@@ -160,11 +160,10 @@ public final class SnapshotAssembly implements AutoCloseable {
             OPEN_JOURNALS.remove(journalPath);
             throw new IOException("another fetch is writing snapshot " + root + " into " + realOut);
         }
-        SnapshotAssembly a = new SnapshotAssembly(manifest, root, realOut, tag, Math.max(1, syncEvery), journal, lock);
+        SnapshotAssembly a = new SnapshotAssembly(manifest, root, store, realOut, tag, Math.max(1, syncEvery), journal, lock);
         try {
-            a.store = store;
             a.removeOtherRuns();
-            a.prepare(store);
+            a.prepare();
             return a;
         } catch (IOException | InterruptedException | RuntimeException e) {
             a.close();
@@ -179,11 +178,6 @@ public final class SnapshotAssembly implements AutoCloseable {
             out.add(new Needed(e.getKey(), e.getValue().get(0).length()));
         }
         return out;
-    }
-
-    /** Bytes (distinct chunks) that were in place or copied from local files at open. */
-    public synchronized long bytesLocal() {
-        return bytesLocal;
     }
 
     /**
@@ -324,7 +318,7 @@ public final class SnapshotAssembly implements AutoCloseable {
 
     // ---- open: resume, seeds, copies --------------------------------------------------------
 
-    private void prepare(ContentStore store) throws IOException, InterruptedException {
+    private void prepare() throws IOException, InterruptedException {
         Set<Long> journaled = readJournal();
         List<Place> toCheck = new ArrayList<>();
         List<Integer> targetsToScan = new ArrayList<>();
@@ -463,7 +457,6 @@ public final class SnapshotAssembly implements AutoCloseable {
                         }
                     }
                 }
-                bytesLocal += f.size();
                 part.remaining = 0;
                 part.inPlace = true;
             }
@@ -510,9 +503,6 @@ public final class SnapshotAssembly implements AutoCloseable {
                 List<Place> places;
                 synchronized (this) {
                     places = pending.remove(e.getKey());
-                    if (places != null) {
-                        bytesLocal += s.length();
-                    }
                 }
                 if (places != null) {
                     writePlaces(places, buf, s.length());
@@ -552,7 +542,6 @@ public final class SnapshotAssembly implements AutoCloseable {
                 if (places.isEmpty()) {
                     pending.remove(cid);
                 }
-                bytesLocal += p.length();
             }
             Part part = parts[p.file()];
             part.remaining--;
