@@ -20,6 +20,7 @@ import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.producer.ProducerFailedException;
 import io.statesync.node.statesync.LoaderConfig;
 import io.statesync.node.statesync.StateSyncService;
+import io.statesync.node.statesync.SyncTimeline;
 import io.statesync.transfer.server.FileShareServer;
 import io.statesync.transfer.server.ServerConfig;
 import java.io.IOException;
@@ -76,7 +77,7 @@ public final class Node implements AutoCloseable {
     private volatile boolean started;
 
     private Node(NodeConfig config, PrometheusMeterRegistry registry, FileShareServer http, GroupHost groups,
-                 Discovery discovery) {
+                 Discovery discovery, SyncTimeline timeline) {
         this.config = config;
         this.registry = registry;
         this.http = http;
@@ -86,7 +87,7 @@ public final class Node implements AutoCloseable {
                 .withRetryWait(config.sync().retryWait()).withDeadline(config.sync().deadline())
                 .withStaticStorages(config.sync().staticStorages()),
                 new StateSyncService.Policy(config.sync().importMinDistance(), config.sync().trustedKeys()),
-                discovery, registry);
+                discovery, registry, timeline);
         this.watchdog = Thread.ofPlatform().name("statesync-node-watchdog").daemon(true).unstarted(this::watch);
         // Both read the thread map, which startThreads fills before the API opens.
         this.syncControls = new SyncControls(config.id(), threads, stateSync, config.dataDir().resolve("loads"));
@@ -97,12 +98,14 @@ public final class Node implements AutoCloseable {
     public static Node start(NodeConfig config) throws IOException, InterruptedException {
         Files.createDirectories(config.dataDir());
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        SyncTimeline timeline = SyncTimeline.ofThisProcess(registry);
         ContentStore store = ContentStore.open(config.dataDir().resolve("store"));
         ServerConfig server = ServerConfig.loopback().withHost(config.host()).withPort(config.httpPort());
         if (config.httpRateLimit() > 0) {
             server = server.withMaxBytesPerSecond(config.httpRateLimit());
         }
         FileShareServer http = FileShareServer.start(server, store, registry);
+        timeline.mark(SyncTimeline.Phase.API);
         // The API is there from the first moment the port answers: 503 "starting" while gossip and
         // the threads open (a state install can take a while), which clients retry, rather than a
         // 404 for the whole API.
@@ -117,7 +120,10 @@ public final class Node implements AutoCloseable {
             api = http.mount("node", null, routes, MAX_TX_BYTES);
             admin = http.mount("admin", null, adminRoutes, MAX_ADMIN_BYTES);
             discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
-            node = new Node(config, registry, http, GroupHost.on(http, registry), discovery);
+            if (discovery != null) {
+                timeline.mark(SyncTimeline.Phase.GOSSIP);
+            }
+            node = new Node(config, registry, http, GroupHost.on(http, registry), discovery, timeline);
             node.mounts.add(routes);
             node.mounts.add(api);
             node.mounts.add(admin);
@@ -130,6 +136,7 @@ public final class Node implements AutoCloseable {
             }
             node.resetLoadWork();
             node.startThreads();
+            timeline.mark(SyncTimeline.Phase.GROUPS);
             node.started = true;
             node.watchdog.start();
             log.info("node {} serving {} with threads {}", config.id(), http.uri(), node.threads.keySet());
@@ -217,39 +224,72 @@ public final class Node implements AutoCloseable {
         }
     }
 
-    private void startThreads() throws IOException {
-        for (int i = 0; i < config.threads().size(); i++) {
-            ThreadId t = config.threads().get(i);
-            int offset = i;
-            List<GroupMember> members = config.members().stream().map(m -> new GroupMember(m.id(),
-                    new InetSocketAddress(m.raft().getHostString(), m.raft().getPort() + offset), m.http())).toList();
-            Path dir = config.dataDir().resolve("threads").resolve(t.name());
-            LedgerMachine machine = new LedgerMachine(t, dir.resolve("ledger"), config.genesis(),
-                    config.saveStateEvery());
-            machines.add(machine);
-            GroupConfig gc = GroupConfig.of(t.name(), config.id(), members, dir.resolve("group"),
-                            stateSync.strategyFor(t, machine))
-                    .withSnapshotEvery(Math.max(64, 2 * Math.max(1, config.saveStateEvery())))
-                    .withRetention(config.sync().retainSnapshots(), 10_000)
-                    // Ratis purges only closed segments: a few blocks per segment lets it purge soon.
-                    .withRaftSegmentBytes(Math.max(256L << 10, 4 * config.producer().maxBlockBytes()))
-                    // A joiner that installs one snapshot while the next is being taken goes on from the log.
-                    .withRaftLogKept(4 * Math.max(16, config.saveStateEvery()))
-                    .withStallTimeout(config.sync().stallTimeout())
-                    .withJoinVia(config.join());
-            Group group;
-            try {
-                group = groups.start(gc, machine);
-            } catch (io.statesync.groups.GroupMismatchException e) {
-                throw new IOException(e.getMessage(), e);
+    /**
+     * Starts every thread at once, each on its own virtual thread: a group's start is mostly
+     * Ratis building its server and, for a joiner, the load of the group's state, so threads that
+     * waited for each other added their start times. Returns when all started; if one failed, the
+     * first failure is thrown once the others have ended (those started are closed with the node).
+     */
+    private void startThreads() throws IOException, InterruptedException {
+        int n = config.threads().size();
+        List<java.util.concurrent.Future<ChainThread>> starts = new ArrayList<>();
+        try (var ex = java.util.concurrent.Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("statesync-thread-start-", 0).factory())) {
+            for (int i = 0; i < n; i++) {
+                int offset = i;
+                starts.add(ex.submit(() -> startThread(offset)));
             }
-            stateSync.attach(t, group);
-            group.onSnapshot(saved -> stateSync.saveStateForSharing(t, group, saved));
-            // Snapshots recorded while the group opened were not heard; share the ones it holds.
-            group.snapshots().forEach(saved -> stateSync.saveStateForSharing(t, group, saved));
-            threads.put(t, ChainThread.start(machine, group, config.producer(), config.id(), registry,
-                    Clock.systemUTC()));
         }
+        Throwable first = null;
+        for (var f : starts) {
+            try {
+                ChainThread t = f.get();
+                threads.put(t.id(), t);
+            } catch (java.util.concurrent.ExecutionException e) {
+                first = first == null ? e.getCause() : first;
+            }
+        }
+        switch (first) {
+            case null -> { }
+            case IOException e -> throw e;
+            case RuntimeException e -> throw e;
+            case Error e -> throw e;
+            default -> throw new IOException(first.getMessage(), first);
+        }
+    }
+
+    /** Opens the ledger of the configured thread at {@code offset}, starts its group and its producer. */
+    private ChainThread startThread(int offset) throws IOException {
+        ThreadId t = config.threads().get(offset);
+        List<GroupMember> members = config.members().stream().map(m -> new GroupMember(m.id(),
+                new InetSocketAddress(m.raft().getHostString(), m.raft().getPort() + offset), m.http())).toList();
+        Path dir = config.dataDir().resolve("threads").resolve(t.name());
+        LedgerMachine machine = new LedgerMachine(t, dir.resolve("ledger"), config.genesis(),
+                config.saveStateEvery());
+        synchronized (machines) {
+            machines.add(machine);
+        }
+        GroupConfig gc = GroupConfig.of(t.name(), config.id(), members, dir.resolve("group"),
+                        stateSync.strategyFor(t, machine))
+                .withSnapshotEvery(Math.max(64, 2 * Math.max(1, config.saveStateEvery())))
+                .withRetention(config.sync().retainSnapshots(), 10_000)
+                // Ratis purges only closed segments: a few blocks per segment lets it purge soon.
+                .withRaftSegmentBytes(Math.max(256L << 10, 4 * config.producer().maxBlockBytes()))
+                // A joiner that installs one snapshot while the next is being taken goes on from the log.
+                .withRaftLogKept(4 * Math.max(16, config.saveStateEvery()))
+                .withStallTimeout(config.sync().stallTimeout())
+                .withJoinVia(config.join());
+        Group group;
+        try {
+            group = groups.start(gc, machine);
+        } catch (io.statesync.groups.GroupMismatchException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        stateSync.attach(t, group);
+        group.onSnapshot(saved -> stateSync.saveStateForSharing(t, group, saved));
+        // Snapshots recorded while the group opened were not heard; share the ones it holds.
+        group.snapshots().forEach(saved -> stateSync.saveStateForSharing(t, group, saved));
+        return ChainThread.start(machine, group, config.producer(), config.id(), registry, Clock.systemUTC());
     }
 
     public NodeConfig config() {
@@ -419,6 +459,9 @@ public final class Node implements AutoCloseable {
                     fail(e.getMessage());
                 }
             }
+            if (threads.values().stream().allMatch(Node::caughtUp)) {
+                stateSync.timeline().mark(SyncTimeline.Phase.CAUGHT_UP);
+            }
             try {
                 stateSync.withdrawPruned(threads.values().stream().map(ChainThread::group).toList());
             } catch (RuntimeException e) {
@@ -426,6 +469,13 @@ public final class Node implements AutoCloseable {
                 log.warn("node {}: cannot update the advertised snapshots: {}", config.id(), e.toString());
             }
         }
+    }
+
+    /** A voting member that has no catch-up running and applies what its group commits. */
+    private static boolean caughtUp(ChainThread t) {
+        io.statesync.groups.GroupStatus g = t.groupStatus();
+        return !g.catchingUp() && (g.joining() == null || "MEMBER".equals(g.joining())) && g.health().ok()
+                && ("LEADER".equals(g.role()) || "FOLLOWER".equals(g.role()));
     }
 
     private void fail(String reason) {

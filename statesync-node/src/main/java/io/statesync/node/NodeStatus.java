@@ -20,6 +20,9 @@ final class NodeStatus {
         if (node.failure() != null) {
             root.put("failure", node.failure());
         }
+        ObjectNode startup = root.putObject("startup");
+        node.stateSync().timeline().reached().forEach((phase, seconds) ->
+                startup.put(phase.label(), Math.round(seconds * 1000) / 1000.0));
         ArrayNode threads = root.putArray("threads");
         for (ChainThread t : node.threads().values()) {
             Head head = t.machine().read(Ledger::head);

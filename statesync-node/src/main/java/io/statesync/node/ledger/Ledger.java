@@ -16,13 +16,15 @@ import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.stream.Stream;
-import org.rocksdb.FlushOptions;
+import org.rocksdb.EnvOptions;
+import org.rocksdb.IngestExternalFileOptions;
 import org.rocksdb.Options;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.Snapshot;
+import org.rocksdb.SstFileWriter;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -43,7 +45,8 @@ public final class Ledger implements AutoCloseable {
     }
 
     /** Restore writes entries in batches of about this many bytes. */
-    private static final long RESTORE_BATCH_BYTES = 8L << 20;
+    /** Entries per table file a restore writes for ingestion: big files, few of them, as a bulk load wants. */
+    private static final long RESTORE_TABLE_BYTES = 256L << 20;
 
     /** The head, its encoded block and its state hash; immutable once published. */
     record Committed(Head head, byte[] block, LtHash hash) {}
@@ -506,9 +509,10 @@ public final class Ledger implements AutoCloseable {
 
     /**
      * Builds a fresh ledger database at {@code dbDir} (which must not exist) from a dump written
-     * by {@link Capture#writeTo}: streams the entries in bounded batches, recomputes the state
-     * hash and checks it against the root of the dump's head block. On any failure {@code dbDir}
-     * is deleted. Open the result with {@link #open}.
+     * by {@link Capture#writeTo}: streams the entries into table files beside it (its name plus
+     * {@code .ingest}) while the state hash is recomputed on all cores, checks the hash against the
+     * root of the dump's head block, and only then has the database ingest the files. On any
+     * failure {@code dbDir} is deleted. Open the result with {@link #open}.
      *
      * @throws InvalidStateException the dump is malformed, of another thread, or its state does
      *     not match its head block
@@ -536,34 +540,62 @@ public final class Ledger implements AutoCloseable {
             throw new InvalidStateException("dump of " + name + " is for thread " + block.thread() + ", not " + thread);
         }
         boolean done = false;
+        // The entries go straight into sorted table files, which the new database takes in whole
+        // (no memtable, no flush, no compaction of what a put-by-put load would have written),
+        // while the state hash is computed on every core. Nothing is ingested before the hash
+        // matched the block's state root.
+        Path tables = dbDir.resolveSibling(dbDir.getFileName() + ".ingest");
+        deleteRecursively(tables);
+        Files.createDirectories(tables);
         try (Options options = new Options().setCreateIfMissing(true).setErrorIfExists(true);
                 RocksDB db = RocksDB.open(options, dbDir.toString());
-                WriteOptions noWal = new WriteOptions().setDisableWAL(true);
                 WriteOptions sync = new WriteOptions().setSync(true);
                 StateDump.EntryReader entries = new StateDump.EntryReader(dumpDir.resolve(StateDump.STATE_FILE));
+                ParallelStateHash hasher = new ParallelStateHash();
                 WriteBatch batch = new WriteBatch()) {
-            LtHash hash = new LtHash();
+            List<String> files = new ArrayList<>();
             long stateBytes = 0;
-            while (entries.next()) {
-                byte[] key = entries.key();
-                byte[] value = entries.value();
-                hash.add(StateLayout.elementFromRaw(key, value));
-                stateBytes += key.length + value.length;
-                batch.put(key, value);
-                if (batch.getDataSize() >= RESTORE_BATCH_BYTES) {
-                    db.write(noWal, batch);
-                    batch.clear();
+            SstFileWriter table = null;
+            long inTable = 0;
+            try (EnvOptions env = new EnvOptions()) {
+                while (entries.next()) {
+                    byte[] key = entries.key();
+                    byte[] value = entries.value();
+                    hasher.add(key, value);
+                    stateBytes += key.length + value.length;
+                    if (table == null) {
+                        Path file = tables.resolve(String.format(java.util.Locale.ROOT, "%06d.sst", files.size()));
+                        table = new SstFileWriter(env, options);
+                        table.open(file.toString());
+                        files.add(file.toString());
+                        inTable = 0;
+                    }
+                    table.put(key, value);
+                    inTable += key.length + value.length;
+                    if (inTable >= RESTORE_TABLE_BYTES) {
+                        table.finish();
+                        table.close();
+                        table = null;
+                    }
+                }
+                if (table != null) {
+                    table.finish();
+                }
+            } finally {
+                if (table != null) {
+                    table.close();
                 }
             }
+            LtHash hash = hasher.finish();
             StateRoot root = hash.root();
             if (!root.equals(block.stateRoot())) {
                 throw new InvalidStateException("state root mismatch for " + name + ": block says "
                         + block.stateRoot().hex() + ", dump gives " + root.hex());
             }
-            db.write(noWal, batch);
-            batch.clear();
-            try (FlushOptions flush = new FlushOptions().setWaitForFlush(true)) {
-                db.flush(flush);
+            if (!files.isEmpty()) {
+                try (IngestExternalFileOptions ingest = new IngestExternalFileOptions().setMoveFiles(true)) {
+                    db.ingestExternalFile(files, ingest);
+                }
             }
             Head head = new Head(thread, block.seqNo(), id, root, stateBytes);
             putMeta(batch, head, encoded, hash);
@@ -579,7 +611,11 @@ public final class Ledger implements AutoCloseable {
             throw new InvalidStateException(name + ": " + e.getMessage());
         } catch (RocksDBException e) {
             throw new IOException("restore of " + name + " into " + dbDir + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("restore of " + name + " interrupted");
         } finally {
+            deleteRecursively(tables);
             if (!done) {
                 deleteRecursively(dbDir);
             }

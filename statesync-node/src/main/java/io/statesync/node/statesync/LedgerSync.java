@@ -75,8 +75,10 @@ public final class LedgerSync implements StateSync, AutoCloseable {
      * @param ledger the ledger's repository: judges offers ({@link StateRepository#decide}) and prunes
      * @param members told a session's peers (the group's members by id and URL) before it decides,
      *     so that trust in their gossip cards is current
+     * @param timeline where the loads mark their phases (first chunk, fetched, installed), or null
      */
-    public record Parts(PeerSources gossip, LocalChain chain, StateRepository ledger, MembersSeen members) {
+    public record Parts(PeerSources gossip, LocalChain chain, StateRepository ledger, MembersSeen members,
+                        SyncTimeline timeline) {
     }
 
     /** Hears the members a catch-up session works with. */
@@ -95,7 +97,7 @@ public final class LedgerSync implements StateSync, AutoCloseable {
     public LedgerSync(ThreadId thread, LoaderConfig config, Parts parts, MeterRegistry registry) {
         this.thread = thread;
         this.parts = parts;
-        this.loader = new StateLoader(config, this::locate, registry, thread.name());
+        this.loader = new StateLoader(config, this::locate, registry, thread.name(), parts.timeline());
     }
 
     /** The thread's state loader: load tasks, progress and reset. */

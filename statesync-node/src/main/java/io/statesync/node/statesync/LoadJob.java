@@ -52,7 +52,13 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class LoadJob {
     /** What the loader lends every job. */
-    record Shared(LoaderConfig config, PeerSources peers, SmallGets http, Fetchers fetchers, LoaderMetrics metrics) {
+    record Shared(LoaderConfig config, PeerSources peers, SmallGets http, Fetchers fetchers, LoaderMetrics metrics,
+                  SyncTimeline timeline) {
+        void mark(SyncTimeline.Phase phase) {
+            if (timeline != null) {
+                timeline.mark(phase);
+            }
+        }
     }
 
     /** Gives the fetcher of a store; the loader keeps one per store. */
@@ -189,6 +195,7 @@ final class LoadJob {
         if (failure != null) {
             return new LoadResult.Failed(address, anchor, failure);
         }
+        shared.mark(SyncTimeline.Phase.FETCHED);
 
         List<String> skipped = new ArrayList<>();
         Set<Source> used = new LinkedHashSet<>();
@@ -214,6 +221,9 @@ final class LoadJob {
         if (failed != null) {
             return failed.isEmpty() ? new LoadResult.Cancelled(address, anchor)
                     : new LoadResult.Failed(address, anchor, failed);
+        }
+        if (!toInstall.isEmpty()) {
+            shared.mark(SyncTimeline.Phase.INSTALLED);
         }
         if (pruneNow) {
             withRepository(() -> {
@@ -401,6 +411,7 @@ final class LoadJob {
         if (left.isZero()) {
             throw new LoadFailure("deadline of " + human(shared.config().deadline()) + " passed before fetching " + what);
         }
+        shared.mark(SyncTimeline.Phase.FIRST_CHUNK);
         try {
             FetchResult r = shared.fetchers().of(store).fetch(o.manifest(), List.copyOf(o.sources()),
                     shared.config().fetchOptions(left), p -> progress.put(thread, p));

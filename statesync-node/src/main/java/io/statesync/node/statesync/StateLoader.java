@@ -62,7 +62,7 @@ public final class StateLoader implements AutoCloseable {
     private final Map<Path, SnapshotFetcher> fetchers = new HashMap<>();
 
     public StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry) {
-        this(config, peers, registry, "state", System::nanoTime);
+        this(config, peers, registry, "state", System::nanoTime, null);
     }
 
     /**
@@ -70,22 +70,29 @@ public final class StateLoader implements AutoCloseable {
      * {@code loader=<name>} and its worker is {@code statesync-state-loader-<name>}.
      */
     public StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, String name) {
-        this(config, peers, registry, name, System::nanoTime);
+        this(config, peers, registry, name, System::nanoTime, null);
+    }
+
+    /** A named loader that marks its loads' phases on the node's {@code timeline}. */
+    public StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, String name,
+                       SyncTimeline timeline) {
+        this(config, peers, registry, name, System::nanoTime, timeline);
     }
 
     /** With an injected monotonic clock for the failed-candidate back-off (tests). */
     StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, java.util.function.LongSupplier nanoClock) {
-        this(config, peers, registry, "state", nanoClock);
+        this(config, peers, registry, "state", nanoClock, null);
     }
 
     private StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, String name,
-                        java.util.function.LongSupplier nanoClock) {
+                        java.util.function.LongSupplier nanoClock, SyncTimeline timeline) {
         this.workerName = name.equals("state") ? WORKER_NAME : WORKER_NAME + "-" + name;
         this.config = Objects.requireNonNull(config, "config");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.queue = new CandidateQueue<>(config.pendingCapacity(), config.failedBackoff(), nanoClock);
         this.metrics = new LoaderMetrics(registry, queue::pendingSize, name);
-        this.shared = new LoadJob.Shared(config, Objects.requireNonNull(peers, "peers"), http, this::fetcherOf, metrics);
+        this.shared = new LoadJob.Shared(config, Objects.requireNonNull(peers, "peers"), http, this::fetcherOf, metrics,
+                timeline);
     }
 
     /**

@@ -65,6 +65,7 @@ public final class StateSyncService implements AutoCloseable {
     }
 
     private final LoaderConfig config;
+    private final SyncTimeline timeline;
     private final Discovery discovery;
     private final MeterRegistry registry;
     private final Map<ThreadId, LedgerSync> strategies = new LinkedHashMap<>();
@@ -86,12 +87,17 @@ public final class StateSyncService implements AutoCloseable {
 
     /** @param discovery gossip, or null when the node runs without it */
     public StateSyncService(LoaderConfig config, Discovery discovery, MeterRegistry registry) {
-        this(config, Policy.DEFAULT, discovery, registry);
+        this(config, Policy.DEFAULT, discovery, registry, SyncTimeline.ofThisProcess(registry));
     }
 
-    /** @param discovery gossip, or null when the node runs without it */
-    public StateSyncService(LoaderConfig config, Policy policy, Discovery discovery, MeterRegistry registry) {
+    /**
+     * @param discovery gossip, or null when the node runs without it
+     * @param timeline where the loads mark their phases
+     */
+    public StateSyncService(LoaderConfig config, Policy policy, Discovery discovery, MeterRegistry registry,
+                            SyncTimeline timeline) {
         this.config = config;
+        this.timeline = timeline;
         this.discovery = discovery;
         this.registry = registry;
         this.trust = discovery == null ? null : new SourceTrust(policy.trustedKeys(), discovery.id());
@@ -112,7 +118,8 @@ public final class StateSyncService implements AutoCloseable {
     public synchronized LedgerSync strategyFor(ThreadId thread, LocalChain chain) {
         chains.put(thread, chain);
         return strategies.computeIfAbsent(thread, t -> new LedgerSync(t, config,
-                new LedgerSync.Parts(this::gossipSources, chain, repository, this::membersSeen), registry));
+                new LedgerSync.Parts(this::gossipSources, chain, repository, this::membersSeen, timeline),
+                registry));
     }
 
     /**
@@ -124,6 +131,11 @@ public final class StateSyncService implements AutoCloseable {
         if (trust != null && trustRefresher == null && !closed) {
             trustRefresher = Thread.ofVirtual().name("statesync-source-trust").start(this::refreshTrust);
         }
+    }
+
+    /** When the node reached each phase of its start and first sync. */
+    public SyncTimeline timeline() {
+        return timeline;
     }
 
     /** The node's ledgers as a load repository: decisions and pruning (installs go through catch-up). */
