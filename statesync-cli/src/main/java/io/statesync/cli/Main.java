@@ -59,6 +59,7 @@ public final class Main implements Callable<Integer> {
         cmd.addSubcommand(new InitCommand());
         cmd.addSubcommand(new MembersCommand());
         cmd.addSubcommand(new SyncCommand());
+        cmd.addSubcommand(new WarmUpCommand(env));
         cmd.addSubcommand(new CommandLine.HelpCommand());
         // Set after the subcommands exist: picocli hands these settings down only to those present.
         Converters.registerAll(cmd);
