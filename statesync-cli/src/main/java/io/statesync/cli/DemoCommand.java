@@ -39,6 +39,9 @@ final class DemoCommand implements Callable<Integer> {
     private static final Pattern LOG_REFERENCE = Pattern.compile("\\(see (\\S+\\.log)\\)");
     private static final Pattern SYNC_BYTES = Pattern.compile(
             "statesync_groups_sync_bytes_total\\{[^}]*source=\"([^\"]+)\"[^}]*} ([0-9.eE+]+)");
+    /** Bytes a new node's head start fetched (before its groups ran; see JoinPrefetch). */
+    private static final Pattern PREFETCH_BYTES = Pattern.compile(
+            "statesync_node_prefetch_fetched_bytes_total(?:\\{[^}]*})? ([0-9.eE+]+)");
 
     private final Environment env;
 
@@ -477,6 +480,10 @@ final class DemoCommand implements Callable<Integer> {
     /** Bytes the joiner fetched per source, from its Prometheus metrics. */
     private static Map<String, Double> sumBySource(String metrics) {
         Map<String, Double> bytes = new TreeMap<>();
+        Matcher head = PREFETCH_BYTES.matcher(metrics);
+        if (head.find() && Double.parseDouble(head.group(1)) > 0) {
+            bytes.put("head start", Double.parseDouble(head.group(1)));
+        }
         Matcher m = SYNC_BYTES.matcher(metrics);
         while (m.find()) {
             double v = Double.parseDouble(m.group(2));

@@ -350,7 +350,7 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
         SnapshotRef ref;
         try {
             machine.writeSnapshot(tmp);
-            ref = SnapshotImporter.importPaths(store, List.of(tmp), SnapshotImporter.DEFAULT_CHUNK_SIZE, Map.of(
+            ref = SnapshotImporter.importPaths(store, List.of(tmp), SnapshotWriter.CHUNKING, Map.of(
                     SnapshotRecord.META_GROUP, groupId,
                     SnapshotRecord.META_INDEX, String.valueOf(applied.index()),
                     SnapshotRecord.META_TERM, String.valueOf(applied.term()),

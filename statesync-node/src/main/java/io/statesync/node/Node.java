@@ -18,6 +18,7 @@ import io.statesync.node.chain.ChainThread;
 import io.statesync.node.chain.LedgerMachine;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.producer.ProducerFailedException;
+import io.statesync.node.statesync.JoinPrefetch;
 import io.statesync.node.statesync.LoaderConfig;
 import io.statesync.node.statesync.StateSyncService;
 import io.statesync.node.statesync.SyncTimeline;
@@ -66,6 +67,8 @@ public final class Node implements AutoCloseable {
     private final List<AutoCloseable> mounts = new ArrayList<>();
     private final Thread watchdog;
     private final StateSyncService stateSync;
+    /** A new node's head start (its first start, joining, with gossip), or null; closed once caught up. */
+    private final JoinPrefetch prefetch;
     private final SyncControls syncControls;
     private final ShareRequests shareRequests;
     private final CountDownLatch failed = new CountDownLatch(1);
@@ -77,7 +80,7 @@ public final class Node implements AutoCloseable {
     private volatile boolean started;
 
     private Node(NodeConfig config, PrometheusMeterRegistry registry, FileShareServer http, GroupHost groups,
-                 Discovery discovery, SyncTimeline timeline) {
+                 Discovery discovery, SyncTimeline timeline, JoinPrefetch prefetch) {
         this.config = config;
         this.registry = registry;
         this.http = http;
@@ -87,7 +90,8 @@ public final class Node implements AutoCloseable {
                 .withRetryWait(config.sync().retryWait()).withDeadline(config.sync().deadline())
                 .withStaticStorages(config.sync().staticStorages()),
                 new StateSyncService.Policy(config.sync().importMinDistance(), config.sync().trustedKeys()),
-                discovery, registry, timeline);
+                discovery, registry, timeline, prefetch);
+        this.prefetch = prefetch;
         this.watchdog = Thread.ofPlatform().name("statesync-node-watchdog").daemon(true).unstarted(this::watch);
         // Both read the thread map, which startThreads fills before the API opens.
         this.syncControls = new SyncControls(config.id(), threads, stateSync, config.dataDir().resolve("loads"));
@@ -115,22 +119,28 @@ public final class Node implements AutoCloseable {
         AutoCloseable admin = null;
         Node node = null;
         Discovery discovery = null;
+        JoinPrefetch prefetch = null;
         try {
             http.healthCheck(() -> "starting");
             api = http.mount("node", null, routes, MAX_TX_BYTES);
             admin = http.mount("admin", null, adminRoutes, MAX_ADMIN_BYTES);
             discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
+            boolean firstStart = !Files.exists(config.dataDir().resolve("threads"));
             if (discovery != null) {
                 timeline.mark(SyncTimeline.Phase.GOSSIP);
+                if (firstStart && !config.join().isEmpty()) {
+                    prefetch = JoinPrefetch.open(config.dataDir().resolve("prefetch"), config.join(), timeline,
+                            registry);
+                    prefetch.start(discovery, config.threads());
+                }
             }
-            node = new Node(config, registry, http, GroupHost.on(http, registry), discovery, timeline);
+            node = new Node(config, registry, http, GroupHost.on(http, registry), discovery, timeline, prefetch);
             node.mounts.add(routes);
             node.mounts.add(api);
             node.mounts.add(admin);
             routes.attach(node);
             adminRoutes.attach(node);
             http.healthCheck(node::healthProblem);
-            boolean firstStart = !Files.exists(config.dataDir().resolve("threads"));
             if (firstStart && !config.join().isEmpty() && config.sync().freshStateOnJoin()) {
                 requestFreshState(config);
             }
@@ -153,6 +163,9 @@ public final class Node implements AutoCloseable {
                     closeQuietly(admin);
                 }
                 closeQuietly(routes);
+                if (prefetch != null) {
+                    prefetch.close();
+                }
                 if (discovery != null) {
                     closeQuietly(discovery);
                 }
@@ -461,6 +474,9 @@ public final class Node implements AutoCloseable {
             }
             if (threads.values().stream().allMatch(Node::caughtUp)) {
                 stateSync.timeline().mark(SyncTimeline.Phase.CAUGHT_UP);
+                if (prefetch != null) {
+                    prefetch.close(); // its chunks live on where the loads adopted them
+                }
             }
             try {
                 stateSync.withdrawPruned(threads.values().stream().map(ChainThread::group).toList());
@@ -502,6 +518,9 @@ public final class Node implements AutoCloseable {
         }
         closeQuietly(groups);
         closeQuietly(stateSync);
+        if (prefetch != null) {
+            prefetch.close();
+        }
         for (LedgerMachine m : machines) {
             m.close();
         }

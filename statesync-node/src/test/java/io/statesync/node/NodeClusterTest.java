@@ -14,6 +14,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -201,7 +202,12 @@ class NodeClusterTest {
         await(() -> THREADS.stream().allMatch(t -> status(nodes.get(0), t).path("stateBytes").asLong() > 800_000
                 && status(nodes.get(0), t).path("latestSnapshotIndex").asLong(-1) > 400), 90);
 
-        Node joiner = Node.start(configs.get(3));
+        // The joiner is told only whom to join through, as an operator's new machine would be: its
+        // head start follows that node's gossip card and fetches while its groups start.
+        NodeConfig four = configs.get(3);
+        Node joiner = Node.start(new NodeConfig(four.id(), four.dataDir(), four.host(), four.httpPort(),
+                four.httpRateLimit(), four.gossipPort(), four.gossipSeeds(), four.threads(), List.of(four.self()),
+                four.producer(), four.saveStateEvery(), four.sync(), four.genesis(), List.of(nodes.get(0).uri())));
         nodes.add(joiner);
 
         await(() -> THREADS.stream().allMatch(t -> {
@@ -211,8 +217,19 @@ class NodeClusterTest {
         String metrics = get(joiner, "/metrics").body();
         assertTrue(metrics.lines().anyMatch(l -> l.startsWith("statesync_node_state_loads_total")
                 && l.contains("outcome=\"loaded\"") && !l.endsWith(" 0.0")), "the state came by the state loader");
-        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("statesync_groups_sync_bytes_total")
-                && !l.endsWith(" 0.0")), "from peers");
+        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("statesync_node_prefetch_fetched_bytes_total ")
+                && !l.endsWith(" 0.0")), "the head start fetched a saved state: " + prefetchLines(metrics));
+        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("statesync_node_prefetch_lent_chunks_total ")
+                && !l.endsWith(" 0.0")), "and lent its chunks to the load: " + prefetchLines(metrics));
+        // The node's own account of its start, phase by phase, from its process start.
+        await(() -> statusBody(joiner).contains("\"caught_up\""), 30);
+        JsonNode startup = JSON.readTree(get(joiner, "/node/status").body()).path("startup");
+        for (String phase : List.of("api", "gossip", "groups", "first_chunk", "fetched", "installed", "caught_up")) {
+            assertTrue(startup.path(phase).asDouble(-1) > 0, phase + " in " + startup);
+        }
+        assertTrue(startup.path("first_chunk").asDouble() <= startup.path("installed").asDouble(), startup.toString());
+        // Once caught up the head start's store is gone; the chunks live on in the groups' stores.
+        await(() -> !Files.exists(four.dataDir().resolve("prefetch")), 10);
 
         // Production paused everywhere: every node stands at the same height with the same root.
         for (Node n : nodes) {
@@ -230,6 +247,18 @@ class NodeClusterTest {
     }
 
     // ---- helpers ----
+
+    private static String statusBody(Node n) {
+        try {
+            return get(n, "/node/status").body();
+        } catch (Exception e) {
+            return "";
+        }
+    }
+
+    private static String prefetchLines(String metrics) {
+        return String.join("; ", metrics.lines().filter(l -> l.startsWith("statesync_node_prefetch")).toList());
+    }
 
     private static Transaction transfer(ThreadId t, Signer to, long amount) {
         long nonce;

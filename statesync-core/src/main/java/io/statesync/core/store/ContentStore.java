@@ -171,6 +171,41 @@ public final class ContentStore {
         return false;
     }
 
+    /**
+     * Takes the blob {@code cid} from another store without copying where the file system allows:
+     * a hard link to the same bytes (blobs are never written in place, so the two stores can
+     * share them), else a verified copy. The bytes are trusted as much as the other store's; a
+     * caller that must defend against disk corruption re-hashes them ({@link #verify}). Returns
+     * whether this store holds the blob now (false when the other store does not have it).
+     */
+    public boolean adopt(ContentStore from, Cid cid) throws IOException {
+        if (has(cid)) {
+            return true;
+        }
+        Path source = from.pathOf(cid);
+        long size;
+        try {
+            size = Files.size(source);
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+        try {
+            Files.createLink(pathOf(cid), source);
+        } catch (FileAlreadyExistsException raced) {
+            return true;
+        } catch (NoSuchFileException gone) {
+            return false;
+        } catch (UnsupportedOperationException | FileSystemException noLinks) {
+            try (InputStream in = from.open(cid)) {
+                put(cid, in);
+            }
+            return true;
+        }
+        totalBytes.addAndGet(size);
+        blobCount.incrementAndGet();
+        return true;
+    }
+
     /** Deletes the blob; returns whether it existed. */
     public boolean delete(Cid cid) throws IOException {
         Path p = pathOf(cid);

@@ -68,6 +68,28 @@ class ContentStoreTest {
     }
 
     @Test
+    void adoptSharesTheOtherStoresBlobWithoutACopyAndOutlivesItsDeletionThere() throws IOException {
+        // Given a blob in one store
+        ContentStore from = ContentStore.open(root.resolve("from"));
+        ContentStore into = ContentStore.open(root.resolve("into"));
+        Cid cid = from.put(Codec.RAW, HELLO);
+
+        // When another store adopts it, and a blob the first does not hold
+        assertTrue(into.adopt(from, cid));
+        assertFalse(into.adopt(from, Cid.compute(Codec.RAW, "absent".getBytes(StandardCharsets.US_ASCII))));
+
+        // Then it holds the same file (a hard link), counted, and keeps it when the first deletes it
+        assertTrue(Files.isSameFile(from.pathOf(cid), into.pathOf(cid)));
+        assertEquals(1, into.blobCount());
+        assertEquals(HELLO.length, into.totalBytes());
+        assertTrue(into.adopt(from, cid), "adopting again is a no-op");
+        assertEquals(1, into.blobCount());
+        from.delete(cid);
+        assertArrayEquals(HELLO, into.readAll(cid));
+        assertTrue(into.verify(cid));
+    }
+
+    @Test
     void theEmptyBlobIsAValidBlob() throws IOException {
         ContentStore store = ContentStore.open(root);
 

@@ -76,9 +76,10 @@ public final class LedgerSync implements StateSync, AutoCloseable {
      * @param members told a session's peers (the group's members by id and URL) before it decides,
      *     so that trust in their gossip cards is current
      * @param timeline where the loads mark their phases (first chunk, fetched, installed), or null
+     * @param prefetch a new node's head start, whose chunks the loads take, or null
      */
     public record Parts(PeerSources gossip, LocalChain chain, StateRepository ledger, MembersSeen members,
-                        SyncTimeline timeline) {
+                        SyncTimeline timeline, JoinPrefetch prefetch) {
     }
 
     /** Hears the members a catch-up session works with. */
@@ -97,7 +98,8 @@ public final class LedgerSync implements StateSync, AutoCloseable {
     public LedgerSync(ThreadId thread, LoaderConfig config, Parts parts, MeterRegistry registry) {
         this.thread = thread;
         this.parts = parts;
-        this.loader = new StateLoader(config, this::locate, registry, thread.name(), parts.timeline());
+        this.loader = new StateLoader(config, this::locate, registry, thread.name(), parts.timeline(),
+                parts.prefetch());
     }
 
     /** The thread's state loader: load tasks, progress and reset. */

@@ -53,7 +53,7 @@ import java.util.concurrent.locks.ReentrantLock;
 final class LoadJob {
     /** What the loader lends every job. */
     record Shared(LoaderConfig config, PeerSources peers, SmallGets http, Fetchers fetchers, LoaderMetrics metrics,
-                  SyncTimeline timeline) {
+                  SyncTimeline timeline, JoinPrefetch prefetch) {
         void mark(SyncTimeline.Phase phase) {
             if (timeline != null) {
                 timeline.mark(phase);
@@ -83,6 +83,15 @@ final class LoadJob {
 
     /** Notes kept per thread for a failure message; more are dropped. */
     private static final int MAX_NOTES = 6;
+    /**
+     * The longest a load waits for a head start fetching its very snapshot: that fetch does the
+     * load's work, but one that stalls must not hold the load, which has the group's sources too.
+     */
+    private static final Duration PREFETCH_WAIT = Duration.ofMinutes(2);
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
 
     private final StateLoader.Task task;
     private final boolean pruneNow;
@@ -393,6 +402,9 @@ final class LoadJob {
                     if (!(d instanceof Decision.ImportNeeded)) {
                         return new Fetched(thread, block, o.manifest(), null, thread.name() + ": decision=" + d);
                     }
+                }
+                if (shared.prefetch() != null) {
+                    shared.prefetch().lend(thread, o.manifest(), m.get(), store, min(remaining(), PREFETCH_WAIT));
                 }
                 return new Fetched(thread, block, o.manifest(), fetchChunks(store, o, thread, what), null);
             }

@@ -62,7 +62,7 @@ public final class StateLoader implements AutoCloseable {
     private final Map<Path, SnapshotFetcher> fetchers = new HashMap<>();
 
     public StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry) {
-        this(config, peers, registry, "state", System::nanoTime, null);
+        this(config, peers, registry, "state", System::nanoTime, null, null);
     }
 
     /**
@@ -70,29 +70,32 @@ public final class StateLoader implements AutoCloseable {
      * {@code loader=<name>} and its worker is {@code statesync-state-loader-<name>}.
      */
     public StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, String name) {
-        this(config, peers, registry, name, System::nanoTime, null);
+        this(config, peers, registry, name, System::nanoTime, null, null);
     }
 
-    /** A named loader that marks its loads' phases on the node's {@code timeline}. */
+    /**
+     * A named loader that marks its loads' phases on the node's {@code timeline} and takes the
+     * chunks a new node's head start holds ({@code prefetch}, or null).
+     */
     public StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, String name,
-                       SyncTimeline timeline) {
-        this(config, peers, registry, name, System::nanoTime, timeline);
+                       SyncTimeline timeline, JoinPrefetch prefetch) {
+        this(config, peers, registry, name, System::nanoTime, timeline, prefetch);
     }
 
     /** With an injected monotonic clock for the failed-candidate back-off (tests). */
     StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, java.util.function.LongSupplier nanoClock) {
-        this(config, peers, registry, "state", nanoClock, null);
+        this(config, peers, registry, "state", nanoClock, null, null);
     }
 
     private StateLoader(LoaderConfig config, PeerSources peers, MeterRegistry registry, String name,
-                        java.util.function.LongSupplier nanoClock, SyncTimeline timeline) {
+                        java.util.function.LongSupplier nanoClock, SyncTimeline timeline, JoinPrefetch prefetch) {
         this.workerName = name.equals("state") ? WORKER_NAME : WORKER_NAME + "-" + name;
         this.config = Objects.requireNonNull(config, "config");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.queue = new CandidateQueue<>(config.pendingCapacity(), config.failedBackoff(), nanoClock);
         this.metrics = new LoaderMetrics(registry, queue::pendingSize, name);
         this.shared = new LoadJob.Shared(config, Objects.requireNonNull(peers, "peers"), http, this::fetcherOf, metrics,
-                timeline);
+                timeline, prefetch);
     }
 
     /**

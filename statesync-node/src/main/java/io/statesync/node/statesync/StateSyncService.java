@@ -66,6 +66,7 @@ public final class StateSyncService implements AutoCloseable {
 
     private final LoaderConfig config;
     private final SyncTimeline timeline;
+    private final JoinPrefetch prefetch;
     private final Discovery discovery;
     private final MeterRegistry registry;
     private final Map<ThreadId, LedgerSync> strategies = new LinkedHashMap<>();
@@ -87,17 +88,19 @@ public final class StateSyncService implements AutoCloseable {
 
     /** @param discovery gossip, or null when the node runs without it */
     public StateSyncService(LoaderConfig config, Discovery discovery, MeterRegistry registry) {
-        this(config, Policy.DEFAULT, discovery, registry, SyncTimeline.ofThisProcess(registry));
+        this(config, Policy.DEFAULT, discovery, registry, SyncTimeline.ofThisProcess(registry), null);
     }
 
     /**
      * @param discovery gossip, or null when the node runs without it
      * @param timeline where the loads mark their phases
+     * @param prefetch a new node's head start, whose chunks the loads take, or null
      */
     public StateSyncService(LoaderConfig config, Policy policy, Discovery discovery, MeterRegistry registry,
-                            SyncTimeline timeline) {
+                            SyncTimeline timeline, JoinPrefetch prefetch) {
         this.config = config;
         this.timeline = timeline;
+        this.prefetch = prefetch;
         this.discovery = discovery;
         this.registry = registry;
         this.trust = discovery == null ? null : new SourceTrust(policy.trustedKeys(), discovery.id());
@@ -118,7 +121,8 @@ public final class StateSyncService implements AutoCloseable {
     public synchronized LedgerSync strategyFor(ThreadId thread, LocalChain chain) {
         chains.put(thread, chain);
         return strategies.computeIfAbsent(thread, t -> new LedgerSync(t, config,
-                new LedgerSync.Parts(this::gossipSources, chain, repository, this::membersSeen, timeline),
+                new LedgerSync.Parts(this::gossipSources, chain, repository, this::membersSeen, timeline,
+                        prefetch),
                 registry));
     }
 
