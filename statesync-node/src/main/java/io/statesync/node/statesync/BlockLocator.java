@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.snapshot.Manifest;
-import io.statesync.core.snapshot.ManifestCodec;
+import io.statesync.core.snapshot.ManifestBlocks;
 import io.statesync.core.snapshot.ManifestException;
 import io.statesync.core.snapshot.ManifestLimits;
 import io.statesync.node.ledger.BlockId;
@@ -145,12 +145,26 @@ public final class BlockLocator implements AutoCloseable {
         ManifestLimits limits = config.fetch().limits();
         for (Source s : sources) {
             try {
-                byte[] bytes = http.get(SmallGets.below(s.base(), "ipfs/" + cid), limits.maxManifestBytes(), timeout);
-                if (!Cid.compute(cid.codec(), bytes).equals(cid)) {
+                byte[] bytes = block(s, cid, limits.maxManifestBytes(), timeout);
+                if (bytes == null) {
                     notes.add(s + " served bytes not matching manifest " + cid);
                     continue;
                 }
-                return Optional.of(ManifestCodec.decode(bytes, limits));
+                // A manifest over 1 MiB is a root naming its parts (ManifestBlocks): join them.
+                ManifestBlocks.Root root = ManifestBlocks.decodeRoot(bytes, limits);
+                if (root instanceof ManifestBlocks.Whole w) {
+                    return Optional.of(w.manifest());
+                }
+                ManifestBlocks.Split split = (ManifestBlocks.Split) root;
+                List<byte[]> parts = new ArrayList<>();
+                for (int i = 0; i < split.parts().size(); i++) {
+                    byte[] part = block(s, split.parts().get(i), ManifestBlocks.partLength(split, i), timeout);
+                    if (part == null) {
+                        throw new IOException(s + " served bytes not matching part " + i + " of manifest " + cid);
+                    }
+                    parts.add(part);
+                }
+                return Optional.of(ManifestBlocks.join(split, parts, limits));
             } catch (ManifestException e) {
                 notes.add("manifest " + cid + " is invalid: " + e.getMessage());
                 return Optional.empty();
@@ -159,6 +173,12 @@ public final class BlockLocator implements AutoCloseable {
             }
         }
         return Optional.empty();
+    }
+
+    /** One block from a source, checked against its CID; null if the source served other bytes. */
+    private byte[] block(Source s, Cid cid, long maxBytes, Duration timeout) throws IOException, InterruptedException {
+        byte[] bytes = http.get(SmallGets.below(s.base(), "ipfs/" + cid), maxBytes, timeout);
+        return Cid.compute(cid.codec(), bytes).equals(cid) ? bytes : null;
     }
 
     @Override

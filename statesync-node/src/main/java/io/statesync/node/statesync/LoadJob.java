@@ -4,8 +4,6 @@ import io.statesync.core.concurrent.Uninterruptibly;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.snapshot.Manifest;
-import io.statesync.core.snapshot.ManifestCodec;
-import io.statesync.core.snapshot.ManifestException;
 import io.statesync.core.store.ContentStore;
 import io.statesync.node.ledger.BlockId;
 import io.statesync.node.ledger.ThreadId;
@@ -471,42 +469,29 @@ final class LoadJob {
         return byCid.computeIfAbsent(cid, c -> new Option(c, new ArrayList<>(), new LinkedHashSet<>(statics)));
     }
 
-    /** The manifest of the option, from the store or its sources, verified against its CID; empty if none gave it. */
+    /**
+     * The manifest of the option, from the store or its sources, verified against its CID (the
+     * root block and, for a manifest over 1 MiB, its parts; see {@code ManifestFetch}), and kept
+     * in the store; empty if none gave it.
+     */
     private Optional<Manifest> manifest(ContentStore store, Option o, Set<String> notes) throws InterruptedException {
-        var limits = shared.config().fetch().limits();
         Cid cid = o.manifest();
         if (cid.codec() != Codec.DAG_JSON) {
             note(notes, String.join(", ", o.origins()) + ": " + cid + " is not a manifest CID (dag-json)");
             return Optional.empty();
         }
-        try {
-            if (store.has(cid)) {
-                return Optional.of(ManifestCodec.decode(store.readAll(cid), limits));
-            }
-        } catch (IOException | ManifestException e) {
-            note(notes, "manifest " + cid + " in the local store is unreadable: " + e.getMessage());
+        Duration left = remaining();
+        if (left.isZero()) {
+            note(notes, "deadline passed before manifest " + cid);
             return Optional.empty();
         }
-        for (Source s : o.sources()) {
-            try {
-                byte[] bytes = shared.http().get(SmallGets.below(s.base(), "ipfs/" + cid), limits.maxManifestBytes(),
-                        requestTimeout());
-                if (!Cid.compute(cid.codec(), bytes).equals(cid)) {
-                    note(notes, s + " served bytes not matching manifest " + cid);
-                    continue;
-                }
-                // Not stored here: the chunk fetch gets it again (one small GET) only if it is accepted.
-                return Optional.of(ManifestCodec.decode(bytes, limits));
-            } catch (SmallGets.NotFound e) {
-                note(notes, s + ": manifest " + cid + " not found");
-            } catch (ManifestException e) {
-                note(notes, "manifest " + cid + " is invalid: " + e.getMessage());
-                return Optional.empty();
-            } catch (IOException e) {
-                note(notes, e.getMessage());
-            }
+        try {
+            return Optional.of(shared.fetchers().of(store).fetchManifest(cid, List.copyOf(o.sources()),
+                    shared.config().fetchOptions(left)));
+        } catch (FetchException e) {
+            note(notes, "manifest " + cid + " from " + String.join(", ", o.origins()) + ": " + e.getMessage());
+            return Optional.empty();
         }
-        return Optional.empty();
     }
 
     /** Why the manifest is not the state of {@code block} of {@code thread}, or null if it is. */

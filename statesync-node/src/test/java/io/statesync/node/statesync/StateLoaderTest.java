@@ -161,6 +161,40 @@ class StateLoaderTest {
     }
 
     @Test
+    void loadsAStateWhoseManifestIsSplitIntoSeveralBlocks() throws Exception {
+        // given a state whose manifest is over 1 MiB (30 000 chunk references, stored as parts
+        // under a small root), cheap to serve: every data chunk is the same 64 bytes
+        byte[] chunk = new byte[64];
+        java.util.Arrays.fill(chunk, (byte) 7);
+        Cid c = shared.put(io.statesync.core.cid.Codec.RAW, chunk);
+        byte[] data = new byte[64 * 30_000];
+        for (int off = 0; off < data.length; off += 64) {
+            System.arraycopy(chunk, 0, data, off, 64);
+        }
+        var checksum = io.statesync.core.snapshot.SnapshotImporter.importStream(shared,
+                new java.io.ByteArrayInputStream((Fixtures.sha256Hex(data) + "\n").getBytes()), "CHECKSUM", 64, 0644);
+        var manifest = new io.statesync.core.snapshot.Manifest(io.statesync.core.snapshot.Manifest.VERSION, 64,
+                java.util.Map.of("thread", "t0", "block", block(9).hex(), "height", "90", "stateRoot", "x"),
+                List.of(checksum, new io.statesync.core.snapshot.FileEntry("data", data.length, 0644,
+                        java.util.Collections.nCopies(30_000, c))));
+        Cid root = io.statesync.core.snapshot.SnapshotImporter.storeManifest(shared, manifest).root();
+        assertTrue(io.statesync.core.snapshot.ManifestBlocks.decodeRoot(shared.readAll(root),
+                io.statesync.core.snapshot.ManifestLimits.DEFAULT) instanceof io.statesync.core.snapshot.ManifestBlocks.Split);
+        FileShareServer peer = share(shared, 0);
+        StateLoader loader = loader(fast(), peers(root, peer));
+        LoadOutput out = new LoadOutput();
+
+        // when it is loaded from a peer
+        assertEquals(PushResult.PUSHED, loader.addLoadStateTask(address(T0, block(9)), new Anchor(T0, 90), repo, out));
+
+        // then the whole state is installed, the manifest's parts kept in the local store
+        assertInstanceOf(LoadResult.Loaded.class, next(out));
+        assertEquals(data.length, Files.size(repo.stateDir(T0).resolve("data")));
+        assertEquals(manifest, io.statesync.core.snapshot.SnapshotImporter.loadManifest(repo.store(T0), root,
+                io.statesync.core.snapshot.ManifestLimits.DEFAULT));
+    }
+
+    @Test
     void loadsTwoThreadsFromPeersOnly() throws Exception {
         // given three peers serving the snapshots of two threads, and no static storage
         Cid c0 = Fixtures.snapshot(shared, tmp, T0, block(1), 50, 300_000, 2);

@@ -97,6 +97,14 @@ final class FetchRun {
         this.peers = new SourcePool(scores, options.perSourceParallelism(), resolver.resolve(root));
     }
 
+    /** Only the manifest step: gets, checks and stores the manifest (see {@link ManifestFetch}). */
+    Manifest manifestOnly() throws FetchException, InterruptedException {
+        if (root.codec() != Codec.DAG_JSON) {
+            throw manifestFailure(FetchException.Reason.MANIFEST, root + " is a raw block, not a snapshot manifest (dag-json)", null);
+        }
+        return new ManifestFetch(client, store, root, options, deadlineNanos, manifestSources()).fetch();
+    }
+
     FetchResult run() throws FetchException, InterruptedException {
         if (root.codec() != Codec.DAG_JSON) {
             throw manifestFailure(FetchException.Reason.MANIFEST, root + " is a raw block, not a snapshot manifest (dag-json)", null);

@@ -3,6 +3,7 @@ package io.statesync.transfer.fetch;
 import io.statesync.core.concurrent.Uninterruptibly;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.core.cid.Cid;
+import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.store.ContentStore;
 import java.nio.file.Path;
 import java.util.List;
@@ -60,6 +61,19 @@ public final class SnapshotFetcher implements AutoCloseable {
     public FetchResult fetch(Cid root, SourceResolver sources, FetchOptions options, Consumer<FetchProgress> progress)
             throws FetchException, InterruptedException {
         return run(new FetchRun(client, store, scores, metrics, root, sources, null, options, progress));
+    }
+
+    /**
+     * Gets and checks the manifest of the snapshot {@code root} without its chunks, and keeps it
+     * in the store: the root block and, for a manifest over 1 MiB, its parts, each from the store
+     * when it holds an intact copy, else from the sources (verified, with the options' tries and
+     * deadline). For a caller that decides on the manifest before it fetches the chunks; a later
+     * {@link #fetch} of the same root finds the manifest in the store.
+     */
+    public Manifest fetchManifest(Cid root, List<Source> sources, FetchOptions options)
+            throws FetchException, InterruptedException {
+        return new FetchRun(client, store, scores, metrics, root, SourceResolver.of(sources), null, options, null)
+                .manifestOnly();
     }
 
     /**
