@@ -786,15 +786,23 @@ public final class Group implements AutoCloseable {
      */
     private void preSync() throws InterruptedException {
         while (true) {
-            long logStart = askPeers().logStart();
-            if (logStart <= replica.applied().index() + 1) {
+            PeersView peersView = askPeers();
+            long applied = replica.applied().index();
+            // Past the log's start a saved state is the only way; short of it, a saved state far
+            // ahead still beats having the leader send the whole log (at 1 GiB of state in a young
+            // cluster that never purged its log, the listener took minutes to be added).
+            long target = peersView.logStart();
+            if (peersView.snapshot() > applied + PRESYNC_MIN_ENTRIES) {
+                target = Math.max(target, peersView.snapshot());
+            }
+            if (target <= applied + 1) {
                 return;
             }
-            log.info("group {}: loading the group's state (its log starts at index {}) before asking to be added",
-                    config.name(), logStart);
+            log.info("group {}: loading the group's state (its log starts at index {}, its newest saved state is at"
+                    + " {}) before asking to be added", config.name(), peersView.logStart(), peersView.snapshot());
             try {
                 // The term there is not known here; a catch-up compares indices only.
-                catchUp.start(new LogPosition(0, logStart)).get();
+                catchUp.start(new LogPosition(0, target)).get();
                 return;
             } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
                 log.info("group {}: loading the state before joining failed, trying again: {}", config.name(),
@@ -808,14 +816,19 @@ public final class Group implements AutoCloseable {
      * What the members report at {@code /info}, asked once each: the latest start of a member's
      * consensus log (where a joiner must stand before the log can carry it; the leader would name
      * the same point when it asks a member behind it to catch up; 0 if none purged its log yet),
-     * and the highest applied index (-1 if none answered).
+     * the highest applied index (-1 if none answered), and the index of the newest saved state a
+     * peer holds (-1 if none).
      */
-    private record PeersView(long logStart, long applied) {
+    private record PeersView(long logStart, long applied, long snapshot) {
     }
+
+    /** How far ahead of this member a peer's saved state must be for a joiner to load it rather than replay the log. */
+    private static final long PRESYNC_MIN_ENTRIES = 64;
 
     private PeersView askPeers() throws InterruptedException {
         long logStart = 0;
         long applied = -1;
+        long snapshot = -1;
         List<Peer> ask = new ArrayList<>(peers());
         config.joinVia().forEach(u -> ask.add(new Peer(u.toString(), u, false)));
         for (Peer p : ask) {
@@ -823,11 +836,12 @@ public final class Group implements AutoCloseable {
                 var info = peers.getJson(p, "info", Duration.ofSeconds(2));
                 logStart = Math.max(logStart, info.path("logStart").asLong(0));
                 applied = Math.max(applied, info.path("appliedIndex").asLong(-1));
+                snapshot = Math.max(snapshot, info.path("snapshotIndex").asLong(-1));
             } catch (IOException e) {
                 log.debug("group {}: {} did not answer /info: {}", config.name(), p.http(), e.toString());
             }
         }
-        return new PeersView(logStart, applied);
+        return new PeersView(logStart, applied, snapshot);
     }
 
     /** Level with the peers: no catch-up running and at most a few entries behind the best of them. */

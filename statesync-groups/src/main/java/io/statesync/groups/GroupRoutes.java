@@ -60,7 +60,8 @@ final class GroupRoutes implements Route {
                 n.put("id", groupId).put("name", config.name()).put("typeTag", typeTag)
                         .put("sync", config.sync().signature().description()).put("member", config.self())
                         .put("leader", consensus.leader()).put("appliedIndex", replica.applied().index())
-                        .put("appliedTerm", replica.applied().term());
+                        .put("appliedTerm", replica.applied().term())
+                        .put("snapshotIndex", replica.latestSnapshot().map(s -> s.index()).orElse(-1L));
                 try {
                     // Where the consensus log starts: a member behind it needs a catch-up to get there.
                     n.put("logStart", consensus.division().getRaftLog().getStartIndex() + 1);
