@@ -43,6 +43,29 @@ class KeysTest {
     }
 
     @Test
+    void aRememberedValidSignatureVouchesForExactlyItsOwnBytes() {
+        // Given a signature of a 32-byte digest found valid (and so remembered)
+        Signer alice = Signer.generate();
+        byte[] digest = Bytes.sha256("tx".getBytes(StandardCharsets.UTF_8));
+        byte[] sig = alice.sign(digest);
+        assertTrue(Keys.verify(alice.account(), digest, sig));
+
+        // Then it verifies again, and any other signature, digest or key is still checked and refused
+        assertTrue(Keys.verify(alice.account(), digest, sig));
+        byte[] flipped = sig.clone();
+        flipped[10] ^= 1;
+        assertFalse(Keys.verify(alice.account(), digest, flipped));
+        byte[] otherDigest = digest.clone();
+        otherDigest[0] ^= 1;
+        assertFalse(Keys.verify(alice.account(), otherDigest, sig));
+        assertFalse(Keys.verify(Signer.generate().account(), digest, sig));
+        // and a long message (never remembered) verifies as always
+        byte[] longMessage = new byte[200];
+        assertTrue(Keys.verify(alice.account(), longMessage, alice.sign(longMessage)));
+        assertFalse(Keys.verify(alice.account(), longMessage, sig));
+    }
+
+    @Test
     void accountIdsParseAndPrintAsHex() {
         AccountId id = Signer.generate().account();
         assertEquals(id, AccountId.fromHex(id.hex()));
