@@ -124,15 +124,15 @@ public final class Node implements AutoCloseable {
             http.healthCheck(() -> "starting");
             api = http.mount("node", null, routes, MAX_TX_BYTES);
             admin = http.mount("admin", null, adminRoutes, MAX_ADMIN_BYTES);
-            discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
             boolean firstStart = !Files.exists(config.dataDir().resolve("threads"));
+            if (firstStart && !config.join().isEmpty()) {
+                // Before gossip, which takes seconds to start: the join nodes' API answers now.
+                prefetch = JoinPrefetch.open(config.dataDir().resolve("prefetch"), config.join(), timeline, registry);
+                prefetch.start(config.threads());
+            }
+            discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
             if (discovery != null) {
                 timeline.mark(SyncTimeline.Phase.GOSSIP);
-                if (firstStart && !config.join().isEmpty()) {
-                    prefetch = JoinPrefetch.open(config.dataDir().resolve("prefetch"), config.join(), timeline,
-                            registry);
-                    prefetch.start(discovery, config.threads());
-                }
             }
             node = new Node(config, registry, http, GroupHost.on(http, registry), discovery, timeline, prefetch);
             node.mounts.add(routes);

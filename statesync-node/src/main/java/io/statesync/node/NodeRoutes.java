@@ -110,8 +110,10 @@ final class NodeRoutes implements Route, AutoCloseable {
 
     /**
      * What a new node needs to join this cluster ({@code statesync init --join}): the threads, the
-     * genesis balances, the block settings every node must share, this node's gossip address, and
-     * the members of the first thread.
+     * genesis balances, the block settings every node must share, this node's gossip address, the
+     * members of the first thread, and per thread the newest saved state this node holds (block,
+     * height, manifest, and the path below this node's URL its store is served at), where a
+     * joiner's head start begins before its own gossip runs.
      */
     private static ObjectNode cluster(Node n) {
         NodeConfig c = n.config();
@@ -132,6 +134,14 @@ final class NodeRoutes implements Route, AutoCloseable {
         ArrayNode members = root.putArray("members");
         n.threads().values().stream().findFirst().ifPresent(t -> t.group().members()
                 .forEach(m -> members.addObject().put("id", m.id()).put("http", m.http().toString())));
+        ObjectNode saved = root.putObject("savedStates");
+        for (var t : n.threads().values()) {
+            var group = t.group();
+            group.snapshots().stream().filter(s -> s.metadata().containsKey("block") && s.metadata().containsKey("height"))
+                    .reduce((a, b) -> b).ifPresent(s -> saved.putObject(t.id().name())
+                            .put("block", s.metadata().get("block")).put("height", s.metadata().get("height"))
+                            .put("manifest", s.manifest().toString()).put("sharePath", "groups/" + group.id()));
+        }
         return root;
     }
 

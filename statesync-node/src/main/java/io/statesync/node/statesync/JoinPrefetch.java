@@ -7,9 +7,7 @@ import io.statesync.core.concurrent.Uninterruptibly;
 import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.store.ContentStore;
-import io.statesync.discovery.Discovery;
-import io.statesync.discovery.card.NodeCard;
-import io.statesync.discovery.card.SnapshotAd;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.transfer.fetch.FetchException;
 import io.statesync.transfer.fetch.FetchOptions;
@@ -22,12 +20,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -37,32 +32,36 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A new node's head start: on its first start, as soon as gossip shows a saved state of a thread
- * advertised by a node it was told to join through, it fetches that state's chunks into a store
- * of its own ({@code <data>/prefetch}), while its groups are still starting. The group's load,
+ * A new node's head start: on its first start, as soon as its API runs, it asks the nodes it
+ * was told to join through for the newest saved state of each thread ({@code GET /node/cluster},
+ * {@code savedStates}) and fetches that state's chunks into a store of its own
+ * ({@code <data>/prefetch}), while its gossip and its groups are still starting. The group's load,
  * when it comes, takes every chunk the head start holds (hard links, no copy, re-hashed by the
  * fetch as any local chunk is) and downloads only the rest; when it wants the very snapshot the
  * head start is fetching, it waits for that fetch instead of downloading the same chunks twice.
  *
- * <p>Trust: only cards whose share URL is one of the {@code join} URLs the operator configured
- * are followed (the group's members are not known yet). Every byte is still checked against its
+ * <p>Trust: only the {@code join} URLs the operator configured are asked, and only they serve
+ * the bytes (the group's members are not known yet). Every byte is still checked against its
  * content address, and what is installed is decided by the group's load as before: a head start
  * from a wrong snapshot costs bandwidth, never correctness.
  *
  * <p>Each thread's head start runs on a virtual thread named {@code statesync-prefetch-<thread>},
- * gives up after {@link #LOOK_FOR} without an advertisement, and ends at {@link #close()}, which
- * also deletes the store (chunks the groups adopted live on in their stores).
+ * gives up after {@link #LOOK_FOR} without a saved state to fetch, and ends at {@link #close()},
+ * which also deletes the store (chunks the groups adopted live on in their stores).
  */
 public final class JoinPrefetch implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(JoinPrefetch.class);
     /** How long a thread's head start looks for an advertised state before it gives up. */
     static final Duration LOOK_FOR = Duration.ofSeconds(30);
-    private static final Duration POLL = Duration.ofMillis(100);
+    private static final Duration POLL = Duration.ofMillis(250);
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     private final Path dir;
     private final ContentStore store;
     private final SnapshotFetcher fetcher;
-    private final Set<String> joinAuthorities;
+    private final List<URI> joinVia;
+    private final java.util.concurrent.ExecutorService httpThreads;
+    private final java.net.http.HttpClient http;
     private final SyncTimeline timeline;
     private final MeterRegistry registry;
     /** Per thread, the snapshot its head start fetches and how that ends; guarded by this. */
@@ -78,8 +77,11 @@ public final class JoinPrefetch implements AutoCloseable {
         this.dir = dir;
         this.store = store;
         this.fetcher = new SnapshotFetcher(store, registry);
-        this.joinAuthorities = new HashSet<>();
-        joinVia.forEach(u -> joinAuthorities.add(authority(u)));
+        this.joinVia = List.copyOf(joinVia);
+        this.httpThreads = java.util.concurrent.Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("statesync-prefetch-http-", 0).factory());
+        this.http = java.net.http.HttpClient.newBuilder().executor(httpThreads)
+                .connectTimeout(Duration.ofSeconds(2)).build();
         this.timeline = timeline;
         this.registry = registry;
     }
@@ -91,24 +93,23 @@ public final class JoinPrefetch implements AutoCloseable {
         return new JoinPrefetch(dir, ContentStore.open(dir), joinVia, timeline, registry);
     }
 
-    /** Starts each thread's head start on the node's gossip. */
-    public synchronized void start(Discovery discovery, List<ThreadId> threads) {
-        Objects.requireNonNull(discovery, "discovery");
+    /** Starts each thread's head start. */
+    public synchronized void start(List<ThreadId> threads) {
         if (closed) {
             return;
         }
         for (ThreadId t : threads) {
-            workers.add(Thread.ofVirtual().name("statesync-prefetch-" + t.name()).start(() -> run(discovery, t)));
+            workers.add(Thread.ofVirtual().name("statesync-prefetch-" + t.name()).start(() -> run(t)));
         }
     }
 
-    private void run(Discovery discovery, ThreadId thread) {
+    private void run(ThreadId thread) {
         long giveUp = System.nanoTime() + LOOK_FOR.toNanos();
         try {
             Offer offer;
-            while ((offer = newestOffer(discovery, thread)) == null) {
+            while ((offer = newestOffer(thread)) == null) {
                 if (System.nanoTime() > giveUp) {
-                    log.info("thread {}: no head start: no node joined through advertised a saved state within {} s",
+                    log.info("thread {}: no head start: no node joined through named a saved state within {} s",
                             thread.name(), LOOK_FOR.toSeconds());
                     return;
                 }
@@ -150,29 +151,35 @@ public final class JoinPrefetch implements AutoCloseable {
     private record Offer(Cid manifest, long height, List<Source> sources) {
     }
 
-    /** The newest saved state of the thread that the join nodes advertise, with every join node holding it. */
-    private Offer newestOffer(Discovery discovery, ThreadId thread) {
+    /** The newest saved state of the thread the join nodes name, with every join node that holds it; null if none does. */
+    private Offer newestOffer(ThreadId thread) throws InterruptedException {
         Map<Cid, List<Source>> sources = new LinkedHashMap<>();
         Map<Cid, Long> heights = new LinkedHashMap<>();
-        for (NodeCard card : discovery.catalog().cards()) {
-            if (card.id().equals(discovery.id()) || card.shareUrls().isEmpty()
-                    || card.shareUrls().stream().noneMatch(u -> joinAuthorities.contains(authority(u)))) {
+        for (URI via : joinVia) {
+            String base = via.toString().replaceAll("/+$", "");
+            JsonNode saved;
+            try {
+                var res = http.send(java.net.http.HttpRequest.newBuilder(URI.create(base + "/node/cluster"))
+                        .timeout(Duration.ofSeconds(3)).GET().build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+                if (res.statusCode() != 200) {
+                    continue;
+                }
+                saved = JSON.readTree(res.body()).path("savedStates").path(thread.name());
+            } catch (IOException e) {
+                log.debug("thread {}: {} did not say its saved states: {}", thread.name(), via, e.toString());
                 continue;
             }
-            for (SnapshotAd ad : card.snapshots()) {
-                String path = ad.metadata().get(StateSyncService.SHARE_PATH);
-                if (!thread.name().equals(ad.group()) || path == null) {
+            try {
+                Cid manifest = Cid.parse(saved.path("manifest").asText());
+                long height = Long.parseLong(saved.path("height").asText());
+                String path = saved.path("sharePath").asText();
+                if (!path.matches("[A-Za-z0-9/_-]+")) {
                     continue;
                 }
-                long height;
-                try {
-                    height = Long.parseLong(ad.metadata().get(SnapshotAd.HEIGHT));
-                } catch (NumberFormatException e) {
-                    continue;
-                }
-                String base = card.shareUrls().get(0).toString().replaceAll("/+$", "");
-                sources.computeIfAbsent(ad.root(), c -> new ArrayList<>()).add(new Source(URI.create(base + "/" + path)));
-                heights.put(ad.root(), height);
+                sources.computeIfAbsent(manifest, c -> new ArrayList<>()).add(new Source(URI.create(base + "/" + path)));
+                heights.put(manifest, height);
+            } catch (RuntimeException notThere) {
+                // No saved state of the thread there yet, or an answer of another version.
             }
         }
         return heights.entrySet().stream().max(Comparator.comparingLong(Map.Entry::getValue))
@@ -222,10 +229,6 @@ public final class JoinPrefetch implements AutoCloseable {
         Counter.builder(name).description(description).register(registry).increment(n);
     }
 
-    private static String authority(URI u) {
-        return (u.getHost() == null ? "" : u.getHost().toLowerCase(java.util.Locale.ROOT)) + ":" + u.getPort();
-    }
-
     @Override
     public void close() {
         List<Thread> toStop;
@@ -238,6 +241,8 @@ public final class JoinPrefetch implements AutoCloseable {
         }
         toStop.forEach(Thread::interrupt);
         toStop.forEach(Uninterruptibly::join);
+        http.close();
+        httpThreads.close();
         fetcher.close();
         try {
             deleteTree(dir);
