@@ -15,12 +15,12 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code statesync warm-up --work DIR} (hidden): the training run of the launcher's class-data
- * sharing archive. It walks the paths whose class loading a start pays for: a fetch (that finds
- * no source) and a one-node cluster with gossip, one thread and its group, run until it has made
- * a few blocks. The JVM records the classes it loaded at exit ({@code -XX:ArchiveClassesAtExit});
- * every later start, of the command line and of the nodes the demo launches, maps them instead of
- * loading them again. On the 2-core machine a joining node under load reached its API, gossip and
+ * {@code statesync warm-up --work DIR} (hidden): the training run of the launcher's node
+ * class-data sharing archive. It walks the paths whose class loading a node's start pays for: a
+ * fetch (that finds no source) and a one-node cluster with gossip, one thread and its group, run
+ * until it has made a block. The JVM records the classes it loaded at exit
+ * ({@code -XX:ArchiveClassesAtExit}); every later start of {@code node}, {@code demo} and
+ * {@code soak}, and of the nodes the demo launches, maps them instead of loading them again. On the 2-core machine a joining node under load reached its API, gossip and
  * groups in about half the time with the archive.
  */
 @Command(name = "warm-up", hidden = true, description = "Loads the classes a start needs (training run of the launcher's CDS archive).")
