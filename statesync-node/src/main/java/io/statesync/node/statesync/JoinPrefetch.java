@@ -22,7 +22,9 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -189,9 +191,10 @@ public final class JoinPrefetch implements AutoCloseable {
     /**
      * Lends a load the chunks of {@code manifest} that the head start holds: if the thread's head
      * start fetches this very snapshot, waits for it (up to {@code wait}); then links every chunk
-     * it holds into {@code into}. Returns how many chunks were lent.
+     * it holds into {@code into}. Returns the chunks lent: the head start's fetch verified each
+     * of them moments ago, so the load need not hash them again.
      */
-    public int lend(ThreadId thread, Cid manifestCid, Manifest manifest, ContentStore into, Duration wait)
+    public Set<Cid> lend(ThreadId thread, Cid manifestCid, Manifest manifest, ContentStore into, Duration wait)
             throws InterruptedException {
         Running r;
         synchronized (this) {
@@ -207,20 +210,21 @@ public final class JoinPrefetch implements AutoCloseable {
                         thread.name(), manifestCid);
             }
         }
-        int lent = 0;
+        Set<Cid> lent = new HashSet<>();
         try {
             for (FileEntry f : manifest.files()) {
                 for (Cid c : f.chunks()) {
-                    if (!into.has(c) && into.adopt(store, c)) {
-                        lent++;
+                    // Only chunks this head start landed itself (its store starts empty every run).
+                    if (!into.has(c) && store.has(c) && into.adopt(store, c)) {
+                        lent.add(c);
                     }
                 }
             }
         } catch (IOException e) {
             log.info("thread {}: cannot take chunks from the head start: {}", thread.name(), e.toString());
         }
-        if (lent > 0) {
-            count("statesync.node.prefetch.lent.chunks", "chunks a new node's head start lent to loads", lent);
+        if (!lent.isEmpty()) {
+            count("statesync.node.prefetch.lent.chunks", "chunks a new node's head start lent to loads", lent.size());
         }
         return lent;
     }

@@ -401,10 +401,9 @@ final class LoadJob {
                         return new Fetched(thread, block, o.manifest(), null, thread.name() + ": decision=" + d);
                     }
                 }
-                if (shared.prefetch() != null) {
-                    shared.prefetch().lend(thread, o.manifest(), m.get(), store, min(remaining(), PREFETCH_WAIT));
-                }
-                return new Fetched(thread, block, o.manifest(), fetchChunks(store, o, thread, what), null);
+                Set<Cid> lent = shared.prefetch() == null ? Set.of()
+                        : shared.prefetch().lend(thread, o.manifest(), m.get(), store, min(remaining(), PREFETCH_WAIT));
+                return new Fetched(thread, block, o.manifest(), fetchChunks(store, o, thread, what, lent), null);
             }
             if (attempt < config.maxTries()) {
                 sleepBounded(config.retryWait());
@@ -415,7 +414,8 @@ final class LoadJob {
                 + (config.maxTries() == 1 ? " try" : " tries") + notesSuffix(notes));
     }
 
-    private FetchResult fetchChunks(ContentStore store, Option o, ThreadId thread, String what)
+    /** Fetches the option's chunks into the store; {@code justVerified}: chunks lent by the head start, not re-hashed. */
+    private FetchResult fetchChunks(ContentStore store, Option o, ThreadId thread, String what, Set<Cid> justVerified)
             throws LoadFailure, InterruptedException {
         Duration left = remaining();
         if (left.isZero()) {
@@ -424,7 +424,7 @@ final class LoadJob {
         shared.mark(SyncTimeline.Phase.FIRST_CHUNK);
         try {
             FetchResult r = shared.fetchers().of(store).fetch(o.manifest(), List.copyOf(o.sources()),
-                    shared.config().fetchOptions(left), p -> progress.put(thread, p));
+                    shared.config().fetchOptions(left), p -> progress.put(thread, p), justVerified);
             shared.metrics().fetched(r.bytesFetched());
             return r;
         } catch (FetchException e) {

@@ -60,6 +60,8 @@ final class FetchRun {
     private final SourceResolver resolver;
     /** Where the files are assembled in place; null when the chunks go to the store. */
     private final Path outDir;
+    /** Chunks the caller put into the store after verifying them moments ago: taken without a re-hash. */
+    private java.util.Set<Cid> justVerified = java.util.Set.of();
     private SnapshotAssembly assembly;
     /** The manifest's longest chunk: the size of each worker's body buffer. */
     private int maxChunk;
@@ -95,6 +97,12 @@ final class FetchRun {
         this.progress = progress;
         this.deadlineNanos = startNanos + Math.min(options.deadline().toNanos(), Long.MAX_VALUE / 4);
         this.peers = new SourcePool(scores, options.perSourceParallelism(), resolver.resolve(root));
+    }
+
+    /** Names chunks the caller verified into the store moments ago, which {@link #plan} then does not re-hash. */
+    FetchRun trusting(java.util.Set<Cid> verified) {
+        this.justVerified = java.util.Set.copyOf(verified);
+        return this;
     }
 
     /** Only the manifest step: gets, checks and stores the manifest (see {@link ManifestFetch}). */
@@ -238,7 +246,11 @@ final class FetchRun {
                 int length = m.chunkLength(f, i);
                 ChunkTask t = queue.register(c, length);
                 bytesTotal += length;
-                if (store.has(c)) {
+                if (justVerified.contains(c) && store.has(c)) {
+                    t.done = true;
+                    bytesLocal += length;
+                    chunksLocal++;
+                } else if (store.has(c)) {
                     present.add(t);
                 } else {
                     queue.enqueue(t);

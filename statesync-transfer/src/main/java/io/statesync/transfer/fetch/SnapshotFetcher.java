@@ -64,6 +64,19 @@ public final class SnapshotFetcher implements AutoCloseable {
     }
 
     /**
+     * As {@link #fetch(Cid, List, FetchOptions, Consumer)}, where {@code justVerified} names chunks
+     * the caller put into this store after verifying them against their CIDs moments ago in this
+     * process (say, linked from another store whose fetch just landed them): those are taken as
+     * they are, where any other chunk found in the store is re-hashed first. Only for bytes this
+     * process verified itself: after a restart nothing is "just verified".
+     */
+    public FetchResult fetch(Cid root, List<Source> sources, FetchOptions options, Consumer<FetchProgress> progress,
+                             java.util.Set<Cid> justVerified) throws FetchException, InterruptedException {
+        return run(new FetchRun(client, store, scores, metrics, root, SourceResolver.of(sources), null, options,
+                progress).trusting(justVerified));
+    }
+
+    /**
      * Gets and checks the manifest of the snapshot {@code root} without its chunks, and keeps it
      * in the store: the root block and, for a manifest over 1 MiB, its parts, each from the store
      * when it holds an intact copy, else from the sources (verified, with the options' tries and

@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.BeforeEach;
@@ -481,6 +482,33 @@ class SnapshotFetcherTest {
         assertEquals(distinct - held, good.chunkRequests(), "re-downloads only what was missing (nothing was in flight)");
         assertFalse(e.missing().isEmpty());
         assertMaterializesIdentically(client, r.manifest());
+    }
+
+    @Test
+    void chunksTheCallerJustVerifiedAreTakenWithoutARehashAndTheOthersAreRehashed() throws Exception {
+        // Given a store holding every chunk, two of them damaged on disk afterwards
+        ContentStore client = clientStore("client");
+        fetch(client, fast(), share(origin).source());
+        List<Cid> chunks = snapshot.manifest().files().stream().filter(f -> f.chunks().size() > 2).findFirst()
+                .orElseThrow().chunks();
+        Cid named = chunks.get(1);
+        Cid other = chunks.get(2);
+        flipOneByte(client.pathOf(named));
+        flipOneByte(client.pathOf(other));
+
+        // When a fetch is told the first was just verified (as a joiner's head start tells its load)
+        TestShare healthy = share(origin);
+        FetchResult r;
+        try (SnapshotFetcher f = new SnapshotFetcher(client, new SimpleMeterRegistry())) {
+            r = f.fetch(snapshot.root(), List.of(healthy.source()), fast(), null, Set.of(named));
+        }
+
+        // Then that one is taken as it is (the caller vouches for it: no read, no hash), and only
+        // the other, re-hashed like every chunk found in the store, is found damaged and fetched
+        assertEquals(1, r.chunksFetched());
+        assertEquals(1, healthy.chunkRequests());
+        assertTrue(client.verify(other), "the re-hashed chunk was repaired");
+        assertFalse(client.verify(named), "the vouched-for chunk was not read");
     }
 
     @Test
