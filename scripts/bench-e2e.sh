@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./bench e2e [SIZE] [share options...]: the end-to-end rows of the transfer table, one run, each
+# ./bench transfer [SIZE] [share options...]: the end-to-end rows of the transfer table, one run, each
 # command a separate process ending with `sync`: the disk's durable write (dd conv=fsync),
 # curl from nginx + sha256sum, aria2c from 3 nginx ports with a sha-256 check, and
 # `statesync fetch --out` from 3 `statesync serve` processes (warmed by one earlier fetch), the
@@ -31,6 +31,14 @@ need() {  # need PROGRAM PACKAGE: installs it when missing; false when that fail
 bench=()
 dd_s=$(timed dd if=input/state.bin of=dd.bin bs=1M conv=fsync status=none); rm -f dd.bin
 bench+=("BENCH e2e_dd_fsync $(mibs "$dd_s") MiB/s")
+# The other physical limit: SHA-256 on one core (the file is in the page cache by now), and on
+# every core at once (one sha256sum per core over the same bytes, wall time for all).
+cat input/state.bin > /dev/null
+sha_s=$(timed sha256sum input/state.bin)
+bench+=("BENCH e2e_sha256_one_core $(mibs "$sha_s") MiB/s")
+cores=$(nproc)
+sha_all_s=$(timed bash -c "for i in \$(seq $cores); do sha256sum input/state.bin >/dev/null & done; wait")
+bench+=("BENCH e2e_sha256_all_${cores}_cores $(echo "scale=3; $cores * $(mibs "$sha_all_s")" | bc) MiB/s")
 
 curl_s=""
 if need nginx nginx-light; then
@@ -72,4 +80,5 @@ grep -E "^(fetched|wrote)" fetch.log >&2
 bench+=("BENCH e2e_statesync_fetch_3_sources $(mibs "$fetch_s") MiB/s")
 bench+=("BENCH e2e_fetch_vs_dd_ratio $(echo "scale=3; $dd_s / $fetch_s" | bc) ratio")
 [[ -n "$curl_s" ]] && bench+=("BENCH e2e_fetch_vs_curl_sha256sum_ratio $(echo "scale=3; $curl_s / $fetch_s" | bc) ratio")
+bench+=("BENCH e2e_fetch_vs_sha256_all_cores_ratio $(echo "scale=3; $sha_all_s / $cores / $fetch_s" | bc) ratio")
 printf '%s\n' "${bench[@]}"
