@@ -5,14 +5,12 @@ import io.statesync.core.cid.Codec;
 import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.snapshot.SnapshotAssembly;
-import io.statesync.core.store.BlobWriter;
 import io.statesync.core.store.ContentStore;
-import io.statesync.core.store.DigestMismatchException;
+import io.statesync.transfer.fetch.ChunkDownload.Batch;
+import io.statesync.transfer.fetch.ChunkDownload.Lease;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.nio.channels.ClosedByInterruptException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -44,7 +42,7 @@ final class FetchRun {
     private static final double HEDGE_FACTOR = 3.0;
     private static final long MIN_HEDGE_NANOS = 300_000_000L;
     /** Chunks up to this size are asked in batches from sources that serve {@code /blocks}. */
-    private static final int BATCH_CHUNK_MAX = 256 << 10;
+    private static final int BATCH_CHUNK_MAX = ChunkDownload.BATCH_CHUNK_MAX;
     /** A batch stops growing at this many chunks (the request line names each) ... */
     private static final int BATCH_MAX_CHUNKS = 48;
     /** ... or at this many bytes, enough to make the request's own cost vanish. */
@@ -83,6 +81,8 @@ final class FetchRun {
     private long bytesLocal;
     private long chunksLocal;
     private final RateWindow rate = new RateWindow();
+    /** The requests; made once the manifest is planned (it writes where the plan says). */
+    private ChunkDownload downloads;
 
     FetchRun(HttpBlobClient client, ContentStore store, SourceScores scores, FetchMetrics metrics, Cid root,
              SourceResolver resolver, Path outDir, FetchOptions options, Consumer<FetchProgress> progress) {
@@ -353,6 +353,7 @@ final class FetchRun {
     }
 
     private void fetchChunks() throws FetchException, InterruptedException {
+        downloads = new ChunkDownload(client, store, assembly, outcomes());
         int workers = Math.min(options.parallelism(), queue.remaining());
         ExecutorService pool = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("statesync-fetch-" + root.toString().substring(0, 16) + "-", 0).factory());
@@ -407,7 +408,8 @@ final class FetchRun {
         // One body buffer and digest per worker for the whole fetch: a chunk's bytes are written
         // out before the next request, and allocating 1 GiB of arrays per GiB fetched showed up
         // as a quarter of the client's CPU samples with 64 KiB chunks.
-        WorkerBuffers buffers = assembly != null ? new WorkerBuffers(new byte[maxChunk], Cid.newDigest()) : null;
+        ChunkDownload.Buffers buffers = assembly != null
+                ? new ChunkDownload.Buffers(new byte[maxChunk], Cid.newDigest()) : null;
         while (true) {
             Object work;
             try {
@@ -418,16 +420,13 @@ final class FetchRun {
             if (work == null) {
                 return;
             }
+            long deadline = Math.min(System.nanoTime() + options.chunkDeadline().toNanos(), deadlineNanos);
             if (work instanceof Batch batch) {
-                attemptBatch(batch, buffers);
+                downloads.batch(batch, buffers, deadline);
             } else {
-                attempt((Lease) work, buffers);
+                downloads.one((Lease) work, buffers, deadline);
             }
         }
-    }
-
-    /** A worker's reusable memory for chunks bound for the assembly. */
-    private record WorkerBuffers(byte[] body, MessageDigest digest) {
     }
 
     /**
@@ -528,173 +527,56 @@ final class FetchRun {
         return new Lease(t, p);
     }
 
-    private void attempt(Lease lease, WorkerBuffers buffers) {
-        ChunkTask t = lease.task;
-        Peer p = lease.peer;
-        long t0 = System.nanoTime();
-        long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
-        try (ChunkReceiver w = receiver(t, buffers)) {
-            client.get(p.source, t.cid.toString(), reqDeadline, t.length, new HttpBlobClient.BodySink() {
-                @Override
-                public void begin(long contentLength) throws IOException {
-                    if (contentLength >= 0 && contentLength != t.length) {
-                        throw new WrongLengthException(contentLength, t.length);
-                    }
-                }
+    /** What the downloads report lands here: the fetch's bookkeeping, under its lock. */
+    private ChunkDownload.Outcomes outcomes() {
+        return new ChunkDownload.Outcomes() {
+            @Override
+            public void done(Lease lease, long nanos) {
+                chunkDone(lease, nanos);
+            }
 
-                @Override
-                public void accept(byte[] buf, int off, int len) throws IOException {
-                    if (t.done) {
-                        throw new SupersededException();
-                    }
-                    try {
-                        w.write(buf, off, len);
-                    } catch (ClosedByInterruptException | WrongLengthException e) {
-                        throw e;
-                    } catch (IOException e) {
-                        throw new LocalWriteException(e);
-                    }
-                }
-            });
-            if (w.written() != t.length) {
-                throw new WrongLengthException(w.written(), t.length);
+            @Override
+            public void corrupt(Lease lease, String why) {
+                chunkCorrupt(lease, why);
             }
-            try {
-                w.commit();
-            } catch (DigestMismatchException e) {
-                throw e;
-            } catch (IOException e) {
-                throw new LocalWriteException(e);
+
+            @Override
+            public void failed(Lease lease, String why) {
+                chunkFailed(lease, why);
             }
-            chunkDone(lease, System.nanoTime() - t0);
-        } catch (DigestMismatchException | WrongLengthException e) {
-            chunkCorrupt(lease, e.getMessage());
-        } catch (SupersededException e) {
-            chunkSuperseded(lease);
-        } catch (LocalWriteException e) {
-            fatal(lease, failure(FetchException.Reason.LOCAL_IO, (assembly != null ? "cannot write into " + outDir
-                    : "cannot write to the local store " + store.root()) + ": " + describe(e.getCause()), e.getCause()));
-        } catch (IOException e) {
-            if (Thread.currentThread().isInterrupted()) {
+
+            @Override
+            public void superseded(Lease lease) {
+                chunkSuperseded(lease);
+            }
+
+            @Override
+            public void localWriteFailed(Lease lease, IOException cause) {
+                fatal(lease, failure(FetchException.Reason.LOCAL_IO, (assembly != null ? "cannot write into " + outDir
+                        : "cannot write to the local store " + store.root()) + ": " + describe(cause), cause));
+            }
+
+            @Override
+            public void interrupted(Lease lease) {
                 release(lease);
-                return;
             }
-            chunkFailed(lease, describe(e));
-        } catch (RuntimeException e) {
-            chunkFailed(lease, "unexpected error: " + e);
-        }
+
+            @Override
+            public void batchEnded(Batch batch, boolean[] settled, ChunkDownload.BatchEnd how, String why) {
+                FetchRun.this.batchEnded(batch, settled, how, why);
+            }
+        };
     }
 
     /**
-     * One {@code /blocks} request for several small chunks: each block is verified and landed as
-     * it ends, with the same outcomes as a single request (a mismatch bans the source, a missing
-     * block fails that chunk there). A source without the route is marked so, and its chunks go
-     * back to the queue unpenalized, to be asked one by one.
+     * A batch request ended: the chunks no block settled go back to the queue unpenalized when
+     * the source serves no batches (it is asked one chunk per request from now on) or the fetch
+     * is being cancelled, else they failed at the source.
      */
-    private void attemptBatch(Batch batch, WorkerBuffers buffers) {
+    private void batchEnded(Batch batch, boolean[] settled, ChunkDownload.BatchEnd how, String why) {
         Peer p = batch.peer();
         List<ChunkTask> tasks = batch.tasks();
-        boolean[] settled = new boolean[tasks.size()];
-        long t0 = System.nanoTime();
-        long reqDeadline = Math.min(t0 + options.chunkDeadline().toNanos(), deadlineNanos);
-        List<String> cids = new ArrayList<>(tasks.size());
-        for (ChunkTask t : tasks) {
-            cids.add(t.cid.toString());
-        }
-        String failure = null;
-        boolean noBatch = false;
-        boolean interrupted = false;
-        ChunkReceiver[] open = new ChunkReceiver[1];
-        try {
-            client.getBlocks(p.source, cids, reqDeadline, BATCH_CHUNK_MAX, new HttpBlobClient.BlocksSink() {
-                private ChunkReceiver current;
-                private String bad;
-
-                @Override
-                public HttpBlobClient.BodySink block(int i, long length) throws IOException {
-                    ChunkTask t = tasks.get(i);
-                    bad = length != t.length ? "served " + length + " bytes for a chunk of " + t.length : null;
-                    current = bad == null ? receiver(t, buffers) : null;
-                    open[0] = current;
-                    return new HttpBlobClient.BodySink() {
-                        @Override
-                        public void begin(long contentLength) {
-                        }
-
-                        @Override
-                        public void accept(byte[] buf, int off, int len) throws IOException {
-                            if (current == null) {
-                                return; // a block of the wrong length: read past, then judged
-                            }
-                            try {
-                                current.write(buf, off, len);
-                            } catch (ClosedByInterruptException | WrongLengthException e) {
-                                throw e;
-                            } catch (IOException e) {
-                                throw new LocalWriteException(e);
-                            }
-                        }
-                    };
-                }
-
-                @Override
-                public void blockEnd(int i) throws IOException {
-                    ChunkTask t = tasks.get(i);
-                    Lease one = new Lease(t, p, false);
-                    settled[i] = true;
-                    if (bad != null) {
-                        chunkCorrupt(one, bad);
-                        return;
-                    }
-                    try (ChunkReceiver w = current) {
-                        w.commit();
-                        chunkDone(one, (System.nanoTime() - t0) / tasks.size());
-                    } catch (DigestMismatchException e) {
-                        chunkCorrupt(one, e.getMessage());
-                    } catch (IOException e) {
-                        throw new LocalWriteException(e);
-                    } finally {
-                        current = null;
-                        open[0] = null;
-                    }
-                }
-
-                @Override
-                public void missing(int i) {
-                    settled[i] = true;
-                    chunkFailed(new Lease(tasks.get(i), p, false), "HTTP 404 Not Found");
-                }
-            });
-            lock.lock();
-            try {
-                p.batches = true;
-            } finally {
-                lock.unlock();
-            }
-        } catch (HttpBlobClient.NoBatchException e) {
-            noBatch = true;
-        } catch (LocalWriteException e) {
-            FetchException f = failure(FetchException.Reason.LOCAL_IO, (assembly != null ? "cannot write into " + outDir
-                    : "cannot write to the local store " + store.root()) + ": " + describe(e.getCause()), e.getCause());
-            for (int i = 0; i < tasks.size(); i++) {
-                if (!settled[i]) {
-                    settled[i] = true;
-                    fatal(new Lease(tasks.get(i), p, false), f);
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            interrupted = Thread.currentThread().isInterrupted();
-            failure = e instanceof IOException io ? describe(io) : "unexpected error: " + e;
-        } finally {
-            // A block cut off mid-way: its receiver (a store temp file) is dropped, not left behind.
-            if (open[0] != null) {
-                try {
-                    open[0].close();
-                } catch (IOException ignored) {
-                    // deleting a temp file failed; the store's sweep removes it at the next open
-                }
-            }
-        }
+        boolean putBack = how == ChunkDownload.BatchEnd.NO_BATCH || how == ChunkDownload.BatchEnd.INTERRUPTED;
         lock.lock();
         try {
             // Backwards, so chunks put back at the queue's front keep their order.
@@ -703,16 +585,18 @@ final class FetchRun {
                     continue;
                 }
                 ChunkTask t = tasks.get(i);
-                if (noBatch || interrupted) {
+                if (putBack) {
                     release(new Lease(t, p, false));
                     if (t.active.isEmpty()) {
                         queue.retryNow(t);
                     }
                 } else {
-                    chunkFailed(new Lease(t, p, false), failure);
+                    chunkFailed(new Lease(t, p, false), why);
                 }
             }
-            if (noBatch) {
+            if (how == ChunkDownload.BatchEnd.SERVED) {
+                p.batches = true;
+            } else if (how == ChunkDownload.BatchEnd.NO_BATCH) {
                 p.batches = false;
             }
             p.inflight--;
@@ -722,83 +606,9 @@ final class FetchRun {
         }
     }
 
-    /** Where one chunk's body goes: a store blob, or memory then the assembled files. */
-    private ChunkReceiver receiver(ChunkTask t, WorkerBuffers buffers) throws IOException {
-        if (assembly == null) {
-            BlobWriter w = store.writer(t.cid);
-            return new ChunkReceiver() {
-                @Override
-                public void write(byte[] b, int off, int len) throws IOException {
-                    w.write(b, off, len);
-                }
-
-                @Override
-                public long written() {
-                    return w.written();
-                }
-
-                @Override
-                public void commit() throws IOException {
-                    w.commit();
-                }
-
-                @Override
-                public void close() throws IOException {
-                    w.close();
-                }
-            };
-        }
-        byte[] body = buffers.body();
-        MessageDigest md = buffers.digest();
-        md.reset();
-        return new ChunkReceiver() {
-            private int n;
-
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                if (n + len > t.length) {
-                    throw new WrongLengthException(n + (long) len, t.length);
-                }
-                System.arraycopy(b, off, body, n, len);
-                md.update(b, off, len);
-                n += len;
-            }
-
-            @Override
-            public long written() {
-                return n;
-            }
-
-            @Override
-            public void commit() throws IOException {
-                byte[] d = md.digest();
-                if (!t.cid.matches(d)) {
-                    throw new DigestMismatchException(t.cid, Cid.of(t.cid.codec(), d));
-                }
-                assembly.write(t.cid, body, n);
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-    }
-
-    /** One chunk's body on its way to where it lands; verified by {@link #commit()}. */
-    private interface ChunkReceiver extends AutoCloseable {
-        void write(byte[] b, int off, int len) throws IOException;
-
-        long written();
-
-        void commit() throws IOException;
-
-        @Override
-        void close() throws IOException;
-    }
-
     private void chunkDone(Lease lease, long nanos) {
-        ChunkTask t = lease.task;
-        Peer p = lease.peer;
+        ChunkTask t = lease.task();
+        Peer p = lease.peer();
         scores.recordSuccess(p.source, t.length, nanos);
         metrics.chunk(p.source, "ok", t.length);
         lock.lock();
@@ -818,13 +628,13 @@ final class FetchRun {
     }
 
     private void chunkCorrupt(Lease lease, String why) {
-        Peer p = lease.peer;
+        Peer p = lease.peer();
         metrics.chunk(p.source, "corrupt", 0);
         lock.lock();
         try {
             release(lease);
             peers.ban(p, why);
-            retryOrFail(lease.task, p, why);
+            retryOrFail(lease.task(), p, why);
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -832,14 +642,14 @@ final class FetchRun {
     }
 
     private void chunkFailed(Lease lease, String why) {
-        Peer p = lease.peer;
+        Peer p = lease.peer();
         metrics.chunk(p.source, "failed", 0);
         lock.lock();
         try {
             release(lease);
             peers.failed(p, why);
             p.backoffUntil = System.nanoTime() + Math.min(retryWaitNanos(p.consecutiveFailures), Long.MAX_VALUE / 4);
-            retryOrFail(lease.task, p, why);
+            retryOrFail(lease.task(), p, why);
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -847,7 +657,7 @@ final class FetchRun {
     }
 
     private void chunkSuperseded(Lease lease) {
-        metrics.chunk(lease.peer.source, "superseded", 0);
+        metrics.chunk(lease.peer().source, "superseded", 0);
         lock.lock();
         try {
             release(lease);
@@ -875,11 +685,11 @@ final class FetchRun {
         lock.lock();
         try {
             if (lease.endsRequest()) {
-                lease.peer.inflight--;
+                lease.peer().inflight--;
             }
-            lease.task.active.remove(lease.peer);
-            if (lease.task.active.isEmpty()) {
-                queue.stopped(lease.task);
+            lease.task().active.remove(lease.peer());
+            if (lease.task().active.isEmpty()) {
+                queue.stopped(lease.task());
             }
         } finally {
             lock.unlock();
@@ -1031,20 +841,6 @@ final class FetchRun {
         return System.nanoTime() - startNanos;
     }
 
-    /**
-     * A chunk on its way from a source. {@code endsRequest}: releasing it also frees the
-     * source's request slot; the chunks of a batch release their slot once, together.
-     */
-    private record Lease(ChunkTask task, Peer peer, boolean endsRequest) {
-        Lease(ChunkTask task, Peer peer) {
-            this(task, peer, true);
-        }
-    }
-
-    /** Several chunks asked from one source in one {@code /blocks} request. */
-    private record Batch(List<ChunkTask> tasks, Peer peer) {
-    }
-
     /** Recent rate over a sliding window of progress samples. */
     private static final class RateWindow {
         private static final long WINDOW = 5_000_000_000L;
@@ -1058,24 +854,6 @@ final class FetchRun {
             long[] first = samples.peekFirst();
             long dt = now - first[0];
             return dt <= 0 ? 0 : (bytes - first[1]) / (dt / 1e9);
-        }
-    }
-
-    private static final class WrongLengthException extends IOException {
-        WrongLengthException(long got, long expected) {
-            super("served " + got + " bytes for a chunk of " + expected);
-        }
-    }
-
-    private static final class SupersededException extends IOException {
-        SupersededException() {
-            super("another source delivered this chunk first");
-        }
-    }
-
-    private static final class LocalWriteException extends IOException {
-        LocalWriteException(IOException cause) {
-            super(cause);
         }
     }
 }
