@@ -67,7 +67,7 @@ public final class Node implements AutoCloseable {
     private final List<AutoCloseable> mounts = new ArrayList<>();
     private final Thread watchdog;
     private final StateSyncService stateSync;
-    /** A new node's head start (its first start, joining, with gossip), or null; closed once caught up. */
+    /** A new node's head start (on its first start with join URLs), or null; closed once caught up. */
     private final JoinPrefetch prefetch;
     private final SyncControls syncControls;
     private final ShareRequests shareRequests;
@@ -239,8 +239,8 @@ public final class Node implements AutoCloseable {
 
     /**
      * Starts every thread at once, each on its own virtual thread: a group's start is mostly
-     * Ratis building its server and, for a joiner, the load of the group's state, so threads that
-     * waited for each other added their start times. Returns when all started; if one failed, the
+     * opening its ledger and Ratis building its server (seconds on a busy machine), so threads
+     * that waited for each other added their start times. Returns when all started; if one failed, the
      * first failure is thrown once the others have ended (those started are closed with the node).
      */
     private void startThreads() throws IOException, InterruptedException {

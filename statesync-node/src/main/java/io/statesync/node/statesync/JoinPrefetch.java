@@ -1,5 +1,7 @@
 package io.statesync.node.statesync;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.core.cid.Cid;
@@ -7,7 +9,6 @@ import io.statesync.core.concurrent.Uninterruptibly;
 import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.store.ContentStore;
-import com.fasterxml.jackson.databind.JsonNode;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.transfer.fetch.FetchException;
 import io.statesync.transfer.fetch.FetchOptions;
@@ -21,8 +22,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -38,8 +39,8 @@ import org.slf4j.LoggerFactory;
  * was told to join through for the newest saved state of each thread ({@code GET /node/cluster},
  * {@code savedStates}) and fetches that state's chunks into a store of its own
  * ({@code <data>/prefetch}), while its gossip and its groups are still starting. The group's load,
- * when it comes, takes every chunk the head start holds (hard links, no copy, re-hashed by the
- * fetch as any local chunk is) and downloads only the rest; when it wants the very snapshot the
+ * when it comes, takes every chunk the head start holds (hard links, no copy; not hashed again,
+ * since this process verified them moments before) and downloads only the rest; when it wants the very snapshot the
  * head start is fetching, it waits for that fetch instead of downloading the same chunks twice.
  *
  * <p>Trust: only the {@code join} URLs the operator configured are asked, and only they serve
@@ -53,10 +54,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class JoinPrefetch implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(JoinPrefetch.class);
-    /** How long a thread's head start looks for an advertised state before it gives up. */
+    /** How long a thread's head start asks for a saved state before it gives up. */
     static final Duration LOOK_FOR = Duration.ofSeconds(30);
     private static final Duration POLL = Duration.ofMillis(250);
-    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path dir;
     private final ContentStore store;
