@@ -3,6 +3,7 @@ package io.statesync.bench;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.statesync.core.files.FileTrees;
 import io.statesync.core.store.ContentStore;
 import io.statesync.groups.Group;
 import io.statesync.groups.GroupConfig;
@@ -24,7 +25,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -133,7 +133,7 @@ public final class GroupsBench {
             }
         } finally {
             if (!keep) {
-                deleteTree(work);
+                FileTrees.deleteRecursively(work);
             }
         }
         bench.add(line("heap_max", Runtime.getRuntime().maxMemory() / MIB, "MiB"));
@@ -227,7 +227,7 @@ public final class GroupsBench {
                     bytes / MIB / took, session, fetch, session - fetch, took - session));
             if (!keep) {
                 c.close();
-                deleteTree(root);
+                FileTrees.deleteRecursively(root);
             }
             return took;
         }
@@ -295,7 +295,7 @@ public final class GroupsBench {
                     bytes / MIB / took, toLoadStart));
             if (!keep) {
                 c.close();
-                deleteTree(root);
+                FileTrees.deleteRecursively(root);
             }
             return took;
         }
@@ -456,16 +456,6 @@ public final class GroupsBench {
         return all;
     }
 
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(p)) {
-            for (Path x : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(x);
-            }
-        }
-    }
 
     // ---------------------------------------------------------------- clusters
 
@@ -557,7 +547,7 @@ public final class GroupsBench {
         }
 
         void wipe(int i) throws IOException {
-            deleteTree(nodes[i].dir);
+            FileTrees.deleteRecursively(nodes[i].dir);
         }
 
         Node leader() throws InterruptedException {
@@ -686,7 +676,7 @@ public final class GroupsBench {
         }
 
         void wipe(int i) throws IOException {
-            deleteTree(root.resolve("r" + i));
+            FileTrees.deleteRecursively(root.resolve("r" + i));
         }
 
         CompletableFuture<RaftClientReply> submit(byte[] command) {

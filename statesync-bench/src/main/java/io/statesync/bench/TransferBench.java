@@ -4,6 +4,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.statesync.core.chunking.Chunking;
 import io.statesync.core.cid.Cid;
+import io.statesync.core.files.FileTrees;
 import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Materializer;
 import io.statesync.core.snapshot.SnapshotImporter;
@@ -80,7 +81,7 @@ public final class TransferBench {
             }
         } finally {
             if (!keep) {
-                deleteTree(work);
+                FileTrees.deleteRecursively(work);
             }
         }
         for (String line : bench) {
@@ -177,7 +178,7 @@ public final class TransferBench {
                 for (FileShareServer s : servers) {
                     s.close();
                 }
-                deleteTree(work.resolve("origin-" + name));
+                FileTrees.deleteRecursively(work.resolve("origin-" + name));
             }
         }
     }
@@ -194,7 +195,7 @@ public final class TransferBench {
                     r.bytesFetched() / MIB, r.chunksFetched(), r.elapsed().toNanos() / 1e9, rate);
             return rate;
         } finally {
-            deleteTree(dir);
+            FileTrees.deleteRecursively(dir);
         }
     }
 
@@ -228,8 +229,8 @@ public final class TransferBench {
             log("each source capped at %.0f MiB/s:", SOURCE_CAP / MIB);
             double three = fetchRate(work.resolve("capped3"), snap, sources, registry);
             double one = fetchRate(work.resolve("capped1"), snap, sources.subList(0, 1), registry);
-            deleteTree(work.resolve("capped3"));
-            deleteTree(work.resolve("capped1"));
+            FileTrees.deleteRecursively(work.resolve("capped3"));
+            FileTrees.deleteRecursively(work.resolve("capped1"));
             return new double[] {three, one};
         } finally {
             for (FileShareServer s : servers) {
@@ -297,7 +298,7 @@ public final class TransferBench {
         double rate = files * (double) chunkSize / MIB / secs(t0);
         log("durable write baseline (%d files of %d KiB, fsync each, %d in parallel): %.1f MiB/s", files, chunkSize / 1024,
                 parallelism, rate);
-        deleteTree(dir);
+        FileTrees.deleteRecursively(dir);
         return rate;
     }
 
@@ -374,16 +375,6 @@ public final class TransferBench {
         System.err.printf(Locale.ROOT, fmt + "%n", args);
     }
 
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(p)) {
-            for (Path x : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(x);
-            }
-        }
-    }
 
     static List<FileEntry> files(SnapshotRef s) {
         return s.manifest().files();

@@ -1,6 +1,7 @@
 package io.statesync.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.statesync.core.files.FileTrees;
 import io.statesync.core.units.Sizes;
 import io.statesync.node.ledger.ThreadId;
 import java.io.IOException;
@@ -125,7 +126,7 @@ final class DemoCommand implements Callable<Integer> {
             // A failed run keeps everything: the logs it names are the only clue to the cause.
             if (temporary && passed) {
                 try {
-                    Trees.deleteRecursively(dir);
+                    FileTrees.deleteRecursively(dir);
                 } catch (IOException e) {
                     err.println("could not delete " + dir + ": " + e.getMessage());
                 }

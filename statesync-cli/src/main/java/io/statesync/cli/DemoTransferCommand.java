@@ -1,5 +1,6 @@
 package io.statesync.cli;
 
+import io.statesync.core.files.FileTrees;
 import io.statesync.core.units.Durations;
 import io.statesync.core.units.Sizes;
 import io.statesync.core.cid.Cid;
@@ -82,7 +83,7 @@ final class DemoTransferCommand implements Callable<Integer> {
             return demo(dir);
         } finally {
             if (work == null) {
-                Trees.deleteRecursively(dir);
+                FileTrees.deleteRecursively(dir);
             }
         }
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.statesync.core.files.FileTrees;
 import io.statesync.core.store.ContentStore;
 import io.statesync.transfer.server.FileShareServer;
 import io.statesync.transfer.server.ServerConfig;
@@ -57,7 +58,7 @@ class FetchKillTest {
             try {
                 boolean caught = awaitOrExit(child, () -> !ours(out).isEmpty() && ours(out).size() > 1);
                 if (!caught) {
-                    Trees.deleteRecursively(out);
+                    FileTrees.deleteRecursively(out);
                     continue; // it wrote everything before we saw a part file: go again
                 }
                 child.destroyForcibly(); // SIGKILL

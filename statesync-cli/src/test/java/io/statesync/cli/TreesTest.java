@@ -35,14 +35,4 @@ class TreesTest {
         assertEquals(List.of("HEIGHT is missing", "blocks/000.blk has different content", "empty has 1 bytes, expected 0",
                 "db/extra is not in the original"), Trees.differences(a, b));
     }
-
-    @Test
-    void deleteRecursivelyRemovesTheWholeTree() throws Exception {
-        Path a = Cli.tree(tmp.resolve("a"), 4096, 9);
-
-        Trees.deleteRecursively(a);
-        Trees.deleteRecursively(a);
-
-        assertFalse(Files.exists(a));
-    }
 }

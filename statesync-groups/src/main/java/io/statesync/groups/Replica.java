@@ -2,6 +2,7 @@ package io.statesync.groups;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.core.cid.Cid;
+import io.statesync.core.files.FileTrees;
 import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.snapshot.ManifestException;
@@ -25,14 +26,12 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -345,7 +344,7 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
         }
         long started = System.nanoTime();
         Path tmp = stateDir.resolve("snapshot-" + applied.index() + ".tmp");
-        deleteTree(tmp);
+        FileTrees.deleteRecursively(tmp);
         Files.createDirectories(tmp);
         SnapshotRef ref;
         try {
@@ -359,7 +358,7 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
             throw new IOException("group " + groupId + ": the state machine wrote an unusable snapshot: "
                     + e.getMessage(), e);
         } finally {
-            deleteTree(tmp);
+            FileTrees.deleteRecursively(tmp);
         }
         committed.sync();
         SnapshotRecord record = new SnapshotRecord(ref.root(), applied, chain.clone());
@@ -409,14 +408,14 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
         }
         Path dir = stateDir.resolve("installed-" + record.index());
         Path tmp = stateDir.resolve("installed-" + record.index() + ".tmp");
-        deleteTree(tmp);
+        FileTrees.deleteRecursively(tmp);
         try {
             Materializer.materialize(manifest, store, tmp, verify, null);
         } catch (ManifestException e) {
             throw new IOException("group " + groupId + ": cannot materialize " + record + ": " + e.getMessage(), e);
         }
         if (!dir.equals(installedDir)) {
-            deleteTree(dir);
+            FileTrees.deleteRecursively(dir);
         }
         try {
             Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
@@ -429,13 +428,13 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
         applied = record.position();
         chain = record.chain().clone();
         if (previous != null && !previous.equals(dir)) {
-            deleteTree(previous);
+            FileTrees.deleteRecursively(previous);
         }
         // Leftovers of an install cut short by a crash.
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(stateDir, "installed-*")) {
             for (Path p : ds) {
                 if (!p.equals(dir)) {
-                    deleteTree(p);
+                    FileTrees.deleteRecursively(p);
                 }
             }
         }
@@ -542,14 +541,4 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
         }
     }
 
-    static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(root)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 }

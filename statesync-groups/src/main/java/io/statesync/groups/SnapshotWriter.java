@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.statesync.core.files.FileTrees;
 import io.statesync.core.snapshot.ManifestException;
 import io.statesync.core.snapshot.SnapshotImporter;
 import io.statesync.core.snapshot.SnapshotRef;
@@ -116,7 +117,7 @@ final class SnapshotWriter implements AutoCloseable {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(stateDir, TEMP_PREFIX + "*" + TEMP_SUFFIX)) {
             for (Path p : ds) {
                 log.info("removing {}, left by a snapshot that was not finished", p);
-                Replica.deleteTree(p);
+                FileTrees.deleteRecursively(p);
             }
         }
     }
@@ -212,7 +213,7 @@ final class SnapshotWriter implements AutoCloseable {
         Path tmp = stateDir.resolve(TEMP_PREFIX + at.index() + TEMP_SUFFIX);
         SnapshotRecord record = null;
         try {
-            Replica.deleteTree(tmp);
+            FileTrees.deleteRecursively(tmp);
             Files.createDirectories(tmp);
             captured.capture().writeTo(tmp);
             Map<String, String> metadata = new HashMap<>(captured.capture().metadata());
@@ -249,7 +250,7 @@ final class SnapshotWriter implements AutoCloseable {
         try {
             if (tmp != null) {
                 try {
-                    Replica.deleteTree(tmp);
+                    FileTrees.deleteRecursively(tmp);
                 } catch (IOException e) {
                     log.warn("group {}: cannot delete {}: {}", groupName, tmp, e.toString());
                 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.statesync.core.files.FileTrees;
 import io.statesync.core.store.ContentStore;
 import io.statesync.groups.sync.StateSync;
 import io.statesync.transfer.server.FileShareServer;
@@ -194,7 +195,7 @@ final class TestCluster implements AutoCloseable {
     }
 
     void wipe(int i) throws IOException {
-        Replica.deleteTree(nodes[i].dir.resolve("data"));
+        FileTrees.deleteRecursively(nodes[i].dir.resolve("data"));
     }
 
     Node leader() throws InterruptedException {

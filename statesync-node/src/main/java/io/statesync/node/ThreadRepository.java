@@ -1,6 +1,7 @@
 package io.statesync.node;
 
 import io.statesync.core.cid.Cid;
+import io.statesync.core.files.FileTrees;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.snapshot.ManifestException;
 import io.statesync.core.snapshot.ManifestLimits;
@@ -16,13 +17,10 @@ import io.statesync.node.ledger.Ledger;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.statesync.StateRepository;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.Map;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * The node's running threads as the repository of an operator's load ({@code POST
@@ -97,7 +95,7 @@ final class ThreadRepository implements StateRepository {
         } catch (ManifestException e) {
             throw new IOException("cannot write out manifest " + manifest + ": " + e.getMessage(), e);
         } finally {
-            deleteTree(dump);
+            FileTrees.deleteRecursively(dump);
         }
         return new Staged() {
             @Override
@@ -118,16 +116,4 @@ final class ThreadRepository implements StateRepository {
         };
     }
 
-    private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(root)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.statesync.node.chain;
 
+import io.statesync.core.files.FileTrees;
 import io.statesync.groups.StateMachine;
 import io.statesync.node.ledger.Block;
 import io.statesync.node.ledger.BlockCodec;
@@ -10,12 +11,10 @@ import io.statesync.node.ledger.MalformedException;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.statesync.LocalChain;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Function;
@@ -295,7 +294,7 @@ public final class LedgerMachine implements StateMachine, LocalChain, AutoClosea
         try {
             opened = Ledger.open(fresh, thread, genesis);
         } catch (IOException | RuntimeException e) {
-            deleteTree(fresh);
+            FileTrees.deleteRecursively(fresh);
             throw e;
         }
         Ledger old;
@@ -306,7 +305,7 @@ public final class LedgerMachine implements StateMachine, LocalChain, AutoClosea
                 writePointer(fresh.getFileName().toString());
             } catch (IOException | RuntimeException e) {
                 opened.close();
-                deleteTree(fresh);
+                FileTrees.deleteRecursively(fresh);
                 throw e;
             }
             old = ledger;
@@ -324,7 +323,7 @@ public final class LedgerMachine implements StateMachine, LocalChain, AutoClosea
         // Outside the lock: closing waits for a dump of the old state still being written, which
         // must not hold up reads and blocks on the new one.
         old.close();
-        deleteTree(oldDir);
+        FileTrees.deleteRecursively(oldDir);
         log.info("thread {}: state installed at block {} ({}), state root {} verified", thread.name(), head.height(),
                 head.blockId().hex(), head.root().hex());
     }
@@ -399,7 +398,7 @@ public final class LedgerMachine implements StateMachine, LocalChain, AutoClosea
                 closed = true;
             }
             try {
-                deleteTree(dir);
+                FileTrees.deleteRecursively(dir);
             } catch (IOException e) {
                 log.warn("cannot delete the prepared state {}: {}", dir, e.toString());
             }
@@ -409,7 +408,7 @@ public final class LedgerMachine implements StateMachine, LocalChain, AutoClosea
     /** A database directory no one uses: never the current one, nor one handed out before. */
     private synchronized Path freshDatabase() throws IOException {
         Path fresh = dir.resolve("db-" + nextDb++);
-        deleteTree(fresh);
+        FileTrees.deleteRecursively(fresh);
         return fresh;
     }
 
@@ -420,15 +419,15 @@ public final class LedgerMachine implements StateMachine, LocalChain, AutoClosea
         try {
             head = Ledger.restore(dump, fresh, thread);
         } catch (io.statesync.node.ledger.InvalidStateException e) {
-            deleteTree(fresh);
+            FileTrees.deleteRecursively(fresh);
             throw new IOException("thread " + thread.name() + ": snapshot rejected, the old state is kept: "
                     + e.getMessage(), e);
         } catch (IOException | RuntimeException e) {
-            deleteTree(fresh);
+            FileTrees.deleteRecursively(fresh);
             throw e;
         }
         if (expected != null && !expected.equals(head.blockId())) {
-            deleteTree(fresh);
+            FileTrees.deleteRecursively(fresh);
             throw new IOException("thread " + thread.name() + ": snapshot rejected, the old state is kept: it holds"
                     + " block " + head.blockId().hex() + ", not the " + expectedAs + " block " + expected.hex());
         }
@@ -461,22 +460,10 @@ public final class LedgerMachine implements StateMachine, LocalChain, AutoClosea
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.toList()) {
                 if (p.getFileName().toString().startsWith("db-") && !p.equals(current)) {
-                    deleteTree(p);
+                    FileTrees.deleteRecursively(p);
                 }
             }
         }
     }
 
-    static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(root)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.statesync.node.ledger;
 
+import io.statesync.core.files.FileTrees;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -7,7 +8,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -15,7 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.stream.Stream;
 import org.rocksdb.EnvOptions;
 import org.rocksdb.IngestExternalFileOptions;
 import org.rocksdb.Options;
@@ -545,7 +544,7 @@ public final class Ledger implements AutoCloseable {
         // while the state hash is computed on every core. Nothing is ingested before the hash
         // matched the block's state root.
         Path tables = dbDir.resolveSibling(dbDir.getFileName() + ".ingest");
-        deleteRecursively(tables);
+        FileTrees.deleteRecursively(tables);
         Files.createDirectories(tables);
         try (Options options = new Options().setCreateIfMissing(true).setErrorIfExists(true);
                 RocksDB db = RocksDB.open(options, dbDir.toString());
@@ -615,23 +614,13 @@ public final class Ledger implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("restore of " + name + " interrupted");
         } finally {
-            deleteRecursively(tables);
+            FileTrees.deleteRecursively(tables);
             if (!done) {
-                deleteRecursively(dbDir);
+                FileTrees.deleteRecursively(dbDir);
             }
         }
     }
 
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 
     /** Reads the live (latest written) state; used where the caller holds the state steady. */
     private byte[] getLive(byte[] key) {

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.concurrent.Uninterruptibly;
+import io.statesync.core.files.FileTrees;
 import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.store.ContentStore;
@@ -30,7 +31,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -92,7 +92,7 @@ public final class JoinPrefetch implements AutoCloseable {
     /** A head start with its store at {@code dir} (emptied first: what an earlier run left is stale). */
     public static JoinPrefetch open(Path dir, List<URI> joinVia, SyncTimeline timeline, MeterRegistry registry)
             throws IOException {
-        deleteTree(dir);
+        FileTrees.deleteRecursively(dir);
         return new JoinPrefetch(dir, ContentStore.open(dir), joinVia, timeline, registry);
     }
 
@@ -250,20 +250,10 @@ public final class JoinPrefetch implements AutoCloseable {
         httpThreads.close();
         fetcher.close();
         try {
-            deleteTree(dir);
+            FileTrees.deleteRecursively(dir);
         } catch (IOException e) {
             log.warn("cannot remove the head start's store {}: {}", dir, e.toString());
         }
     }
 
-    private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(root)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 }
