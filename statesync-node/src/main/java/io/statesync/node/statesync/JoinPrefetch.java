@@ -25,6 +25,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -40,17 +41,18 @@ import org.slf4j.LoggerFactory;
  * {@code savedStates}) and fetches that state's chunks into a store of its own
  * ({@code <data>/prefetch}), while its gossip and its groups are still starting. The group's load,
  * when it comes, takes every chunk the head start holds (hard links, no copy; not hashed again,
- * since this process verified them moments before) and downloads only the rest; when it wants the very snapshot the
- * head start is fetching, it waits for that fetch instead of downloading the same chunks twice.
+ * since this process verified them moments before) and downloads only the rest; when it
+ * wants the very snapshot the head start is fetching, it waits for that fetch instead of downloading the same chunks twice.
  *
  * <p>Trust: only the {@code join} URLs the operator configured are asked, and only they serve
  * the bytes (the group's members are not known yet). Every byte is still checked against its
  * content address, and what is installed is decided by the group's load as before: a head start
  * from a wrong snapshot costs bandwidth, never correctness.
  *
- * <p>Each thread's head start runs on a virtual thread named {@code statesync-prefetch-<thread>},
- * gives up after {@link #LOOK_FOR} without a saved state to fetch, and ends at {@link #close()},
- * which also deletes the store (chunks the groups adopted live on in their stores).
+ * <p>One virtual thread ({@code statesync-prefetch}) asks the join nodes every 250 ms until each
+ * thread has a saved state to fetch, or gives up after {@link #LOOK_FOR}; each thread's fetch runs
+ * on its own ({@code statesync-prefetch-<thread>}). All end at {@link #close()}, which also deletes
+ * the store (chunks the groups adopted live on in their stores).
  */
 public final class JoinPrefetch implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(JoinPrefetch.class);
@@ -58,13 +60,16 @@ public final class JoinPrefetch implements AutoCloseable {
     static final Duration LOOK_FOR = Duration.ofSeconds(30);
     private static final Duration POLL = Duration.ofMillis(250);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The most of a {@code /node/cluster} answer read (it lists genesis balances: generous, but bounded). */
+    private static final long MAX_CLUSTER_BYTES = 4L << 20;
+    private static final Duration ASK_TIMEOUT = Duration.ofSeconds(3);
 
     private final Path dir;
     private final ContentStore store;
     private final SnapshotFetcher fetcher;
     private final List<URI> joinVia;
-    private final java.util.concurrent.ExecutorService httpThreads;
-    private final java.net.http.HttpClient http;
+    /** Bounded GETs of the join nodes' {@code /node/cluster}. */
+    private final SmallGets http = new SmallGets();
     private final SyncTimeline timeline;
     private final MeterRegistry registry;
     /** Per thread, the snapshot its head start fetches and how that ends; guarded by this. */
@@ -81,10 +86,6 @@ public final class JoinPrefetch implements AutoCloseable {
         this.store = store;
         this.fetcher = new SnapshotFetcher(store, registry);
         this.joinVia = List.copyOf(joinVia);
-        this.httpThreads = java.util.concurrent.Executors.newThreadPerTaskExecutor(
-                Thread.ofVirtual().name("statesync-prefetch-http-", 0).factory());
-        this.http = java.net.http.HttpClient.newBuilder().executor(httpThreads)
-                .connectTimeout(Duration.ofSeconds(2)).build();
         this.timeline = timeline;
         this.registry = registry;
     }
@@ -96,97 +97,115 @@ public final class JoinPrefetch implements AutoCloseable {
         return new JoinPrefetch(dir, ContentStore.open(dir), joinVia, timeline, registry);
     }
 
-    /** Starts each thread's head start. */
+    /**
+     * Starts looking, on one virtual thread ({@code statesync-prefetch}) that asks the join nodes
+     * for all threads at once, and fetches each thread's state on a thread of its own
+     * ({@code statesync-prefetch-<thread>}) as soon as one is named.
+     */
     public synchronized void start(List<ThreadId> threads) {
         if (closed) {
             return;
         }
-        for (ThreadId t : threads) {
-            workers.add(Thread.ofVirtual().name("statesync-prefetch-" + t.name()).start(() -> run(t)));
-        }
+        workers.add(Thread.ofVirtual().name("statesync-prefetch").start(() -> look(threads)));
     }
 
-    private void run(ThreadId thread) {
+    private void look(List<ThreadId> threads) {
+        Set<ThreadId> waiting = new java.util.LinkedHashSet<>(threads);
         long giveUp = System.nanoTime() + LOOK_FOR.toNanos();
         try {
-            Offer offer;
-            while ((offer = newestOffer(thread)) == null) {
+            while (true) {
+                newestOffers(waiting).forEach((thread, offer) -> {
+                    waiting.remove(thread);
+                    startFetch(thread, offer);
+                });
+                if (waiting.isEmpty()) {
+                    return;
+                }
                 if (System.nanoTime() > giveUp) {
-                    log.info("thread {}: no head start: no node joined through named a saved state within {} s",
-                            thread.name(), LOOK_FOR.toSeconds());
+                    log.info("no head start for threads {}: no node joined through named a saved state within {} s",
+                            waiting.stream().map(ThreadId::name).toList(), LOOK_FOR.toSeconds());
                     return;
                 }
                 Thread.sleep(POLL);
-            }
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            synchronized (this) {
-                if (closed) {
-                    return;
-                }
-                running.put(thread, new Running(offer.manifest(), done));
-            }
-            log.info("thread {}: head start: fetching the saved state of height {} ({}) from {} while the groups start",
-                    thread.name(), offer.height(), offer.manifest(), offer.sources());
-            timeline.mark(SyncTimeline.Phase.FIRST_CHUNK);
-            long started = System.nanoTime();
-            try {
-                var r = fetcher.fetch(offer.manifest(), offer.sources(), FetchOptions.DEFAULT, null);
-                double seconds = (System.nanoTime() - started) / 1e9;
-                log.info("thread {}: head start done: {} MiB in {} s ({} MiB/s)", thread.name(),
-                        String.format(java.util.Locale.ROOT, "%.1f", r.bytesFetched() / 1048576.0),
-                        String.format(java.util.Locale.ROOT, "%.1f", seconds),
-                        String.format(java.util.Locale.ROOT, "%.1f", r.bytesFetched() / 1048576.0 / seconds));
-                count("statesync.node.prefetch.fetched.bytes", "bytes a new node's head start downloaded",
-                        r.bytesFetched());
-                done.complete(null);
-            } catch (FetchException | RuntimeException e) {
-                log.info("thread {}: head start of {} failed, the group's load fetches it: {}", thread.name(),
-                        offer.manifest(), e.getMessage());
-                done.completeExceptionally(e);
-            } catch (InterruptedException e) {
-                done.cancel(false);
             }
         } catch (InterruptedException stop) {
             // closed
         }
     }
 
+    private synchronized void startFetch(ThreadId thread, Offer offer) {
+        if (closed) {
+            return;
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        running.put(thread, new Running(offer.manifest(), done));
+        workers.add(Thread.ofVirtual().name("statesync-prefetch-" + thread.name()).start(() -> fetch(thread, offer, done)));
+    }
+
+    private void fetch(ThreadId thread, Offer offer, CompletableFuture<Void> done) {
+        log.info("thread {}: head start: fetching the saved state of height {} ({}) from {} while the groups start",
+                thread.name(), offer.height(), offer.manifest(), offer.sources());
+        timeline.mark(SyncTimeline.Phase.FIRST_CHUNK);
+        long started = System.nanoTime();
+        try {
+            var r = fetcher.fetch(offer.manifest(), offer.sources(), FetchOptions.DEFAULT, null);
+            double seconds = (System.nanoTime() - started) / 1e9;
+            double mib = r.bytesFetched() / 1048576.0;
+            log.info("thread {}: head start done: {} MiB in {} s ({} MiB/s)", thread.name(),
+                    String.format(Locale.ROOT, "%.1f", mib), String.format(Locale.ROOT, "%.1f", seconds),
+                    String.format(Locale.ROOT, "%.1f", mib / seconds));
+            count("statesync.node.prefetch.fetched.bytes", "bytes a new node's head start downloaded",
+                    r.bytesFetched());
+            done.complete(null);
+        } catch (FetchException | RuntimeException e) {
+            log.info("thread {}: head start of {} failed, the group's load fetches it: {}", thread.name(),
+                    offer.manifest(), e.getMessage());
+            done.completeExceptionally(e);
+        } catch (InterruptedException e) {
+            done.cancel(false);
+        }
+    }
+
     private record Offer(Cid manifest, long height, List<Source> sources) {
     }
 
-    /** The newest saved state of the thread the join nodes name, with every join node that holds it; null if none does. */
-    private Offer newestOffer(ThreadId thread) throws InterruptedException {
-        Map<Cid, List<Source>> sources = new LinkedHashMap<>();
-        Map<Cid, Long> heights = new LinkedHashMap<>();
+    /**
+     * Per thread of {@code threads} that a join node names a saved state of, the newest such
+     * state with every join node that holds it: one {@code GET /node/cluster} per join node.
+     */
+    private Map<ThreadId, Offer> newestOffers(Set<ThreadId> threads) throws InterruptedException {
+        Map<ThreadId, Map<Cid, List<Source>>> sources = new LinkedHashMap<>();
+        Map<ThreadId, Map<Cid, Long>> heights = new LinkedHashMap<>();
         for (URI via : joinVia) {
-            String base = via.toString().replaceAll("/+$", "");
             JsonNode saved;
             try {
-                var res = http.send(java.net.http.HttpRequest.newBuilder(URI.create(base + "/node/cluster"))
-                        .timeout(Duration.ofSeconds(3)).GET().build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray());
-                if (res.statusCode() != 200) {
-                    continue;
-                }
-                saved = JSON.readTree(res.body()).path("savedStates").path(thread.name());
+                saved = JSON.readTree(http.get(SmallGets.below(via, "node/cluster"), MAX_CLUSTER_BYTES, ASK_TIMEOUT))
+                        .path("savedStates");
             } catch (IOException e) {
-                log.debug("thread {}: {} did not say its saved states: {}", thread.name(), via, e.toString());
+                log.debug("{} did not say its saved states: {}", via, e.toString());
                 continue;
             }
-            try {
-                Cid manifest = Cid.parse(saved.path("manifest").asText());
-                long height = Long.parseLong(saved.path("height").asText());
-                String path = saved.path("sharePath").asText();
-                if (!path.matches("[A-Za-z0-9/_-]+")) {
-                    continue;
+            for (ThreadId thread : threads) {
+                JsonNode s = saved.path(thread.name());
+                try {
+                    Cid manifest = Cid.parse(s.path("manifest").asText());
+                    long height = Long.parseLong(s.path("height").asText());
+                    String path = s.path("sharePath").asText();
+                    if (!path.matches("[A-Za-z0-9/_-]+")) {
+                        continue;
+                    }
+                    sources.computeIfAbsent(thread, t -> new LinkedHashMap<>())
+                            .computeIfAbsent(manifest, c -> new ArrayList<>()).add(new Source(SmallGets.below(via, path)));
+                    heights.computeIfAbsent(thread, t -> new LinkedHashMap<>()).put(manifest, height);
+                } catch (RuntimeException notThere) {
+                    // No saved state of the thread there yet, or an answer of another version.
                 }
-                sources.computeIfAbsent(manifest, c -> new ArrayList<>()).add(new Source(URI.create(base + "/" + path)));
-                heights.put(manifest, height);
-            } catch (RuntimeException notThere) {
-                // No saved state of the thread there yet, or an answer of another version.
             }
         }
-        return heights.entrySet().stream().max(Comparator.comparingLong(Map.Entry::getValue))
-                .map(e -> new Offer(e.getKey(), e.getValue(), sources.get(e.getKey()))).orElse(null);
+        Map<ThreadId, Offer> out = new LinkedHashMap<>();
+        heights.forEach((thread, byCid) -> byCid.entrySet().stream().max(Comparator.comparingLong(Map.Entry::getValue))
+                .ifPresent(e -> out.put(thread, new Offer(e.getKey(), e.getValue(), sources.get(thread).get(e.getKey())))));
+        return out;
     }
 
     /**
@@ -247,7 +266,6 @@ public final class JoinPrefetch implements AutoCloseable {
         toStop.forEach(Thread::interrupt);
         toStop.forEach(Uninterruptibly::join);
         http.close();
-        httpThreads.close();
         fetcher.close();
         try {
             FileTrees.deleteRecursively(dir);

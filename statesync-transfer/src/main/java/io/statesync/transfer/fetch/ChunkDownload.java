@@ -112,13 +112,7 @@ final class ChunkDownload {
                     if (t.done) {
                         throw new SupersededException();
                     }
-                    try {
-                        w.write(buf, off, len);
-                    } catch (ClosedByInterruptException | WrongLengthException e) {
-                        throw e;
-                    } catch (IOException e) {
-                        throw new LocalWriteException(e);
-                    }
+                    land(w, buf, off, len);
                 }
             });
             if (w.written() != t.length) {
@@ -187,13 +181,7 @@ final class ChunkDownload {
                             if (current == null) {
                                 return; // a block of the wrong length: read past, then judged
                             }
-                            try {
-                                current.write(buf, off, len);
-                            } catch (ClosedByInterruptException | WrongLengthException e) {
-                                throw e;
-                            } catch (IOException e) {
-                                throw new LocalWriteException(e);
-                            }
+                            land(current, buf, off, len);
                         }
                     };
                 }
@@ -252,6 +240,21 @@ final class ChunkDownload {
             why = "the answer ended before this block";
         }
         outcomes.batchEnded(batch, settled, how, why);
+    }
+
+    /**
+     * Hands received bytes to their receiver. A failure to write them is the local disk's, which
+     * fails the fetch ({@link LocalWriteException}); a wrong length is the source's, and an
+     * interrupt a cancel: those two pass as they are.
+     */
+    private static void land(Receiver w, byte[] buf, int off, int len) throws IOException {
+        try {
+            w.write(buf, off, len);
+        } catch (ClosedByInterruptException | WrongLengthException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new LocalWriteException(e);
+        }
     }
 
     /** Where one chunk's body goes: a store blob, or memory then the assembled files. */
