@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.stream.Stream;
 
-/** Whole directory trees on disk. */
+/** Whole directory trees, and files shared between them, on disk. */
 public final class FileTrees {
     private FileTrees() {
     }
@@ -27,6 +27,22 @@ public final class FileTrees {
             }
         } catch (UncheckedIOException e) {
             throw e.getCause();
+        }
+    }
+
+    /**
+     * Makes {@code target} (which must not exist) a hard link to {@code source}: the same bytes
+     * under a second name, no copy. Where the file system refuses links (another device, no link
+     * support) the bytes are copied instead. Only for files nobody writes in place.
+     */
+    public static void linkOrCopy(Path source, Path target) throws IOException {
+        try {
+            Files.createLink(target, source);
+        } catch (UnsupportedOperationException | java.nio.file.FileSystemException e) {
+            if (e instanceof java.nio.file.FileAlreadyExistsException exists) {
+                throw exists;
+            }
+            Files.copy(source, target);
         }
     }
 }

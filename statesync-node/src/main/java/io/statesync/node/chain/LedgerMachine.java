@@ -39,11 +39,18 @@ import org.slf4j.LoggerFactory;
 public final class LedgerMachine implements StateMachine, LocalChain, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(LedgerMachine.class);
     public static final String TYPE_TAG = "statesync-ledger/v1";
+    /**
+     * Regular saves per epoch: the first is a full dump, the next seven are laid over it (a
+     * base plus what changed), so successive saves share the base's chunks whatever changed.
+     */
+    static final int SAVES_PER_EPOCH = 8;
 
     private final ThreadId thread;
     private final Path dir;
     private final long saveEvery;
     private final Genesis genesis;
+    /** The full dump this epoch's saves are laid over. */
+    private final SaveBase bases;
     /** Guards the swap of {@link #ledger} on install against every other use. */
     private final ReadWriteLock swap = new ReentrantReadWriteLock();
     private Ledger ledger;
@@ -88,6 +95,7 @@ public final class LedgerMachine implements StateMachine, LocalChain, AutoClosea
                 ? dir.resolve(Files.readString(pointer, StandardCharsets.UTF_8).trim())
                 : dir.resolve("db-0");
         removeStaleDatabases();
+        bases = new SaveBase(dir, saveEvery * SAVES_PER_EPOCH);
         nextDb = Integer.parseInt(current.getFileName().toString().substring(3)) + 1;
         ledger = Ledger.open(current, thread, genesis);
         if (!Files.exists(pointer)) {
@@ -236,7 +244,14 @@ public final class LedgerMachine implements StateMachine, LocalChain, AutoClosea
 
                 @Override
                 public void writeTo(Path target) throws IOException {
-                    c.writeTo(target);
+                    long height = c.head().height();
+                    java.util.Optional<io.statesync.node.ledger.DumpBase> base = bases.forSave(height);
+                    if (c.writeTo(target, base.orElse(null))) {
+                        log.debug("thread {}: save at {} laid over the dump at {}", thread.name(), height,
+                                base.get().height());
+                    } else {
+                        bases.keep(target.resolve(io.statesync.node.ledger.Capture.STATE_FILE), c.head());
+                    }
                 }
 
                 @Override
@@ -324,6 +339,11 @@ public final class LedgerMachine implements StateMachine, LocalChain, AutoClosea
         // must not hold up reads and blocks on the new one.
         old.close();
         FileTrees.deleteRecursively(oldDir);
+        if (io.statesync.node.ledger.Capture.layeredOver(dump).isEmpty()) {
+            // A full dump whose root was just checked: if it starts an epoch, this replica's saves
+            // of that epoch are laid over it like everyone else's.
+            bases.keep(dump.resolve(io.statesync.node.ledger.Capture.STATE_FILE), head);
+        }
         log.info("thread {}: state installed at block {} ({}), state root {} verified", thread.name(), head.height(),
                 head.blockId().hex(), head.root().hex());
     }

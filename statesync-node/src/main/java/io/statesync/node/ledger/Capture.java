@@ -16,8 +16,10 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Capture implements AutoCloseable {
     /** The encoded head block in a dump. */
     public static final String HEAD_FILE = StateDump.HEAD_FILE;
-    /** The entries in a dump. */
+    /** The entries in a dump; in a layered dump, those of its base. */
     public static final String STATE_FILE = StateDump.STATE_FILE;
+    /** What changed since the base, in a layered dump only. */
+    public static final String OVERLAY_FILE = StateDump.OVERLAY_FILE;
 
     private final Ledger ledger;
     private final Ledger.View view;
@@ -52,20 +54,52 @@ public final class Capture implements AutoCloseable {
     }
 
     /**
-     * Writes {@code head.bin} and {@code state.bin} into {@code dir} (created if needed), each
-     * through a temp file, fsynced and renamed into place.
+     * Writes a full dump, {@code head.bin} and {@code state.bin}, into {@code dir} (created if
+     * needed), each through a temp file, fsynced and renamed into place.
      *
      * @throws IllegalStateException if this capture or its ledger is closed
      */
     public void writeTo(Path dir) throws IOException {
+        writeTo(dir, null);
+    }
+
+    /**
+     * Writes a dump into {@code dir}, layered over {@code base} when that is worth it: the base's
+     * {@code state.bin} (hard-linked, not copied) plus an {@code overlay.bin} of the entries
+     * that changed since, when the base holds an earlier block of this chain, its file still
+     * matches its digest, and the overlay stays within half the base's size. Otherwise, or with
+     * a null base, a full dump. Either way every node holding the same state and the same base
+     * writes the same bytes.
+     *
+     * @return whether the dump is layered
+     * @throws IllegalStateException if this capture or its ledger is closed
+     */
+    public boolean writeTo(Path dir, DumpBase base) throws IOException {
         lock.lock();
         try {
             if (closed) {
                 throw new IllegalStateException("capture of " + head().label() + " is closed");
             }
-            ledger.writeDump(view, dir);
+            return ledger.writeDump(view, dir, base);
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * The base a dump written by {@link #writeTo(Path, DumpBase)} was laid over, if it is layered:
+     * its height and block, read from its {@code overlay.bin}.
+     */
+    public static java.util.Optional<Map.Entry<Long, BlockId>> layeredOver(Path dumpDir) throws IOException {
+        Path overlay = dumpDir.resolve(StateDump.OVERLAY_FILE);
+        if (!java.nio.file.Files.exists(overlay)) {
+            return java.util.Optional.empty();
+        }
+        try {
+            StateDump.OverlayBase base = StateDump.readOverlayBase(overlay);
+            return java.util.Optional.of(Map.entry(base.height(), base.block()));
+        } catch (MalformedException e) {
+            throw new IOException(e.getMessage(), e);
         }
     }
 

@@ -452,20 +452,156 @@ public final class Ledger implements AutoCloseable {
         }
     }
 
-    /** Writes a capture's dump files; called by {@link Capture#writeTo}. */
-    void writeDump(View view, Path dumpDir) throws IOException {
+    /**
+     * Writes a capture's dump files; called by {@link Capture#writeTo}. With a usable {@code base}
+     * (the state of an earlier block of this chain, its bytes intact) and an overlay of at most
+     * half the base's size, the dump is layered: the base is hard-linked in as {@code state.bin}
+     * and only the changes go to {@code overlay.bin}. Otherwise it is a full dump.
+     *
+     * @return whether the dump is layered
+     */
+    boolean writeDump(View view, Path dumpDir, DumpBase base) throws IOException {
         Lock lock = enter();
         try {
             Files.createDirectories(dumpDir);
             byte[] block = view.committed().block();
             StateDump.writeAtomically(dumpDir.resolve(StateDump.HEAD_FILE), out -> out.write(block));
+            Files.deleteIfExists(dumpDir.resolve(StateDump.OVERLAY_FILE));
+            if (base != null && layerable(view, base) && writeOverlay(view, dumpDir, base)) {
+                Path state = dumpDir.resolve(StateDump.STATE_FILE);
+                Files.deleteIfExists(state);
+                FileTrees.linkOrCopy(base.stateFile(), state);
+                return true;
+            }
             StateDump.writeAtomically(dumpDir.resolve(StateDump.STATE_FILE), out -> {
                 DataOutputStream data = new DataOutputStream(out);
                 scan(view, (key, value) -> StateDump.writeEntry(data, key, value));
                 data.flush();
             });
+            return false;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** A base is of an earlier block on this chain and its file still holds what was kept. */
+    private boolean layerable(View view, DumpBase base) throws IOException {
+        Head head = view.committed().head();
+        if (base.height() >= head.height()) {
+            return false;
+        }
+        byte[] raw = getAt(view, StateLayout.historyKey(base.height()));
+        if (raw == null || !java.util.Arrays.equals(raw, base.block().raw())) {
+            return false;
+        }
+        if (!Files.isRegularFile(base.stateFile()) || !java.util.Arrays.equals(sha256(base.stateFile()), base.sha256())) {
+            org.slf4j.LoggerFactory.getLogger(Ledger.class).warn("kept dump base {} no longer matches its digest;"
+                    + " writing a full dump", base);
+            return false;
+        }
+        return true;
+    }
+
+    /** SHA-256 of a file, streamed. */
+    public static byte[] sha256(Path file) throws IOException {
+        java.security.MessageDigest digest;
+        try {
+            digest = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+        byte[] buffer = new byte[1 << 20];
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+        }
+        return digest.digest();
+    }
+
+    /** Signals, inside the overlay's writer, that the overlay outgrew its bound. */
+    private static final class OverlayTooLarge extends IOException {
+        OverlayTooLarge() {
+            super("overlay larger than half its base");
+        }
+
+        @Override
+        public synchronized Throwable fillInStackTrace() {
+            return this; // a signal, not an error: no trace needed
+        }
+    }
+
+    /**
+     * Writes {@code overlay.bin}: the view's entries against the base's, both in key order.
+     * Returns false, leaving no file, when it would pass half the base's size.
+     */
+    private boolean writeOverlay(View view, Path dumpDir, DumpBase base) throws IOException {
+        long limit = Files.size(base.stateFile()) / 2;
+        try (StateDump.EntryReader old = new StateDump.EntryReader(base.stateFile())) {
+            StateDump.writeAtomically(dumpDir.resolve(StateDump.OVERLAY_FILE), out -> {
+                DataOutputStream data = new DataOutputStream(out);
+                StateDump.writeOverlayHeader(data, base.height(), base.block());
+                OverlayCursor cursor = new OverlayCursor(old, data, limit);
+                scan(view, cursor::entry);
+                cursor.rest();
+                data.flush();
+            });
+            return true;
+        } catch (OverlayTooLarge e) {
+            return false;
+        }
+    }
+
+    /** Walks the base alongside the view's scan and writes what differs. */
+    private static final class OverlayCursor {
+        private final StateDump.EntryReader base;
+        private final DataOutputStream out;
+        private final long limit;
+        private boolean has;
+        private long written;
+
+        OverlayCursor(StateDump.EntryReader base, DataOutputStream out, long limit) throws IOException {
+            this.base = base;
+            this.out = out;
+            this.limit = limit;
+            has = advance();
+        }
+
+        void entry(byte[] key, byte[] value) throws IOException {
+            while (has && java.util.Arrays.compareUnsigned(base.key(), key) < 0) {
+                count(StateDump.writeDelete(out, base.key()));
+                has = advance();
+            }
+            if (has && java.util.Arrays.equals(base.key(), key)) {
+                if (!java.util.Arrays.equals(base.value(), value)) {
+                    count(StateDump.writePut(out, key, value));
+                }
+                has = advance();
+            } else {
+                count(StateDump.writePut(out, key, value));
+            }
+        }
+
+        void rest() throws IOException {
+            while (has) {
+                count(StateDump.writeDelete(out, base.key()));
+                has = advance();
+            }
+        }
+
+        private void count(long bytes) throws OverlayTooLarge {
+            written += bytes;
+            if (written > limit) {
+                throw new OverlayTooLarge();
+            }
+        }
+
+        private boolean advance() throws IOException {
+            try {
+                return base.next();
+            } catch (MalformedException e) {
+                throw new IOException("kept dump base: " + e.getMessage(), e);
+            }
         }
     }
 
@@ -549,7 +685,7 @@ public final class Ledger implements AutoCloseable {
         try (Options options = new Options().setCreateIfMissing(true).setErrorIfExists(true);
                 RocksDB db = RocksDB.open(options, dbDir.toString());
                 WriteOptions sync = new WriteOptions().setSync(true);
-                StateDump.EntryReader entries = new StateDump.EntryReader(dumpDir.resolve(StateDump.STATE_FILE));
+                StateDump.Entries entries = StateDump.open(dumpDir);
                 ParallelStateHash hasher = new ParallelStateHash();
                 WriteBatch batch = new WriteBatch()) {
             List<String> files = new ArrayList<>();

@@ -125,18 +125,32 @@ final class StateLayout {
         return element;
     }
 
+    /** Why a raw key is not a well-formed state key, or null when it is. */
+    static String invalidKey(byte[] key) {
+        if (key.length == 0) {
+            return "empty key";
+        }
+        if (key[0] == ACCOUNT) {
+            return key.length == ACCOUNT_KEY_LENGTH ? null
+                    : "account key of " + key.length + " bytes, expected " + ACCOUNT_KEY_LENGTH;
+        }
+        if (key[0] == DATA) {
+            return key.length >= MIN_DATA_KEY_LENGTH && key.length <= MAX_DATA_KEY_LENGTH ? null
+                    : "data key of " + key.length + " bytes, must be " + MIN_DATA_KEY_LENGTH + " to " + MAX_DATA_KEY_LENGTH;
+        }
+        return String.format("key with unknown prefix 0x%02x", key[0] & 0xff);
+    }
+
     /**
      * Why a raw entry is not a well-formed state entry, or null when it is. Used where entries
      * come from outside (a dump): it checks lengths and that account fields are not negative.
      */
     static String invalidEntry(byte[] key, byte[] value) {
-        if (key.length == 0) {
-            return "empty key";
+        String badKey = invalidKey(key);
+        if (badKey != null) {
+            return badKey;
         }
         if (key[0] == ACCOUNT) {
-            if (key.length != ACCOUNT_KEY_LENGTH) {
-                return "account key of " + key.length + " bytes, expected " + ACCOUNT_KEY_LENGTH;
-            }
             if (value.length != ACCOUNT_VALUE_LENGTH) {
                 return "account value of " + value.length + " bytes, expected " + ACCOUNT_VALUE_LENGTH;
             }
@@ -145,17 +159,10 @@ final class StateLayout {
             }
             return null;
         }
-        if (key[0] == DATA) {
-            if (key.length < MIN_DATA_KEY_LENGTH || key.length > MAX_DATA_KEY_LENGTH) {
-                return "data key of " + key.length + " bytes, must be " + MIN_DATA_KEY_LENGTH + " to "
-                        + MAX_DATA_KEY_LENGTH;
-            }
-            if (value.length < 1 || value.length > Transaction.MAX_VALUE_LENGTH) {
-                return "data value of " + value.length + " bytes, must be 1 to " + Transaction.MAX_VALUE_LENGTH;
-            }
-            return null;
+        if (value.length < 1 || value.length > Transaction.MAX_VALUE_LENGTH) {
+            return "data value of " + value.length + " bytes, must be 1 to " + Transaction.MAX_VALUE_LENGTH;
         }
-        return String.format("key with unknown prefix 0x%02x", key[0] & 0xff);
+        return null;
     }
 
     /** The element of a raw a/d entry. */

@@ -367,4 +367,78 @@ class LedgerMachineTest {
             assertEquals(source, other.read(Ledger::head));
         }
     }
+
+    /** Forms the next block on {@link #machine}, applies it, and returns its bytes for other replicas. */
+    private byte[] nextBlock() {
+        Transaction tx = Transaction.write(FAUCET, T0, nonce++, ("k" + nonce).getBytes(StandardCharsets.UTF_8),
+                new byte[1000]);
+        byte[] block = machine.propose(List.of(tx), "n1", 1000 + index, 100, 1 << 20).block().encode();
+        machine.apply(++index, block);
+        return block;
+    }
+
+    private Path save(LedgerMachine m, String name) throws IOException {
+        Path dump = dir.resolve(name);
+        Files.createDirectories(dump);
+        try (StateMachine.SnapshotCapture c = m.capture().orElseThrow()) {
+            c.writeTo(dump);
+        }
+        return dump;
+    }
+
+    private static byte[] bytes(Path dump, String file) throws IOException {
+        return Files.readAllBytes(dump.resolve(file));
+    }
+
+    @Test
+    void savesOfAnEpochAreLaidOverItsFirstAndReplicasThatInstalledItWriteTheSameBytes() throws Exception {
+        long epoch = 3L * LedgerMachine.SAVES_PER_EPOCH;
+        java.util.List<byte[]> blocks = new java.util.ArrayList<>();
+        for (int i = 0; i < epoch; i++) {
+            blocks.add(nextBlock());
+        }
+        // The save at the epoch's first block is full and kept as the base.
+        Path first = save(machine, "save-24");
+        assertFalse(Files.exists(first.resolve(Capture.OVERLAY_FILE)));
+        assertTrue(Files.isRegularFile(dir.resolve("a").resolve("base-" + epoch).resolve("state.bin")));
+
+        // Another replica installs that full dump (it holds the epoch's base too from then on).
+        try (LedgerMachine other = new LedgerMachine(T0, dir.resolve("b"), GENESIS, 3)) {
+            other.installSnapshot(first);
+            java.util.List<byte[]> later = new java.util.ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                later.add(nextBlock());
+            }
+            long at = epoch;
+            for (byte[] b : later) {
+                other.apply(++at, b);
+            }
+            Path mine = save(machine, "save-27");
+            Path theirs = save(other, "other-save-27");
+
+            // Both later saves are layered over the same base and byte-identical.
+            assertTrue(Files.isRegularFile(mine.resolve(Capture.OVERLAY_FILE)));
+            assertEquals(epoch, Capture.layeredOver(mine).orElseThrow().getKey());
+            assertTrue(Files.size(mine.resolve(Capture.OVERLAY_FILE)) < 5 * 1100, "three blocks' changes");
+            for (String f : List.of(Capture.HEAD_FILE, Capture.STATE_FILE, Capture.OVERLAY_FILE)) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(bytes(mine, f), bytes(theirs, f), f);
+            }
+            org.junit.jupiter.api.Assertions.assertArrayEquals(bytes(first, Capture.STATE_FILE),
+                    bytes(mine, Capture.STATE_FILE), "the base's bytes, so the base's chunks");
+
+            // A replica that installed the layered dump does not adopt its base: its saves are full.
+            try (LedgerMachine third = new LedgerMachine(T0, dir.resolve("c"), GENESIS, 3)) {
+                third.installSnapshot(mine);
+                assertEquals(other.read(Ledger::head), third.read(Ledger::head));
+                Path full = save(third, "third-save-27");
+                assertFalse(Files.exists(full.resolve(Capture.OVERLAY_FILE)));
+                assertEquals(third.read(Ledger::head), Ledger.restore(full, dir.resolve("c-check"), T0));
+            }
+        }
+
+        // The base survives a restart.
+        machine.close();
+        machine = new LedgerMachine(T0, dir.resolve("a"), GENESIS, 3);
+        assertEquals(epoch, Capture.layeredOver(save(machine, "after-restart")).orElseThrow().getKey());
+    }
 }
