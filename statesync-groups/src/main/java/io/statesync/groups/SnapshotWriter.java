@@ -80,6 +80,12 @@ final class SnapshotWriter implements AutoCloseable {
     private boolean recording;
     private boolean closed;
     private volatile Consumer<SnapshotRecord> listener;
+    /**
+     * What the previous save's files were cut into: a file saved again unchanged (a state
+     * machine that hard-links an earlier save's file, as the ledger's layered saves do) is not
+     * read and hashed again.
+     */
+    private final io.statesync.core.snapshot.ImportCache importCache = new io.statesync.core.snapshot.ImportCache();
 
     private final MeterRegistry registry;
     private final List<Meter> meters = new ArrayList<>();
@@ -223,7 +229,7 @@ final class SnapshotWriter implements AutoCloseable {
             metadata.put(SnapshotRecord.META_CHAIN, Chain.hex(captured.chain()));
             SnapshotRef ref;
             try {
-                ref = SnapshotImporter.importPaths(store, List.of(tmp), CHUNKING, metadata);
+                ref = SnapshotImporter.importPaths(store, List.of(tmp), CHUNKING, metadata, importCache);
             } catch (ManifestException e) {
                 throw new IOException("group " + groupId + ": the state machine wrote an unusable snapshot at " + at
                         + ": " + e.getMessage(), e);

@@ -50,6 +50,16 @@ public final class SnapshotImporter {
     /** {@link #importPaths(ContentStore, List, int, Map)} with any chunking. */
     public static SnapshotRef importPaths(ContentStore store, List<Path> inputs, Chunking chunking,
                                           Map<String, String> metadata) throws IOException, ManifestException {
+        return importPaths(store, inputs, chunking, metadata, null);
+    }
+
+    /**
+     * {@link #importPaths(ContentStore, List, Chunking, Map)}, reusing what {@code cache} (if not
+     * null) remembers of files the previous import already cut, and remembering this import's.
+     */
+    public static SnapshotRef importPaths(ContentStore store, List<Path> inputs, Chunking chunking,
+                                          Map<String, String> metadata, ImportCache cache)
+            throws IOException, ManifestException {
         if (inputs.isEmpty()) {
             throw new IllegalArgumentException("nothing to import: no paths given");
         }
@@ -68,8 +78,15 @@ public final class SnapshotImporter {
         }
         sources.sort(Comparator.comparing(Source::relative));
         List<FileEntry> files = new ArrayList<>(sources.size());
-        for (Source s : sources) {
-            files.add(importFile(store, s.file(), s.relative(), chunking));
+        try {
+            for (Source s : sources) {
+                files.add(cache == null ? importFile(store, s.file(), s.relative(), chunking)
+                        : importFile(store, s.file(), s.relative(), chunking, cache));
+            }
+        } finally {
+            if (cache != null) {
+                cache.importEnded();
+            }
         }
         Manifest manifest = Manifest.of(chunking, metadata, files);
         return storeManifest(store, manifest);
@@ -109,6 +126,19 @@ public final class SnapshotImporter {
         return ManifestBlocks.join(split, parts, limits);
     }
 
+    private static FileEntry importFile(ContentStore store, Path file, String relative, Chunking chunking,
+                                        ImportCache cache) throws IOException {
+        int mode = modeOf(file);
+        FileEntry known = cache.reuse(store, file, relative, chunking, mode);
+        if (known != null) {
+            return known;
+        }
+        var before = ImportCache.identity(file);
+        FileEntry entry = importFile(store, file, relative, chunking);
+        cache.remember(before, file, chunking, entry);
+        return entry;
+    }
+
     /** Cuts one file into chunks in the store. */
     public static FileEntry importFile(ContentStore store, Path file, String relative, Chunking chunking) throws IOException {
         long size = Files.size(file);
@@ -137,11 +167,19 @@ public final class SnapshotImporter {
             throws IOException {
         List<Cid> chunks = new ArrayList<>();
         List<Integer> lengths = new ArrayList<>();
+        java.security.MessageDigest digest = Cid.newDigest();
         long seen = Chunker.cut(chunking, in, (buf, off, len) -> {
-            try (BlobWriter w = store.writer(Codec.RAW)) {
-                w.write(buf, off, len);
-                chunks.add(w.commit());
+            // A chunk the store already holds (an unchanged part of a state saved before) is
+            // neither written nor synced again: only new chunks cost a write.
+            digest.update(buf, off, len);
+            Cid cid = Cid.of(Codec.RAW, digest.digest());
+            if (!store.has(cid)) {
+                try (BlobWriter w = store.writer(cid)) {
+                    w.write(buf, off, len);
+                    w.commit();
+                }
             }
+            chunks.add(cid);
             lengths.add(len);
         });
         return new FileEntry(relative, seen, mode, chunks, chunking instanceof Chunking.Fixed ? List.of() : lengths);

@@ -4,7 +4,6 @@ import io.statesync.core.files.FileTrees;
 import io.statesync.node.ledger.BlockId;
 import io.statesync.node.ledger.DumpBase;
 import io.statesync.node.ledger.Head;
-import io.statesync.node.ledger.Ledger;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
@@ -14,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.HexFormat;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.stream.Stream;
@@ -23,7 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The full dump a thread's saves are laid over, kept in {@code <thread dir>/base-<height>/}
- * ({@code state.bin}, a hard link to the dump's own file, and {@code base.properties}).
+ * ({@code state.bin}, a hard link to the dump's own file, and {@code base.properties}: height,
+ * block, CRC-32C).
  *
  * <p>Which saves are full and which are layered is decided by height alone, so every replica
  * that saved the same blocks writes the same bytes: the chain is cut into epochs of
@@ -86,11 +85,11 @@ final class SaveBase {
             FileTrees.deleteRecursively(temp);
             Files.createDirectories(temp);
             FileTrees.linkOrCopy(stateFile, temp.resolve(STATE));
-            byte[] digest = Ledger.sha256(temp.resolve(STATE));
+            long crc = DumpBase.crc32c(temp.resolve(STATE));
             Properties p = new Properties();
             p.setProperty("height", Long.toString(head.height()));
             p.setProperty("block", head.blockId().hex());
-            p.setProperty("sha256", HexFormat.of().formatHex(digest));
+            p.setProperty("crc32c", Long.toString(crc));
             Path props = temp.resolve(PROPERTIES);
             try (Writer w = Files.newBufferedWriter(props, StandardCharsets.UTF_8)) {
                 p.store(w, "the full dump later saves of this epoch are laid over");
@@ -101,7 +100,7 @@ final class SaveBase {
             FileTrees.deleteRecursively(target);
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
             force(dir);
-            current = new DumpBase(target.resolve(STATE), head.height(), head.blockId(), digest);
+            current = new DumpBase(target.resolve(STATE), head.height(), head.blockId(), crc);
             removeAllBut(target);
             log.debug("thread dir {}: saves up to height {} are laid over the dump of {}", dir,
                     head.height() + epochBlocks - 1, head.label());
@@ -138,7 +137,7 @@ final class SaveBase {
             Properties p = new Properties();
             p.load(r);
             return new DumpBase(base.resolve(STATE), Long.parseLong(p.getProperty("height")),
-                    BlockId.fromHex(p.getProperty("block")), HexFormat.of().parseHex(p.getProperty("sha256")));
+                    BlockId.fromHex(p.getProperty("block")), Long.parseLong(p.getProperty("crc32c")));
         } catch (IOException | RuntimeException e) {
             log.warn("ignoring the dump base in {}: {}", base, e.toString());
             return null;

@@ -67,7 +67,7 @@ public final class Capture implements AutoCloseable {
      * Writes a dump into {@code dir}, layered over {@code base} when that is worth it: the base's
      * {@code state.bin} (hard-linked, not copied) plus an {@code overlay.bin} of the entries
      * that changed since, when the base holds an earlier block of this chain, its file still
-     * matches its digest, and the overlay stays within half the base's size. Otherwise, or with
+     * matches its checksum (read in the same pass as the overlay), and the overlay stays within half the base's size. Otherwise, or with
      * a null base, a full dump. Either way every node holding the same state and the same base
      * writes the same bytes.
      *

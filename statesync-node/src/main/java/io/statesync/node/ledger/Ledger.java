@@ -484,45 +484,20 @@ public final class Ledger implements AutoCloseable {
         }
     }
 
-    /** A base is of an earlier block on this chain and its file still holds what was kept. */
-    private boolean layerable(View view, DumpBase base) throws IOException {
+    /** A base is of an earlier block on this chain (its bytes are checked while the overlay is written). */
+    private boolean layerable(View view, DumpBase base) {
         Head head = view.committed().head();
-        if (base.height() >= head.height()) {
+        if (base.height() >= head.height() || !Files.isRegularFile(base.stateFile())) {
             return false;
         }
         byte[] raw = getAt(view, StateLayout.historyKey(base.height()));
-        if (raw == null || !java.util.Arrays.equals(raw, base.block().raw())) {
-            return false;
-        }
-        if (!Files.isRegularFile(base.stateFile()) || !java.util.Arrays.equals(sha256(base.stateFile()), base.sha256())) {
-            org.slf4j.LoggerFactory.getLogger(Ledger.class).warn("kept dump base {} no longer matches its digest;"
-                    + " writing a full dump", base);
-            return false;
-        }
-        return true;
+        return raw != null && java.util.Arrays.equals(raw, base.block().raw());
     }
 
-    /** SHA-256 of a file, streamed. */
-    public static byte[] sha256(Path file) throws IOException {
-        java.security.MessageDigest digest;
-        try {
-            digest = java.security.MessageDigest.getInstance("SHA-256");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK has no SHA-256", e);
-        }
-        byte[] buffer = new byte[1 << 20];
-        try (java.io.InputStream in = Files.newInputStream(file)) {
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
-        }
-        return digest.digest();
-    }
-
-    /** Signals, inside the overlay's writer, that the overlay outgrew its bound. */
-    private static final class OverlayTooLarge extends IOException {
-        OverlayTooLarge() {
-            super("overlay larger than half its base");
+    /** Signals, inside the overlay's writer, that no layered dump is to be written. */
+    private static final class NotLayered extends IOException {
+        NotLayered(String why) {
+            super(why);
         }
 
         @Override
@@ -533,22 +508,37 @@ public final class Ledger implements AutoCloseable {
 
     /**
      * Writes {@code overlay.bin}: the view's entries against the base's, both in key order.
-     * Returns false, leaving no file, when it would pass half the base's size.
+     * Returns false, leaving no file, when it would pass half the base's size or when the base's
+     * bytes no longer match their checksum (read in the same pass).
      */
     private boolean writeOverlay(View view, Path dumpDir, DumpBase base) throws IOException {
         long limit = Files.size(base.stateFile()) / 2;
-        try (StateDump.EntryReader old = new StateDump.EntryReader(base.stateFile())) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        try (StateDump.EntryReader old = new StateDump.EntryReader(
+                new java.util.zip.CheckedInputStream(Files.newInputStream(base.stateFile()), crc))) {
             StateDump.writeAtomically(dumpDir.resolve(StateDump.OVERLAY_FILE), out -> {
                 DataOutputStream data = new DataOutputStream(out);
                 StateDump.writeOverlayHeader(data, base.height(), base.block());
                 OverlayCursor cursor = new OverlayCursor(old, data, limit);
                 scan(view, cursor::entry);
                 cursor.rest();
+                if (crc.getValue() != base.crc32c()) {
+                    throw new NotLayered("kept dump base " + base.stateFile() + " no longer matches its checksum");
+                }
                 data.flush();
             });
             return true;
-        } catch (OverlayTooLarge e) {
+        } catch (NotLayered e) {
+            if (!e.getMessage().startsWith("overlay")) {
+                org.slf4j.LoggerFactory.getLogger(Ledger.class).warn("{}; writing a full dump", e.getMessage());
+            }
             return false;
+        } catch (IOException e) {
+            if (e.getCause() instanceof MalformedException) {
+                org.slf4j.LoggerFactory.getLogger(Ledger.class).warn("{}; writing a full dump", e.getMessage());
+                return false;
+            }
+            throw e;
         }
     }
 
@@ -589,10 +579,10 @@ public final class Ledger implements AutoCloseable {
             }
         }
 
-        private void count(long bytes) throws OverlayTooLarge {
+        private void count(long bytes) throws NotLayered {
             written += bytes;
             if (written > limit) {
-                throw new OverlayTooLarge();
+                throw new NotLayered("overlay larger than half its base");
             }
         }
 

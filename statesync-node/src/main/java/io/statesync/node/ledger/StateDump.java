@@ -226,18 +226,23 @@ final class StateDump {
         private byte[] previousKey;
 
         EntryReader(Path file) throws IOException {
-            this(file, false);
+            this(Files.newInputStream(file), false);
         }
 
-        private EntryReader(Path file, boolean overlay) throws IOException {
-            this.in = new BufferedInputStream(Files.newInputStream(file), BUFFER);
+        /** Reads a {@code state.bin} from a stream it closes. */
+        EntryReader(InputStream stream) {
+            this(stream, false);
+        }
+
+        private EntryReader(InputStream stream, boolean overlay) {
+            this.in = new BufferedInputStream(stream, BUFFER);
             this.overlay = overlay;
             this.name = overlay ? OVERLAY_FILE : STATE_FILE;
         }
 
         /** Opens an {@code overlay.bin} and reads its header. */
         static EntryReader overlay(Path file) throws IOException, MalformedException {
-            EntryReader reader = new EntryReader(file, true);
+            EntryReader reader = new EntryReader(Files.newInputStream(file), true);
             try {
                 reader.readHeader();
                 return reader;

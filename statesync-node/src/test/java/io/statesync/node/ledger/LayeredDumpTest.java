@@ -82,7 +82,7 @@ class LayeredDumpTest {
             assertFalse(capture.writeTo(dump, null));
         }
         Path state = dump.resolve(Capture.STATE_FILE);
-        return new DumpBase(state, ledger.head().height(), ledger.head().blockId(), Ledger.sha256(state));
+        return new DumpBase(state, ledger.head().height(), ledger.head().blockId(), DumpBase.crc32c(state));
     }
 
     private boolean dump(Ledger ledger, Path dir, DumpBase base) throws IOException {
@@ -163,16 +163,16 @@ class LayeredDumpTest {
         DumpBase base = base(ledger, "base");
         smallChange(ledger);
 
-        DumpBase otherBlock = new DumpBase(base.stateFile(), base.height(), BlockId.of(new byte[32]), base.sha256());
+        DumpBase otherBlock = new DumpBase(base.stateFile(), base.height(), BlockId.of(new byte[32]), base.crc32c());
         assertFalse(dump(ledger, tmp.resolve("a"), otherBlock));
         DumpBase notEarlier = new DumpBase(base.stateFile(), ledger.head().height(), ledger.head().blockId(),
-                base.sha256());
+                base.crc32c());
         assertFalse(dump(ledger, tmp.resolve("b"), notEarlier));
 
         byte[] bytes = Files.readAllBytes(base.stateFile());
         bytes[bytes.length - 1] ^= 1;
         Files.write(base.stateFile(), bytes);
-        assertFalse(dump(ledger, tmp.resolve("c"), base), "a base no longer matching its digest is not used");
+        assertFalse(dump(ledger, tmp.resolve("c"), base), "a base no longer matching its checksum is not used");
 
         for (String d : List.of("a", "b", "c")) {
             assertEquals(List.of(Capture.HEAD_FILE, Capture.STATE_FILE), names(tmp.resolve(d)));
