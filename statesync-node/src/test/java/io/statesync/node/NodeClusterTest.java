@@ -202,6 +202,16 @@ class NodeClusterTest {
         await(() -> THREADS.stream().allMatch(t -> status(nodes.get(0), t).path("stateBytes").asLong() > 800_000
                 && status(nodes.get(0), t).path("latestSnapshotIndex").asLong(-1) > 400), 90);
 
+        // Saves are layered: each founder keeps the full dump of its epoch's first save (every 80
+        // blocks at saveStateEvery 10) as the base of the later ones, so the joiner loads a
+        // base plus an overlay, or a full dump if it joins at an epoch's first save.
+        try (java.util.stream.Stream<Path> walk = Files.walk(configs.get(0).dataDir())) {
+            List<String> bases = walk.filter(p -> p.getFileName().toString().matches("base-[0-9]+"))
+                    .map(p -> p.getFileName().toString()).toList();
+            assertEquals(THREADS.size(), bases.size(), "one base per thread: " + bases);
+            assertTrue(bases.stream().allMatch(b -> Long.parseLong(b.substring(5)) % 80 == 0), bases.toString());
+        }
+
         // The joiner is told only whom to join through, as an operator's new machine would be: its
         // head start follows that node's gossip card and fetches while its groups start.
         NodeConfig four = configs.get(3);
