@@ -26,9 +26,12 @@ else:
 open('v2/state.bin', 'wb').write(d)
 P
     r1=$("$S" share --store origin "$arg" v1 2>/dev/null | tail -1); r2=$("$S" share --store origin "$arg" v2 2>/dev/null | tail -1)
-    "$S" serve --store origin --port 18299 >/dev/null 2>&1 & pid=$!; sleep 2
-    "$S" fetch "$r1" --source http://127.0.0.1:18299 --store client --out out >/dev/null 2>&1
+    "$S" serve --store origin --port 18299 >/dev/null 2>&1 & pid=$!
+    for _ in $(seq 60); do curl -sf -o /dev/null http://127.0.0.1:18299/health && break; sleep 0.5; done
+    "$S" fetch "$r1" --source http://127.0.0.1:18299 --store client --out out >/dev/null 2>&1 \
+      || { echo "$name/$kind: the fetch of version 1 failed" >&2; exit 1; }
     line=$("$S" fetch "$r2" --source http://127.0.0.1:18299 --store client --out out 2>&1 | grep '^fetched')
+    [[ -n "$line" ]] || { echo "$name/$kind: the fetch of version 2 failed" >&2; exit 1; }
     kill $pid; wait $pid 2>/dev/null
     cmp -s out/state.bin v2/state.bin || { echo "delta fetch of $name/$kind differs" >&2; exit 1; }
     mib=$(echo "$line" | sed -E 's/^fetched ([0-9.]+) MiB.*/\1/')
