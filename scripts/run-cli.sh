@@ -36,7 +36,7 @@ else
     record=(-XX:ArchiveClassesAtExit="$cache.tmp" -Xlog:cds=off -Xlog:cds+dynamic=off)
     use=(-XX:SharedArchiveFile="$cache" -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off)
 fi
-cds=()
+jvm_flags=()
 if [[ "${STATESYNC_CLASS_CACHE:-on}" != off ]] && mkdir -p "$cache_dir" 2>/dev/null && [[ -w "$cache_dir" ]]; then
     if [[ ! -f "$cache" || "$stamp" -nt "$cache" ]] && command -v flock >/dev/null 2>&1; then
         exec 9>"$lock"
@@ -59,10 +59,17 @@ if [[ "${STATESYNC_CLASS_CACHE:-on}" != off ]] && mkdir -p "$cache_dir" 2>/dev/n
         exec 9>&-
     fi
     if [[ -f "$cache" ]]; then
-        cds=("${use[@]}")
+        jvm_flags=("${use[@]}")
     fi
+fi
+
+# Ratis's shaded Netty still uses sun.misc.Unsafe's memory access, which JDK 24 and later warn
+# about on every start (JEP 471/498); allowing it explicitly (a flag JDK 23 introduced) keeps
+# those warnings out of every log. The demo passes it on to the nodes it launches.
+if [[ "${jdk_feature:-0}" -ge 23 ]]; then
+    jvm_flags+=(--sun-misc-unsafe-memory-access=allow)
 fi
 
 # STATESYNC_JAVA_OPTS holds several options: word splitting is intended.
 # shellcheck disable=SC2086
-exec "$java" --enable-native-access=ALL-UNNAMED ${cds[@]+"${cds[@]}"} ${STATESYNC_JAVA_OPTS:-} "${program[@]}" "$@"
+exec "$java" --enable-native-access=ALL-UNNAMED ${jvm_flags[@]+"${jvm_flags[@]}"} ${STATESYNC_JAVA_OPTS:-} "${program[@]}" "$@"

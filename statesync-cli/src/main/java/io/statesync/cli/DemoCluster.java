@@ -140,14 +140,14 @@ final class DemoCluster implements AutoCloseable {
     }
 
     /**
-     * The class-data options this JVM was started with (the launcher's node archive or AOT
+     * The class-data and Unsafe-access options this JVM was started with (the launcher's node archive or AOT
      * cache, which holds the node's classes too): a child node maps its classes from it instead
      * of loading them, which halves its start on a busy machine. Empty without one.
      */
     private static final List<String> SHARED_CLASSES = java.lang.management.ManagementFactory.getRuntimeMXBean()
             .getInputArguments().stream().filter(a -> a.startsWith("-XX:SharedArchiveFile=")
                     || a.startsWith("-XX:AOTCache=") || a.startsWith("-Xshare:") || a.startsWith("-Xlog:cds")
-                    || a.startsWith("-Xlog:aot")).toList();
+                    || a.startsWith("-Xlog:aot") || a.startsWith("--sun-misc-unsafe-memory-access=")).toList();
 
     /** Starts a node as a child JVM running this same build (and its class-data sharing archive). */
     void launch(NodeSpec spec, String heap) throws IOException {
