@@ -66,6 +66,8 @@ public final class Node implements AutoCloseable {
     private final List<LedgerMachine> machines = new ArrayList<>();
     private final List<AutoCloseable> mounts = new ArrayList<>();
     private final Thread watchdog;
+    /** Per-thread, build and JVM gauges; registered once the threads run. */
+    private volatile NodeMetrics nodeMetrics;
     private final StateSyncService stateSync;
     /** A new node's head start (on its first start with join URLs), or null; closed once caught up. */
     private final JoinPrefetch prefetch;
@@ -147,6 +149,7 @@ public final class Node implements AutoCloseable {
             node.resetLoadWork();
             node.startThreads();
             timeline.mark(SyncTimeline.Phase.GROUPS);
+            node.nodeMetrics = new NodeMetrics(registry, node.threads);
             node.started = true;
             node.watchdog.start();
             log.info("node {} serving {} with threads {}", config.id(), http.uri(), node.threads.keySet());
@@ -526,6 +529,9 @@ public final class Node implements AutoCloseable {
         }
         if (discovery != null) {
             closeQuietly(discovery);
+        }
+        if (nodeMetrics != null) {
+            nodeMetrics.close();
         }
         registry.close();
     }

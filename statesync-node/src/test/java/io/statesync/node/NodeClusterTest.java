@@ -182,6 +182,41 @@ class NodeClusterTest {
     }
 
     @Test
+    @Order(6)
+    void metricsCarryEachThreadsStateTheBuildAndTheJvm() throws Exception {
+        // every thread has one leader among the nodes, as /metrics tells it
+        for (ThreadId t : THREADS) {
+            long leaders = 0;
+            for (Node n : nodes) {
+                String m = get(n, "/metrics").body();
+                leaders += (long) value(m, "statesync_node_thread_role{role=\"leader\",thread=\"" + t.name() + "\"}");
+                assertEquals(status(n, t).path("height").asDouble(), value(m,
+                        "statesync_node_thread_height{thread=\"" + t.name() + "\"}"), 5.0, "height of " + t.name());
+                assertEquals(0, value(m, "statesync_node_thread_halted{thread=\"" + t.name() + "\"}"));
+                assertTrue(value(m, "statesync_node_thread_commit_index{thread=\"" + t.name() + "\"}") > 0);
+            }
+            assertEquals(1, leaders, "one leader of " + t.name());
+        }
+        String m = get(nodes.get(0), "/metrics").body();
+        assertTrue(m.lines().anyMatch(l -> l.startsWith("statesync_build_info{") && l.contains("java=\"")
+                && (l.endsWith(" 1") || l.endsWith(" 1.0"))), () -> "build_info: " + m.lines().filter(l -> l.contains("build")).toList());
+        for (String jvm : List.of("jvm_memory_used_bytes{", "jvm_threads_live_threads ", "process_cpu_usage ",
+                "process_uptime_seconds ", "process_files_open_files ")) {
+            assertTrue(m.contains("\n" + jvm), jvm);
+        }
+        // Sources are labelled host:port, never by URL; no unit is said twice.
+        assertFalse(m.lines().anyMatch(l -> !l.startsWith("#") && l.contains("source=\"http")), "URL labels");
+        assertFalse(m.lines().anyMatch(l -> l.matches("^\\w*_bytes_\\w*_bytes\\w*.*")), "bytes twice");
+    }
+
+    /** The value of one exact series in a Prometheus text page; fails when the page lacks it. */
+    private static double value(String page, String series) {
+        return page.lines().filter(l -> l.startsWith(series + " ")).findFirst()
+                .map(l -> Double.parseDouble(l.substring(series.length() + 1).trim()))
+                .orElseThrow(() -> new AssertionError("no series " + series));
+    }
+
+    @Test
     @Order(10)
     void aNodeWithAnEmptyDataDirectoryGetsTheStateFromItsPeersAndFollows() throws Exception {
         // Some state on both threads, and saved states that cover it.

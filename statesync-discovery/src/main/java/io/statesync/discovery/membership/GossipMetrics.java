@@ -14,7 +14,7 @@ import java.util.function.IntSupplier;
 /**
  * Every metric of one gossip membership, rendered by Prometheus as {@code statesync_gossip_*}:
  * {@code members}, {@code events_total{type}}, {@code dropped_total{reason}},
- * {@code bytes_sent_total} and {@code bytes_received_total}, each tagged with the gossip port so
+ * {@code sent_bytes_total} and {@code received_bytes_total}, each tagged with the gossip port so
  * several nodes can report into one registry.
  *
  * <p>Counting starts before the port is known (the first messages go out while the node starts),
@@ -89,12 +89,12 @@ final class GossipMetrics {
                     .tag("reason", r.name().toLowerCase())
                     .register(registry));
         }
-        meters.add(FunctionCounter.builder("statesync.gossip.bytes.sent", bytesSent, LongAdder::doubleValue)
+        meters.add(FunctionCounter.builder("statesync.gossip.sent", bytesSent, LongAdder::doubleValue)
                 .description("Bytes written to gossip connections, framing included")
                 .baseUnit("bytes")
                 .tag("port", p)
                 .register(registry));
-        meters.add(FunctionCounter.builder("statesync.gossip.bytes.received", bytesReceived, LongAdder::doubleValue)
+        meters.add(FunctionCounter.builder("statesync.gossip.received", bytesReceived, LongAdder::doubleValue)
                 .description("Bytes read from gossip connections, garbage included")
                 .baseUnit("bytes")
                 .tag("port", p)

@@ -25,7 +25,7 @@ public final class MembershipConvergenceProbe {
 
     private record Node(ScaleCubeMembership membership, SimpleMeterRegistry registry) {
         double bytes(String direction) {
-            FunctionCounter c = registry.find("statesync.gossip.bytes." + direction).functionCounter();
+            FunctionCounter c = registry.find("statesync.gossip." + direction).functionCounter();
             return c == null ? 0 : c.count();
         }
     }

@@ -92,7 +92,7 @@ class MembershipTest {
                     () -> seed.heard(MembershipEvent.Joined.class, other.id()));
         }
         assertEquals(4.0, seed.counter("statesync.gossip.events", "type", "joined"));
-        assertTrue(seed.counter("statesync.gossip.bytes.sent", "port", Integer.toString(seed.address().getPort())) > 0);
+        assertTrue(seed.counter("statesync.gossip.sent", "port", Integer.toString(seed.address().getPort())) > 0);
     }
 
     @Test

@@ -27,10 +27,10 @@ final class FetchMetrics {
     /** A chunk request ended; outcome is ok, corrupt, failed or superseded. */
     void chunk(Source source, String outcome, long bytes) {
         Counter.builder("statesync.fetch.chunks").description("chunk requests by source and outcome")
-                .tag("source", source.toString()).tag("outcome", outcome).register(registry).increment();
+                .tag("source", source.label()).tag("outcome", outcome).register(registry).increment();
         if (bytes > 0) {
             Counter.builder("statesync.fetch.bytes").description("verified bytes fetched, by source")
-                    .baseUnit("bytes").tag("source", source.toString()).register(registry).increment(bytes);
+                    .baseUnit("bytes").tag("source", source.label()).register(registry).increment(bytes);
         }
     }
 

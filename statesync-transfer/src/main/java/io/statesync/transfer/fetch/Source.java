@@ -45,4 +45,12 @@ public record Source(URI base) {
     public String toString() {
         return base.toString();
     }
+
+    /**
+     * The source as a metric label: {@code host:port} (the default port filled in), never the
+     * whole URL, so a label stays short and one server is one series whatever path it serves.
+     */
+    public String label() {
+        return base.getHost() + ":" + port();
+    }
 }
