@@ -291,6 +291,43 @@ class NodeClusterTest {
         assertEquals(1_000_000 - 0, balance(joiner, THREADS.get(0), writer).orElseThrow());
     }
 
+    @Test
+    @Order(11)
+    void everyMetricANodeExposesIsDocumented() throws Exception {
+        // After the join above the nodes have produced, saved, shared, fetched and loaded: the
+        // union of their metric families is what an operator sees, and docs/metrics.md names each.
+        java.util.SortedMap<String, String> families = new java.util.TreeMap<>();
+        java.util.Map<String, java.util.SortedSet<String>> labels = new java.util.HashMap<>();
+        for (Node n : nodes) {
+            String page = get(n, "/metrics").body();
+            String help = "";
+            String family = "";
+            for (String l : page.lines().toList()) {
+                if (l.startsWith("# HELP ")) {
+                    help = l.substring(7);
+                } else if (l.startsWith("# TYPE ")) {
+                    String[] f = l.substring(7).split(" ");
+                    family = f[0];
+                    String doc = help.startsWith(f[0] + " ") ? help.substring(f[0].length() + 1) : "";
+                    families.merge(f[0], f[1] + " | " + doc, (a, b) -> a);
+                } else if (!l.startsWith("#") && l.contains("{")) {
+                    java.util.SortedSet<String> keys = labels.computeIfAbsent(family, k -> new java.util.TreeSet<>());
+                    java.util.regex.Matcher m = java.util.regex.Pattern.compile("([a-z_]+)=\"").matcher(l);
+                    while (m.find()) {
+                        keys.add(m.group(1));
+                    }
+                }
+            }
+        }
+        families.replaceAll((f, v) -> v + " | " + String.join(",", labels.getOrDefault(f, new java.util.TreeSet<>())));
+        Files.createDirectories(Path.of("target"));
+        Files.write(Path.of("target/metric-families.txt"),
+                families.entrySet().stream().map(e -> e.getKey() + " | " + e.getValue()).toList());
+        String docs = Files.readString(Path.of("../docs/metrics.md"));
+        List<String> missing = families.keySet().stream().filter(f -> !docs.contains("`" + f + "`")).toList();
+        assertEquals(List.of(), missing, "metrics missing from docs/metrics.md (all: target/metric-families.txt)");
+    }
+
     // ---- helpers ----
 
     private static String statusBody(Node n) {
