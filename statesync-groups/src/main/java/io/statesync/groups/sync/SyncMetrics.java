@@ -29,13 +29,16 @@ public final class SyncMetrics implements AutoCloseable {
         this.group = group;
         this.strategy = strategy;
         started = keep(Counter.builder("statesync.groups.sync.sessions").tag("group", group)
-                .tag("strategy", strategy).tag("outcome", "started").register(registry));
+                .tag("strategy", strategy).tag("outcome", "started")
+                .description("catch-up sessions by strategy and outcome").register(registry));
         completed = keep(Counter.builder("statesync.groups.sync.sessions").tag("group", group)
-                .tag("strategy", strategy).tag("outcome", "completed").register(registry));
+                .tag("strategy", strategy).tag("outcome", "completed")
+                .description("catch-up sessions by strategy and outcome").register(registry));
         failed = keep(Counter.builder("statesync.groups.sync.sessions").tag("group", group)
-                .tag("strategy", strategy).tag("outcome", "failed").register(registry));
+                .tag("strategy", strategy).tag("outcome", "failed")
+                .description("catch-up sessions by strategy and outcome").register(registry));
         duration = keep(Timer.builder("statesync.groups.sync.duration").tag("group", group)
-                .tag("strategy", strategy).register(registry));
+                .tag("strategy", strategy).description("catch-up sessions, start to end").register(registry));
         keep(Gauge.builder("statesync.groups.sync.lag", lag).tag("group", group)
                 .description("log entries this member is behind the group").register(registry));
     }
@@ -71,7 +74,7 @@ public final class SyncMetrics implements AutoCloseable {
     /** Bytes fetched from a source (a peer id or URL). */
     public void bytes(String source, long n) {
         Counter c = Counter.builder("statesync.groups.sync.bytes").tag("group", group).tag("source", source)
-                .register(registry);
+                .description("bytes catch-ups fetched, by source").register(registry);
         synchronized (meters) {
             if (!meters.contains(c)) {
                 meters.add(c);
@@ -83,7 +86,7 @@ public final class SyncMetrics implements AutoCloseable {
     /** Log entries fetched from a source. */
     public void entries(String source, long n) {
         Counter c = Counter.builder("statesync.groups.sync.entries").tag("group", group).tag("source", source)
-                .register(registry);
+                .description("log entries catch-ups fetched, by source").register(registry);
         synchronized (meters) {
             if (!meters.contains(c)) {
                 meters.add(c);

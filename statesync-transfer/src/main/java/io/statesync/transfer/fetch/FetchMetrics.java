@@ -20,7 +20,12 @@ final class FetchMetrics {
     FetchMetrics(MeterRegistry registry) {
         this.registry = registry;
         synchronized (ACTIVE) {
-            this.active = ACTIVE.computeIfAbsent(registry, r -> r.gauge("statesync.fetch.active", new AtomicInteger()));
+            this.active = ACTIVE.computeIfAbsent(registry, r -> {
+                AtomicInteger running = new AtomicInteger();
+                io.micrometer.core.instrument.Gauge.builder("statesync.fetch.active", running, AtomicInteger::get)
+                        .description("snapshot fetches running now").register(r);
+                return running;
+            });
         }
     }
 
