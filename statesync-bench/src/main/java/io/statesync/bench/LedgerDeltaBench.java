@@ -26,7 +26,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -205,14 +204,14 @@ public final class LedgerDeltaBench {
     }
 
     private static String line(String name, double value, String unit) {
-        return String.format(Locale.ROOT, "BENCH %s %.3f %s", name, value, unit);
+        return TransferBench.line(name, value, unit);
     }
 
     private static double secs(long t0) {
-        return (System.nanoTime() - t0) / 1e9;
+        return TransferBench.secs(t0);
     }
 
     private static void log(String fmt, Object... args) {
-        System.err.printf(Locale.ROOT, fmt + "%n", args);
+        TransferBench.log(fmt, args);
     }
 }

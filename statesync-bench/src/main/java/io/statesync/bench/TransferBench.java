@@ -363,15 +363,16 @@ public final class TransferBench {
         return Long.parseLong(t) * mult;
     }
 
-    private static String line(String name, double value, String unit) {
+    /** One {@code BENCH <name> <value> <unit>} line; the other benches print theirs through it too. */
+    static String line(String name, double value, String unit) {
         return String.format(Locale.ROOT, "BENCH %s %.3f %s", name, value, unit);
     }
 
-    private static double secs(long t0) {
+    static double secs(long t0) {
         return (System.nanoTime() - t0) / 1e9;
     }
 
-    private static void log(String fmt, Object... args) {
+    static void log(String fmt, Object... args) {
         System.err.printf(Locale.ROOT, fmt + "%n", args);
     }
 
