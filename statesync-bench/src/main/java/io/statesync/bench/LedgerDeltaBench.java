@@ -1,5 +1,9 @@
 package io.statesync.bench;
 
+import static io.statesync.bench.TransferBench.line;
+import static io.statesync.bench.TransferBench.log;
+import static io.statesync.bench.TransferBench.secs;
+
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.statesync.core.chunking.Chunking;
@@ -203,15 +207,4 @@ public final class LedgerDeltaBench {
         return b;
     }
 
-    private static String line(String name, double value, String unit) {
-        return TransferBench.line(name, value, unit);
-    }
-
-    private static double secs(long t0) {
-        return TransferBench.secs(t0);
-    }
-
-    private static void log(String fmt, Object... args) {
-        TransferBench.log(fmt, args);
-    }
 }
