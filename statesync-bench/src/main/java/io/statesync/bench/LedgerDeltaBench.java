@@ -206,5 +206,4 @@ public final class LedgerDeltaBench {
         random.nextBytes(b);
         return b;
     }
-
 }
