@@ -38,7 +38,9 @@ public final class SyncMetrics implements AutoCloseable {
                 .tag("strategy", strategy).tag("outcome", "failed")
                 .description("catch-up sessions by strategy and outcome").register(registry));
         duration = keep(Timer.builder("statesync.groups.sync.duration").tag("group", group)
-                .tag("strategy", strategy).description("catch-up sessions, start to end").register(registry));
+                .tag("strategy", strategy).description("catch-up sessions, start to end")
+                .publishPercentileHistogram().minimumExpectedValue(java.time.Duration.ofMillis(1))
+                .maximumExpectedValue(java.time.Duration.ofHours(1)).register(registry));
         keep(Gauge.builder("statesync.groups.sync.lag", lag).tag("group", group)
                 .description("log entries this member is behind the group").register(registry));
     }

@@ -28,7 +28,9 @@ final class LoaderMetrics {
         this.bytes = Counter.builder("statesync.node.state.load.fetched").baseUnit("bytes")
                 .description("snapshot bytes downloaded by state loads").tag("loader", loader).register(registry);
         this.duration = Timer.builder("statesync.node.state.load")
-                .description("state loads from claim to result").tag("loader", loader).register(registry);
+                .description("state loads from claim to result").tag("loader", loader)
+                .publishPercentileHistogram().minimumExpectedValue(java.time.Duration.ofMillis(10))
+                .maximumExpectedValue(java.time.Duration.ofHours(1)).register(registry);
         io.micrometer.core.instrument.Gauge.builder("statesync.node.state.load.pending", pending)
                 .description("load tasks queued").tag("loader", loader).register(registry);
     }

@@ -47,6 +47,8 @@ final class FetchMetrics {
     void finished(String result, long nanos) {
         active.decrementAndGet();
         Timer.builder("statesync.fetch.duration").description("whole snapshot fetches")
+                .publishPercentileHistogram().minimumExpectedValue(java.time.Duration.ofMillis(1))
+                .maximumExpectedValue(java.time.Duration.ofHours(1))
                 .tag("result", result).register(registry).record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 }

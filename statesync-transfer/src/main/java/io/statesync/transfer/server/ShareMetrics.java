@@ -30,6 +30,8 @@ final class ShareMetrics {
         this.registry = registry;
         this.duration = Timer.builder("statesync.share.request.duration")
                 .description("Time from a decoded request head to its response completely written")
+                .publishPercentileHistogram().minimumExpectedValue(java.time.Duration.ofNanos(100_000))
+                .maximumExpectedValue(java.time.Duration.ofMinutes(1))
                 .register(registry);
         this.served = Counter.builder("statesync.share.served")
                 .baseUnit("bytes")
