@@ -149,7 +149,7 @@ public final class Node implements AutoCloseable {
             node.resetLoadWork();
             node.startThreads();
             timeline.mark(SyncTimeline.Phase.GROUPS);
-            node.nodeMetrics = new NodeMetrics(registry, node.threads);
+            node.nodeMetrics = new NodeMetrics(registry, node.threads, config.dataDir());
             node.started = true;
             node.watchdog.start();
             log.info("node {} serving {} with threads {}", config.id(), http.uri(), node.threads.keySet());

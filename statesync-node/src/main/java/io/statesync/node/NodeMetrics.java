@@ -22,8 +22,8 @@ import java.util.function.ToDoubleFunction;
  * What {@code /node/status} says per thread, as Prometheus gauges, so a dashboard and alerts
  * need no JSON: {@code statesync_node_thread_*{thread}} (height, state bytes, applied and
  * commit index, one {@code role} series per role with 1 on the current one, halted, catching
- * up), {@code statesync_build_info{version,java}}, and the JVM and process basics (memory, GC,
- * threads, classes, CPU, uptime, open files). Read at scrape time; owned and closed by the node.
+ * up), {@code statesync_build_info{version,java}}, the data directory's free and total bytes,
+ * and the JVM and process basics (memory, GC, threads, classes, CPU, uptime, open files). Read at scrape time; owned and closed by the node.
  */
 final class NodeMetrics implements AutoCloseable {
     /** The roles a thread's member can have ({@link GroupStatus#role()}). */
@@ -31,7 +31,7 @@ final class NodeMetrics implements AutoCloseable {
 
     private final JvmGcMetrics gc = new JvmGcMetrics();
 
-    NodeMetrics(MeterRegistry registry, Map<ThreadId, ChainThread> threads) {
+    NodeMetrics(MeterRegistry registry, Map<ThreadId, ChainThread> threads, java.nio.file.Path dataDir) {
         String version = NodeMetrics.class.getPackage().getImplementationVersion();
         Gauge.builder("statesync.build.info", () -> 1)
                 .tag("version", version == null ? "dev" : version)
@@ -44,6 +44,11 @@ final class NodeMetrics implements AutoCloseable {
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
         new FileDescriptorMetrics().bindTo(registry);
+        // The data directory's file system: what a "disk nearly full" alert needs without a host exporter.
+        Gauge.builder("statesync.node.data.free", dataDir, d -> space(d, true)).baseUnit("bytes")
+                .description("bytes free for this node on its data directory's file system").register(registry);
+        Gauge.builder("statesync.node.data.capacity", dataDir, d -> space(d, false)).baseUnit("bytes")
+                .description("size of the data directory's file system").register(registry);
         for (ChainThread t : threads.values()) {
             String name = t.id().name();
             head(registry, t, "statesync.node.thread.height", null, "height of the thread's head block", Head::height);
@@ -76,6 +81,16 @@ final class NodeMetrics implements AutoCloseable {
                               ToDoubleFunction<GroupStatus> value) {
         Gauge.builder(metric, t, x -> value.applyAsDouble(x.groupStatus())).tag("thread", t.id().name())
                 .description(what).register(registry);
+    }
+
+    /** Usable or total bytes of the file system holding {@code dir}; NaN if it cannot be read. */
+    private static double space(java.nio.file.Path dir, boolean usable) {
+        try {
+            java.nio.file.FileStore store = java.nio.file.Files.getFileStore(dir);
+            return usable ? store.getUsableSpace() : store.getTotalSpace();
+        } catch (java.io.IOException e) {
+            return Double.NaN;
+        }
     }
 
     @Override

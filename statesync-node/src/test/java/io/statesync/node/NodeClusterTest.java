@@ -338,6 +338,24 @@ class NodeClusterTest {
         } else {
             System.err.println("NodeClusterTest: skipping the promtool check: " + Promtool.whyMissing);
         }
+        // The shipped alert rules parse, and every metric they name is one these nodes expose.
+        Path alerts = Path.of("../ops/prometheus/alerts.yml");
+        java.util.regex.Matcher named = java.util.regex.Pattern.compile("\\bstatesync_[a-z_]+")
+                .matcher(Files.readString(alerts));
+        List<String> unknown = new ArrayList<>();
+        while (named.find()) {
+            if (!families.containsKey(named.group())) {
+                unknown.add(named.group());
+            }
+        }
+        assertEquals(List.of(), unknown, "alerts.yml names metrics no node exposes");
+        if (promtool.isPresent()) {
+            Process p = new ProcessBuilder(promtool.get().toString(), "check", "rules", alerts.toString())
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), "promtool check rules: " + out);
+        }
         String docs = Files.readString(Path.of("../docs/metrics.md"));
         List<String> missing = families.keySet().stream().filter(f -> !docs.contains("`" + f + "`")).toList();
         assertEquals(List.of(), missing, "metrics missing from docs/metrics.md (all: target/metric-families.txt)");
