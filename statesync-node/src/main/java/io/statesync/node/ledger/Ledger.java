@@ -494,10 +494,16 @@ public final class Ledger implements AutoCloseable {
         return raw != null && java.util.Arrays.equals(raw, base.block().raw());
     }
 
-    /** Signals, inside the overlay's writer, that no layered dump is to be written. */
+    /**
+     * Signals, inside the overlay's writer, that no layered dump is to be written: the overlay
+     * grew too large (expected), or the kept base is damaged ({@code damaged}: worth a warning).
+     */
     private static final class NotLayered extends IOException {
-        NotLayered(String why) {
+        final boolean damaged;
+
+        NotLayered(String why, boolean damaged) {
             super(why);
+            this.damaged = damaged;
         }
 
         @Override
@@ -523,22 +529,16 @@ public final class Ledger implements AutoCloseable {
                 scan(view, cursor::entry);
                 cursor.rest();
                 if (crc.getValue() != base.crc32c()) {
-                    throw new NotLayered("kept dump base " + base.stateFile() + " no longer matches its checksum");
+                    throw new NotLayered("kept dump base " + base.stateFile() + " no longer matches its checksum", true);
                 }
                 data.flush();
             });
             return true;
         } catch (NotLayered e) {
-            if (!e.getMessage().startsWith("overlay")) {
+            if (e.damaged) {
                 org.slf4j.LoggerFactory.getLogger(Ledger.class).warn("{}; writing a full dump", e.getMessage());
             }
             return false;
-        } catch (IOException e) {
-            if (e.getCause() instanceof MalformedException) {
-                org.slf4j.LoggerFactory.getLogger(Ledger.class).warn("{}; writing a full dump", e.getMessage());
-                return false;
-            }
-            throw e;
         }
     }
 
@@ -582,7 +582,7 @@ public final class Ledger implements AutoCloseable {
         private void count(long bytes) throws NotLayered {
             written += bytes;
             if (written > limit) {
-                throw new NotLayered("overlay larger than half its base");
+                throw new NotLayered("overlay larger than half its base", false);
             }
         }
 
@@ -590,7 +590,7 @@ public final class Ledger implements AutoCloseable {
             try {
                 return base.next();
             } catch (MalformedException e) {
-                throw new IOException("kept dump base: " + e.getMessage(), e);
+                throw new NotLayered("kept dump base: " + e.getMessage(), true);
             }
         }
     }

@@ -174,7 +174,10 @@ class LayeredDumpTest {
         Files.write(base.stateFile(), bytes);
         assertFalse(dump(ledger, tmp.resolve("c"), base), "a base no longer matching its checksum is not used");
 
-        for (String d : List.of("a", "b", "c")) {
+        Files.write(base.stateFile(), Arrays.copyOf(bytes, bytes.length - 7));
+        assertFalse(dump(ledger, tmp.resolve("d"), base), "nor one that no longer parses");
+
+        for (String d : List.of("a", "b", "c", "d")) {
             assertEquals(List.of(Capture.HEAD_FILE, Capture.STATE_FILE), names(tmp.resolve(d)));
         }
     }
