@@ -51,7 +51,7 @@ final class ClusterConfigs {
     static String founder(String header, Plan self, List<Plan> founders, Shared shared) {
         StringBuilder y = new StringBuilder(header);
         node(y, self, shared, null);
-        gossip(y, self.gossipPort(), founders.stream().filter(p -> p != self)
+        gossip(y, self.host(), self.gossipPort(), founders.stream().filter(p -> p != self)
                 .map(p -> p.host() + ":" + p.gossipPort()).toList());
         threads(y, shared.threads());
         y.append("members:\n");
@@ -97,7 +97,7 @@ final class ClusterConfigs {
         StringBuilder y = new StringBuilder(header);
         node(y, self, shared, self.host() + ":" + self.raftBase());
         List<String> seeds = cluster.hasNonNull("gossip") ? List.of(cluster.path("gossip").asText()) : List.of();
-        gossip(y, seeds.isEmpty() ? 0 : self.gossipPort(), seeds);
+        gossip(y, self.host(), seeds.isEmpty() ? 0 : self.gossipPort(), seeds);
         threads(y, threads);
         y.append("join: [").append(String.join(", ", join)).append("]\n");
         rest(y, shared);
@@ -127,12 +127,14 @@ final class ClusterConfigs {
         }
     }
 
-    private static void gossip(StringBuilder y, int port, List<String> seeds) {
+    private static void gossip(StringBuilder y, String host, int port, List<String> seeds) {
         if (port == 0) {
             return;
         }
+        boolean oneMachine = host.startsWith("127.") || host.equals("localhost") || host.equals("::1");
         y.append("gossip:\n  port: ").append(port).append("\n  seeds: [").append(String.join(", ", seeds))
-                .append("]\n");
+                .append("]\n  profile: ").append(oneMachine ? "loopback" : "lan")
+                .append("        # loopback | lan | wan: how fast a dead node is noticed\n");
     }
 
     private static void threads(StringBuilder y, List<String> threads) {

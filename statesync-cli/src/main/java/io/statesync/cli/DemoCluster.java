@@ -155,11 +155,12 @@ final class DemoCluster implements AutoCloseable {
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heap, "--enable-native-access=ALL-UNNAMED"));
         cmd.addAll(SHARED_CLASSES);
-        cmd.addAll(List.of("-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
-                "-Dorg.slf4j.simpleLogger.log.org.apache.ratis=warn",
-                "-Dorg.slf4j.simpleLogger.showDateTime=true",
-                "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "node", "--config",
+        if (Runtime.version().feature() >= 23
+                && SHARED_CLASSES.stream().noneMatch(o -> o.startsWith("--sun-misc-unsafe-memory-access="))) {
+            // Ratis's shaded Netty reads memory through sun.misc.Unsafe; say it is expected, as the launcher does.
+            cmd.add("--sun-misc-unsafe-memory-access=allow");
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "node", "--config",
                 spec.config().toString(), "--exit-with-parent"));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(spec.log().toFile())).start();

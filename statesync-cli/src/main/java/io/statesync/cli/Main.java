@@ -1,7 +1,9 @@
 package io.statesync.cli;
 
 import java.io.PrintWriter;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -21,16 +23,32 @@ import picocli.CommandLine.UnmatchedArgumentException;
 @Command(name = "statesync", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Shares, serves and fetches snapshots of node state, verified by content address (CIDv1 sha2-256).",
         footer = {"", "Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.",
-                "Environment: STATESYNC_HOME (default ~/.statesync) holds the default store, STATESYNC_HOME/store."})
+                "Environment: STATESYNC_HOME (default ~/.statesync) holds the default store, STATESYNC_HOME/store.",
+                "STATESYNC_LOG_LEVELS=logger=level,... changes log levels (e.g. io.statesync=debug)."})
 public final class Main implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
+
+    /** {@code LOGGER=LEVEL,...}: log levels over a command's quiet defaults. */
+    static final String LOG_LEVELS_VARIABLE = "STATESYNC_LOG_LEVELS";
 
     private Main() {
     }
 
     public static void main(String[] args) {
         Environment env = Environment.system();
+        String levels = env.variables().get(LOG_LEVELS_VARIABLE);
+        if (levels != null) {
+            // A person chasing a problem in a command (a node reads the same variable from its config).
+            try {
+                Map<String, String> merged = new LinkedHashMap<>(Logging.COMMAND_LEVELS);
+                Logging.parseLevels(levels, merged);
+                Logging.configure(Logging.Format.TEXT, merged);
+            } catch (IllegalArgumentException e) {
+                System.err.println("statesync: " + LOG_LEVELS_VARIABLE + ": " + e.getMessage());
+                System.exit(Failures.USAGE);
+            }
+        }
         System.exit(execute(commandLine(env, null, null), env, args));
     }
 
@@ -53,12 +71,13 @@ public final class Main implements Callable<Integer> {
         cmd.addSubcommand(new FetchCommand(env));
         cmd.addSubcommand(new DemoTransferCommand(env));
         cmd.addSubcommand(new PeersCommand());
-        cmd.addSubcommand(new NodeCommand());
+        cmd.addSubcommand(new NodeCommand(env));
         cmd.addSubcommand(new DemoCommand(env));
         cmd.addSubcommand(new SoakCommand());
         cmd.addSubcommand(new InitCommand());
         cmd.addSubcommand(new MembersCommand());
         cmd.addSubcommand(new SyncCommand());
+        cmd.addSubcommand(new StatusCommand());
         cmd.addSubcommand(new WarmUpCommand(env));
         cmd.addSubcommand(new CommandLine.HelpCommand());
         // Set after the subcommands exist: picocli hands these settings down only to those present.

@@ -68,7 +68,7 @@ final class WarmUpCommand implements Callable<Integer> {
         StringWriter sink = new StringWriter();
         PrintWriter quiet = new PrintWriter(sink);
         if (fetch) {
-            realFetch(quiet);
+            realFetch(quiet, sink);
         }
         // The fetch path: a source that refuses, so it ends at once with a failure.
         Main.commandLine(env, quiet, quiet).execute("fetch",
@@ -100,7 +100,7 @@ final class WarmUpCommand implements Callable<Integer> {
     }
 
     /** A fetch as a user runs it, from three shares of one store in this JVM, with the default chunking. */
-    private void realFetch(PrintWriter quiet) throws IOException, InterruptedException {
+    private void realFetch(PrintWriter quiet, StringWriter sink) throws IOException, InterruptedException {
         Path input = Files.createDirectories(work.resolve("input"));
         byte[] block = new byte[1 << 20];
         SplittableRandom random = new SplittableRandom(7);
@@ -127,8 +127,14 @@ final class WarmUpCommand implements Callable<Integer> {
                         ServerConfig.loopback(), origin, registry));
             }
             String sources = String.join(",", servers.stream().map(s -> s.uri().toString()).toList());
-            Main.commandLine(env, quiet, quiet).execute("fetch", ref.root().toString(), "--source", sources,
+            int exit = Main.commandLine(env, quiet, quiet).execute("fetch", ref.root().toString(), "--source", sources,
                     "--out", work.resolve("fetched").toString(), "--store", work.resolve("fetch-store").toString());
+            if (exit != 0) {
+                // A cache trained on a failed fetch is still usable, but say why it failed.
+                quiet.flush();
+                spec.commandLine().getErr().println("statesync: warm-up: the training fetch failed (exit " + exit
+                        + "): " + sink.toString().strip());
+            }
         } finally {
             servers.forEach(FileShareServer::close);
         }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,6 +41,16 @@ class DemoTest {
         for (int i = 1; i <= 4; i++) {
             assertTrue(Files.size(work.resolve("n" + i + ".log")) > 0);
         }
+        // A node logs at INFO, with ISO times and thread names: the joiner told how it joined and loaded its state,
+        // and the JVM and libraries had nothing to warn about.
+        List<String> joinerLog = Files.readAllLines(work.resolve("n4.log"));
+        assertTrue(joinerLog.stream().anyMatch(l -> l.matches(
+                "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z INFO +\\[[^]]+] \\S+ - node n4 serving .*")),
+                () -> String.join("\n", joinerLog));
+        assertTrue(joinerLog.stream().anyMatch(l -> l.contains(" INFO ") && l.contains("joins through")),
+                () -> String.join("\n", joinerLog));
+        assertEquals(List.of(), joinerLog.stream().filter(l -> l.startsWith("WARNING:") || l.contains("Unsafe")
+                || l.contains("already registered")).toList(), "no JDK or meter-registry warnings");
         assertFalse(ProcessHandle.current().children().anyMatch(ProcessHandle::isAlive), "no child process left");
     }
 

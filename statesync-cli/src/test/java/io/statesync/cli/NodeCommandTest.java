@@ -1,9 +1,11 @@
 package io.statesync.cli;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,6 +33,52 @@ class NodeCommandTest {
         Cli.Result r = Cli.run(Cli.env(tmp), "node", "--config", f.toString());
         r.assertOneLineFailure(Failures.USAGE);
         assertTrue(r.lastErrLine().contains("http.port: 70000 is out of range"), r.err());
+    }
+
+    static final String CONFIG = """
+            node: {id: n1, dataDir: data}
+            http: {port: 8101}
+            threads: [t0]
+            members: [{id: n1, http: "http://127.0.0.1:8101", raft: "127.0.0.1:9101"}]
+            """;
+
+    @Test
+    void aBadLogFormatOrLevelIsAUsageErrorBeforeAnythingStarts() throws Exception {
+        Path f = tmp.resolve("node.yaml");
+        Files.writeString(f, CONFIG);
+
+        Cli.Result format = Cli.run(Cli.env(tmp), "node", "--config", f.toString(), "--log-format", "xml");
+        format.assertOneLineFailure(Failures.USAGE);
+        assertTrue(format.lastErrLine().contains("log format 'xml' is not text or json"), format.err());
+
+        Cli.Result level = Cli.run(Cli.env(tmp), "node", "--config", f.toString(), "--log-level", "io.statesync=loud");
+        level.assertOneLineFailure(Failures.USAGE);
+        assertTrue(level.lastErrLine().contains("log level 'loud' is not one of"), level.err());
+        assertFalse(Files.exists(tmp.resolve("data")), "nothing started");
+    }
+
+    @Test
+    void anEnvironmentOverrideIsCheckedLikeTheFile() throws Exception {
+        Path f = tmp.resolve("node.yaml");
+        Files.writeString(f, CONFIG);
+        Environment env = new Environment(Map.of(Environment.HOME_VARIABLE, tmp.toString(),
+                "STATESYNC_HTTP_PORT", "70000"), tmp, false, new Cli.ManualShutdown());
+
+        Cli.Result r = Cli.run(env, "node", "--config", f.toString());
+
+        r.assertOneLineFailure(Failures.USAGE);
+        assertTrue(r.lastErrLine().contains("http.port: 70000 is out of range"), r.err());
+    }
+
+    @Test
+    void aNodeOnEveryInterfaceMustSayWhereOthersReachIt() throws Exception {
+        Path f = tmp.resolve("node.yaml");
+        Files.writeString(f, CONFIG.replace("http: {port: 8101}", "http: {host: 0.0.0.0, port: 8101}"));
+
+        Cli.Result r = Cli.run(Cli.env(tmp), "node", "--config", f.toString());
+
+        r.assertOneLineFailure(Failures.USAGE);
+        assertTrue(r.lastErrLine().contains("http.advertise: missing"), r.err());
     }
 
     @Test

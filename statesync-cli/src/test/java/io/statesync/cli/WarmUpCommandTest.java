@@ -22,7 +22,7 @@ class WarmUpCommandTest {
         assertEquals(0, r.exitCode(), r.err());
         Path input = work.resolve("input").resolve("state.bin");
         Path fetched = work.resolve("fetched").resolve("state.bin");
-        assertTrue(Files.isRegularFile(fetched), "the training fetch wrote its output");
+        assertTrue(Files.isRegularFile(fetched), () -> "the training fetch wrote its output; stderr: " + r.err());
         assertEquals(96L << 20, Files.size(fetched));
         assertEquals(-1, Files.mismatch(input, fetched), "and it is the shared state, byte for byte");
     }

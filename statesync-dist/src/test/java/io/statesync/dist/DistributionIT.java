@@ -41,7 +41,8 @@ class DistributionIT {
         }
         assertEquals(tarball.getFileName().toString().replace(".tar.gz", ""), home.getFileName().toString());
         for (String f : List.of("bin/statesync", "libexec/find-java.sh", "libexec/run-cli.sh", "LICENSE", "NOTICE",
-                "README.md", "config/node.example.yaml", "systemd/statesync-node@.service", "docs/operations.md", "prometheus/alerts.yml")) {
+                "README.md", "config/node.example.yaml", "systemd/statesync-node@.service", "docs/operations.md", "prometheus/alerts.yml",
+                "grafana/statesync.json")) {
             assertTrue(Files.isRegularFile(home.resolve(f)), f);
         }
         assertTrue(Files.isExecutable(home.resolve("bin/statesync")));

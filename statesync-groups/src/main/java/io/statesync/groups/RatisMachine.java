@@ -339,7 +339,13 @@ final class RatisMachine extends BaseStateMachine {
 
     @Override
     public void notifyLeaderChanged(RaftGroupMemberId groupMemberId, RaftPeerId newLeaderId) {
+        String before = leader;
         leader = newLeaderId == null ? null : newLeaderId.toString();
+        if (leader != null && !leader.equals(before)) {
+            // Ratis's own election logs are quiet by default (they are many); this is the one an operator reads.
+            log.info("group {}: member {} leads now{}", getGroupId(), leader,
+                    self.equals(leader) ? " (this member)" : "");
+        }
         if (self.equals(leader)) {
             // A leader never catches up; a session left from the follower days is stale.
             catchUp.cancel("this member became leader", false);

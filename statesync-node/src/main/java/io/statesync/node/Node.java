@@ -90,7 +90,7 @@ public final class Node implements AutoCloseable {
         this.discovery = discovery;
         this.stateSync = new StateSyncService(LoaderConfig.DEFAULT.withMaxTries(config.sync().maxTries())
                 .withRetryWait(config.sync().retryWait()).withDeadline(config.sync().deadline())
-                .withStaticStorages(config.sync().staticStorages()),
+                .withStaticStorages(config.sync().staticStorages()).withFetch(config.sync().fetch()),
                 new StateSyncService.Policy(config.sync().importMinDistance(), config.sync().trustedKeys()),
                 discovery, registry, timeline, prefetch);
         this.prefetch = prefetch;
@@ -126,13 +126,15 @@ public final class Node implements AutoCloseable {
             http.healthCheck(() -> "starting");
             api = http.mount("node", null, routes, MAX_TX_BYTES);
             admin = http.mount("admin", null, adminRoutes, MAX_ADMIN_BYTES);
+            http.mountRoot(new StatusPage(config.id(), routes)); // holds nothing: goes with the server
             boolean firstStart = !Files.exists(config.dataDir().resolve("threads"));
             if (firstStart && !config.join().isEmpty()) {
                 // Before gossip, which takes seconds to start: the join nodes' API answers now.
-                prefetch = JoinPrefetch.open(config.dataDir().resolve("prefetch"), config.join(), timeline, registry);
+                prefetch = JoinPrefetch.open(config.dataDir().resolve("prefetch"), config.join(), config.sync().fetch(),
+                        timeline, registry);
                 prefetch.start(config.threads());
             }
-            discovery = config.gossipPort() == 0 ? null : startDiscovery(config, http.uri(), registry);
+            discovery = config.gossipPort() == 0 ? null : startDiscovery(config, advertised(config, http), registry);
             if (discovery != null) {
                 timeline.mark(SyncTimeline.Phase.GOSSIP);
             }
@@ -223,13 +225,29 @@ public final class Node implements AutoCloseable {
         Files.createDirectories(work);
     }
 
+    /**
+     * The URL this node's gossip card names: {@code http.advertise}, or the bound address when the
+     * port was picked at start (port 0, tests).
+     */
+    private static URI advertised(NodeConfig config, FileShareServer http) {
+        URI a = config.network().httpAdvertise();
+        return a.getPort() == 0 ? http.uri() : a;
+    }
+
     private static Discovery startDiscovery(NodeConfig config, URI httpUri, PrometheusMeterRegistry registry)
             throws IOException {
         NodeIdentity identity = NodeIdentity.loadOrCreate(config.dataDir().resolve("identity.key"));
         List<InetSocketAddress> seeds = config.gossipSeeds().stream()
                 .map(a -> new InetSocketAddress(a.getHostString(), a.getPort())).toList();
-        MembershipConfig mc = MembershipConfig.loopback().withHost(config.host()).withPort(config.gossipPort())
-                .withSeeds(seeds);
+        MembershipConfig timings = switch (config.network().gossipProfile()) {
+            case LOOPBACK -> MembershipConfig.loopback();
+            case LAN -> MembershipConfig.lan();
+            case WAN -> MembershipConfig.wan();
+        };
+        MembershipConfig mc = timings.withHost(config.host()).withPort(config.gossipPort()).withSeeds(seeds)
+                .withAdvertise(config.network().gossipAdvertise() == null ? null : new InetSocketAddress(
+                        config.network().gossipAdvertise().getHostString(),
+                        config.network().gossipAdvertise().getPort()));
         ScaleCubeMembership membership = ScaleCubeMembership.start(mc, registry);
         try {
             return Discovery.start(Discovery.DiscoveryConfig.serving(List.of(httpUri),

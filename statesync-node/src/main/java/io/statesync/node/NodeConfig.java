@@ -2,6 +2,7 @@ package io.statesync.node;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.statesync.core.units.Durations;
 import io.statesync.core.units.Sizes;
@@ -11,6 +12,7 @@ import io.statesync.node.ledger.Genesis;
 import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.producer.ProducerConfig;
+import io.statesync.transfer.fetch.FetchOptions;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -18,8 +20,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -45,10 +51,84 @@ import java.util.TreeMap;
  *     of this (every replica saves the same blocks, so their snapshots share one content address)
  * @param sync how state is loaded from peers and static storages
  * @param genesis the initial balances of every thread
+ * @param network what this node tells others about where to reach it, and its gossip timings
+ * @param log how the node process logs (applied by the command that runs the node)
  */
 public record NodeConfig(String id, Path dataDir, String host, int httpPort, long httpRateLimit, int gossipPort,
                          List<InetSocketAddress> gossipSeeds, List<ThreadId> threads, List<Member> members,
-                         ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join) {
+                         ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join,
+                         Network network, Log log) {
+    /**
+     * A configuration with the defaults for everything the file's {@code http.advertise},
+     * {@code gossip.advertise}, {@code gossip.profile} and {@code log} say: this node is reached at
+     * the address it binds, with the loopback gossip timings, logging text at the node's levels.
+     */
+    public NodeConfig(String id, Path dataDir, String host, int httpPort, long httpRateLimit, int gossipPort,
+                      List<InetSocketAddress> gossipSeeds, List<ThreadId> threads, List<Member> members,
+                      ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join) {
+        this(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members, producer,
+                saveStateEvery, sync, genesis, join,
+                new Network(httpUrl(host, httpPort), null, GossipProfile.LOOPBACK), Log.DEFAULT);
+    }
+
+    /** The keys of each section of the file (and of the environment variables that override them). */
+    static final Map<String, List<String>> KEYS = Map.of(
+            "node", List.of("id", "dataDir", "raft"),
+            "http", List.of("host", "port", "rateLimit", "advertise"),
+            "gossip", List.of("port", "seeds", "advertise", "profile"),
+            "producer", List.of("productionTimeout", "maxTransactionsPerBlock", "maxBlockBytes", "mempoolCapacity",
+                    "mempoolBytes", "saveStateEvery"),
+            "sync", List.of("staticStorages", "maxTries", "retryWait", "deadline", "retainSnapshots", "stallTimeout",
+                    "importMinDistance", "trustedKeys", "shareInterval", "freshStateOnJoin", "parallel", "perSource",
+                    "chunkDeadline", "syncEvery"),
+            "log", List.of("format", "levels"),
+            "genesis", List.of("faucetSeed", "faucetBalance", "accounts"));
+
+    /** Keys whose value is a list; an environment variable gives them comma-separated. */
+    private static final Set<String> LIST_KEYS = Set.of("threads", "join", "gossip.seeds", "sync.staticStorages",
+            "sync.trustedKeys");
+
+    /** The prefix of environment variables that override keys of the file. */
+    public static final String ENV_PREFIX = "STATESYNC_";
+
+    /**
+     * Where other nodes reach this one, and how fast gossip probes.
+     *
+     * @param httpAdvertise the URL of this node's HTTP server as others reach it (gossip cards, the
+     *     membership a joiner announces); {@code http.advertise}, by default {@code http://host:port}
+     * @param gossipAdvertise the gossip address others reach this node at; null for the bound address
+     * @param gossipProfile the failure detector's timings
+     */
+    public record Network(URI httpAdvertise, InetSocketAddress gossipAdvertise, GossipProfile gossipProfile) {
+    }
+
+    /**
+     * Gossip timings for the network the nodes share; {@code gossip.profile}. See
+     * docs/node-config.md for what each means in seconds.
+     */
+    public enum GossipProfile {
+        /** One machine: a dead node is noticed within seconds. */
+        LOOPBACK,
+        /** One data centre. */
+        LAN,
+        /** Across regions: slower probes, fewer false suspicions. */
+        WAN
+    }
+
+    /**
+     * How the node process logs.
+     *
+     * @param format {@code text} or {@code json}
+     * @param levels logger name ({@code root} for all) to level, over the node's defaults
+     */
+    public record Log(String format, Map<String, String> levels) {
+        public static final Log DEFAULT = new Log("text", Map.of());
+        static final Set<String> LEVELS = Set.of("trace", "debug", "info", "warn", "error", "off");
+
+        public Log {
+            levels = Collections.unmodifiableMap(new LinkedHashMap<>(levels));
+        }
+    }
     /**
      * A node of the cluster.
      *
@@ -73,10 +153,13 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
      *     /admin/sync/share}); more requests within it are refused
      * @param freshStateOnJoin whether a node that joins asks the node it joins through for a fresh
      *     save of every thread first, so it loads a state close to the head
+     * @param fetch the chunk fetcher's settings: parallel requests in all and per source, the
+     *     deadline of one chunk request, bytes written between syncs to disk (its tries, retry
+     *     wait and deadline are the ones above)
      */
     public record Sync(List<URI> staticStorages, int maxTries, Duration retryWait, Duration deadline,
                        int retainSnapshots, Duration stallTimeout, long importMinDistance, List<NodeId> trustedKeys,
-                       Duration shareInterval, boolean freshStateOnJoin) {
+                       Duration shareInterval, boolean freshStateOnJoin, FetchOptions fetch) {
         /** The seed's minimum import distance: closer than this, replaying the log is cheaper. */
         public static final long DEFAULT_IMPORT_MIN_DISTANCE = 5;
         public static final Duration DEFAULT_SHARE_INTERVAL = Duration.ofMinutes(1);
@@ -93,27 +176,32 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         public Sync(List<URI> staticStorages, int maxTries, Duration retryWait, Duration deadline, int retainSnapshots,
                     Duration stallTimeout) {
             this(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout,
-                    DEFAULT_IMPORT_MIN_DISTANCE, List.of(), DEFAULT_SHARE_INTERVAL, false);
+                    DEFAULT_IMPORT_MIN_DISTANCE, List.of(), DEFAULT_SHARE_INTERVAL, false, FetchOptions.DEFAULT);
         }
 
         public Sync withImportMinDistance(long blocks) {
             return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout, blocks,
-                    trustedKeys, shareInterval, freshStateOnJoin);
+                    trustedKeys, shareInterval, freshStateOnJoin, fetch);
         }
 
         public Sync withTrustedKeys(List<NodeId> keys) {
             return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout,
-                    importMinDistance, keys, shareInterval, freshStateOnJoin);
+                    importMinDistance, keys, shareInterval, freshStateOnJoin, fetch);
         }
 
         public Sync withShareInterval(Duration v) {
             return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout,
-                    importMinDistance, trustedKeys, v, freshStateOnJoin);
+                    importMinDistance, trustedKeys, v, freshStateOnJoin, fetch);
+        }
+
+        public Sync withFetch(FetchOptions v) {
+            return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout,
+                    importMinDistance, trustedKeys, shareInterval, freshStateOnJoin, v);
         }
 
         public Sync withFreshStateOnJoin(boolean v) {
             return new Sync(staticStorages, maxTries, retryWait, deadline, retainSnapshots, stallTimeout,
-                    importMinDistance, trustedKeys, shareInterval, v);
+                    importMinDistance, trustedKeys, shareInterval, v, fetch);
         }
     }
 
@@ -127,7 +215,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
     /** This configuration with other sync settings. */
     public NodeConfig withSync(Sync other) {
         return new NodeConfig(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members,
-                producer, saveStateEvery, other, genesis, join);
+                producer, saveStateEvery, other, genesis, join, network, log);
     }
 
     public Member self() {
@@ -136,6 +224,17 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
 
     /** Reads and checks a YAML configuration file. */
     public static NodeConfig load(Path file) throws ConfigException {
+        return load(file, Map.of());
+    }
+
+    /**
+     * Reads and checks a YAML configuration file, with the keys that {@code env} overrides:
+     * {@code STATESYNC_<SECTION>_<KEY>} with the key in upper snake case ({@code STATESYNC_HTTP_PORT},
+     * {@code STATESYNC_SYNC_CHUNK_DEADLINE}), lists comma-separated ({@code STATESYNC_GOSSIP_SEEDS},
+     * {@code STATESYNC_JOIN}). Variables whose second word names no section are not ours and are
+     * ignored; one that names a section but no key of it is an error.
+     */
+    public static NodeConfig load(Path file, Map<String, String> env) throws ConfigException {
         String text;
         try {
             text = Files.readString(file);
@@ -152,30 +251,124 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         if (root == null || !root.isObject()) {
             throw new ConfigException("config " + file + " must be a YAML mapping of sections");
         }
+        applyEnvironment((ObjectNode) root, env);
         Path base = file.toAbsolutePath().getParent();
         return parse(new Section("", root), base);
     }
 
+    /** Overrides keys of {@code root} by {@link #ENV_PREFIX} variables (see {@link #load(Path, Map)}). */
+    static void applyEnvironment(ObjectNode root, Map<String, String> env) throws ConfigException {
+        for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
+            String name = e.getKey();
+            if (!name.startsWith(ENV_PREFIX)) {
+                continue;
+            }
+            String rest = name.substring(ENV_PREFIX.length());
+            if (rest.equals("THREADS") || rest.equals("JOIN")) {
+                root.set(rest.toLowerCase(Locale.ROOT), envValue(rest.toLowerCase(Locale.ROOT), e.getValue()));
+                continue;
+            }
+            int cut = rest.indexOf('_');
+            String section = (cut < 0 ? rest : rest.substring(0, cut)).toLowerCase(Locale.ROOT);
+            if (!KEYS.containsKey(section) || section.equals("genesis")) {
+                continue;
+            }
+            String key = cut < 0 ? "" : camelCase(rest.substring(cut + 1));
+            if (!KEYS.get(section).contains(key) || key.equals("accounts")) {
+                throw new ConfigException("environment variable " + name + " names no key of section " + section
+                        + " (known: " + String.join(", ", KEYS.get(section).stream()
+                        .map(k -> ENV_PREFIX + section.toUpperCase(Locale.ROOT) + "_" + upperSnake(k)).toList()) + ")");
+            }
+            JsonNode present = root.get(section);
+            ObjectNode target = present instanceof ObjectNode o ? o : root.putObject(section);
+            target.set(key, envValue(section + "." + key, e.getValue()));
+        }
+    }
+
+    /** An environment value as the file would have it: a list, a whole number, a boolean, or text. */
+    private static JsonNode envValue(String key, String value) {
+        var nodes = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance;
+        if (LIST_KEYS.contains(key)) {
+            var list = nodes.arrayNode();
+            for (String part : value.split(",")) {
+                if (!part.isBlank()) {
+                    list.add(part.trim());
+                }
+            }
+            return list;
+        }
+        if (key.equals("log.levels")) {
+            return nodes.textNode(value);
+        }
+        String v = value.trim();
+        if (v.matches("-?[0-9]{1,18}")) {
+            return nodes.numberNode(Long.parseLong(v));
+        }
+        if (v.equals("true") || v.equals("false")) {
+            return nodes.booleanNode(Boolean.parseBoolean(v));
+        }
+        return nodes.textNode(v);
+    }
+
+    private static String camelCase(String upperSnake) {
+        StringBuilder out = new StringBuilder();
+        boolean upper = false;
+        for (char c : upperSnake.toLowerCase(Locale.ROOT).toCharArray()) {
+            if (c == '_') {
+                upper = true;
+            } else {
+                out.append(upper ? Character.toUpperCase(c) : c);
+                upper = false;
+            }
+        }
+        return out.toString();
+    }
+
+    private static String upperSnake(String camel) {
+        return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toUpperCase(Locale.ROOT);
+    }
+
     static NodeConfig parse(Section root, Path base) throws ConfigException {
-        root.allow("node", "http", "gossip", "threads", "members", "join", "producer", "sync", "genesis");
+        root.allow("node", "http", "gossip", "threads", "members", "join", "producer", "sync", "genesis", "log");
         Section node = root.section("node", true);
-        node.allow("id", "dataDir", "raft");
+        node.allow(KEYS.get("node"));
         String id = node.string("id", null, "[A-Za-z0-9._-]{1,64}");
         Path dataDir = base.resolve(node.string("dataDir", null, ".+")).normalize();
 
         Section http = root.section("http", true);
-        http.allow("host", "port", "rateLimit");
+        http.allow(KEYS.get("http"));
         String host = http.string("host", "127.0.0.1", "[A-Za-z0-9.:-]{1,253}");
         int httpPort = http.port("port", null, false);
         long rateLimit = http.size("rateLimit", 0);
+        boolean wildcard = host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
+        URI httpAdvertise;
+        if (http.has("advertise")) {
+            httpAdvertise = http.url("advertise");
+        } else if (wildcard) {
+            throw new ConfigException("http.advertise: missing: http.host " + host + " binds every interface, so "
+                    + "set the URL other nodes reach this one at (e.g. http://10.0.0.5:" + httpPort + ")");
+        } else {
+            httpAdvertise = httpUrl(host, httpPort);
+        }
 
         Section gossip = root.section("gossip", false);
-        gossip.allow("port", "seeds");
+        gossip.allow(KEYS.get("gossip"));
         int gossipPort = gossip.port("port", 0, true);
         List<InetSocketAddress> seeds = new ArrayList<>();
         for (String s : gossip.strings("seeds")) {
             seeds.add(address("gossip.seeds", s));
         }
+        InetSocketAddress gossipAdvertise = null;
+        if (gossip.has("advertise")) {
+            gossipAdvertise = address("gossip.advertise", gossip.string("advertise", null, ".+"));
+        } else if (wildcard && gossipPort != 0) {
+            throw new ConfigException("gossip.advertise: missing: http.host " + host + " binds every interface, so "
+                    + "set the host:port other nodes reach this node's gossip at (e.g. 10.0.0.5:" + gossipPort + ")");
+        }
+        boolean loopbackHost = host.equals("localhost") || host.startsWith("127.") || host.equals("::1");
+        GossipProfile profile;
+        String profileName = gossip.string("profile", loopbackHost ? "loopback" : "lan", "loopback|lan|wan");
+        profile = GossipProfile.valueOf(profileName.toUpperCase(Locale.ROOT));
 
         List<ThreadId> threads = new ArrayList<>();
         for (String t : root.strings("threads")) {
@@ -205,9 +398,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                         + "cluster; list either members (a founder) or join (a joiner), not both");
             }
             String raft = node.string("raft", null, ".+");
-            String advertised = host.equals("0.0.0.0") || host.equals("::") ? "127.0.0.1" : host;
-            members.add(new Member(id, URI.create("http://" + (advertised.contains(":") ? "[" + advertised + "]"
-                    : advertised) + ":" + httpPort), address("node.raft", raft)));
+            members.add(new Member(id, httpAdvertise, address("node.raft", raft)));
         } else if (ms == null || !ms.isArray() || ms.isEmpty()) {
             throw new ConfigException("members: list every founding node of the cluster (id, http, raft), this one "
                     + "included; or, to join a running cluster, join: [URL of a running node] and node.raft");
@@ -217,7 +408,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
             if (!ms.get(i).isObject()) {
                 throw new ConfigException(m.where("") + "must be a mapping with id, http and raft");
             }
-            m.allow("id", "http", "raft");
+            m.allow(List.of("id", "http", "raft"));
             String mid = m.string("id", null, "[A-Za-z0-9._-]{1,64}");
             URI mhttp = m.url("http");
             InetSocketAddress raft = address(m.where("raft"), m.string("raft", null, ".+"));
@@ -230,9 +421,16 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
             throw new ConfigException("members: this node (node.id " + id + ") must be one of the members");
         }
 
+        if (join.isEmpty() && http.has("advertise")) {
+            URI listed = members.stream().filter(m -> m.id().equals(id)).findFirst().orElseThrow().http();
+            if (!sameUrl(listed, httpAdvertise)) {
+                throw new ConfigException("http.advertise: " + httpAdvertise + " is not this node's URL in members ("
+                        + listed + "); the other nodes reach it at the members' URL");
+            }
+        }
+
         Section p = root.section("producer", false);
-        p.allow("productionTimeout", "maxTransactionsPerBlock", "maxBlockBytes", "mempoolCapacity", "mempoolBytes",
-                "saveStateEvery");
+        p.allow(KEYS.get("producer"));
         ProducerConfig d = ProducerConfig.defaults();
         ProducerConfig producer;
         try {
@@ -247,8 +445,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         long saveEvery = p.number("saveStateEvery", 100, 0, Long.MAX_VALUE);
 
         Section s = root.section("sync", false);
-        s.allow("staticStorages", "maxTries", "retryWait", "deadline", "retainSnapshots", "stallTimeout",
-                "importMinDistance", "trustedKeys", "shareInterval", "freshStateOnJoin");
+        s.allow(KEYS.get("sync"));
         List<URI> statics = new ArrayList<>();
         for (String u : s.strings("staticStorages")) {
             statics.add(Section.parseUrl(s.where("staticStorages"), u));
@@ -270,10 +467,14 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                 s.number("importMinDistance", Sync.DEFAULT_IMPORT_MIN_DISTANCE, 1, 1_000_000_000),
                 trustedKeys,
                 s.positiveDuration("shareInterval", Sync.DEFAULT_SHARE_INTERVAL),
-                s.bool("freshStateOnJoin", false));
+                s.bool("freshStateOnJoin", false), fetchOptions(s));
+
+        Section l = root.section("log", false);
+        l.allow(KEYS.get("log"));
+        Log log = new Log(l.string("format", "text", "text|json"), l.levels("levels"));
 
         Section g = root.section("genesis", false);
-        g.allow("faucetSeed", "faucetBalance", "accounts");
+        g.allow(KEYS.get("genesis"));
         TreeMap<AccountId, Long> balances = new TreeMap<>();
         String seed = g.string("faucetSeed", "statesync-demo", ".{1,200}");
         long faucet = g.number("faucetBalance", 1_000_000_000_000L, 0, Long.MAX_VALUE / 4);
@@ -302,7 +503,30 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
             }
         }
         return new NodeConfig(id, dataDir, host, httpPort, rateLimit, gossipPort, seeds, threads, members, producer, saveEvery,
-                sync, new Genesis(balances), List.copyOf(join));
+                sync, new Genesis(balances), List.copyOf(join), new Network(httpAdvertise, gossipAdvertise, profile), log);
+    }
+
+    /** The fetch command's knobs under {@code sync:}, with the same defaults and limits. */
+    private static FetchOptions fetchOptions(Section s) throws ConfigException {
+        FetchOptions d = FetchOptions.DEFAULT;
+        try {
+            return d.withParallelism((int) s.number("parallel", d.parallelism(), 1, 1024))
+                    .withPerSourceParallelism((int) s.number("perSource", d.perSourceParallelism(), 1, 1024))
+                    .withChunkDeadline(s.positiveDuration("chunkDeadline", d.chunkDeadline()))
+                    .withSyncEvery(s.size("syncEvery", d.syncEvery()));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("sync: " + e.getMessage());
+        }
+    }
+
+    /** {@code http://host:port}, brackets around an IPv6 host. */
+    static URI httpUrl(String host, int port) {
+        return URI.create("http://" + (host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host) + ":"
+                + port);
+    }
+
+    private static boolean sameUrl(URI a, URI b) {
+        return a.toString().replaceAll("/+$", "").equalsIgnoreCase(b.toString().replaceAll("/+$", ""));
     }
 
     static InetSocketAddress address(String key, String text) throws ConfigException {
@@ -328,10 +552,14 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         }
 
         void allow(String... keys) throws ConfigException {
+            allow(List.of(keys));
+        }
+
+        void allow(List<String> keys) throws ConfigException {
             if (node == null || node.isMissingNode()) {
                 return;
             }
-            Set<String> known = Set.of(keys);
+            Set<String> known = Set.copyOf(keys);
             for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
                 String k = it.next();
                 if (!known.contains(k)) {
@@ -353,6 +581,51 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                 throw new ConfigException(where(key) + "must be a mapping");
             }
             return new Section(where(key).replaceAll(": $", ""), n);
+        }
+
+        boolean has(String key) {
+            return get(key) != null;
+        }
+
+        /**
+         * A map of logger names to levels, or the same as text, {@code logger=level,...} (how an
+         * environment variable gives it); a bare level is the root logger's.
+         */
+        Map<String, String> levels(String key) throws ConfigException {
+            JsonNode n = get(key);
+            Map<String, String> out = new LinkedHashMap<>();
+            if (n == null) {
+                return out;
+            }
+            if (n.isObject()) {
+                for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+                    var e = it.next();
+                    putLevel(out, e.getKey(), e.getValue().asText());
+                }
+            } else if (n.isValueNode()) {
+                for (String part : n.asText().split(",")) {
+                    if (part.isBlank()) {
+                        continue;
+                    }
+                    int eq = part.indexOf('=');
+                    putLevel(out, eq < 0 ? "root" : part.substring(0, eq).trim(), part.substring(eq + 1).trim());
+                }
+            } else {
+                throw new ConfigException(where(key) + "must map logger names to levels, e.g. {org.apache.ratis: info}");
+            }
+            return out;
+        }
+
+        private void putLevel(Map<String, String> out, String logger, String level) throws ConfigException {
+            if (!logger.matches("[A-Za-z0-9_.$]+")) {
+                throw new ConfigException(where("levels") + "'" + logger + "' is not a logger name");
+            }
+            String l = level.toLowerCase(Locale.ROOT);
+            if (!Log.LEVELS.contains(l)) {
+                throw new ConfigException(where("levels") + logger + ": '" + level + "' is not one of trace, debug, "
+                        + "info, warn, error, off");
+            }
+            out.put(logger, l);
         }
 
         private JsonNode get(String key) {

@@ -129,7 +129,8 @@ final class NodeRoutes implements Route, AutoCloseable {
         ObjectNode genesis = root.putObject("genesis");
         c.genesis().balances().forEach((account, balance) -> genesis.put(account.hex(), balance));
         if (c.gossipPort() != 0) {
-            root.put("gossip", c.host() + ":" + c.gossipPort());
+            var adv = c.network().gossipAdvertise();
+            root.put("gossip", adv != null ? adv.getHostString() + ":" + adv.getPort() : c.host() + ":" + c.gossipPort());
         }
         ArrayNode members = root.putArray("members");
         n.threads().values().stream().findFirst().ifPresent(t -> t.group().members()

@@ -361,6 +361,49 @@ class NodeClusterTest {
         assertEquals(List.of(), missing, "metrics missing from docs/metrics.md (all: target/metric-families.txt)");
     }
 
+    @Test
+    @Order(12)
+    void theShippedDashboardQueriesOnlyMetricsTheNodesExpose() throws Exception {
+        JsonNode dashboard = JSON.readTree(Files.readString(Path.of("../ops/grafana/statesync.json")));
+        assertEquals(List.of(), DashboardQueries.problems(dashboard), "ops/grafana/statesync.json");
+        List<DashboardQueries.Query> queries = DashboardQueries.queries(dashboard);
+        // Every node's page, the joiner's included: some families (fetches, loads) only exist where
+        // their event happened, and a Prometheus scraping the cluster sees the union.
+        List<String> pages = new ArrayList<>();
+        for (Node n : nodes) {
+            pages.add(get(n, "/metrics").body());
+        }
+        DashboardQueries.Families families = DashboardQueries.Families.of(pages);
+        Map<String, java.util.SortedSet<String>> unknown = new TreeMap<>();
+        for (DashboardQueries.Query q : queries) {
+            java.util.SortedSet<String> names = DashboardQueries.metricNames(DashboardQueries.substitute(q.expr()));
+            // A query that names no metric could not be checked here, and shows nothing on a panel.
+            java.util.SortedSet<String> bad = names.isEmpty() ? new java.util.TreeSet<>(List.of("(no metric)"))
+                    : families.missing(names);
+            if (!bad.isEmpty()) {
+                unknown.put(q.where() + ": " + q.expr(), bad);
+            }
+        }
+        // Prometheus's parser reads each expression as Grafana would send it; both findings are
+        // reported together, so one run tells every fault of the file.
+        java.util.Optional<Path> promtool = Promtool.find();
+        Promtool.Result parsed = new Promtool.Result(0, "");
+        Path rules = Path.of("target", "dashboard-rules.yml");
+        if (promtool.isPresent()) {
+            Files.createDirectories(rules.getParent());
+            Files.writeString(rules, DashboardQueries.recordingRules(queries));
+            parsed = Promtool.checkRules(promtool.get(), rules);
+        } else {
+            System.err.println("NodeClusterTest: skipping the dashboard's promtool check: " + Promtool.whyMissing);
+        }
+        Promtool.Result r = parsed;
+        org.junit.jupiter.api.Assertions.assertAll(
+                () -> assertEquals(Map.of(), unknown, "dashboard queries naming metrics no node exposes"),
+                () -> assertEquals(0, r.exitCode(), () -> "promtool check rules " + rules + ": " + r.output()
+                        + "\nwhere dashboard_query_<i> comes from:\n" + java.util.stream.IntStream.range(0, queries.size())
+                        .mapToObj(i -> i + ": " + queries.get(i).where()).collect(java.util.stream.Collectors.joining("\n"))));
+    }
+
     // ---- helpers ----
 
     private static String statusBody(Node n) {

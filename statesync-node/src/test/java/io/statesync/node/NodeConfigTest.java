@@ -116,6 +116,16 @@ class NodeConfigTest {
             "import distance text    | 'importMinDistance: 12'    | 'importMinDistance: far' | 'sync.importMinDistance: ''far'' is not an integer'",
             "bad trusted key         | 'trustedKeys: [nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]' | 'trustedKeys: [n1]' | 'sync.trustedKeys: ''n1'' is not a node id'",
             "trusted keys not a list | 'trustedKeys: [nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]' | 'trustedKeys: nX' | 'sync.trustedKeys: must be a list'",
+            "wildcard, no advertise  | '  port: 8101'             | '  host: 0.0.0.0\n  port: 8101' | 'http.advertise: missing: http.host 0.0.0.0 binds every interface'",
+            "wildcard, no gossip adv | '  port: 8101'             | '  host: 0.0.0.0\n  advertise: http://127.0.0.1:8101\n  port: 8101' | 'gossip.advertise: missing'",
+            "advertise not members'  | '  port: 8101'             | '  port: 8101\n  advertise: http://10.9.9.9:8101' | 'http.advertise: http://10.9.9.9:8101 is not this node''s URL in members'",
+            "bad gossip advertise    | 'seeds: [127.0.0.1:7102]'  | 'seeds: [127.0.0.1:7102]\n  advertise: nowhere' | 'gossip.advertise: ''nowhere'' is not host:port'",
+            "bad gossip profile      | 'seeds: [127.0.0.1:7102]'  | 'seeds: [127.0.0.1:7102]\n  profile: fast' | 'gossip.profile: ''fast'' is not allowed here'",
+            "zero parallel           | '  maxTries: 3'            | '  maxTries: 3\n  parallel: 0' | 'sync.parallel: 0 is out of range'",
+            "bad chunk deadline      | '  maxTries: 3'            | '  maxTries: 3\n  chunkDeadline: soon' | 'sync.chunkDeadline:'",
+            "bad log format          | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nlog:\n  format: xml' | 'log.format: ''xml'' is not allowed here'",
+            "bad log level           | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nlog:\n  levels: {org.apache.ratis: loud}' | 'log.levels: org.apache.ratis: ''loud'' is not one of'",
+            "bad logger name         | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nlog:\n  levels: {\"a b\": info}' | 'log.levels: ''a b'' is not a logger name'",
     })
     void aBadValueIsOneLineNamingTheKey(String name, String find, String replace, String expected) throws Exception {
         String yaml = VALID.replaceFirst(java.util.regex.Pattern.quote(find), java.util.regex.Matcher.quoteReplacement(replace));
@@ -173,9 +183,93 @@ class NodeConfigTest {
         assertTrue(scalar.getMessage().contains("must be a YAML mapping"), scalar.getMessage());
     }
 
+    @Test
+    void aNodeOnEveryInterfaceTellsOthersTheAdvertisedAddresses() throws Exception {
+        NodeConfig c = load(VALID.replace("  port: 8101\n", "  host: 0.0.0.0\n  port: 8101\n  advertise: http://127.0.0.1:8101\n")
+                .replace("  seeds: [127.0.0.1:7102]\n", "  seeds: [127.0.0.1:7102]\n  advertise: 10.0.0.1:7101\n  profile: wan\n"));
+
+        assertEquals("0.0.0.0", c.host());
+        assertEquals(java.net.URI.create("http://127.0.0.1:8101"), c.network().httpAdvertise());
+        assertEquals("10.0.0.1", c.network().gossipAdvertise().getHostString());
+        assertEquals(7101, c.network().gossipAdvertise().getPort());
+        assertEquals(NodeConfig.GossipProfile.WAN, c.network().gossipProfile());
+    }
+
+    @Test
+    void aJoinerOnEveryInterfaceAnnouncesItsAdvertisedUrlAsItsMembership() throws Exception {
+        NodeConfig c = load(JOINER.replace("  host: 10.0.0.4\n", "  host: 0.0.0.0\n  advertise: http://joiner.example:7100\n"));
+
+        assertEquals("http://joiner.example:7100", c.self().http().toString());
+    }
+
+    @Test
+    void theGossipProfileFollowsTheHostUnlessSet() throws Exception {
+        assertEquals(NodeConfig.GossipProfile.LOOPBACK, load(VALID).network().gossipProfile(), "127.0.0.1: one machine");
+        assertEquals(NodeConfig.GossipProfile.LAN, load(JOINER).network().gossipProfile(), "10.0.0.4: a network");
+        assertEquals(java.net.URI.create("http://10.0.0.4:7100"), load(JOINER).network().httpAdvertise(),
+                "by default the bound address");
+    }
+
+    @Test
+    void everyFetchKnobIsUnderSync() throws Exception {
+        NodeConfig c = load(VALID.replace("  maxTries: 3\n",
+                "  maxTries: 3\n  parallel: 8\n  perSource: 2\n  chunkDeadline: 5s\n  syncEvery: 64MiB\n"));
+
+        assertEquals(8, c.sync().fetch().parallelism());
+        assertEquals(2, c.sync().fetch().perSourceParallelism());
+        assertEquals(Duration.ofSeconds(5), c.sync().fetch().chunkDeadline());
+        assertEquals(64L << 20, c.sync().fetch().syncEvery());
+        assertEquals(io.statesync.transfer.fetch.FetchOptions.DEFAULT, load(VALID).sync().fetch(), "and the defaults");
+    }
+
+    @Test
+    void logSettingsAreReadAndDefaultToText() throws Exception {
+        assertEquals(NodeConfig.Log.DEFAULT, load(VALID).log());
+        NodeConfig c = load(VALID + "log:\n  format: json\n  levels: {root: debug, org.apache.ratis: INFO}\n");
+
+        assertEquals("json", c.log().format());
+        assertEquals(java.util.Map.of("root", "debug", "org.apache.ratis", "info"), c.log().levels());
+    }
+
+    @Test
+    void environmentVariablesOverrideTheFile() throws Exception {
+        NodeConfig c = load(VALID, java.util.Map.of(
+                "STATESYNC_HTTP_PORT", "9001",
+                "STATESYNC_SYNC_CHUNK_DEADLINE", "1m",
+                "STATESYNC_SYNC_FRESH_STATE_ON_JOIN", "true",
+                "STATESYNC_GOSSIP_SEEDS", "127.0.0.1:7201, 127.0.0.1:7202",
+                "STATESYNC_LOG_LEVELS", "io.statesync=debug,warn",
+                "STATESYNC_LOG_FORMAT", "json",
+                "STATESYNC_HOME", "/not/a/key", "STATESYNC_DEBUG", "1", "PATH", "/usr/bin"));
+
+        assertEquals(9001, c.httpPort());
+        assertEquals(Duration.ofMinutes(1), c.sync().fetch().chunkDeadline());
+        assertTrue(c.sync().freshStateOnJoin());
+        assertEquals(List.of(7201, 7202), c.gossipSeeds().stream().map(java.net.InetSocketAddress::getPort).toList());
+        assertEquals(java.util.Map.of("io.statesync", "debug", "root", "warn"), c.log().levels());
+        assertEquals("json", c.log().format());
+        assertEquals(3, c.sync().maxTries(), "keys no variable names keep the file's value");
+    }
+
+    @Test
+    void anEnvironmentVariableForAnUnknownKeyOrABadValueIsOneLine() {
+        var unknown = assertThrows(NodeConfig.ConfigException.class,
+                () -> load(VALID, java.util.Map.of("STATESYNC_HTTP_PROT", "9001")));
+        assertTrue(unknown.getMessage().startsWith("environment variable STATESYNC_HTTP_PROT names no key of section "
+                + "http (known: STATESYNC_HTTP_HOST, STATESYNC_HTTP_PORT, STATESYNC_HTTP_RATE_LIMIT"), unknown.getMessage());
+
+        var bad = assertThrows(NodeConfig.ConfigException.class,
+                () -> load(VALID, java.util.Map.of("STATESYNC_HTTP_PORT", "eighty")));
+        assertTrue(bad.getMessage().startsWith("http.port: 'eighty' is not an integer"), bad.getMessage());
+    }
+
     private NodeConfig load(String yaml) throws Exception {
+        return load(yaml, java.util.Map.of());
+    }
+
+    private NodeConfig load(String yaml, java.util.Map<String, String> env) throws Exception {
         Path f = dir.resolve("node.yaml");
         Files.writeString(f, yaml);
-        return NodeConfig.load(f);
+        return NodeConfig.load(f, env);
     }
 }

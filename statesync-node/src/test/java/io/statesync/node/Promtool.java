@@ -69,6 +69,18 @@ final class Promtool {
         return new Result(p.exitValue(), out);
     }
 
+    /** Runs {@code promtool check rules} on a rules file: exit code 0 when every rule parses. */
+    static Result checkRules(Path promtool, Path rules) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(promtool.toString(), "check", "rules", rules.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException("promtool did not end");
+        }
+        return new Result(p.exitValue(), out);
+    }
+
     record Result(int exitCode, String output) {
     }
 

@@ -137,6 +137,11 @@ public final class ScaleCubeMembership implements Membership {
                 .failureDetector(f -> f.pingInterval(millis(config.pingInterval()))
                         .pingTimeout(millis(config.pingTimeout())))
                 .gossip(g -> g.gossipInterval(config.gossipInterval().toMillis()));
+        if (config.advertise() != null) {
+            // What the other members dial: the bound address is a wildcard, or not reachable from them.
+            clusterConfig = clusterConfig.externalHost(config.advertise().getHostString())
+                    .externalPort(config.advertise().getPort());
+        }
         ClusterImpl starting = new ClusterImpl(clusterConfig).handler(c -> new ClusterMessageHandler() {
             @Override
             public void onMembershipEvent(io.scalecube.cluster.membership.MembershipEvent event) {

@@ -157,6 +157,30 @@ class MembershipTest {
     }
 
     @Test
+    void aMemberBoundToEveryInterfaceIsKnownByItsAdvertisedAddress() throws Exception {
+        Node seed = cluster.start("seed");
+        int port;
+        try (var probe = new java.net.ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+        // 127.0.0.2 reaches this machine too, but nothing else would announce it: only the advertised address can.
+        InetSocketAddress advertised = new InetSocketAddress("127.0.0.2", port);
+        Node wild = cluster.start("wild", c -> c.withHost("0.0.0.0").withPort(port).withAdvertise(advertised));
+        Node third = cluster.start("third");
+        Await.until("three nodes converge", Duration.ofSeconds(10),
+                () -> TestCluster.converged(List.of(seed, wild, third)));
+
+        assertEquals(advertised, wild.address());
+        for (Node other : List.of(seed, third)) {
+            Member seen = other.membership().members().stream().filter(m -> m.id().equals(wild.id())).findFirst()
+                    .orElseThrow();
+            assertEquals(advertised, seen.address(), "the others dial the advertised address");
+        }
+        assertThrows(IllegalArgumentException.class, () -> cluster.config().withAdvertise(
+                new InetSocketAddress("0.0.0.0", port)), "a wildcard cannot be advertised");
+    }
+
+    @Test
     void anUpdatedPublishReachesTheOthers() throws Exception {
         Node a = cluster.start("a");
         Node b = cluster.start("b");

@@ -61,6 +61,19 @@ class MembershipValuesTest {
     }
 
     @Test
+    void theLanAndWanProfilesDetectAsDocumented() {
+        // docs/node-config.md, "Gossip profiles": about 18 s / 28 s and 1.7 min / 2.7 min for 5 / 20 nodes.
+        MembershipConfig lan = MembershipConfig.lan();
+        assertEquals(Duration.ofMillis(2_000 + 15_000 + 600), lan.expectedFailureDetection(5));
+        assertEquals(Duration.ofMillis(2_000 + 25_000 + 1_000), lan.expectedFailureDetection(20));
+        MembershipConfig wan = MembershipConfig.wan();
+        assertEquals(Duration.ofMillis(10_000 + 90_000 + 1_500), wan.expectedFailureDetection(5));
+        assertEquals(Duration.ofMillis(10_000 + 150_000 + 2_500), wan.expectedFailureDetection(20));
+        assertEquals(Duration.ofSeconds(3), wan.pingTimeout());
+        assertEquals(null, wan.advertise(), "the profiles announce the bound address unless told otherwise");
+    }
+
+    @Test
     void badConfigsAreRefusedWithTheReason() {
         MembershipConfig c = MembershipConfig.loopback();
 

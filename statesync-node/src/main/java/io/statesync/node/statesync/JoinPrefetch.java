@@ -68,6 +68,8 @@ public final class JoinPrefetch implements AutoCloseable {
     private final ContentStore store;
     private final SnapshotFetcher fetcher;
     private final List<URI> joinVia;
+    /** The node's fetch settings ({@code sync:}); the head start fetches like the load it feeds. */
+    private final FetchOptions options;
     /** Bounded GETs of the join nodes' {@code /node/cluster}. */
     private final SmallGets http = new SmallGets();
     private final SyncTimeline timeline;
@@ -80,12 +82,13 @@ public final class JoinPrefetch implements AutoCloseable {
     private record Running(Cid manifest, CompletableFuture<Void> done) {
     }
 
-    private JoinPrefetch(Path dir, ContentStore store, List<URI> joinVia, SyncTimeline timeline,
+    private JoinPrefetch(Path dir, ContentStore store, List<URI> joinVia, FetchOptions options, SyncTimeline timeline,
                          MeterRegistry registry) {
         this.dir = dir;
         this.store = store;
         this.fetcher = new SnapshotFetcher(store, registry);
         this.joinVia = List.copyOf(joinVia);
+        this.options = options;
         this.timeline = timeline;
         this.registry = registry;
     }
@@ -93,8 +96,14 @@ public final class JoinPrefetch implements AutoCloseable {
     /** A head start with its store at {@code dir} (emptied first: what an earlier run left is stale). */
     public static JoinPrefetch open(Path dir, List<URI> joinVia, SyncTimeline timeline, MeterRegistry registry)
             throws IOException {
+        return open(dir, joinVia, FetchOptions.DEFAULT, timeline, registry);
+    }
+
+    /** A head start that fetches with {@code options} (the node's {@code sync:} knobs). */
+    public static JoinPrefetch open(Path dir, List<URI> joinVia, FetchOptions options, SyncTimeline timeline,
+                                    MeterRegistry registry) throws IOException {
         FileTrees.deleteRecursively(dir);
-        return new JoinPrefetch(dir, ContentStore.open(dir), joinVia, timeline, registry);
+        return new JoinPrefetch(dir, ContentStore.open(dir), joinVia, options, timeline, registry);
     }
 
     /**
@@ -148,7 +157,7 @@ public final class JoinPrefetch implements AutoCloseable {
         timeline.mark(SyncTimeline.Phase.FIRST_CHUNK);
         long started = System.nanoTime();
         try {
-            var r = fetcher.fetch(offer.manifest(), offer.sources(), FetchOptions.DEFAULT, null);
+            var r = fetcher.fetch(offer.manifest(), offer.sources(), options, null);
             double seconds = (System.nanoTime() - started) / 1e9;
             double mib = r.bytesFetched() / 1048576.0;
             log.info("thread {}: head start done: {} MiB in {} s ({} MiB/s)", thread.name(),

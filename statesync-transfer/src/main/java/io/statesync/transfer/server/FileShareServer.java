@@ -187,6 +187,21 @@ public final class FileShareServer implements AutoCloseable {
     }
 
     /**
+     * Adds a route that answers the root, {@code /}, whatever the method (the route checks it),
+     * and nothing below it: every other path keeps its meaning, and an unknown one stays a 404.
+     * For a page a person opens by typing the server's address. Request bodies are not read.
+     * Closing the returned handle removes the mount.
+     *
+     * @throws IllegalStateException if the root is already mounted
+     */
+    public AutoCloseable mountRoot(Route route) {
+        Objects.requireNonNull(route, "route");
+        Mounts.Mount mount = new Mounts.Mount(Mounts.ROOT, null, route, 0);
+        mounts.add(mount);
+        return () -> mounts.remove(mount);
+    }
+
+    /**
      * Sets what {@code /health} reports: {@code check} returns why the host is unhealthy (a stalled
      * or failed component), answered as 503 with that one-line reason, or null for 200 {@code ok}.
      * It runs on every health request, so it must be quick. By default the server is healthy while

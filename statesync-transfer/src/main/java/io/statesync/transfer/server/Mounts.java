@@ -17,6 +17,13 @@ final class Mounts {
     record Mount(List<String> prefix, ContentStore store, Route route, int maxBody) {
     }
 
+    /**
+     * The prefix of a mount at the root. Unlike any other mount it answers its own path only,
+     * {@code /}: a request target {@code //x} also starts with an empty segment, and must keep
+     * meaning what it did before a root mount existed (a 404), not reach the root's route.
+     */
+    static final List<String> ROOT = List.of("");
+
     private final Map<List<String>, Mount> byPrefix = new ConcurrentHashMap<>();
     /** What {@code /health} asks: a reason the host is unhealthy, or null. */
     private volatile java.util.function.Supplier<String> healthProblem = () -> null;
@@ -90,13 +97,17 @@ final class Mounts {
         byPrefix.computeIfPresent(mount.prefix(), (prefix, current) -> current == mount ? null : current);
     }
 
-    /** The mount whose prefix the path starts with, the longest one if several; null if none. */
+    /**
+     * The mount whose prefix the path starts with, the longest one if several; null if none. The
+     * root mount matches {@code /} exactly, where no other prefix can match.
+     */
     Mount find(List<String> segments) {
         Mount best = null;
         for (Mount m : byPrefix.values()) {
             List<String> p = m.prefix();
-            if (p.size() <= segments.size() && segments.subList(0, p.size()).equals(p)
-                    && (best == null || p.size() > best.prefix().size())) {
+            boolean matches = p.equals(ROOT) ? segments.equals(ROOT)
+                    : p.size() <= segments.size() && segments.subList(0, p.size()).equals(p);
+            if (matches && (best == null || p.size() > best.prefix().size())) {
                 best = m;
             }
         }

@@ -487,6 +487,48 @@ class MountedRouteTest {
         assertEquals(1, seen.size());
     }
 
+    @Test
+    void aRootMountAnswersTheRootOnlyAndEverythingElseKeepsItsMeaning() throws Exception {
+        assertEquals(404, get("/").statusCode(), "no root mount: / is unknown");
+        Cid cid = mainStore.put(Codec.RAW, "main".getBytes(UTF_8));
+        server.mount("node", null, recording(RouteResponse.json("{\"node\":true}")));
+        AutoCloseable root = server.mountRoot(request -> {
+            seen.add(request);
+            request.requireMethod("GET", "HEAD");
+            return new RouteResponse(200, "text/html; charset=utf-8", "<p>root</p>".getBytes(UTF_8));
+        });
+
+        HttpResponse<byte[]> page = get("/?refresh=1");
+        assertEquals(200, page.statusCode());
+        assertEquals("text/html; charset=utf-8", header(page, "content-type"));
+        assertEquals("<p>root</p>", new String(page.body(), UTF_8));
+        RouteRequest req = nextSeen();
+        assertEquals(List.of(), req.path());
+        assertEquals(Map.of("refresh", List.of("1")), req.query());
+
+        HttpResponse<byte[]> post = send("POST", "/", BodyPublishers.ofString("x"));
+        assertEquals(405, post.statusCode());
+        assertTrue(new String(post.body(), UTF_8).contains("use GET or HEAD"));
+        assertEquals("POST", nextSeen().method());
+
+        // Only / itself: below the root, and at paths that also start with an empty segment, nothing changes
+        assertEquals(404, get("/other").statusCode());
+        // (on a raw socket: a URI resolver would read //x as a host)
+        assertEquals(404, exchange(server, request("GET //x")).status());
+        assertEquals("{\"node\":true}", new String(get("/node/status").body(), UTF_8));
+        assertEquals("ok\n", new String(get("/health").body(), UTF_8));
+        assertEquals("main", new String(get("/ipfs/" + cid).body(), UTF_8));
+        assertEquals(200, get("/metrics").statusCode());
+        assertEquals(List.of("status"), nextSeen().path());
+        assertTrue(seen.isEmpty(), "the root route saw only requests for /: " + seen);
+
+        IllegalStateException twice = assertThrows(IllegalStateException.class,
+                () -> server.mountRoot(recording(RouteResponse.json("{}"))));
+        assertTrue(twice.getMessage().contains("already mounted"), twice.getMessage());
+        root.close();
+        assertEquals(404, get("/").statusCode(), "unmounted");
+    }
+
     // ---- concurrency ----
 
     @Test
