@@ -22,7 +22,8 @@ import java.util.function.ToDoubleFunction;
  * What {@code /node/status} says per thread, as Prometheus gauges, so a dashboard and alerts
  * need no JSON: {@code statesync_node_thread_*{thread}} (height, state bytes, applied and
  * commit index, one {@code role} series per role with 1 on the current one, halted, catching
- * up), {@code statesync_build_info{version,java}}, the data directory's free and total bytes,
+ * up, mempool, sync progress), the ledger's RocksDB basics ({@code statesync_node_rocksdb_*{thread}}),
+ * {@code statesync_build_info{version,java}}, the data directory's free and total bytes,
  * and the JVM and process basics (memory, GC, threads, classes, CPU, uptime, open files). Read at scrape time; owned and closed by the node.
  */
 final class NodeMetrics implements AutoCloseable {
@@ -68,7 +69,38 @@ final class NodeMetrics implements AutoCloseable {
             Gauge.builder("statesync.node.thread.halted", t, x -> x.machine().halted() == null ? 0 : 1)
                     .tag("thread", name).description("1 once the thread halted on this member (a block it could not apply)")
                     .register(registry);
+            Gauge.builder("statesync.node.thread.mempool.transactions", t, x -> x.mempool().size())
+                    .tag("thread", name).description("transactions waiting in this node's pool for the thread")
+                    .register(registry);
+            group(registry, t, "statesync.node.thread.sync.progress", "how far this member's running catch-up or "
+                    + "state load is, 0 to 1 (0 when none runs)", NodeMetrics::syncProgress);
+            for (var p : STORE_PROPERTIES.entrySet()) {
+                Gauge.builder("statesync.node.rocksdb." + p.getKey(), t,
+                                x -> x.machine().read(l -> l.storeProperty(p.getValue().property())))
+                        .tag("thread", name).baseUnit(p.getValue().unit()).description(p.getValue().what())
+                        .register(registry);
+            }
         }
+    }
+
+    /** A RocksDB property exported per thread: its name, unit and meaning. */
+    private record StoreProperty(String property, String unit, String what) {
+    }
+
+    /** The ledger database's basics: how much it holds, on disk and in memory. */
+    private static final Map<String, StoreProperty> STORE_PROPERTIES = new java.util.LinkedHashMap<>(Map.of(
+            "keys", new StoreProperty("rocksdb.estimate-num-keys", null, "RocksDB's estimate of the keys in the ledger"),
+            "sst.files", new StoreProperty("rocksdb.total-sst-files-size", "bytes", "size of the ledger's SST files"),
+            "live.data", new StoreProperty("rocksdb.estimate-live-data-size", "bytes",
+                    "RocksDB's estimate of the ledger's live data"),
+            "memtables", new StoreProperty("rocksdb.cur-size-all-mem-tables", "bytes",
+                    "memory the ledger's memtables hold"),
+            "pending.compaction", new StoreProperty("rocksdb.estimate-pending-compaction-bytes", "bytes",
+                    "bytes RocksDB estimates compaction still has to rewrite")));
+
+    private static double syncProgress(GroupStatus g) {
+        var p = g.syncProgress();
+        return p == null || p.total() <= 0 ? 0 : Math.min(1.0, (double) p.done() / p.total());
     }
 
     private static void head(MeterRegistry registry, ChainThread t, String metric, String unit, String what,

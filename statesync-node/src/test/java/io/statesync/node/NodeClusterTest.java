@@ -194,6 +194,13 @@ class NodeClusterTest {
                         "statesync_node_thread_height{thread=\"" + t.name() + "\"}"), 5.0, "height of " + t.name());
                 assertEquals(0, value(m, "statesync_node_thread_halted{thread=\"" + t.name() + "\"}"));
                 assertTrue(value(m, "statesync_node_thread_commit_index{thread=\"" + t.name() + "\"}") > 0);
+                double pool = value(m, "statesync_node_thread_mempool_transactions{thread=\"" + t.name() + "\"}");
+                assertTrue(pool >= 0 && pool <= status(n, t).path("mempool").asDouble() + 1000, "mempool " + pool);
+                double progress = value(m, "statesync_node_thread_sync_progress{thread=\"" + t.name() + "\"}");
+                assertTrue(progress >= 0 && progress <= 1, "sync progress " + progress);
+                // The ledger holds at least the genesis accounts and its own records.
+                assertTrue(value(m, "statesync_node_rocksdb_keys{thread=\"" + t.name() + "\"}") > 0, "rocksdb keys");
+                assertTrue(value(m, "statesync_node_rocksdb_live_data_bytes{thread=\"" + t.name() + "\"}") >= 0);
             }
             assertEquals(1, leaders, "one leader of " + t.name());
         }

@@ -181,6 +181,19 @@ public final class Ledger implements AutoCloseable {
         return committed.head;
     }
 
+    /**
+     * One of RocksDB's integer properties of this ledger's database (e.g.
+     * {@code rocksdb.estimate-num-keys}, {@code rocksdb.total-sst-files-size}); NaN when RocksDB
+     * cannot tell, or the ledger is closed.
+     */
+    public double storeProperty(String name) {
+        try {
+            return db.getLongProperty(name);
+        } catch (RocksDBException | RuntimeException e) {
+            return Double.NaN;
+        }
+    }
+
     /** The last applied block. */
     public Block headBlock() {
         try {

@@ -91,8 +91,9 @@ public final class ProducerService implements AutoCloseable {
                 .description("Blocks this node produced and committed").register(r);
         included = Counter.builder("statesync_node_transactions").tag("thread", t).tag("outcome", "included")
                 .description("Transactions the producer put into committed blocks, or rejected").register(r);
+        // Every series of a family says the same help: the registry keeps the last one registered.
         rejected = Counter.builder("statesync_node_transactions").tag("thread", t).tag("outcome", "rejected")
-                .register(r);
+                .description("Transactions the producer put into committed blocks, or rejected").register(r);
         commitFailures = Counter.builder("statesync_node_block_commit_failures").tag("thread", t)
                 .description("Blocks whose commit through the group failed").register(r);
         latency = Timer.builder("statesync_node_block_latency").tag("thread", t)

@@ -39,6 +39,25 @@ final class FetchMetrics {
         }
     }
 
+    /** A chunk arrived verified from {@code source}, {@code nanos} after it was asked for. */
+    void chunkLatency(Source source, long nanos) {
+        Timer.builder("statesync.fetch.chunk.duration").description("time from asking a source for a chunk to holding "
+                        + "it verified, by source (a batched request's time is split over its chunks)")
+                .publishPercentileHistogram().minimumExpectedValue(java.time.Duration.ofMillis(1))
+                .maximumExpectedValue(java.time.Duration.ofMinutes(1))
+                .tag("source", source.label()).register(registry).record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * A source was banned for the rest of a fetch: it served bytes that do not match their
+     * address, as a chunk ({@code corrupt_chunk}) or as a manifest block ({@code corrupt_manifest}).
+     */
+    void banned(Source source, String reason) {
+        Counter.builder("statesync.fetch.source.bans").description("sources banned from a fetch for serving bytes "
+                        + "that do not match their content address, by source and what they served")
+                .tag("source", source.label()).tag("reason", reason).register(registry).increment();
+    }
+
     void started() {
         active.incrementAndGet();
     }

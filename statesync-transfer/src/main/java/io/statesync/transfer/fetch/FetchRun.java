@@ -201,6 +201,9 @@ final class FetchRun {
             @Override
             public void ban(Peer p, String why) {
                 locked(() -> {
+                    if (!p.banned) {
+                        metrics.banned(p.source, "corrupt_manifest");
+                    }
                     peers.ban(p, why);
                     return null;
                 });
@@ -611,6 +614,7 @@ final class FetchRun {
         Peer p = lease.peer();
         scores.recordSuccess(p.source, t.length, nanos);
         metrics.chunk(p.source, "ok", t.length);
+        metrics.chunkLatency(p.source, nanos);
         lock.lock();
         try {
             release(lease);
@@ -633,6 +637,10 @@ final class FetchRun {
         lock.lock();
         try {
             release(lease);
+            if (!p.banned) {
+                // Requests in flight when the ban came may still end corrupt; the ban is counted once.
+                metrics.banned(p.source, "corrupt_chunk");
+            }
             peers.ban(p, why);
             retryOrFail(lease.task(), p, why);
             changed.signalAll();

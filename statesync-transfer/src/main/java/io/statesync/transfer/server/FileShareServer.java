@@ -145,7 +145,7 @@ public final class FileShareServer implements AutoCloseable {
         }
         Channel listener = bound.channel();
         int port = ((InetSocketAddress) listener.localAddress()).getPort();
-        metrics.bound(port);
+        metrics.bound(port, config.maxBytesPerSecond());
         URI uri = URI.create("http://" + uriHost(config.host()) + ":" + port);
         log.info("serving {} at {} ({} transport, at most {} connections)", store.root(), uri,
                 epoll ? "epoll" : "nio", config.maxConnections());

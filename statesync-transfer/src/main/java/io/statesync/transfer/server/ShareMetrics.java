@@ -12,7 +12,7 @@ import java.util.function.IntSupplier;
 /**
  * Every metric of the file share, rendered by Prometheus as {@code statesync_share_*}:
  * {@code requests_total{status}}, {@code request_duration_seconds}, {@code served_bytes_total},
- * {@code connections_active}, {@code connections_refused_total}, {@code timeouts_total{kind}}.
+ * {@code connections_active}, {@code rate_limit_bytes_per_second}, {@code connections_refused_total}, {@code timeouts_total{kind}}.
  */
 final class ShareMetrics {
     private final MeterRegistry registry;
@@ -25,6 +25,7 @@ final class ShareMetrics {
     private final IntSupplier openConnections;
     /** Registered once the port is known, tagged with it, and removed at close. */
     private volatile Gauge active;
+    private volatile Gauge rateLimit;
 
     ShareMetrics(MeterRegistry registry, IntSupplier openConnections) {
         this.registry = registry;
@@ -47,9 +48,15 @@ final class ShareMetrics {
      * Registers the open-connections gauge of the server bound at {@code port}. Tagged by port,
      * so several servers can report into one registry.
      */
-    void bound(int port) {
+    void bound(int port, long maxBytesPerSecond) {
         this.active = Gauge.builder("statesync.share.connections.active", openConnections, IntSupplier::getAsInt)
                 .description("Open client connections")
+                .tag("port", Integer.toString(port))
+                .strongReference(true)
+                .register(registry);
+        // So that a dashboard can draw egress against the cap it is held to.
+        this.rateLimit = Gauge.builder("statesync.share.rate.limit.bytes.per.second", () -> maxBytesPerSecond)
+                .description("The cap on bytes per second sent over all connections (0: no cap)")
                 .tag("port", Integer.toString(port))
                 .strongReference(true)
                 .register(registry);
@@ -82,9 +89,10 @@ final class ShareMetrics {
     }
 
     void close() {
-        Gauge g = active;
-        if (g != null) {
-            registry.remove(g);
+        for (Gauge g : new Gauge[] {active, rateLimit}) {
+            if (g != null) {
+                registry.remove(g);
+            }
         }
     }
 }

@@ -67,8 +67,11 @@ class SnapshotFetcherTest {
         return ContentStore.open(tmp.resolve(name));
     }
 
+    /** What the fetches of {@link #fetch} record. */
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+
     private FetchResult fetch(ContentStore into, FetchOptions options, Source... sources) throws Exception {
-        try (SnapshotFetcher f = new SnapshotFetcher(into, new SimpleMeterRegistry())) {
+        try (SnapshotFetcher f = new SnapshotFetcher(into, registry)) {
             return f.fetch(snapshot.root(), List.of(sources), options, null);
         }
     }
@@ -160,6 +163,9 @@ class SnapshotFetcherTest {
         assertEquals(SourceStats.SourceState.BANNED, badStats.state());
         assertTrue(badStats.corrupt() >= 1);
         assertEquals(0, badStats.chunks());
+        assertEquals(1.0, registry.get("statesync.fetch.source.bans").tag("source", bad.source().label())
+                .tag("reason", "corrupt_chunk").counter().count(), "one ban, counted once");
+        assertEquals(null, registry.find("statesync.fetch.source.bans").tag("source", good.source().label()).counter());
         // Once banned, a source gets no more requests: at most the ones already in flight.
         assertTrue(bad.chunkRequests() <= FetchOptions.DEFAULT.perSourceParallelism(), "requests to banned source: " + bad.chunkRequests());
         for (Cid c : client.list()) {

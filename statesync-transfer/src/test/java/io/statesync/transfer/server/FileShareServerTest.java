@@ -602,9 +602,15 @@ class FileShareServerTest {
 
     @Test
     void twoServersOnOneRegistryEachReportTheirConnections() throws Exception {
-        try (FileShareServer second = FileShareServer.start(ServerConfig.loopback(), store, registry)) {
+        try (FileShareServer second = FileShareServer.start(ServerConfig.loopback().withMaxBytesPerSecond(5 << 20),
+                store, registry)) {
             String text = new String(get("/metrics").body(), UTF_8);
             assertTrue(text.contains("statesync_share_connections_active{port=\"" + second.port() + "\"} 0.0"), text);
+            // Each server's egress cap, for a dashboard to draw beside what it sends; 0 is no cap.
+            assertTrue(text.contains("statesync_share_rate_limit_bytes_per_second{port=\"" + second.port() + "\"} "
+                    + (double) (5 << 20)), text);
+            assertTrue(text.contains("statesync_share_rate_limit_bytes_per_second{port=\"" + server.port() + "\"} 0.0"),
+                    text);
             assertTrue(text.contains("statesync_share_connections_active{port=\"" + server.port() + "\"} 1.0"), text);
         }
         String after = new String(get("/metrics").body(), UTF_8);
