@@ -274,7 +274,9 @@ class NodeClusterTest {
         assertTrue(metrics.lines().anyMatch(l -> l.startsWith("statesync_node_prefetch_lent_chunks_total ")
                 && !l.endsWith(" 0.0")), "and lent its chunks to the load: " + prefetchLines(metrics));
         // The node's own account of its start, phase by phase, from its process start.
-        await(() -> statusBody(joiner).contains("\"caught_up\""), 30);
+        // Caught up means promoted to a voter of every thread too, which waits on the leaders' next
+        // configuration change: on a busy machine that alone has taken over 30 s.
+        await(() -> statusBody(joiner).contains("\"caught_up\""), 90);
         JsonNode startup = JSON.readTree(get(joiner, "/node/status").body()).path("startup");
         for (String phase : List.of("api", "gossip", "groups", "first_chunk", "fetched", "installed", "caught_up")) {
             assertTrue(startup.path(phase).asDouble(-1) > 0, phase + " in " + startup);
