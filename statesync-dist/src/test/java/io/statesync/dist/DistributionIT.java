@@ -71,15 +71,52 @@ class DistributionIT {
         }
 
         Path demo = tmp.resolve("demo.log");
+        Path work = tmp.resolve("work");
         int code = run(List.of(home.resolve("bin/statesync").toString(), "demo", "--state-size", "32MiB",
-                "--node-heap", "256m", "--timeout", "6m", "--work", tmp.resolve("work").toString()), cwd, demo, fakeBin);
+                "--node-heap", "256m", "--timeout", "6m", "--work", work.toString()), cwd, demo, fakeBin);
         String out = Files.readString(demo);
         assertEquals(0, code, out);
-        assertTrue(out.contains("state roots match on every node"), out);
         assertFalse(Files.exists(marker), "mvn was called");
         try (Stream<Path> s = Files.list(cwd)) {
             assertEquals(0, s.count(), "nothing written into the working directory");
         }
+        assertTheDemoSyncedAJoinerFromItsPeers(out, work);
+    }
+
+    /**
+     * The main job's promises (this is the test run's one full demo): three founders and a joiner in
+     * separate processes, the joiner fetched from its peers and came in through the API, every
+     * state root matches, every node logged at INFO, and no process is left behind.
+     */
+    private static void assertTheDemoSyncedAJoinerFromItsPeers(String out, Path work) throws IOException {
+        assertTrue(out.contains("state roots match on every node"), out);
+        assertTrue(out.lines().anyMatch(l -> l.startsWith("sources used") && l.matches(".*\\bn[1-3]\\b.*")),
+                "the joiner fetched from its peers: " + out);
+        assertEquals(4, out.lines().filter(l -> l.matches("n[1-4] +\\{t0=.*, t1=.*}")).count(), out);
+        // The joiner came in through the API: the founders' configs never name it, and every thread
+        // counted 3 voters before and 4 after, n4 a voter.
+        for (int i = 1; i <= 3; i++) {
+            assertFalse(Files.readString(work.resolve("n" + i + ".yaml")).contains("n4"));
+        }
+        assertTrue(Files.readString(work.resolve("n4.yaml")).contains("join: [http://127.0.0.1:"));
+        assertEquals(2, out.lines().filter(l -> l.startsWith("members of t")
+                && l.matches(".*before n\\d (leader|follower), n\\d (leader|follower), n\\d (leader|follower); "
+                + "after .*n4 (leader|follower).*")).count(), out);
+        // A node logs at INFO, with ISO times and thread names: the joiner told how it joined, and the
+        // JVM and libraries had nothing to warn about.
+        for (int i = 1; i <= 4; i++) {
+            assertTrue(Files.size(work.resolve("n" + i + ".log")) > 0);
+        }
+        List<String> joinerLog = Files.readAllLines(work.resolve("n4.log"));
+        assertTrue(joinerLog.stream().anyMatch(l -> l.matches(
+                "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z INFO +\\[[^]]+] \\S+ - node n4 serving .*")),
+                () -> String.join("\n", joinerLog));
+        assertTrue(joinerLog.stream().anyMatch(l -> l.contains(" INFO ") && l.contains("joins through")),
+                () -> String.join("\n", joinerLog));
+        assertEquals(List.of(), joinerLog.stream().filter(l -> l.startsWith("WARNING:") || l.contains("Unsafe")
+                || l.contains("already registered")).toList(), "no JDK or meter-registry warnings");
+        assertFalse(ProcessHandle.allProcesses().anyMatch(p -> p.isAlive() && p.info().commandLine()
+                .map(c -> c.contains(work.toString())).orElse(false)), "no node process left");
     }
 
     private int run(List<String> command, Path cwd, Path log, Path... pathFirst) throws IOException, InterruptedException {
