@@ -53,11 +53,12 @@ final class Logging {
     /**
      * A node's defaults. Ratis logs every configuration key and every role change of every group
      * at INFO; the node logs the changes an operator acts on itself (elections included), so
-     * Ratis says only what went wrong. Reactor Netty warns once per gossip connection it closes
-     * while the node stops, which is the node stopping, not a fault.
+     * Ratis says only what went wrong. Reactor Netty, and Netty's channel registration under it,
+     * warn (with a stack trace) about each gossip connection still being opened or closed while
+     * the node stops, which is the node stopping, not a fault.
      */
     static final Map<String, String> NODE_LEVELS = orderedOf(ROOT, "INFO", "org.apache.ratis", "WARN",
-            "io.scalecube", "WARN", "reactor.netty", "ERROR");
+            "io.scalecube", "WARN", "reactor.netty", "ERROR", "io.netty.channel.AbstractChannel", "ERROR");
 
     private static final String TEXT_PATTERN =
             "%d{yyyy-MM-dd'T'HH:mm:ss.SSSXXX, UTC} %-5level [%thread] %logger{36} - %msg%n";

@@ -113,8 +113,9 @@ class DistributionIT {
                 () -> String.join("\n", joinerLog));
         assertTrue(joinerLog.stream().anyMatch(l -> l.contains(" INFO ") && l.contains("joins through")),
                 () -> String.join("\n", joinerLog));
-        assertEquals(List.of(), joinerLog.stream().filter(l -> l.startsWith("WARNING:") || l.contains("Unsafe")
-                || l.contains("already registered")).toList(), "no JDK or meter-registry warnings");
+        assertEquals(List.of(), joinerLog.stream().filter(l -> l.startsWith("WARNING:") || l.contains("sun.misc.Unsafe")
+                || l.contains("already registered") || l.contains(" WARN ") && l.contains("Force-closing")).toList(),
+                "no JDK, meter-registry or shutdown warnings");
         assertFalse(ProcessHandle.allProcesses().anyMatch(p -> p.isAlive() && p.info().commandLine()
                 .map(c -> c.contains(work.toString())).orElse(false)), "no node process left");
     }
