@@ -15,7 +15,7 @@ image="${1:-$here/../../target/statesync-image.tar}"
 work="$(mktemp -d)"
 trap 'umount "$work/rootfs/proc" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/image" "$work/rootfs"
-tar -xf "$image" -C "$work/image"
+tar --warning=no-unknown-keyword -xf "$image" -C "$work/image"
 # The layers in order: a docker-load tar names them in manifest.json, an OCI layout in its index.
 mapfile -t layers < <(python3 - "$work/image" <<'PY'
 import json, os, sys
@@ -32,15 +32,22 @@ else:
 PY
 )
 for l in "${layers[@]}"; do
-    tar -xf "$l" -C "$work/rootfs"
+    tar --warning=no-unknown-keyword -xf "$l" -C "$work/rootfs"
 done
 echo "check-image: ${#layers[@]} layers, $(du -sh "$work/rootfs" | cut -f1) unpacked"
 mkdir -p "$work/rootfs/proc"
+# What a container runtime puts in every container: the host name and how to resolve it.
+for f in hosts hostname resolv.conf; do
+    [ -f "/etc/$f" ] && cp "/etc/$f" "$work/rootfs/etc/$f"
+done
 
+chroot="$(command -v chroot)"
+# As the image's entry point and environment say (a runtime would apply them the same way).
 run() {
     unshare --mount --fork bash -c 'mount -t proc proc "$0/proc" && exec env -i LD_LIBRARY_PATH=/lib/x86_64-linux-gnu \
-        STATESYNC_HOME=/var/lib/statesync HOME=/var/lib/statesync chroot --userspec=10001:10001 "$0" \
-        /opt/java/bin/java @/etc/statesync/jvm.options -cp "/app/libs/*" io.statesync.cli.Main "$@"' "$work/rootfs" "$@"
+        STATESYNC_HOME=/var/lib/statesync HOME=/var/lib/statesync "$1" --userspec=10001:10001 "$0" \
+        /opt/java/bin/java @/etc/statesync/jvm.options -cp "/app/libs/*" io.statesync.cli.Main "${@:2}"' \
+        "$work/rootfs" "$chroot" "$@"
 }
 run --version
 run demo --state-size 8MiB --nodes 3 --threads 2 --work /var/lib/statesync/demo
