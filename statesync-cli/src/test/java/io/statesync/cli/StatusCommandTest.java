@@ -8,11 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import io.statesync.node.Node;
-import io.statesync.node.NodeConfig;
-import io.statesync.node.ledger.Genesis;
-import io.statesync.node.ledger.Signer;
-import io.statesync.node.ledger.ThreadId;
-import io.statesync.node.producer.ProducerConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -22,9 +17,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -48,22 +43,8 @@ class StatusCommandTest {
 
     @BeforeAll
     static void start() throws Exception {
-        int http = freePort();
-        int raft = freePort();
-        NodeConfig.Member self = new NodeConfig.Member("n1", URI.create("http://127.0.0.1:" + http),
-                InetSocketAddress.createUnresolved("127.0.0.1", raft));
-        node = Node.start(new NodeConfig("n1", dir.resolve("n1"), "127.0.0.1", http, 0, 0, List.of(),
-                List.of(new ThreadId("t0")), List.of(self),
-                ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(50)), 100_000,
-                new NodeConfig.Sync(List.of(), 2, Duration.ofMillis(200), Duration.ofMinutes(1), 2,
-                        Duration.ofSeconds(30)),
-                Genesis.faucet(Signer.fromPhrase("status-cli").account(), 1000), List.of()));
+        node = OneNode.start(dir, "status-cli", UnaryOperator.identity());
         url = node.uri().toString();
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (!"LEADER".equals(node.thread("t0").orElseThrow().groupStatus().role())) {
-            assertTrue(System.nanoTime() < deadline, "the one node leads its thread");
-            Thread.sleep(50);
-        }
     }
 
     @AfterAll
@@ -119,7 +100,7 @@ class StatusCommandTest {
 
     @Test
     void anUnreachableNodeIsOneLineAndExit1() throws IOException {
-        String nowhere = "http://127.0.0.1:" + freePort();
+        String nowhere = "http://127.0.0.1:" + OneNode.freePort();
         Cli.Result r = Cli.run(Cli.env(dir), "status", "--node", nowhere);
 
         r.assertOneLineFailure(Failures.FAILED);
@@ -222,11 +203,5 @@ class StatusCommandTest {
 
     private static long height(JsonNode status) {
         return status.path("threads").get(0).path("height").asLong();
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }

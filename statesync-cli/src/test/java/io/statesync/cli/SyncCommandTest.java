@@ -4,18 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.statesync.node.Node;
-import io.statesync.node.NodeConfig;
-import io.statesync.node.ledger.Genesis;
-import io.statesync.node.ledger.Signer;
-import io.statesync.node.ledger.ThreadId;
-import io.statesync.node.producer.ProducerConfig;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -39,22 +30,8 @@ class SyncCommandTest {
 
     @BeforeAll
     static void start() throws Exception {
-        int http = freePort();
-        int raft = freePort();
-        NodeConfig.Member self = new NodeConfig.Member("n1", URI.create("http://127.0.0.1:" + http),
-                InetSocketAddress.createUnresolved("127.0.0.1", raft));
-        node = Node.start(new NodeConfig("n1", dir.resolve("n1"), "127.0.0.1", http, 0, 0, List.of(),
-                List.of(new ThreadId("t0")), List.of(self),
-                ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(50)), 100_000,
-                new NodeConfig.Sync(List.of(), 2, Duration.ofMillis(200), Duration.ofMinutes(1), 2,
-                        Duration.ofSeconds(30)).withShareInterval(Duration.ofHours(1)),
-                Genesis.faucet(Signer.fromPhrase("sync-cli").account(), 1000), List.of()));
+        node = OneNode.start(dir, "sync-cli", s -> s.withShareInterval(Duration.ofHours(1)));
         url = node.uri().toString();
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (!"LEADER".equals(node.thread("t0").orElseThrow().groupStatus().role())) {
-            assertTrue(System.nanoTime() < deadline, "the one node leads its thread");
-            Thread.sleep(100);
-        }
     }
 
     @AfterAll
@@ -109,7 +86,7 @@ class SyncCommandTest {
 
     @Test
     void anUnreachableNodeIsOneLineAndExit1() throws IOException {
-        Cli.Result r = Cli.run(Cli.env(dir), "sync", "status", "--node=http://127.0.0.1:" + freePort());
+        Cli.Result r = Cli.run(Cli.env(dir), "sync", "status", "--node=http://127.0.0.1:" + OneNode.freePort());
         r.assertOneLineFailure(Failures.FAILED);
         assertTrue(r.lastErrLine().contains("cannot reach"), r.err());
     }
@@ -131,11 +108,5 @@ class SyncCommandTest {
         again.assertOneLineFailure(Failures.FAILED);
         assertTrue(again.lastErrLine().contains("refused (429)") && again.lastErrLine().contains("at most one per"),
                 again.err());
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }
