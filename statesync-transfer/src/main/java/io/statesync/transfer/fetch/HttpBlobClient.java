@@ -27,6 +27,8 @@ import javax.net.ssl.SSLSocketFactory;
  */
 final class HttpBlobClient implements Closeable {
     private static final int MAX_HEAD_BYTES = 64 * 1024;
+    /** Interim 1xx responses read past before the final one; more is a server playing games. */
+    private static final int MAX_INTERIM_RESPONSES = 8;
     private static final int MAX_IDLE_PER_SOURCE = 32;
 
     private final Map<Source, ConcurrentLinkedDeque<Connection>> idle = new ConcurrentHashMap<>();
@@ -319,7 +321,27 @@ final class HttpBlobClient implements Closeable {
             out.flush();
         }
 
+        /**
+         * The final response's head. Interim 1xx responses (100 Continue, 103 Early Hints) are
+         * read past, as HTTP/1.1 requires of a client; 101 would switch protocols, which no
+         * share asks for, so it is an error.
+         */
         Head readHead(long deadlineNanos) throws IOException {
+            for (int interim = 0; ; interim++) {
+                Head head = readOneHead(deadlineNanos);
+                if (head.status() < 100 || head.status() > 199) {
+                    return head;
+                }
+                if (head.status() == 101) {
+                    throw new IOException("the server switched protocols (101), which a share never does");
+                }
+                if (interim >= MAX_INTERIM_RESPONSES) {
+                    throw new IOException("more than " + MAX_INTERIM_RESPONSES + " interim 1xx responses");
+                }
+            }
+        }
+
+        private Head readOneHead(long deadlineNanos) throws IOException {
             String statusLine = readLine(deadlineNanos);
             String[] parts = statusLine.split(" ", 3);
             if (parts.length < 2 || !parts[0].startsWith("HTTP/1.")) {
@@ -361,7 +383,14 @@ final class HttpBlobClient implements Closeable {
                             throw new IOException("negative Content-Length");
                         }
                     }
-                    case "transfer-encoding" -> chunked = value.toLowerCase(Locale.ROOT).contains("chunked");
+                    case "transfer-encoding" -> {
+                        // Only "chunked" frames a body we can read; anything else (gzip, a typo such
+                        // as xchunked) would be misread as a body that ends at close.
+                        if (!value.trim().equalsIgnoreCase("chunked")) {
+                            throw new IOException("unsupported Transfer-Encoding: " + truncate(value));
+                        }
+                        chunked = true;
+                    }
                     case "connection" -> {
                         String v = value.toLowerCase(Locale.ROOT);
                         if (v.contains("close")) {

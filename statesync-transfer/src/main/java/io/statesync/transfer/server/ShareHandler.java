@@ -114,6 +114,7 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (msg instanceof HttpRequest req) {
+                refuseUnknownTransferEncoding(req);
                 int limit = responding ? 0 : bodyLimitOf(req);
                 if (limit > 0) {
                     if (HttpUtil.getContentLength(req, 0L) > limit) {
@@ -153,6 +154,27 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             throw new java.io.UncheckedIOException(e);
         } finally {
             ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /**
+     * A request whose body is framed by a transfer coding other than exactly {@code chunked}
+     * (say {@code xchunked}, or {@code gzip, chunked}) is undecodable here: the codec would read
+     * it as having no body, and the body's bytes as the next request, which a proxy in front
+     * may frame differently (request smuggling). It is answered 400 and the connection closed.
+     */
+    private static void refuseUnknownTransferEncoding(HttpRequest req) {
+        String coding = req.headers().get(HttpHeaderNames.TRANSFER_ENCODING);
+        if (coding != null && !req.decoderResult().isFailure() && !coding.trim().equalsIgnoreCase("chunked")) {
+            req.setDecoderResult(io.netty.handler.codec.DecoderResult.failure(new UnsupportedCoding(coding)));
+        }
+    }
+
+    /** Why a request with an unknown transfer coding is refused. */
+    private static final class UnsupportedCoding extends Exception {
+        UnsupportedCoding(String coding) {
+            super("unsupported Transfer-Encoding '" + printable(coding) + "' (only chunked is understood)", null,
+                    false, false);
         }
     }
 
@@ -551,6 +573,8 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
                     "request line longer than " + ShareInitializer.MAX_REQUEST_LINE + " bytes", false);
         } else if (cause instanceof TooLongHttpHeaderException) {
             res = Responses.text(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large", false);
+        } else if (cause instanceof UnsupportedCoding) {
+            res = Responses.text(HttpResponseStatus.BAD_REQUEST, cause.getMessage(), false);
         } else {
             log.debug("undecodable request from {}: {}", ctx.channel().remoteAddress(), cause.toString());
             res = Responses.text(HttpResponseStatus.BAD_REQUEST, "malformed HTTP request", false);
