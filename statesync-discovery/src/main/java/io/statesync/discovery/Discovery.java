@@ -98,8 +98,10 @@ public final class Discovery implements AutoCloseable {
             shareUrls = List.copyOf(shareUrls);
             groups = List.copyOf(groups);
             acceptedKeys = acceptedKeys == null ? null : Set.copyOf(acceptedKeys);
-            if (cardTtl.compareTo(Duration.ofSeconds(3)) < 0) {
-                throw new IllegalArgumentException("card TTL must be at least 3s, got " + cardTtl);
+            if (cardTtl.compareTo(Duration.ofSeconds(3)) < 0 || cardTtl.compareTo(CardCodec.MAX_LIFETIME) > 0) {
+                // Past the longest life other nodes accept, every card of this node would be refused.
+                throw new IllegalArgumentException("card TTL must be 3s .. " + CardCodec.MAX_LIFETIME.toHours()
+                        + "h, got " + cardTtl);
             }
             if (adsPerGroup < 1) {
                 throw new IllegalArgumentException("ads per group must be at least 1, got " + adsPerGroup);

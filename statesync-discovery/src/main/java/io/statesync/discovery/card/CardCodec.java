@@ -37,6 +37,13 @@ import java.util.TreeMap;
  * fingerprint, verifies the signature, the expiry and, if configured, that the key is accepted.
  */
 public final class CardCodec {
+    /**
+     * The furthest in the future a card may expire. A node re-signs its card every few minutes
+     * (its TTL is 10 minutes by default); a card valid for years would let a key that has since
+     * been distrusted or lost keep its advertisements alive in every catalog.
+     */
+    public static final java.time.Duration MAX_LIFETIME = java.time.Duration.ofDays(1);
+
     /** Default upper bound of an encoded card. */
     public static final int DEFAULT_MAX_BYTES = 16 * 1024;
     private static final byte[] MAGIC = "SSC1".getBytes(StandardCharsets.US_ASCII);
@@ -97,6 +104,18 @@ public final class CardCodec {
         }
         if (card.expiredAt(now)) {
             throw new CardException(Reason.EXPIRED, "card of " + card.id() + " expired at " + card.expires());
+        }
+        if (card.expires().isAfter(now.plus(MAX_LIFETIME))) {
+            throw new CardException(Reason.EXPIRY_TOO_FAR, "card of " + card.id() + " expires at " + card.expires()
+                    + ", more than " + MAX_LIFETIME.toHours() + " h ahead");
+        }
+        for (SnapshotAd ad : card.snapshots()) {
+            String height = ad.metadata().get(SnapshotAd.HEIGHT);
+            if (height != null && !height.matches("[0-9]{1,18}")) {
+                throw new CardException(Reason.MALFORMED, "card of " + card.id() + " advertises snapshot " + ad.root()
+                        + " at height '" + (height.length() > 20 ? height.substring(0, 20) + "..." : height)
+                        + "', not a whole number of at least 0");
+            }
         }
         if (accepted != null && !accepted.contains(card.id())) {
             throw new CardException(Reason.UNTRUSTED_KEY, "card of " + card.id() + " is signed by a key outside the accepted set");

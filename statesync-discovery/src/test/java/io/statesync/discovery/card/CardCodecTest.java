@@ -82,6 +82,30 @@ class CardCodecTest {
     }
 
     @Test
+    void aCardValidForMoreThanADayIsRejected() throws Exception {
+        byte[] forever = CardCodec.encode(cardOf(alice, 1, Instant.parse("2999-01-01T00:00:00Z")), alice);
+
+        CardException e = assertThrows(CardException.class, () -> decode(forever));
+        assertEquals(CardException.Reason.EXPIRY_TOO_FAR, e.reason());
+        assertTrue(e.getMessage().contains("more than 24 h ahead"), e.getMessage());
+        assertEquals(NOW.plus(CardCodec.MAX_LIFETIME), decode(CardCodec.encode(
+                cardOf(alice, 1, NOW.plus(CardCodec.MAX_LIFETIME)), alice)).expires(), "a day is allowed");
+    }
+
+    @Test
+    void aSnapshotAtANegativeOrNonNumericHeightIsRejected() {
+        for (String height : List.of("-5", "ten", "1e9", "99999999999999999999")) {
+            SnapshotAd bad = new SnapshotAd(Cid.compute(Codec.DAG_JSON, height.getBytes(StandardCharsets.UTF_8)),
+                    Map.of(SnapshotAd.GROUP, "thread-0", SnapshotAd.HEIGHT, height));
+            byte[] bytes = CardCodec.encode(cardOf(alice, 1, NOW.plusSeconds(60), ad("ok", 7), bad), alice);
+
+            CardException e = assertThrows(CardException.class, () -> decode(bytes), height);
+            assertEquals(CardException.Reason.MALFORMED, e.reason(), height);
+            assertTrue(e.getMessage().contains("not a whole number of at least 0"), e.getMessage());
+        }
+    }
+
+    @Test
     void anOversizeCardIsRejectedBeforeParsing() {
         byte[] bytes = CardCodec.encode(cardOf(alice, 1, NOW.plusSeconds(60)), alice);
 
