@@ -146,13 +146,12 @@ final class Logging {
     }
 
     static Level level(String name) {
-        Level l = Level.toLevel(name.trim(), null);
-        if (l == null || !List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF", "ALL")
-                .contains(name.trim().toUpperCase(Locale.ROOT))) {
+        String upper = name.trim().toUpperCase(Locale.ROOT);
+        if (!List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF").contains(upper)) {
             throw new IllegalArgumentException("log level '" + name + "' is not one of trace, debug, info, warn, "
                     + "error, off");
         }
-        return l;
+        return Level.valueOf(upper);
     }
 
     private static Map<String, String> orderedOf(String... pairs) {

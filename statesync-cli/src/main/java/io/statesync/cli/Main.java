@@ -37,19 +37,32 @@ public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {
         Environment env = Environment.system();
-        String levels = env.variables().get(LOG_LEVELS_VARIABLE);
-        if (levels != null) {
-            // A person chasing a problem in a command (a node reads the same variable from its config).
-            try {
-                Map<String, String> merged = new LinkedHashMap<>(Logging.COMMAND_LEVELS);
-                Logging.parseLevels(levels, merged);
-                Logging.configure(Logging.Format.TEXT, merged);
-            } catch (IllegalArgumentException e) {
-                System.err.println("statesync: " + LOG_LEVELS_VARIABLE + ": " + e.getMessage());
-                System.exit(Failures.USAGE);
-            }
+        String refused = configureCommandLogging(env);
+        if (refused != null) {
+            System.err.println(refused);
+            System.exit(Failures.USAGE);
         }
         System.exit(execute(commandLine(env, null, null), env, args));
+    }
+
+    /**
+     * Applies {@link #LOG_LEVELS_VARIABLE} over a command's quiet defaults, for a person chasing a
+     * problem in a command (a node reads the same variable through its config). Returns the
+     * one-line error for a bad value, or null.
+     */
+    static String configureCommandLogging(Environment env) {
+        String levels = env.variables().get(LOG_LEVELS_VARIABLE);
+        if (levels == null) {
+            return null;
+        }
+        try {
+            Map<String, String> merged = new LinkedHashMap<>(Logging.COMMAND_LEVELS);
+            Logging.parseLevels(levels, merged);
+            Logging.configure(Logging.Format.TEXT, merged);
+            return null;
+        } catch (IllegalArgumentException e) {
+            return "statesync: " + LOG_LEVELS_VARIABLE + ": " + e.getMessage();
+        }
     }
 
     /**

@@ -101,6 +101,24 @@ class LoggingTest {
     }
 
     @Test
+    void theLevelsVariableRaisesACommandsLevelsAndABadOneIsOneLine() {
+        Environment debug = new Environment(Map.of(Main.LOG_LEVELS_VARIABLE, "io.statesync.transfer=debug"),
+                java.nio.file.Path.of("."), false, new Cli.ManualShutdown());
+        assertEquals(null, Main.configureCommandLogging(debug));
+        LoggerFactory.getLogger("io.statesync.transfer.Test").debug("a detail asked for");
+        LoggerFactory.getLogger("io.statesync.node.Test").info("still quiet");
+        assertEquals(1, lines().size(), lines().toString());
+        assertTrue(lines().get(0).endsWith("a detail asked for"), lines().toString());
+
+        Environment bad = new Environment(Map.of(Main.LOG_LEVELS_VARIABLE, "io.statesync=loud"),
+                java.nio.file.Path.of("."), false, new Cli.ManualShutdown());
+        assertEquals("statesync: STATESYNC_LOG_LEVELS: log level 'loud' is not one of trace, debug, info, warn, "
+                + "error, off", Main.configureCommandLogging(bad));
+        assertEquals(null, Main.configureCommandLogging(new Environment(Map.of(), java.nio.file.Path.of("."), false,
+                new Cli.ManualShutdown())), "no variable, nothing to do");
+    }
+
+    @Test
     void aBadLevelOrLoggerNameIsOneClearLine() {
         Map<String, String> levels = new LinkedHashMap<>();
         var level = assertThrows(IllegalArgumentException.class, () -> Logging.parseLevels("io.statesync=loud", levels));

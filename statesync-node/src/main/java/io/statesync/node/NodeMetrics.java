@@ -88,7 +88,7 @@ final class NodeMetrics implements AutoCloseable {
     }
 
     /** The ledger database's basics: how much it holds, on disk and in memory. */
-    private static final Map<String, StoreProperty> STORE_PROPERTIES = new java.util.LinkedHashMap<>(Map.of(
+    private static final Map<String, StoreProperty> STORE_PROPERTIES = Map.of(
             "keys", new StoreProperty("rocksdb.estimate-num-keys", null, "RocksDB's estimate of the keys in the ledger"),
             "sst.files", new StoreProperty("rocksdb.total-sst-files-size", "bytes", "size of the ledger's SST files"),
             "live.data", new StoreProperty("rocksdb.estimate-live-data-size", "bytes",
@@ -96,7 +96,7 @@ final class NodeMetrics implements AutoCloseable {
             "memtables", new StoreProperty("rocksdb.cur-size-all-mem-tables", "bytes",
                     "memory the ledger's memtables hold"),
             "pending.compaction", new StoreProperty("rocksdb.estimate-pending-compaction-bytes", "bytes",
-                    "bytes RocksDB estimates compaction still has to rewrite")));
+                    "bytes RocksDB estimates compaction still has to rewrite"));
 
     private static double syncProgress(GroupStatus g) {
         var p = g.syncProgress();
