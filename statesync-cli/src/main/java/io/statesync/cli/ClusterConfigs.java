@@ -29,10 +29,15 @@ final class ClusterConfigs {
      *
      * @param dataDir the data directory as written in the file (relative to the file's directory)
      * @param raftBase the consensus port of thread 0; thread i uses raftBase + i
+     * @param adminPort the admin API's port, on 127.0.0.1
      */
-    record Plan(String id, String host, int httpPort, int gossipPort, int raftBase, String dataDir) {
+    record Plan(String id, String host, int httpPort, int gossipPort, int raftBase, int adminPort, String dataDir) {
         URI url() {
             return URI.create("http://" + host + ":" + httpPort);
+        }
+
+        URI adminUrl() {
+            return URI.create("http://127.0.0.1:" + adminPort);
         }
     }
 
@@ -125,6 +130,8 @@ final class ClusterConfigs {
         if (shared.rateLimit() > 0) {
             y.append("  rateLimit: ").append(shared.rateLimit()).append('\n');
         }
+        y.append("admin:\n  port: ").append(self.adminPort())
+                .append("        # the operator's API, on 127.0.0.1 only; see docs/node-config.md to open it\n");
     }
 
     private static void gossip(StringBuilder y, String host, int port, List<String> seeds) {

@@ -35,13 +35,19 @@ final class DemoCluster implements AutoCloseable {
     static final Duration UNRESPONSIVE = Duration.ofSeconds(30);
 
     /** One node's place in the cluster. */
-    record NodeSpec(String id, int httpPort, int gossipPort, int raftBase, Path config, Path dataDir, Path log) {
+    record NodeSpec(String id, int httpPort, int gossipPort, int raftBase, int adminPort, Path config, Path dataDir,
+                    Path log) {
         URI url() {
             return URI.create("http://127.0.0.1:" + httpPort);
         }
 
+        URI adminUrl() {
+            return plan().adminUrl();
+        }
+
         ClusterConfigs.Plan plan() {
-            return new ClusterConfigs.Plan(id, "127.0.0.1", httpPort, gossipPort, raftBase, dataDir.toString());
+            return new ClusterConfigs.Plan(id, "127.0.0.1", httpPort, gossipPort, raftBase, adminPort,
+                    dataDir.toString());
         }
     }
 
@@ -109,8 +115,8 @@ final class DemoCluster implements AutoCloseable {
         List<NodeSpec> specs = new ArrayList<>();
         for (int i = 1; i <= nodes; i++) {
             String id = "n" + i;
-            specs.add(new NodeSpec(id, freePort(1), freePort(1), freePort(threads), work.resolve(id + ".yaml"),
-                    work.resolve(id), work.resolve(id + ".log")));
+            specs.add(new NodeSpec(id, freePort(1), freePort(1), freePort(threads), freePort(1),
+                    work.resolve(id + ".yaml"), work.resolve(id), work.resolve(id + ".log")));
         }
         List<String> threadNames = new ArrayList<>();
         for (int t = 0; t < threads; t++) {

@@ -357,7 +357,7 @@ final class DemoCommand implements Callable<Integer> {
             throws Exception {
         for (DemoCluster.NodeSpec s : all) {
             for (ThreadId t : threads) {
-                var res = cluster.post(s.url().resolve("/node/producer/" + t.name() + "/pause"), new byte[0]);
+                var res = cluster.post(s.adminUrl().resolve("/admin/producer/" + t.name() + "/pause"), new byte[0]);
                 if (res.statusCode() != 200) {
                     throw new CommandFailure("node " + s.id() + " did not pause thread " + t.name() + ": "
                             + res.statusCode() + " " + new String(res.body(), java.nio.charset.StandardCharsets.UTF_8)

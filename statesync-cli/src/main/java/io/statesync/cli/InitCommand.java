@@ -28,6 +28,8 @@ import picocli.CommandLine.Spec;
 final class InitCommand implements Callable<Integer> {
     /** Ports per node: HTTP, gossip, then one consensus port per thread. */
     private static final int MAX_THREADS = 16;
+    /** The admin API's port, the last of a node's block of 20 (on 127.0.0.1). */
+    private static final int ADMIN_OFFSET = 19;
 
     @Spec
     private CommandSpec spec;
@@ -54,8 +56,8 @@ final class InitCommand implements Callable<Integer> {
     private List<String> hosts;
 
     @Option(names = "--base-port", paramLabel = "P", defaultValue = "7100",
-            description = "node i uses ports P+20i (HTTP), P+20i+1 (gossip), P+20i+2.. (one per thread); a joiner "
-                    + "uses P, P+1, P+2.. (default: ${DEFAULT-VALUE})")
+            description = "node i uses ports P+20i (HTTP), P+20i+1 (gossip), P+20i+2.. (one per thread) and "
+                    + "P+20i+19 (admin, on 127.0.0.1); a joiner uses P, P+1, P+2.. and P+19 (default: ${DEFAULT-VALUE})")
     private int basePort;
 
     @Option(names = "--save-every", paramLabel = "BLOCKS", defaultValue = "100",
@@ -105,7 +107,7 @@ final class InitCommand implements Callable<Integer> {
         for (int i = 1; i <= nodes; i++) {
             int base = basePort + 20 * i;
             plans.add(new ClusterConfigs.Plan("n" + i, hosts.get(hosts.size() == 1 ? 0 : i - 1), base, base + 1,
-                    base + 2, "./n" + i));
+                    base + 2, base + ADMIN_OFFSET, "./n" + i));
         }
         List<String> threadNames = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
@@ -135,7 +137,7 @@ final class InitCommand implements Callable<Integer> {
         if (!"http".equals(join.getScheme()) || join.getHost() == null) {
             throw usage("--join: '" + join + "' is not an http://host:port URL");
         }
-        checkPorts(basePort + 2 + MAX_THREADS);
+        checkPorts(basePort + ADMIN_OFFSET);
         JsonNode cluster;
         try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
             cluster = ClusterConfigs.cluster(client, join);
@@ -148,7 +150,7 @@ final class InitCommand implements Callable<Integer> {
             }
         }
         ClusterConfigs.Plan self = new ClusterConfigs.Plan(id, hosts.get(0), basePort, basePort + 1, basePort + 2,
-                "./" + id);
+                basePort + ADMIN_OFFSET, "./" + id);
         Path file = dir.resolve(id + ".yaml");
         write(file, ClusterConfigs.joiner("# Written by statesync init --join " + join + ".\n", self, join, cluster,
                 0, ""));

@@ -1,19 +1,13 @@
 package io.statesync.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -27,18 +21,16 @@ import picocli.CommandLine.Spec;
         description = {"Lists the members of every thread of a running node's cluster; --remove ID takes a (dead) "
                 + "member out of every thread; --leave makes the node itself leave the cluster and stop."})
 final class MembersCommand implements Callable<Integer> {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--node", paramLabel = "URL", required = true, description = "a running node's HTTP URL")
-    private URI node;
+    @Mixin
+    private AdminOption admin;
 
     @Option(names = "--remove", paramLabel = "ID", description = "remove this member from every thread")
     private String remove;
 
-    @Option(names = "--leave", description = "the node at --node leaves the cluster, then stops")
+    @Option(names = "--leave", description = "the node at --admin leaves the cluster, then stops")
     private boolean leave;
 
     @Override
@@ -46,33 +38,15 @@ final class MembersCommand implements Callable<Integer> {
         if (remove != null && leave) {
             throw new ParameterException(spec.commandLine(), "give --remove ID or --leave, not both");
         }
-        if (!"http".equals(node.getScheme()) || node.getHost() == null) {
-            throw new ParameterException(spec.commandLine(), "--node: '" + node + "' is not an http://host:port URL");
-        }
         if (remove != null && !remove.matches("[A-Za-z0-9._-]{1,64}")) {
             throw new ParameterException(spec.commandLine(), "--remove: member ids are 1-64 of [A-Za-z0-9._-]");
         }
-        String base = node.toString().replaceAll("/+$", "");
-        HttpRequest request = remove != null
-                ? HttpRequest.newBuilder(URI.create(base + "/admin/members/" + remove + "/remove"))
-                        .POST(HttpRequest.BodyPublishers.noBody()).build()
-                : leave ? HttpRequest.newBuilder(URI.create(base + "/admin/leave"))
-                        .POST(HttpRequest.BodyPublishers.noBody()).build()
-                : HttpRequest.newBuilder(URI.create(base + "/admin/members")).GET().build();
-        HttpResponse<byte[]> res;
-        try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
-            // A change waits for the leader to commit it, through an election if one is under way.
-            res = client.send(HttpRequest.newBuilder(request, (k, v) -> true).timeout(Duration.ofSeconds(60)).build(),
-                    HttpResponse.BodyHandlers.ofByteArray());
-        } catch (IOException e) {
-            throw new CommandFailure("cannot reach " + node + ": " + Failures.describeIo(e), e);
-        }
-        String body = new String(res.body(), StandardCharsets.UTF_8).strip();
-        if (res.statusCode() != 200) {
-            throw new CommandFailure(node + " refused (" + res.statusCode() + "): " + body.replaceAll("^\\d{3} ", ""));
-        }
+        // A change waits for the leader to commit it, through an election if one is under way.
+        JsonNode json = remove != null
+                ? admin.send("POST", "/admin/members/" + remove + "/remove", null, Duration.ofSeconds(60))
+                : leave ? admin.send("POST", "/admin/leave", null, Duration.ofSeconds(60))
+                : admin.send("GET", "/admin/members", null, Duration.ofSeconds(60));
         PrintWriter out = spec.commandLine().getOut();
-        JsonNode json = JSON.readTree(body);
         if (remove != null || leave) {
             out.println((leave ? "left: " : "removed " + remove + ": ") + json.path("threads"));
         } else {

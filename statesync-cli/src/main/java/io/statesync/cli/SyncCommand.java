@@ -3,13 +3,7 @@ package io.statesync.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -43,49 +37,6 @@ final class SyncCommand implements Callable<Integer> {
         throw new ParameterException(spec.commandLine(), "missing subcommand: one of load, reset, status, share");
     }
 
-    /** The node to talk to, and the one way every subcommand talks to it. */
-    static final class NodeOption {
-        @Spec(Spec.Target.MIXEE)
-        private CommandSpec spec;
-
-        @Option(names = "--node", paramLabel = "URL", required = true, description = "a running node's HTTP URL")
-        private URI node;
-
-        private String base() {
-            if (!"http".equals(node.getScheme()) || node.getHost() == null) {
-                throw new ParameterException(spec.commandLine(), "--node: '" + node
-                        + "' is not an http://host:port URL");
-            }
-            return node.toString().replaceAll("/+$", "");
-        }
-
-        /** Sends a request; a non-2xx answer becomes a one-line failure with the node's reason. */
-        JsonNode send(String method, String path, String body, Duration timeout) throws CommandFailure,
-                InterruptedException {
-            String base = base();
-            HttpRequest request = HttpRequest.newBuilder(URI.create(base + path)).timeout(timeout)
-                    .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                            : HttpRequest.BodyPublishers.ofString(body))
-                    .header("Content-Type", "application/json").build();
-            HttpResponse<byte[]> res;
-            try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
-                res = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            } catch (IOException e) {
-                throw new CommandFailure("cannot reach " + node + ": " + Failures.describeIo(e), e);
-            }
-            String text = new String(res.body(), StandardCharsets.UTF_8).strip();
-            if (res.statusCode() / 100 != 2) {
-                throw new CommandFailure(node + " refused (" + res.statusCode() + "): "
-                        + Failures.oneLine(text.replaceAll("^\\d{3} ", "")));
-            }
-            try {
-                return JSON.readTree(text);
-            } catch (IOException e) {
-                throw new CommandFailure(node + " answered something that is not JSON: " + Failures.oneLine(text));
-            }
-        }
-    }
-
     @Command(name = "load", mixinStandardHelpOptions = true, sortOptions = false,
             description = {"Loads one saved state per named thread into the node, as one task: all of them are "
                     + "installed or none. Only a thread that stands behind the block can take it (not its "
@@ -95,7 +46,7 @@ final class SyncCommand implements Callable<Integer> {
         private CommandSpec spec;
 
         @Mixin
-        private NodeOption node;
+        private AdminOption admin;
 
         @Option(names = "--block", paramLabel = "THREAD=BLOCK", required = true,
                 description = "a thread and the 64-hex id of the block whose saved state to load; repeat per thread")
@@ -133,7 +84,7 @@ final class SyncCommand implements Callable<Integer> {
             }
             ObjectNode body = JSON.createObjectNode();
             address.forEach(body::put);
-            JsonNode queued = node.send("POST", "/admin/sync/load", body.toString(), Duration.ofSeconds(60));
+            JsonNode queued = admin.send("POST", "/admin/sync/load", body.toString(), Duration.ofSeconds(60));
             PrintWriter out = spec.commandLine().getOut();
             for (Iterator<Map.Entry<String, JsonNode>> it = queued.path("threads").fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> t = it.next();
@@ -147,7 +98,7 @@ final class SyncCommand implements Callable<Integer> {
             }
             long deadline = System.nanoTime() + wait.toNanos();
             while (true) {
-                JsonNode load = node.send("GET", "/admin/sync/status", null, Duration.ofSeconds(30))
+                JsonNode load = admin.send("GET", "/admin/sync/status", null, Duration.ofSeconds(30))
                         .path("operatorLoad");
                 String state = load.path("state").asText();
                 switch (state) {
@@ -181,11 +132,11 @@ final class SyncCommand implements Callable<Integer> {
         private CommandSpec spec;
 
         @Mixin
-        private NodeOption node;
+        private AdminOption admin;
 
         @Override
         public Integer call() throws Exception {
-            JsonNode r = node.send("POST", "/admin/sync/reset", null, Duration.ofSeconds(60));
+            JsonNode r = admin.send("POST", "/admin/sync/reset", null, Duration.ofSeconds(60));
             List<String> threads = new java.util.ArrayList<>();
             r.path("threads").forEach(t -> threads.add(t.asText()));
             spec.commandLine().getOut().println("reset: loads cancelled"
@@ -203,11 +154,11 @@ final class SyncCommand implements Callable<Integer> {
         private CommandSpec spec;
 
         @Mixin
-        private NodeOption node;
+        private AdminOption admin;
 
         @Override
         public Integer call() throws Exception {
-            JsonNode s = node.send("GET", "/admin/sync/status", null, Duration.ofSeconds(30));
+            JsonNode s = admin.send("GET", "/admin/sync/status", null, Duration.ofSeconds(30));
             PrintWriter out = spec.commandLine().getOut();
             for (Iterator<Map.Entry<String, JsonNode>> it = s.path("threads").fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
@@ -247,7 +198,7 @@ final class SyncCommand implements Callable<Integer> {
         private CommandSpec spec;
 
         @Mixin
-        private NodeOption node;
+        private AdminOption admin;
 
         @Option(names = "--thread", paramLabel = "THREAD", description = "only this thread")
         private String thread;
@@ -274,7 +225,7 @@ final class SyncCommand implements Callable<Integer> {
                 path.append(sep).append("wait=").append(wait.toMillis()).append("ms");
             }
             Duration timeout = (wait == null ? Duration.ZERO : wait).plusSeconds(60);
-            JsonNode r = node.send("POST", path.toString(), null, timeout);
+            JsonNode r = admin.send("POST", path.toString(), null, timeout);
             PrintWriter out = spec.commandLine().getOut();
             for (Iterator<Map.Entry<String, JsonNode>> it = r.path("threads").fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();

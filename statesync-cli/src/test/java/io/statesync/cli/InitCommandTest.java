@@ -75,11 +75,11 @@ class InitCommandTest {
 
     @Test
     void membersWithBadFlagsAreOneLineUsageErrors() {
-        Cli.run(Cli.env(dir), "members", "--node", "ftp://x").assertOneLineFailure(Failures.USAGE);
-        Cli.run(Cli.env(dir), "members", "--node", "http://127.0.0.1:1", "--remove", "n2", "--leave")
+        Cli.run(Cli.env(dir), "members", "--admin", "ftp://x").assertOneLineFailure(Failures.USAGE);
+        Cli.run(Cli.env(dir), "members", "--admin", "http://127.0.0.1:1", "--remove", "n2", "--leave")
                 .assertOneLineFailure(Failures.USAGE);
-        Cli.run(Cli.env(dir), "members", "--node", "http://127.0.0.1:1", "--remove", "bad id!")
+        Cli.run(Cli.env(dir), "members", "--admin", "http://127.0.0.1:1", "--remove", "bad id!")
                 .assertOneLineFailure(Failures.USAGE);
-        Cli.run(Cli.env(dir), "members", "--node", "http://127.0.0.1:1").assertOneLineFailure(Failures.FAILED);
+        Cli.run(Cli.env(dir), "members", "--admin", "http://127.0.0.1:1").assertOneLineFailure(Failures.FAILED);
     }
 }

@@ -90,26 +90,26 @@ class JoinClusterTest {
             List<DemoCluster.NodeSpec> alive = nodes.subList(1, nodes.size());
             for (DemoCluster.NodeSpec s : alive) {
                 for (ThreadId t : THREADS) {
-                    cluster.post(s.url().resolve("/node/producer/" + t.name() + "/resume"), new byte[0]);
+                    cluster.post(s.adminUrl().resolve("/admin/producer/" + t.name() + "/resume"), new byte[0]);
                 }
             }
             long before = height(cluster, alive.get(0), "t0");
             await(() -> height(cluster, alive.get(0), "t0") > before + 10, 120);
 
             // And once the dead founder is removed, no thread of any node lists it
-            Cli.Result removed = Cli.run(Cli.env(dir), "members", "--node", alive.get(0).url().toString(),
+            Cli.Result removed = Cli.run(Cli.env(dir), "members", "--admin", alive.get(0).adminUrl().toString(),
                     "--remove", "n1");
             assertEquals(0, removed.exitCode(), removed::err);
             for (DemoCluster.NodeSpec s : alive) {
                 await(() -> voters(cluster, s).values().stream().allMatch(v -> v.size() == 4 && !v.contains("n1")), 60);
             }
             // And a second removal of it is a one-line refusal naming why
-            Cli.run(Cli.env(dir), "members", "--node", alive.get(0).url().toString(), "--remove", "n1")
+            Cli.run(Cli.env(dir), "members", "--admin", alive.get(0).adminUrl().toString(), "--remove", "n1")
                     .assertOneLineFailure(Failures.FAILED);
 
             // And a node that leaves is taken out of every thread and its process ends with 0
             DemoCluster.NodeSpec leaver = nodes.get(4);
-            Cli.Result left = Cli.run(Cli.env(dir), "members", "--node", leaver.url().toString(), "--leave");
+            Cli.Result left = Cli.run(Cli.env(dir), "members", "--admin", leaver.adminUrl().toString(), "--leave");
             assertEquals(0, left.exitCode(), left::err);
             assertEquals(0, cluster.awaitExit(leaver, Duration.ofSeconds(60)));
             for (DemoCluster.NodeSpec s : alive.subList(0, 3)) {
@@ -119,8 +119,9 @@ class JoinClusterTest {
     }
 
     private DemoCluster.NodeSpec spec(String id, int http) {
-        return new DemoCluster.NodeSpec(id, http, http + 1, http + 2, dir.resolve(id + ".yaml"), dir.resolve(id),
-                dir.resolve(id + ".log"));
+        // The ports init gives a node whose block starts at http (admin last, on 127.0.0.1).
+        return new DemoCluster.NodeSpec(id, http, http + 1, http + 2, http + 19, dir.resolve(id + ".yaml"),
+                dir.resolve(id), dir.resolve(id + ".log"));
     }
 
     private static boolean promoted(DemoCluster cluster, DemoCluster.NodeSpec s) {

@@ -29,6 +29,12 @@ final class OneNode {
      */
     static Node start(Path dir, String faucetPhrase, UnaryOperator<NodeConfig.Sync> sync)
             throws IOException, InterruptedException {
+        return start(dir, faucetPhrase, sync, NodeConfig.Admin.DEFAULT);
+    }
+
+    /** As above, with the admin listener {@code admin}. */
+    static Node start(Path dir, String faucetPhrase, UnaryOperator<NodeConfig.Sync> sync, NodeConfig.Admin admin)
+            throws IOException, InterruptedException {
         int http = freePort();
         NodeConfig.Member self = new NodeConfig.Member("n1", URI.create("http://127.0.0.1:" + http),
                 InetSocketAddress.createUnresolved("127.0.0.1", freePort()));
@@ -37,7 +43,7 @@ final class OneNode {
                 ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(50)), 100_000,
                 sync.apply(new NodeConfig.Sync(List.of(), 2, Duration.ofMillis(200), Duration.ofMinutes(1), 2,
                         Duration.ofSeconds(30))),
-                Genesis.faucet(Signer.fromPhrase(faucetPhrase).account(), 1000), List.of()));
+                Genesis.faucet(Signer.fromPhrase(faucetPhrase).account(), 1000), List.of()).withAdmin(admin));
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (!"LEADER".equals(node.thread("t0").orElseThrow().groupStatus().role())) {
             if (System.nanoTime() > deadline) {

@@ -9,6 +9,7 @@ import io.statesync.groups.snapshot.SnapshotRecord;
 import io.statesync.groups.sync.Leases;
 import io.statesync.groups.sync.Peer;
 import io.statesync.groups.sync.PeerClient;
+import io.statesync.groups.sync.RequestSigning;
 import io.statesync.groups.sync.ProviderContext;
 import io.statesync.groups.sync.SessionContext;
 import io.statesync.groups.sync.SyncMetrics;
@@ -151,7 +152,8 @@ public final class Group implements AutoCloseable {
 
     /** Builds and starts the member; see {@link GroupHost#start}. */
     static Group start(GroupConfig config, StateMachine userMachine, FileShareServer http, MeterRegistry registry,
-                       Runnable onClose) throws IOException {
+                       RequestSigning.HostKey hostKey, MemberRequests memberRequests, Runnable onClose)
+            throws IOException {
         GroupId id = GroupId.derive(config.name(), userMachine.typeTag(), config.sync().signature());
         String gid = id.toString();
         Path groupDir = Files.createDirectories(groupDir(config, gid));
@@ -161,7 +163,7 @@ public final class Group implements AutoCloseable {
             opened.add(replica);
             Leases leases = new Leases();
             AtomicLong knownCommit = new AtomicLong();
-            PeerClient peerClient = new PeerClient(gid, Duration.ofSeconds(2));
+            PeerClient peerClient = new PeerClient(gid, Duration.ofSeconds(2), hostKey, config.self());
             opened.add(peerClient);
             SnapshotFetcher fetcher = new SnapshotFetcher(replica.store(), registry);
             opened.add(fetcher);
@@ -195,7 +197,8 @@ public final class Group implements AutoCloseable {
             consensus.use(null, machine);
 
             AutoCloseable mount = http.mount("groups/" + gid, replica.store(),
-                    new GroupRoutes(gid, config, userMachine.typeTag(), provider, leases, replica, consensus));
+                    new GroupRoutes(gid, config, userMachine.typeTag(), provider, leases, replica, consensus,
+                            memberRequests));
             opened.add(mount);
 
             Endpoint endpoint = startConsensus(config, groupDir, consensus, machine, known, opened);
@@ -858,9 +861,25 @@ public final class Group implements AutoCloseable {
         return metrics;
     }
 
-    /** Leases peers' sessions hold on this member now. */
+    /** Leases peers' sessions (and this process's {@link #holdSnapshot holds}) have on this member now. */
     public int leases() {
         return leases.size();
+    }
+
+    /** The owner of this process's own holds: no member id has parentheses. */
+    private static final String LOCAL_OWNER = "(local)";
+
+    /**
+     * Keeps {@code snapshot} on this member for up to {@code ttl} (at most
+     * {@link Leases#MAX_TTL}), as a peer's lease would, for this process's own use (a backup that
+     * copies it); closing the handle releases it. Bounded like a member's leases.
+     *
+     * @throws Leases.LimitException if this process holds the most leases a member may
+     */
+    public AutoCloseable holdSnapshot(io.statesync.core.cid.Cid snapshot, Duration ttl) throws Leases.LimitException {
+        String session = "hold-" + java.util.UUID.randomUUID();
+        leases.grant(LOCAL_OWNER, session, -1, snapshot, ttl);
+        return () -> leases.release(LOCAL_OWNER, session);
     }
 
     /** Prunes old snapshots and the committed log as far as retention and leases allow. */

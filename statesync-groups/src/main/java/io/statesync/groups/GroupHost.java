@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.statesync.groups.sync.RequestSigning;
 import io.statesync.groups.sync.SyncSignature;
 import io.statesync.transfer.server.FileShareServer;
 import io.statesync.transfer.server.RouteException;
@@ -26,8 +27,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The groups one node hosts, on the node's HTTP server. It answers {@code GET /groups} (the groups
- * hosted here: name, id, type tag, sync signature), which is how a member that derives a different
- * id for a group name learns why before it starts. Close it to close every group.
+ * hosted here: name, id, type tag, sync signature; and this host's public key), which is how a
+ * member that derives a different id for a group name learns why before it starts, and how other
+ * members check what this host's members sign ({@link RequestSigning}). Close it to close every
+ * group.
  */
 public final class GroupHost implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GroupHost.class);
@@ -37,6 +40,9 @@ public final class GroupHost implements AutoCloseable {
     private final MeterRegistry registry;
     private final AutoCloseable directory;
     private final Map<String, Hosted> groups = new ConcurrentHashMap<>();
+    /** Signs what this host's members ask of others; made at start, so a restart brings a new one. */
+    private final RequestSigning.HostKey key = RequestSigning.HostKey.generate();
+    private final MemberRequests memberRequests;
 
     private record Hosted(Group group, String typeTag, SyncSignature sync) {
     }
@@ -44,12 +50,13 @@ public final class GroupHost implements AutoCloseable {
     private GroupHost(FileShareServer http, MeterRegistry registry) {
         this.http = http;
         this.registry = registry;
+        this.memberRequests = new MemberRequests(registry);
         this.directory = http.mount("groups", null, req -> {
             if (!req.path().isEmpty()) {
                 throw RouteException.notFound("this node hosts no group '" + req.path().get(0) + "'");
             }
             req.requireMethod("GET");
-            ObjectNode root = JSON.createObjectNode();
+            ObjectNode root = JSON.createObjectNode().put("hostKey", key.publicText());
             ArrayNode list = root.putArray("groups");
             groups.values().forEach(h -> list.addObject().put("name", h.group().name())
                     .put("id", h.group().id().toString()).put("typeTag", h.typeTag())
@@ -76,7 +83,7 @@ public final class GroupHost implements AutoCloseable {
         if (groups.containsKey(key)) {
             throw new IllegalStateException("group " + config.name() + " is already hosted here");
         }
-        Group g = Group.start(config, machine, http, registry, () -> groups.remove(key));
+        Group g = Group.start(config, machine, http, registry, this.key, memberRequests, () -> groups.remove(key));
         groups.put(key, new Hosted(g, machine.typeTag(), config.sync().signature()));
         return g;
     }
@@ -130,6 +137,11 @@ public final class GroupHost implements AutoCloseable {
         }
     }
 
+    /** The key this host's members sign with (tests sign as a member with it). */
+    RequestSigning.HostKey hostKey() {
+        return key;
+    }
+
     /** The groups hosted now. */
     public List<Group> groups() {
         return groups.values().stream().map(Hosted::group).toList();
@@ -145,6 +157,7 @@ public final class GroupHost implements AutoCloseable {
                 first = first == null ? e : first;
             }
         }
+        memberRequests.close();
         try {
             directory.close();
         } catch (Exception e) {

@@ -22,7 +22,10 @@ import java.time.Duration;
  *       joining member learns the group from it;</li>
  *   <li>{@code POST leases?session=S&from=I&snapshot=CID&ttlMs=T}: a session's hold on log entries
  *       from {@code I} and/or on a snapshot, for at most {@code T} ms (capped); renew by posting
- *       again; {@code DELETE leases?session=S} releases it;</li>
+ *       again; {@code DELETE leases?session=S} releases it. Only a member asks, in a request it
+ *       signed ({@link io.statesync.groups.sync.RequestSigning}): 401 unsigned or not verified,
+ *       403 not a member; a member renews and releases only its own leases, and 429 answers a
+ *       new lease beyond the bounds of {@link Leases};</li>
  *   <li>{@code sync/...}: the sync strategy's provider.</li>
  * </ul>
  */
@@ -35,10 +38,12 @@ final class GroupRoutes implements Route {
     private final Leases leases;
     private final Replica replica;
     private final Consensus consensus;
+    private final MemberRequests memberRequests;
 
     GroupRoutes(String groupId, GroupConfig config, String typeTag, SyncProvider provider, Leases leases,
-                Replica replica, Consensus consensus) {
+                Replica replica, Consensus consensus, MemberRequests memberRequests) {
         this.consensus = consensus;
+        this.memberRequests = memberRequests;
         this.groupId = groupId;
         this.config = config;
         this.typeTag = typeTag;
@@ -50,8 +55,7 @@ final class GroupRoutes implements Route {
     @Override
     public RouteResponse handle(RouteRequest req) throws RouteException {
         if (!req.path().isEmpty() && req.path().get(0).equals("sync")) {
-            return provider.handle(new RouteRequest(req.method(), req.path().subList(1, req.path().size()),
-                    req.query()));
+            return provider.handle(req.withPath(req.path().subList(1, req.path().size())));
         }
         return switch (req.route()) {
             case "info" -> {
@@ -93,8 +97,8 @@ final class GroupRoutes implements Route {
                     throw RouteException.badRequest("session ids are 1-128 of [A-Za-z0-9._-]");
                 }
                 if (req.method().equals("DELETE")) {
-                    leases.release(session);
-                    yield RouteResponse.json("{\"released\":true}");
+                    boolean released = leases.release(caller(req), session);
+                    yield RouteResponse.json("{\"released\":" + released + "}");
                 }
                 long from = req.query().containsKey("from") ? req.longParam("from") : -1;
                 Cid snapshot = null;
@@ -112,10 +116,25 @@ final class GroupRoutes implements Route {
                 if (ttlMs < 1) {
                     throw RouteException.badRequest("ttlMs must be positive");
                 }
-                Duration granted = leases.grant(session, from, snapshot, Duration.ofMillis(ttlMs));
-                yield RouteResponse.json("{\"ttlMs\":" + granted.toMillis() + "}");
+                String owner = caller(req);
+                try {
+                    Duration granted = leases.grant(owner, session, from, snapshot, Duration.ofMillis(ttlMs));
+                    yield RouteResponse.json("{\"ttlMs\":" + granted.toMillis() + "}");
+                } catch (Leases.LimitException e) {
+                    memberRequests.refusedForLimit();
+                    throw new RouteException(429, e.getMessage());
+                }
             }
             default -> throw RouteException.notFound("no group route '" + req.route() + "'");
         };
+    }
+
+    /** The member that signed the request; checked after the parameters, so a malformed one is a 400 first. */
+    private String caller(RouteRequest req) throws RouteException {
+        MemberChanges.Conf conf = consensus.conf();
+        if (conf.all().isEmpty()) {
+            throw new RouteException(503, "group " + config.name() + ": consensus is not running here");
+        }
+        return memberRequests.signer(groupId, req, conf.all());
     }
 }

@@ -13,6 +13,8 @@ import io.statesync.groups.log.Chain;
 import io.statesync.groups.log.EntryFrame;
 import io.statesync.groups.log.LogEntry;
 import io.statesync.groups.snapshot.SnapshotRecord;
+import io.statesync.groups.sync.Leases;
+import io.statesync.groups.sync.RequestSigning;
 import io.statesync.groups.sync.replay.LogReplaySync;
 import io.statesync.groups.sync.snapshot.SnapshotSync;
 import java.io.IOException;
@@ -103,6 +105,22 @@ class GroupRoutesTest {
             return send("POST", URI.create(groupUrl + "/" + path));
         }
 
+        /** A request signed as {@code member} with {@code key}, dated {@code ago} in the past. */
+        Answer signed(String method, String path, String member, RequestSigning.HostKey key, Duration ago)
+                throws Exception {
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(groupUrl + "/" + path))
+                    .timeout(Duration.ofSeconds(10)).method(method, HttpRequest.BodyPublishers.noBody());
+            key.sign(member, method, group.id().toString(), path, System.currentTimeMillis() - ago.toMillis())
+                    .forEach(b::header);
+            HttpResponse<byte[]> res = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+            return new Answer(res.statusCode(), res.body());
+        }
+
+        /** A request signed by this group's one member, n0, with its host's key. */
+        Answer asMember(String method, String path) throws Exception {
+            return signed(method, path, "n0", cluster.nodes[0].host.hostKey(), Duration.ZERO);
+        }
+
         long last() {
             return group.committedLog().last().index();
         }
@@ -163,22 +181,57 @@ class GroupRoutesTest {
 
         @Test
         void aLeaseIsGrantedCappedAndReleased() throws Exception {
-            Answer granted = post("leases?session=peer-1.a&from=2&ttlMs=60000");
+            Answer granted = asMember("POST", "leases?session=peer-1.a&from=2&ttlMs=60000");
             assertEquals(200, granted.status(), granted.text());
             assertEquals(60000, granted.json().path("ttlMs").asLong());
             assertEquals(1, group.leases());
 
             // A renewal asking for more than the cap gets the cap
-            Answer renewed = post("leases?session=peer-1.a&from=3&snapshot=" + ANY_CID + "&ttlMs=999999999");
+            Answer renewed = asMember("POST", "leases?session=peer-1.a&from=3&snapshot=" + ANY_CID + "&ttlMs=999999999");
             assertEquals(200, renewed.status(), renewed.text());
             assertEquals(300_000, renewed.json().path("ttlMs").asLong());
             assertEquals(1, group.leases());
 
-            Answer released = send("DELETE", URI.create(groupUrl + "/leases?session=peer-1.a"));
+            assertRefused(401, "only a member of the group may ask this",
+                    send("DELETE", URI.create(groupUrl + "/leases?session=peer-1.a")));
+            assertEquals(1, group.leases(), "an unsigned release releases nothing");
+            Answer released = asMember("DELETE", "leases?session=peer-1.a");
             assertEquals(200, released.status(), released.text());
             assertTrue(released.json().path("released").asBoolean());
             assertEquals(0, group.leases());
             assertRefused(400, "missing query parameter 'session'", send("DELETE", URI.create(groupUrl + "/leases")));
+        }
+
+        @Test
+        void onlyAMemberGetsALeaseInARequestItSignedAndEachMemberHoldsAFew() throws Exception {
+            String ask = "leases?session=s&snapshot=" + ANY_CID + "&ttlMs=60000";
+            assertRefused(401, "only a member of the group may ask this", post(ask));
+            assertRefused(401, "the signature does not verify with member n0's host key",
+                    signed("POST", ask, "n0", RequestSigning.HostKey.generate(), Duration.ZERO));
+            assertRefused(403, "'n9' is not a member of this group",
+                    signed("POST", ask, "n9", cluster.nodes[0].host.hostKey(), Duration.ZERO));
+            assertRefused(401, "the request's time is 600 s from this member's clock (at most 120 s)",
+                    signed("POST", ask, "n0", cluster.nodes[0].host.hostKey(), Duration.ofMinutes(10)));
+            // Signed for another request: the signature covers the route and the query
+            HttpRequest.Builder swapped = HttpRequest.newBuilder(URI.create(groupUrl + "/" + ask.replace("=s&", "=t&")))
+                    .method("POST", HttpRequest.BodyPublishers.noBody());
+            cluster.nodes[0].host.hostKey().sign("n0", "POST", group.id().toString(), ask).forEach(swapped::header);
+            HttpResponse<String> res = HTTP.send(swapped.build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(401, res.statusCode(), res.body());
+            assertEquals(0, group.leases(), "no refused request holds anything");
+
+            // A member holds at most a few leases; renewing one is always allowed
+            for (int i = 0; i < Leases.MAX_PER_OWNER; i++) {
+                assertEquals(200, asMember("POST", "leases?session=s" + i + "&from=1&ttlMs=60000").status());
+            }
+            assertRefused(429, "member n0 holds " + Leases.MAX_PER_OWNER + " leases here already",
+                    asMember("POST", "leases?session=one-more&from=1&ttlMs=60000"));
+            assertEquals(200, asMember("POST", "leases?session=s0&from=2&ttlMs=60000").status());
+            assertEquals(Leases.MAX_PER_OWNER, group.leases());
+            for (int i = 0; i < Leases.MAX_PER_OWNER; i++) {
+                assertTrue(asMember("DELETE", "leases?session=s" + i).json().path("released").asBoolean());
+            }
+            assertEquals(0, group.leases());
         }
 
         @Test

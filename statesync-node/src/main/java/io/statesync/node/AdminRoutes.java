@@ -17,7 +17,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The operator's API under {@code /admin/}:
+ * The operator's API under {@code /admin/}, on the admin listener only (loopback by default, a
+ * bearer token when opened up; see {@link AdminGate}):
  * <ul>
  *   <li>{@code GET /admin/members}: per thread, the members and their roles;</li>
  *   <li>{@code POST /admin/members/{id}/remove}: removes a member (a dead node) from every thread
@@ -31,7 +32,9 @@ import java.util.Map;
  *   <li>{@code GET /admin/sync/status}: per thread height, role, catch-up, the running load; the
  *       operator's newest load and what became of it;</li>
  *   <li>{@code POST /admin/sync/share[?thread=t0][&wait=10s]}: every thread (or the one named) saves
- *       its state at its next block; rate-limited (see {@link ShareRequests}).</li>
+ *       its state at its next block; rate-limited (see {@link ShareRequests});</li>
+ *   <li>{@code POST /admin/producer/{thread}/pause|resume}: stops or restarts block production
+ *       of a thread on this node (while it leads).</li>
  * </ul>
  * Every refusal is one line saying why.
  */
@@ -85,8 +88,13 @@ final class AdminRoutes implements Route {
             case "sync" -> {
                 return sync(n, request);
             }
+            case "producer" -> {
+                request.requireMethod("POST");
+                return producer(n, path);
+            }
             default -> throw new RouteException(404, "not found: the admin API has members, "
-                    + "members/{id}/remove, leave, sync/load, sync/reset, sync/status, sync/share");
+                    + "members/{id}/remove, leave, sync/load, sync/reset, sync/status, sync/share, "
+                    + "producer/{thread}/pause|resume");
         }
     }
 
@@ -110,7 +118,10 @@ final class AdminRoutes implements Route {
                 }
                 case "share" -> {
                     request.requireMethod("POST");
-                    return share(n, request);
+                    String threadName = request.param("thread", null);
+                    List<ChainThread> which = threadName == null ? List.copyOf(n.threads().values())
+                            : List.of(thread(n, threadName));
+                    return share(n, which, request);
                 }
                 default -> throw new RouteException(404, "not found: use /admin/sync/load, /reset, /status or /share");
             }
@@ -120,16 +131,32 @@ final class AdminRoutes implements Route {
         }
     }
 
-    private static RouteResponse share(Node n, RouteRequest request) throws RouteException, InterruptedException {
-        String threadName = request.param("thread", null);
-        List<ChainThread> which;
-        if (threadName == null) {
-            which = List.copyOf(n.threads().values());
-        } else {
-            which = List.of(n.thread(threadName).orElseThrow(() -> new RouteException(404, "thread "
-                    + (threadName.length() > 64 ? threadName.substring(0, 64) + "…" : threadName)
-                    + " is not run by this node")));
+    private static ChainThread thread(Node n, String name) throws RouteException {
+        return n.thread(name).orElseThrow(() -> new RouteException(404, "thread "
+                + (name.length() > 64 ? name.substring(0, 64) + "…" : name) + " is not run by this node"));
+    }
+
+    private static RouteResponse producer(Node n, List<String> path) throws RouteException {
+        if (path.size() != 3 || !(path.get(2).equals("pause") || path.get(2).equals("resume"))) {
+            throw RouteException.badRequest("use /admin/producer/{thread}/pause or /resume");
         }
+        ChainThread thread = thread(n, path.get(1));
+        if (path.get(2).equals("pause")) {
+            thread.producer().pause();
+        } else {
+            thread.producer().resume();
+        }
+        ObjectNode answer = JSON.createObjectNode().put("thread", path.get(1)).put("producer", path.get(2));
+        answer.putArray("warnings");
+        return RouteResponse.json(answer.toString());
+    }
+
+    /**
+     * Asks {@code which} threads to save their state at their next block, waiting up to the
+     * request's {@code wait} for the saves; shared with the node API's {@code fresh-state}.
+     */
+    static RouteResponse share(Node n, List<ChainThread> which, RouteRequest request)
+            throws RouteException, InterruptedException {
         Duration wait = Duration.ZERO;
         String waitText = request.param("wait", null);
         if (waitText != null) {

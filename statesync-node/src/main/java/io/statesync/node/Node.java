@@ -23,6 +23,7 @@ import io.statesync.node.statesync.LoaderConfig;
 import io.statesync.node.statesync.StateSyncService;
 import io.statesync.node.statesync.SyncTimeline;
 import io.statesync.transfer.server.FileShareServer;
+import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.ServerConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -52,6 +53,8 @@ public final class Node implements AutoCloseable {
     static final int MAX_TX_BYTES = 128 * 1024;
     /** The largest request body the admin API reads: a load names a block id per thread. */
     static final int MAX_ADMIN_BYTES = 16 * 1024;
+    /** Open connections the admin listener takes: operators and their scripts, not the public. */
+    private static final int ADMIN_CONNECTIONS = 32;
     /** How long a joiner waits for the fresh save it asked for before it goes on without it. */
     private static final Duration FRESH_STATE_WAIT = Duration.ofSeconds(20);
     /** How often the watchdog touches the producers (as the seed's execution loop did). */
@@ -60,6 +63,8 @@ public final class Node implements AutoCloseable {
     private final NodeConfig config;
     private final PrometheusMeterRegistry registry;
     private final FileShareServer http;
+    /** The admin API's own listener ({@code admin.host}/{@code admin.port}). */
+    private final FileShareServer adminHttp;
     private final GroupHost groups;
     private final Discovery discovery;
     private final Map<ThreadId, ChainThread> threads = new LinkedHashMap<>();
@@ -81,11 +86,12 @@ public final class Node implements AutoCloseable {
     /** Set once every thread runs; until then the API answers 503. */
     private volatile boolean started;
 
-    private Node(NodeConfig config, PrometheusMeterRegistry registry, FileShareServer http, GroupHost groups,
-                 Discovery discovery, SyncTimeline timeline, JoinPrefetch prefetch) {
+    private Node(NodeConfig config, PrometheusMeterRegistry registry, FileShareServer http, FileShareServer adminHttp,
+                 GroupHost groups, Discovery discovery, SyncTimeline timeline, JoinPrefetch prefetch) {
         this.config = config;
         this.registry = registry;
         this.http = http;
+        this.adminHttp = adminHttp;
         this.groups = groups;
         this.discovery = discovery;
         this.stateSync = new StateSyncService(LoaderConfig.DEFAULT.withMaxTries(config.sync().maxTries())
@@ -102,6 +108,8 @@ public final class Node implements AutoCloseable {
 
     /** Starts a node; on failure everything started so far is closed again. */
     public static Node start(NodeConfig config) throws IOException, InterruptedException {
+        // First, so that a bad token file stops the node before anything opens.
+        AdminToken token = config.admin().tokenFile() == null ? null : AdminToken.read(config.admin().tokenFile());
         Files.createDirectories(config.dataDir());
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         SyncTimeline timeline = SyncTimeline.ofThisProcess(registry);
@@ -111,6 +119,19 @@ public final class Node implements AutoCloseable {
             server = server.withMaxBytesPerSecond(config.httpRateLimit());
         }
         FileShareServer http = FileShareServer.start(server, store, registry);
+        FileShareServer adminHttp;
+        try {
+            adminHttp = FileShareServer.startRoutesOnly(ServerConfig.loopback().withHost(config.admin().host())
+                    .withPort(config.admin().port()).withMaxConnections(ADMIN_CONNECTIONS), registry);
+        } catch (IOException e) {
+            http.close();
+            registry.close();
+            throw new IOException("admin API: " + e.getMessage(), e);
+        } catch (InterruptedException | RuntimeException e) {
+            http.close();
+            registry.close();
+            throw e;
+        }
         timeline.mark(SyncTimeline.Phase.API);
         // The API is there from the first moment the port answers: 503 "starting" while gossip and
         // the threads open (a state install can take a while), which clients retry, rather than a
@@ -125,7 +146,12 @@ public final class Node implements AutoCloseable {
         try {
             http.healthCheck(() -> "starting");
             api = http.mount("node", null, routes, MAX_TX_BYTES);
-            admin = http.mount("admin", null, adminRoutes, MAX_ADMIN_BYTES);
+            admin = adminHttp.mount("admin", null, new AdminGate(adminRoutes, token, registry), MAX_ADMIN_BYTES);
+            // Not a bare 404 for someone who used to find the admin API here.
+            http.mount("admin", null, request -> {
+                throw RouteException.notFound("the admin API listens on its own address (admin.host and admin.port "
+                        + "in the node's configuration), not on this port");
+            }); // holds nothing: goes with the server
             http.mountRoot(new StatusPage(config.id(), routes)); // holds nothing: goes with the server
             boolean firstStart = !Files.exists(config.dataDir().resolve("threads"));
             if (firstStart && !config.join().isEmpty()) {
@@ -138,7 +164,8 @@ public final class Node implements AutoCloseable {
             if (discovery != null) {
                 timeline.mark(SyncTimeline.Phase.GOSSIP);
             }
-            node = new Node(config, registry, http, GroupHost.on(http, registry), discovery, timeline, prefetch);
+            node = new Node(config, registry, http, adminHttp, GroupHost.on(http, registry), discovery, timeline,
+                    prefetch);
             node.mounts.add(routes);
             node.mounts.add(api);
             node.mounts.add(admin);
@@ -154,7 +181,8 @@ public final class Node implements AutoCloseable {
             node.nodeMetrics = new NodeMetrics(registry, node.threads, config.dataDir());
             node.started = true;
             node.watchdog.start();
-            log.info("node {} serving {} with threads {}", config.id(), http.uri(), node.threads.keySet());
+            log.info("node {} serving {} with threads {}; admin API at {}{}", config.id(), http.uri(),
+                    node.threads.keySet(), adminHttp.uri(), token == null ? "" : " (token required)");
             return node;
         } catch (Throwable e) {
             // Errors too (a native library that does not load): nothing started may outlive this.
@@ -174,6 +202,7 @@ public final class Node implements AutoCloseable {
                 if (discovery != null) {
                     closeQuietly(discovery);
                 }
+                adminHttp.close();
                 http.close();
                 registry.close();
             }
@@ -192,7 +221,7 @@ public final class Node implements AutoCloseable {
         try (java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder()
                 .connectTimeout(Duration.ofSeconds(2)).build()) {
             for (URI via : config.join()) {
-                URI uri = URI.create(via.toString().replaceAll("/+$", "") + "/admin/sync/share?wait="
+                URI uri = URI.create(via.toString().replaceAll("/+$", "") + "/node/fresh-state?wait="
                         + FRESH_STATE_WAIT.toSeconds() + "s");
                 try {
                     java.net.http.HttpResponse<String> res = client.send(java.net.http.HttpRequest.newBuilder(uri)
@@ -332,6 +361,11 @@ public final class Node implements AutoCloseable {
 
     public URI uri() {
         return http.uri();
+    }
+
+    /** The admin API's base URL: {@code http://admin.host:port}. */
+    public URI adminUri() {
+        return adminHttp.uri();
     }
 
     public PrometheusMeterRegistry registry() {
@@ -533,6 +567,7 @@ public final class Node implements AutoCloseable {
         }
         // The server before the routes: a client must see the node go away (connection refused,
         // which it retries elsewhere), never a 404 for the API in between.
+        adminHttp.close();
         http.close();
         for (AutoCloseable m : mounts) {
             closeQuietly(m);

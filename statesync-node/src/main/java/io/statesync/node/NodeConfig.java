@@ -26,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -53,22 +54,24 @@ import java.util.TreeMap;
  * @param genesis the initial balances of every thread
  * @param network what this node tells others about where to reach it, and its gossip timings
  * @param log how the node process logs (applied by the command that runs the node)
+ * @param admin where the operator's API listens, and the token it asks for
  */
 public record NodeConfig(String id, Path dataDir, String host, int httpPort, long httpRateLimit, int gossipPort,
                          List<InetSocketAddress> gossipSeeds, List<ThreadId> threads, List<Member> members,
                          ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join,
-                         Network network, Log log) {
+                         Network network, Log log, Admin admin) {
     /**
      * A configuration with the defaults for everything the file's {@code http.advertise},
-     * {@code gossip.advertise}, {@code gossip.profile} and {@code log} say: this node is reached at
-     * the address it binds, with the loopback gossip timings, logging text at the node's levels.
+     * {@code gossip.advertise}, {@code gossip.profile}, {@code log} and {@code admin} say: this node
+     * is reached at the address it binds, with the loopback gossip timings, logging text at the
+     * node's levels, its admin API on a free loopback port without a token.
      */
     public NodeConfig(String id, Path dataDir, String host, int httpPort, long httpRateLimit, int gossipPort,
                       List<InetSocketAddress> gossipSeeds, List<ThreadId> threads, List<Member> members,
                       ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join) {
         this(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members, producer,
                 saveStateEvery, sync, genesis, join,
-                new Network(httpUrl(host, httpPort), null, GossipProfile.LOOPBACK), Log.DEFAULT);
+                new Network(httpUrl(host, httpPort), null, GossipProfile.LOOPBACK), Log.DEFAULT, Admin.DEFAULT);
     }
 
     /** The keys of each section of the file (and of the environment variables that override them). */
@@ -82,6 +85,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                     "importMinDistance", "trustedKeys", "shareInterval", "freshStateOnJoin", "parallel", "perSource",
                     "chunkDeadline", "syncEvery"),
             "log", List.of("format", "levels"),
+            "admin", List.of("host", "port", "tokenFile"),
             "genesis", List.of("faucetSeed", "faucetBalance", "accounts"));
 
     /** Keys whose value is a list; an environment variable gives them comma-separated. */
@@ -129,6 +133,35 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
             levels = Collections.unmodifiableMap(new LinkedHashMap<>(levels));
         }
     }
+    /**
+     * The admin API's own listener: every control that changes what the node does (members,
+     * loads, saves, the producer) answers there and nowhere else.
+     *
+     * @param host the address it binds; loopback by default, so only this machine reaches it
+     * @param port its port; 0 picks a free one (the node logs the URL)
+     * @param tokenFile a file only the node's user may read, holding the bearer token every admin
+     *     request must carry; null for none, which is allowed only on a loopback host
+     */
+    public record Admin(String host, int port, Path tokenFile) {
+        public static final Admin DEFAULT = new Admin("127.0.0.1", 0, null);
+
+        public Admin {
+            Objects.requireNonNull(host, "host");
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("admin port must be 0..65535, not " + port);
+            }
+        }
+
+        /** Whether only this machine can reach the listener. */
+        public boolean loopback() {
+            return isLoopback(host);
+        }
+    }
+
+    static boolean isLoopback(String host) {
+        return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("[::1]");
+    }
+
     /**
      * A node of the cluster.
      *
@@ -215,7 +248,13 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
     /** This configuration with other sync settings. */
     public NodeConfig withSync(Sync other) {
         return new NodeConfig(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members,
-                producer, saveStateEvery, other, genesis, join, network, log);
+                producer, saveStateEvery, other, genesis, join, network, log, admin);
+    }
+
+    /** This configuration with another admin listener. */
+    public NodeConfig withAdmin(Admin other) {
+        return new NodeConfig(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members,
+                producer, saveStateEvery, sync, genesis, join, network, log, other);
     }
 
     public Member self() {
@@ -329,7 +368,8 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
     }
 
     static NodeConfig parse(Section root, Path base) throws ConfigException {
-        root.allow("node", "http", "gossip", "threads", "members", "join", "producer", "sync", "genesis", "log");
+        root.allow("node", "http", "gossip", "threads", "members", "join", "producer", "sync", "genesis", "log",
+                "admin");
         Section node = root.section("node", true);
         node.allow(KEYS.get("node"));
         String id = node.string("id", null, "[A-Za-z0-9._-]{1,64}");
@@ -365,7 +405,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
             throw new ConfigException("gossip.advertise: missing: http.host " + host + " binds every interface, so "
                     + "set the host:port other nodes reach this node's gossip at (e.g. 10.0.0.5:" + gossipPort + ")");
         }
-        boolean loopbackHost = host.equals("localhost") || host.startsWith("127.") || host.equals("::1");
+        boolean loopbackHost = isLoopback(host);
         GossipProfile profile;
         String profileName = gossip.string("profile", loopbackHost ? "loopback" : "lan", "loopback|lan|wan");
         profile = GossipProfile.valueOf(profileName.toUpperCase(Locale.ROOT));
@@ -473,6 +513,20 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         l.allow(KEYS.get("log"));
         Log log = new Log(l.string("format", "text", "text|json"), l.levels("levels"));
 
+        Section adm = root.section("admin", false);
+        adm.allow(KEYS.get("admin"));
+        String adminHost = adm.string("host", Admin.DEFAULT.host(), "[A-Za-z0-9.:-]{1,253}");
+        int adminPort = adm.port("port", 0, true);
+        Path tokenFile = adm.has("tokenFile") ? base.resolve(adm.string("tokenFile", null, ".+")).normalize() : null;
+        if (tokenFile == null && !isLoopback(adminHost)) {
+            throw new ConfigException("admin.tokenFile: missing: admin.host " + adminHost + " can be reached from "
+                    + "other machines, so the admin API needs a token (a file only the node's user can read)");
+        }
+        if (adminPort != 0 && adminPort == httpPort && adminHost.equals(host)) {
+            throw new ConfigException("admin.port: " + adminPort + " is http.port too; the admin API needs its own");
+        }
+        Admin admin = new Admin(adminHost, adminPort, tokenFile);
+
         Section g = root.section("genesis", false);
         g.allow(KEYS.get("genesis"));
         TreeMap<AccountId, Long> balances = new TreeMap<>();
@@ -503,7 +557,8 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
             }
         }
         return new NodeConfig(id, dataDir, host, httpPort, rateLimit, gossipPort, seeds, threads, members, producer, saveEvery,
-                sync, new Genesis(balances), List.copyOf(join), new Network(httpAdvertise, gossipAdvertise, profile), log);
+                sync, new Genesis(balances), List.copyOf(join), new Network(httpAdvertise, gossipAdvertise, profile), log,
+                admin);
     }
 
     /** The fetch command's knobs under {@code sync:}, with the same defaults and limits. */

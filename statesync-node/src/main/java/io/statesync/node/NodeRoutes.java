@@ -35,9 +35,14 @@ import java.util.Optional;
  *       gossip address, members);
  *   <li>{@code GET /node/identity}: this node's member id and gossip node id, so that its group
  *       peers can tie its signed gossip card to its membership (answered while the node starts);
- *   <li>{@code POST /node/producer/{thread}/pause|resume}: producer control.
+ *   <li>{@code POST /node/fresh-state[?wait=10s]}: a joining node asks for every thread to save its
+ *       state at its next block, so that it loads a state close to the head (the seed's "state
+ *       sync requested"). Rate-limited, node-wide (see {@link ShareRequests}): it costs the cluster
+ *       at most one save per interval however often it is asked.
  * </ul>
  * Transactions sent to a node that does not lead the thread are forwarded to the leader once.
+ * Nothing here changes what the node does beyond that: controls are on the admin listener
+ * ({@link AdminRoutes}).
  */
 final class NodeRoutes implements Route, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -99,12 +104,22 @@ final class NodeRoutes implements Route, AutoCloseable {
                 request.requireMethod("GET", "HEAD");
                 return RouteResponse.json(cluster(n).toString());
             }
-            case "producer" -> {
+            case "fresh-state" -> {
                 request.requireMethod("POST");
-                return producer(path);
+                if (path.size() != 1) {
+                    throw RouteException.badRequest("use POST /node/fresh-state[?wait=10s]");
+                }
+                try {
+                    return AdminRoutes.share(n, java.util.List.copyOf(n.threads().values()), request);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new RouteException(503, "node " + nodeId + " is stopping");
+                }
             }
+            case "producer" -> throw new RouteException(404, "the producer controls are on the admin API: POST "
+                    + "/admin/producer/{thread}/pause|resume on the admin listener");
             default -> throw new RouteException(404, "not found: the node API has tx, tx/{id}, balance, status, "
-                    + "cluster, identity, producer/{thread}/pause|resume");
+                    + "cluster, identity, fresh-state");
         }
     }
 
@@ -232,21 +247,5 @@ final class NodeRoutes implements Route, AutoCloseable {
         ObjectNode n = JSON.createObjectNode().put("thread", threadName).put("account", account.hex())
                 .put("balance", a.get().balance()).put("nonce", a.get().nonce()).put("height", head.height());
         return RouteResponse.json(n.toString());
-    }
-
-    private RouteResponse producer(java.util.List<String> path) throws RouteException {
-        if (path.size() != 3 || !(path.get(2).equals("pause") || path.get(2).equals("resume"))) {
-            throw RouteException.badRequest("use /node/producer/{thread}/pause or /resume");
-        }
-        ChainThread thread = node.thread(path.get(1)).orElseThrow(() -> new RouteException(404,
-                "thread " + path.get(1) + " is not run by this node"));
-        if (path.get(2).equals("pause")) {
-            thread.producer().pause();
-        } else {
-            thread.producer().resume();
-        }
-        ArrayNode none = JSON.createArrayNode();
-        return RouteResponse.json(JSON.createObjectNode().put("thread", path.get(1)).put("producer", path.get(2))
-                .set("warnings", none).toString());
     }
 }

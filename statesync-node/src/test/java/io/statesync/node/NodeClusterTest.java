@@ -102,7 +102,11 @@ class NodeClusterTest {
             "GET   | /node/balance?thread=t0    | empty     | 400 | missing query parameter 'account'",
             "GET   | /node/nothing              | empty     | 404 | not found",
             "DELETE| /node/status               | empty     | 405 | not allowed",
-            "POST  | /node/producer/t0/explode  | empty     | 400 | pause or /resume",
+            "POST  | /admin/producer/t0/explode | empty     | 400 | pause or /resume",
+            "POST  | /admin/producer/t9/pause   | empty     | 404 | thread t9 is not run by this node",
+            "POST  | /node/producer/t0/pause    | empty     | 404 | the producer controls are on the admin API",
+            "POST  | /node/fresh-state?wait=2m  | empty     | 400 | wait: at most 60s",
+            "GET   | /node/fresh-state          | empty     | 405 | not allowed",
     })
     void badInputGetsA4xxWithItsReasonAndTheNodeKeepsServing(String method, String path, String body, int status,
                                                               String reason) throws Exception {
@@ -123,7 +127,7 @@ class NodeClusterTest {
                     .encode();
             default -> new byte[0];
         };
-        HttpResponse<String> res = http.send(HttpRequest.newBuilder(URI.create(leader.uri() + path))
+        HttpResponse<String> res = http.send(HttpRequest.newBuilder(at(leader, path))
                 .method(method, HttpRequest.BodyPublishers.ofByteArray(bytes)).build(),
                 HttpResponse.BodyHandlers.ofString());
 
@@ -288,7 +292,7 @@ class NodeClusterTest {
         // Production paused everywhere: every node stands at the same height with the same root.
         for (Node n : nodes) {
             for (ThreadId t : THREADS) {
-                post(n, "/node/producer/" + t.name() + "/pause", new byte[0]);
+                post(n, "/admin/producer/" + t.name() + "/pause", new byte[0]);
             }
         }
         await(() -> THREADS.stream().allMatch(t -> nodes.stream().map(n -> status(n, t).path("height").asLong())
@@ -467,13 +471,19 @@ class NodeClusterTest {
         }
     }
 
+
+    /** The admin API answers on its own listener; everything else on the node's port. */
+    private static URI at(Node n, String path) {
+        return URI.create((path.startsWith("/admin/") ? n.adminUri() : n.uri()) + path);
+    }
+
     private static HttpResponse<String> get(Node n, String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(n.uri() + path)).GET().build(),
+        return http.send(HttpRequest.newBuilder(at(n, path)).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
     private static HttpResponse<String> post(Node n, String path, byte[] body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(n.uri() + path))
+        return http.send(HttpRequest.newBuilder(at(n, path))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 

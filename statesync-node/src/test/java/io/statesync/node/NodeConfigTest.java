@@ -126,6 +126,9 @@ class NodeConfigTest {
             "bad log format          | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nlog:\n  format: xml' | 'log.format: ''xml'' is not allowed here'",
             "bad log level           | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nlog:\n  levels: {org.apache.ratis: loud}' | 'log.levels: org.apache.ratis: ''loud'' is not one of'",
             "bad logger name         | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nlog:\n  levels: {\"a b\": info}' | 'log.levels: ''a b'' is not a logger name'",
+            "admin open, no token    | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nadmin:\n  host: 0.0.0.0\n  port: 7119' | 'admin.tokenFile: missing: admin.host 0.0.0.0 can be reached from other machines'",
+            "admin on the http port  | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nadmin:\n  port: 8101' | 'admin.port: 8101 is http.port too'",
+            "admin unknown key       | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nadmin:\n  token: abc' | 'admin.token: unknown key (known: host, port, tokenFile)'",
     })
     void aBadValueIsOneLineNamingTheKey(String name, String find, String replace, String expected) throws Exception {
         String yaml = VALID.replaceFirst(java.util.regex.Pattern.quote(find), java.util.regex.Matcher.quoteReplacement(replace));
@@ -229,6 +232,20 @@ class NodeConfigTest {
 
         assertEquals("json", c.log().format());
         assertEquals(java.util.Map.of("root", "debug", "org.apache.ratis", "info"), c.log().levels());
+    }
+
+    @Test
+    void theAdminApiIsOnAFreeLoopbackPortUnlessSetAndAnOpenOneNamesItsTokenFile() throws Exception {
+        assertEquals(NodeConfig.Admin.DEFAULT, load(VALID).admin());
+        assertTrue(load(VALID).admin().loopback());
+
+        NodeConfig open = load(VALID + "admin:\n  host: 0.0.0.0\n  port: 7119\n  tokenFile: secrets/admin.token\n");
+        assertEquals(new NodeConfig.Admin("0.0.0.0", 7119, dir.resolve("secrets/admin.token")), open.admin());
+        assertFalse(open.admin().loopback());
+
+        NodeConfig env = load(VALID, java.util.Map.of("STATESYNC_ADMIN_PORT", "7300",
+                "STATESYNC_ADMIN_TOKEN_FILE", "/run/secrets/token"));
+        assertEquals(new NodeConfig.Admin("127.0.0.1", 7300, Path.of("/run/secrets/token")), env.admin());
     }
 
     @Test

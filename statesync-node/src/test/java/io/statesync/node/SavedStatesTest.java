@@ -20,6 +20,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
@@ -59,11 +60,13 @@ class SavedStatesTest {
                 assertEquals(r.manifest().toString(), Files.readString(pointer).strip());
             }
 
-            // A peer's session leases the oldest; newer saves go on.
-            String lease = node.uri() + "/groups/" + group.id() + "/leases?session=peer-1";
-            assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(lease + "&snapshot=" + oldest.manifest()
-                    + "&ttlMs=60000")).POST(HttpRequest.BodyPublishers.noBody()).build(),
-                    HttpResponse.BodyHandlers.ofString()).statusCode());
+            // A hold (what a peer's session lease does) keeps the oldest; newer saves go on.
+            AutoCloseable hold = group.holdSnapshot(oldest.manifest(), Duration.ofMinutes(1));
+            // Anyone else asking for a lease is no member, and holds nothing.
+            assertEquals(401, http.send(HttpRequest.newBuilder(URI.create(node.uri() + "/groups/" + group.id()
+                    + "/leases?session=peer-1&snapshot=" + oldest.manifest() + "&ttlMs=60000"))
+                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+            assertEquals(1, group.leases());
             long past = oldest.index();
             // Several saves later (a save is every 5 blocks, about 10 log entries): retention has run.
             await(() -> group.snapshots().stream().mapToLong(SnapshotRecord::index).max().orElse(0) > past + 40, 60);
@@ -77,7 +80,7 @@ class SavedStatesTest {
             await(() -> advertised(observer).containsAll(List.of(oldest.manifest(), newest)), 30);
 
             // Released, it goes with the next save.
-            http.send(HttpRequest.newBuilder(URI.create(lease)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+            hold.close();
             await(() -> group.snapshots().stream().noneMatch(r -> r.manifest().equals(oldest.manifest())), 60);
             // Pruning drops it from the catalog first, then deletes its blobs.
             await(() -> !group.store().has(oldest.manifest()), 10);

@@ -211,7 +211,8 @@ class ShareOnRequestTest {
     }
 
     private HttpResponse<String> post(Node n, String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(n.uri() + path)).timeout(Duration.ofSeconds(90))
+        return http.send(HttpRequest.newBuilder(URI.create((path.startsWith("/admin/") ? n.adminUri() : n.uri()) + path))
+                .timeout(Duration.ofSeconds(90))
                 .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
     }
 

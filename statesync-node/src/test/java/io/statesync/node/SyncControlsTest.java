@@ -129,7 +129,7 @@ class SyncControlsTest {
                 .stream().filter(s -> height(s) >= paid.get(t)).count() >= 2), 60);
         for (Node n : List.of(nodes[0], nodes[1])) {
             for (ThreadId t : THREADS) {
-                post(n, "/node/producer/" + t.name() + "/pause", new byte[0]);
+                post(n, "/admin/producer/" + t.name() + "/pause", new byte[0]);
             }
         }
         Thread.sleep(500); // a save in progress is recorded, its pointer written
@@ -201,7 +201,7 @@ class SyncControlsTest {
             case "unheard" -> "{\"t0\":\"" + "ab".repeat(32) + "\"}";
             default -> "";
         };
-        HttpResponse<String> res = http.send(HttpRequest.newBuilder(URI.create(nodes[2].uri() + path))
+        HttpResponse<String> res = http.send(HttpRequest.newBuilder(at(nodes[2], path))
                 .method(method, HttpRequest.BodyPublishers.ofString(text)).build(), HttpResponse.BodyHandlers.ofString());
 
         assertEquals(status, res.statusCode(), res.body());
@@ -335,7 +335,7 @@ class SyncControlsTest {
 
         for (Node n : nodes) {
             for (ThreadId t : THREADS) {
-                post(n, "/node/producer/" + t.name() + "/pause", new byte[0]);
+                post(n, "/admin/producer/" + t.name() + "/pause", new byte[0]);
             }
         }
         await(() -> THREADS.stream().allMatch(t -> Stream.of(nodes).map(n -> height(n, t)).distinct().count() == 1),
@@ -425,13 +425,19 @@ class SyncControlsTest {
         }
     }
 
+
+    /** The admin API answers on its own listener; everything else on the node's port. */
+    private static URI at(Node n, String path) {
+        return URI.create((path.startsWith("/admin/") ? n.adminUri() : n.uri()) + path);
+    }
+
     private static HttpResponse<String> get(Node n, String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(n.uri() + path)).GET().build(),
+        return http.send(HttpRequest.newBuilder(at(n, path)).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
     private static HttpResponse<String> post(Node n, String path, byte[] body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(n.uri() + path)).timeout(Duration.ofSeconds(60))
+        return http.send(HttpRequest.newBuilder(at(n, path)).timeout(Duration.ofSeconds(60))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 

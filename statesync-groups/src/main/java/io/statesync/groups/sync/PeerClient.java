@@ -26,6 +26,9 @@ public final class PeerClient implements AutoCloseable {
     private final ExecutorService executor;
     private final HttpClient http;
     private final String groupId;
+    /** Signs the requests that hold something for this member (leases), or null for none. */
+    private final RequestSigning.HostKey key;
+    private final String self;
 
     /** An answer other than 2xx, or no answer. */
     public static final class PeerException extends IOException {
@@ -43,7 +46,14 @@ public final class PeerClient implements AutoCloseable {
     }
 
     public PeerClient(String groupId, Duration connectTimeout) {
+        this(groupId, connectTimeout, null, null);
+    }
+
+    /** A client whose POSTs and DELETEs {@code key} signs as member {@code self} ({@link RequestSigning}). */
+    public PeerClient(String groupId, Duration connectTimeout, RequestSigning.HostKey key, String self) {
         this.groupId = groupId;
+        this.key = key;
+        this.self = self;
         this.executor = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("statesync-group-http-" + groupId.substring(0, 8) + "-", 0).factory());
         this.http = HttpClient.newBuilder().executor(executor).connectTimeout(connectTimeout)
@@ -65,12 +75,20 @@ public final class PeerClient implements AutoCloseable {
     }
 
     public JsonNode postJson(Peer peer, String pathAndQuery, Duration timeout) throws IOException, InterruptedException {
-        return JSON.readTree(send(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout)
-                .POST(HttpRequest.BodyPublishers.noBody()).build(), peer));
+        return JSON.readTree(send(signed(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout)
+                .POST(HttpRequest.BodyPublishers.noBody()), "POST", pathAndQuery).build(), peer));
     }
 
     public void delete(Peer peer, String pathAndQuery, Duration timeout) throws IOException, InterruptedException {
-        send(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout).DELETE().build(), peer);
+        send(signed(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout).DELETE(), "DELETE", pathAndQuery)
+                .build(), peer);
+    }
+
+    private HttpRequest.Builder signed(HttpRequest.Builder request, String method, String pathAndQuery) {
+        if (key != null) {
+            key.sign(self, method, groupId, pathAndQuery).forEach(request::header);
+        }
+        return request;
     }
 
     /**

@@ -26,40 +26,40 @@ class LeasesTest {
     }
 
     @Test
-    void noLeasesPinNothing() {
+    void noLeasesPinNothing() throws Exception {
         assertEquals(0, leases.size());
         assertEquals(Long.MAX_VALUE, leases.logFloor());
         assertFalse(leases.pins(SNAP_A));
     }
 
     @Test
-    void grantRenewAndRelease() {
+    void grantRenewAndRelease() throws Exception {
         // Given a session holding entries from 100
-        assertEquals(TEN_S, leases.grant("s1", 100, null, TEN_S));
+        assertEquals(TEN_S, leases.grant("m", "s1", 100, null, TEN_S));
         assertEquals(1, leases.size());
         assertEquals(100, leases.logFloor());
 
         // When it renews with a later index, the hold moves (a renewal replaces the lease)
-        leases.grant("s1", 250, null, TEN_S);
+        leases.grant("m", "s1", 250, null, TEN_S);
         assertEquals(1, leases.size());
         assertEquals(250, leases.logFloor());
 
         // When it releases, nothing is held
-        leases.release("s1");
+        leases.release("m", "s1");
         assertEquals(0, leases.size());
         assertEquals(Long.MAX_VALUE, leases.logFloor());
         // Releasing again, or a session never seen, is harmless
-        leases.release("s1");
-        leases.release("nobody");
+        leases.release("m", "s1");
+        leases.release("m", "nobody");
     }
 
     @Test
-    void logFloorIsTheLowestIndexOfLiveLogLeases() {
-        leases.grant("s1", 300, null, TEN_S);
-        leases.grant("s2", 120, null, Duration.ofSeconds(2));
-        leases.grant("s3", 500, null, TEN_S);
+    void logFloorIsTheLowestIndexOfLiveLogLeases() throws Exception {
+        leases.grant("m", "s1", 300, null, TEN_S);
+        leases.grant("m", "s2", 120, null, Duration.ofSeconds(2));
+        leases.grant("m", "s3", 500, null, TEN_S);
         // A snapshot-only lease holds no log entries
-        leases.grant("snap", -1, SNAP_A, TEN_S);
+        leases.grant("m", "snap", -1, SNAP_A, TEN_S);
         assertEquals(120, leases.logFloor());
         assertEquals(4, leases.size());
 
@@ -68,30 +68,30 @@ class LeasesTest {
         assertEquals(300, leases.logFloor());
         assertEquals(3, leases.size());
 
-        leases.release("s1");
+        leases.release("m", "s1");
         assertEquals(500, leases.logFloor());
     }
 
     @Test
-    void aSnapshotLeasePinsThatSnapshotOnly() {
-        leases.grant("s1", -1, SNAP_A, TEN_S);
+    void aSnapshotLeasePinsThatSnapshotOnly() throws Exception {
+        leases.grant("m", "s1", -1, SNAP_A, TEN_S);
         assertTrue(leases.pins(SNAP_A));
         assertFalse(leases.pins(SNAP_B));
         assertEquals(Long.MAX_VALUE, leases.logFloor());
 
         // A lease may hold both a snapshot and the entries after it
-        leases.grant("s2", 42, SNAP_B, TEN_S);
+        leases.grant("m", "s2", 42, SNAP_B, TEN_S);
         assertTrue(leases.pins(SNAP_B));
         assertEquals(42, leases.logFloor());
 
-        leases.release("s1");
+        leases.release("m", "s1");
         assertFalse(leases.pins(SNAP_A));
         assertTrue(leases.pins(SNAP_B));
     }
 
     @Test
-    void leasesExpireUnlessRenewed() {
-        leases.grant("s1", 10, SNAP_A, TEN_S);
+    void leasesExpireUnlessRenewed() throws Exception {
+        leases.grant("m", "s1", 10, SNAP_A, TEN_S);
 
         // Just before the term ends the lease holds
         advance(TEN_S.minusNanos(1));
@@ -99,7 +99,7 @@ class LeasesTest {
         assertTrue(leases.pins(SNAP_A));
 
         // When it is renewed, it lasts a full term from now
-        leases.grant("s1", 10, SNAP_A, TEN_S);
+        leases.grant("m", "s1", 10, SNAP_A, TEN_S);
         advance(Duration.ofSeconds(9));
         assertTrue(leases.pins(SNAP_A));
 
@@ -111,8 +111,8 @@ class LeasesTest {
     }
 
     @Test
-    void theTermIsCappedAtMaxTtl() {
-        Duration granted = leases.grant("s1", 7, null, Duration.ofHours(5));
+    void theTermIsCappedAtMaxTtl() throws Exception {
+        Duration granted = leases.grant("m", "s1", 7, null, Duration.ofHours(5));
         assertEquals(Leases.MAX_TTL, granted);
 
         advance(Leases.MAX_TTL.minusNanos(1));
@@ -121,15 +121,15 @@ class LeasesTest {
         assertEquals(Long.MAX_VALUE, leases.logFloor());
 
         // A term under the cap is granted as asked
-        assertEquals(Duration.ofMillis(1), leases.grant("s2", 7, null, Duration.ofMillis(1)));
-        assertEquals(Leases.MAX_TTL, leases.grant("s3", 7, null, Leases.MAX_TTL));
+        assertEquals(Duration.ofMillis(1), leases.grant("m", "s2", 7, null, Duration.ofMillis(1)));
+        assertEquals(Leases.MAX_TTL, leases.grant("m", "s3", 7, null, Leases.MAX_TTL));
     }
 
     @Test
-    void expiryWorksAcrossTheNanoClockWrapping() {
+    void expiryWorksAcrossTheNanoClockWrapping() throws Exception {
         // System.nanoTime may be anywhere, negative or about to overflow
         now.set(Long.MAX_VALUE - Duration.ofSeconds(1).toNanos());
-        leases.grant("s1", 5, null, TEN_S);
+        leases.grant("m", "s1", 5, null, TEN_S);
         advance(Duration.ofSeconds(5)); // the clock wraps to negative values
         assertTrue(now.get() < 0);
         assertEquals(5, leases.logFloor());
@@ -138,15 +138,53 @@ class LeasesTest {
     }
 
     @Test
-    void badGrantsAreRefused() {
+    void badGrantsAreRefused() throws Exception {
         assertEquals("session", assertThrows(NullPointerException.class,
-                () -> leases.grant(null, 1, null, TEN_S)).getMessage());
+                () -> leases.grant("m", null, 1, null, TEN_S)).getMessage());
         assertEquals("ttl", assertThrows(NullPointerException.class,
-                () -> leases.grant("s1", 1, null, null)).getMessage());
+                () -> leases.grant("m", "s1", 1, null, null)).getMessage());
         assertEquals("a lease term must be positive, not PT0S", assertThrows(IllegalArgumentException.class,
-                () -> leases.grant("s1", 1, null, Duration.ZERO)).getMessage());
+                () -> leases.grant("m", "s1", 1, null, Duration.ZERO)).getMessage());
         assertEquals("a lease term must be positive, not PT-1S", assertThrows(IllegalArgumentException.class,
-                () -> leases.grant("s1", 1, null, Duration.ofSeconds(-1))).getMessage());
+                () -> leases.grant("m", "s1", 1, null, Duration.ofSeconds(-1))).getMessage());
         assertEquals(0, leases.size());
+    }
+
+    @Test
+    void onlyTheOwnerRenewsOrReleasesItsLease() throws Exception {
+        leases.grant("n1", "s", 100, null, TEN_S);
+        // Another member naming the same session gets a lease of its own, and cannot release n1's
+        leases.grant("n2", "s", 300, null, TEN_S);
+        assertEquals(2, leases.size());
+        assertFalse(leases.release("n3", "s"));
+        assertTrue(leases.release("n2", "s"));
+        assertEquals(100, leases.logFloor(), "n1's lease still holds");
+        assertFalse(leases.release("n2", "s"), "released once");
+        assertTrue(leases.release("n1", "s"));
+    }
+
+    @Test
+    void aMemberAndAllMembersTogetherHoldBoundedLeases() throws Exception {
+        for (int i = 0; i < Leases.MAX_PER_OWNER; i++) {
+            leases.grant("n1", "s" + i, 100, null, TEN_S);
+        }
+        Leases.LimitException mine = assertThrows(Leases.LimitException.class,
+                () -> leases.grant("n1", "one-more", 100, null, TEN_S));
+        assertEquals("member n1 holds " + Leases.MAX_PER_OWNER + " leases here already (at most "
+                + Leases.MAX_PER_OWNER + "); renew or release one", mine.getMessage());
+        leases.grant("n1", "s0", 200, SNAP_A, TEN_S); // a renewal is always allowed
+
+        for (int i = 0; leases.size() < Leases.MAX_TOTAL; i++) {
+            leases.grant("m" + i / Leases.MAX_PER_OWNER, "s" + i, 100, null, TEN_S);
+        }
+        Leases.LimitException all = assertThrows(Leases.LimitException.class,
+                () -> leases.grant("newcomer", "s", 100, null, TEN_S));
+        assertTrue(all.getMessage().startsWith("this member holds " + Leases.MAX_TOTAL + " leases already"),
+                all.getMessage());
+
+        // Expired leases make room
+        advance(TEN_S);
+        leases.grant("newcomer", "s", 100, null, TEN_S);
+        assertEquals(1, leases.size());
     }
 }

@@ -95,8 +95,23 @@ public final class FileShareServer implements AutoCloseable {
     /** Binds and starts serving. Metrics are registered in, and {@code /metrics} renders, {@code registry}. */
     public static FileShareServer start(ServerConfig config, ContentStore store, PrometheusMeterRegistry registry)
             throws IOException, InterruptedException {
-        Objects.requireNonNull(config, "config");
         Objects.requireNonNull(store, "store");
+        return bind(config, store, registry);
+    }
+
+    /**
+     * Binds a server that holds no blobs: it answers only its {@link #mount mounted} routes (which
+     * may still serve a store below their prefix), {@code /metrics} and {@code /health}, with every
+     * defence of the file share. For a control API on its own address.
+     */
+    public static FileShareServer startRoutesOnly(ServerConfig config, PrometheusMeterRegistry registry)
+            throws IOException, InterruptedException {
+        return bind(config, null, registry);
+    }
+
+    private static FileShareServer bind(ServerConfig config, ContentStore store, PrometheusMeterRegistry registry)
+            throws IOException, InterruptedException {
+        Objects.requireNonNull(config, "config");
         Objects.requireNonNull(registry, "registry");
 
         // Epoll gives sendfile(2) and edge-triggered readiness; NIO is the portable fallback (and
@@ -147,7 +162,8 @@ public final class FileShareServer implements AutoCloseable {
         int port = ((InetSocketAddress) listener.localAddress()).getPort();
         metrics.bound(port, config.maxBytesPerSecond());
         URI uri = URI.create("http://" + uriHost(config.host()) + ":" + port);
-        log.info("serving {} at {} ({} transport, at most {} connections)", store.root(), uri,
+        log.info("serving {} at {} ({} transport, at most {} connections)",
+                store == null ? "routes" : store.root(), uri,
                 epoll ? "epoll" : "nio", config.maxConnections());
         return new FileShareServer(boss, io, listener, clients, limiter, metrics, uri, shaper, mounts);
     }

@@ -34,7 +34,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
@@ -274,10 +278,14 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             return dispatchMounted(ctx, req, body, target, mount, head, keepAlive);
         }
         String first = seg.get(0);
-        boolean known = first.equals("ipfs")
-                || (seg.size() == 1 && (first.equals("metrics") || first.equals("health") || first.equals("blocks")));
+        boolean known = store == null
+                ? seg.size() == 1 && (first.equals("metrics") || first.equals("health"))
+                : first.equals("ipfs") || (seg.size() == 1
+                        && (first.equals("metrics") || first.equals("health") || first.equals("blocks")));
         if (!known) {
-            throw new RequestRejected(HttpResponseStatus.NOT_FOUND, "not found: this server serves /ipfs/{cid}");
+            throw new RequestRejected(HttpResponseStatus.NOT_FOUND, store == null
+                    ? "not found: this server serves no blobs, only its routes, /metrics and /health"
+                    : "not found: this server serves /ipfs/{cid}");
         }
         HttpMethod method = req.method();
         if (!HttpMethod.GET.equals(method) && !HttpMethod.HEAD.equals(method)) {
@@ -317,7 +325,11 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             }
             return serveBlob(ctx, req, mount.store(), parseCid(rest, target), head, keepAlive);
         }
-        RouteRequest request = new RouteRequest(req.method().name(), rest, target.query(), body);
+        Map<String, List<String>> headers = new HashMap<>();
+        for (Map.Entry<String, String> h : req.headers()) {
+            headers.computeIfAbsent(h.getKey().toLowerCase(Locale.ROOT), k -> new ArrayList<>()).add(h.getValue());
+        }
+        RouteRequest request = new RouteRequest(req.method().name(), rest, target.query(), body, headers);
         AtomicInteger status = new AtomicInteger(HttpResponseStatus.INTERNAL_SERVER_ERROR.code());
         ChannelPromise done = ctx.newPromise();
         mounts.routeStarted();
@@ -351,7 +363,12 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             RouteResponse r = mount.route().handle(request);
             return Responses.body(HttpResponseStatus.valueOf(r.status()), r.body(), r.contentType(), head, true);
         } catch (RouteException e) {
-            return Responses.text(HttpResponseStatus.valueOf(e.status()), e.getMessage(), head);
+            FullHttpResponse res = Responses.text(HttpResponseStatus.valueOf(e.status()), e.getMessage(), head);
+            if (e.status() == HttpResponseStatus.UNAUTHORIZED.code()) {
+                // RFC 9110: a 401 names the scheme that would be accepted.
+                res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"statesync\"");
+            }
+            return res;
         } catch (Throwable e) {
             // Throwable, not RuntimeException: a checked exception thrown undeclared (another JVM
             // language, a sneaky throw) would otherwise end this thread and leave the client

@@ -1,0 +1,156 @@
+package io.statesync.groups;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.statesync.groups.sync.RequestSigning;
+import io.statesync.transfer.server.RouteException;
+import io.statesync.transfer.server.RouteRequest;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.security.PublicKey;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Tells which member signed a request ({@link RequestSigning}), for the routes that hold something
+ * for their caller. A member's host key is learned from the member's own host, at the URL the
+ * group's configuration holds for it, and cached; when a signature does not verify with the cached
+ * key (the member restarted with a new one) the key is asked for again, at most every
+ * {@link #RELEARN_AFTER} per member, so forged requests cannot make this host hammer a member.
+ * Refusals are counted in {@code statesync_groups_member_requests_refused_total{reason}}.
+ */
+final class MemberRequests implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(MemberRequests.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    static final Duration RELEARN_AFTER = Duration.ofSeconds(5);
+    private static final Duration ASK_TIMEOUT = Duration.ofSeconds(2);
+    private static final int MAX_ANSWER_BYTES = 64 * 1024;
+
+    private record Known(PublicKey key, long atNanos) {
+    }
+
+    private final ExecutorService executor = Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("statesync-group-keys-", 0).factory());
+    private final HttpClient client = HttpClient.newBuilder().executor(executor).connectTimeout(ASK_TIMEOUT)
+            .version(HttpClient.Version.HTTP_1_1).build();
+    private final Map<URI, Known> keys = new ConcurrentHashMap<>();
+    private final Map<String, Counter> refused = new ConcurrentHashMap<>();
+    private final MeterRegistry registry;
+    private final LongSupplier nanoClock;
+
+    MemberRequests(MeterRegistry registry) {
+        this(registry, System::nanoTime);
+    }
+
+    MemberRequests(MeterRegistry registry, LongSupplier nanoClock) {
+        this.registry = registry;
+        this.nanoClock = nanoClock;
+    }
+
+    /**
+     * The id of the member among {@code members} that signed {@code request} to group {@code groupId}.
+     *
+     * @throws RouteException 401 unsigned, stale or a signature that does not verify; 403 signed
+     *     as someone who is not a member
+     */
+    String signer(String groupId, RouteRequest request, List<GroupMember> members) throws RouteException {
+        Optional<String> member = request.header(RequestSigning.MEMBER);
+        Optional<String> time = request.header(RequestSigning.TIME);
+        Optional<String> signature = request.header(RequestSigning.SIGNATURE);
+        if (member.isEmpty() || time.isEmpty() || signature.isEmpty()) {
+            throw refuse("unsigned", 401, "only a member of the group may ask this: sign the request ("
+                    + RequestSigning.MEMBER + ", " + RequestSigning.TIME + ", " + RequestSigning.SIGNATURE + ")");
+        }
+        String id = member.get();
+        GroupMember m = members.stream().filter(g -> g.id().equals(id)).findFirst().orElse(null);
+        if (m == null) {
+            throw refuse("not_member", 403, "'" + (id.length() > 64 ? id.substring(0, 64) + "…" : id)
+                    + "' is not a member of this group");
+        }
+        long millis;
+        try {
+            millis = Long.parseLong(time.get());
+        } catch (NumberFormatException e) {
+            throw refuse("bad_time", 401, RequestSigning.TIME + " is not a time in milliseconds");
+        }
+        long skew = Math.abs(System.currentTimeMillis() - millis);
+        if (skew > RequestSigning.MAX_SKEW.toMillis()) {
+            throw refuse("bad_time", 401, "the request's time is " + skew / 1000 + " s from this member's clock (at "
+                    + "most " + RequestSigning.MAX_SKEW.toSeconds() + " s)");
+        }
+        byte[] message = RequestSigning.message(request.method(), groupId, request.route(), request.query(), id, millis);
+        Known known = keys.get(m.http());
+        if (known != null && known.key() != null && RequestSigning.verify(known.key(), message, signature.get())) {
+            return id;
+        }
+        if (known == null || nanoClock.getAsLong() - known.atNanos() >= RELEARN_AFTER.toNanos()) {
+            known = learn(m);
+            if (known.key() != null && RequestSigning.verify(known.key(), message, signature.get())) {
+                return id;
+            }
+        }
+        throw refuse("bad_signature", 401, "the signature does not verify with member " + id + "'s host key");
+    }
+
+    /** Counts a lease refused for a bound (429), beside the refusals above. */
+    void refusedForLimit() {
+        counter("limit").increment();
+    }
+
+    private RouteException refuse(String reason, int status, String message) {
+        counter(reason).increment();
+        return new RouteException(status, message);
+    }
+
+    private Counter counter(String reason) {
+        return refused.computeIfAbsent(reason, r -> Counter.builder("statesync.groups.member.requests.refused")
+                .description("Requests to routes that hold something for their caller (leases), refused: unsigned, "
+                        + "not a member, bad time or signature, over a bound")
+                .tag("reason", r).register(registry));
+    }
+
+    /** Asks the member's host for its key; remembers the answer, or that there was none, with the time. */
+    private Known learn(GroupMember m) {
+        URI uri = URI.create(m.http().toString().replaceAll("/+$", "") + "/groups");
+        PublicKey key = null;
+        try {
+            HttpResponse<InputStream> res = client.send(HttpRequest.newBuilder(uri).timeout(ASK_TIMEOUT).GET().build(),
+                    HttpResponse.BodyHandlers.ofInputStream());
+            byte[] body;
+            try (InputStream in = res.body()) {
+                body = in.readNBytes(MAX_ANSWER_BYTES);
+            }
+            key = res.statusCode() == 200 ? RequestSigning.parseKey(JSON.readTree(body).path("hostKey").asText(""))
+                    : null;
+            if (key == null) {
+                log.debug("member {} at {}: no host key in its answer ({})", m.id(), uri, res.statusCode());
+            }
+        } catch (IOException e) {
+            log.debug("member {} at {}: host key not learned: {}", m.id(), uri, e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Known k = new Known(key, nanoClock.getAsLong());
+        keys.put(m.http(), k);
+        return k;
+    }
+
+    @Override
+    public void close() {
+        client.close();
+        executor.close();
+    }
+}

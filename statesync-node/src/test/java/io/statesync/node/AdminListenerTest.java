@@ -1,0 +1,166 @@
+package io.statesync.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.statesync.node.ledger.ThreadId;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The closed control plane: the admin API answers on its own listener only, and there only with
+ * the bearer token from the node's token file. Here the listener is opened to every interface
+ * (as an operator who manages nodes from elsewhere would), so the token is what guards it.
+ */
+class AdminListenerTest {
+    private static final String TOKEN = "c0ffee".repeat(8);
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    @TempDir
+    static Path dir;
+    private static Node node;
+    private static URI admin;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Path token = dir.resolve("admin.token");
+        Files.writeString(token, TOKEN + "\n");
+        Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
+        NodeConfig c = TestNodes.configure(dir, 1, List.of(new ThreadId("t0")), 100_000, false).get(0)
+                .withAdmin(new NodeConfig.Admin("0.0.0.0", 0, token));
+        node = Node.start(c);
+        admin = URI.create("http://127.0.0.1:" + node.adminUri().getPort());
+        assertTrue(node.adminUri().getPort() != node.uri().getPort());
+    }
+
+    @AfterAll
+    static void stop() {
+        if (node != null) {
+            node.close();
+        }
+        HTTP.close();
+    }
+
+    @Test
+    void theNodePortAnswersNoControlAtAll() throws Exception {
+        HttpResponse<String> members = send(node.uri(), "GET", "/admin/members", null);
+        assertEquals(404, members.statusCode());
+        assertTrue(members.body().contains("the admin API listens on its own address"), members.body());
+
+        HttpResponse<String> withToken = send(node.uri(), "POST", "/admin/producer/t0/pause", "Bearer " + TOKEN);
+        assertEquals(404, withToken.statusCode(), "not even with the token: " + withToken.body());
+
+        HttpResponse<String> pause = send(node.uri(), "POST", "/node/producer/t0/pause", null);
+        assertEquals(404, pause.statusCode());
+        assertTrue(pause.body().contains("the producer controls are on the admin API"), pause.body());
+        assertFalse(node.thread("t0").orElseThrow().producer().paused());
+    }
+
+    @Test
+    void theAdminListenerAsksForTheTokenAndCountsEveryRefusal() throws Exception {
+        double missing = refusals("missing");
+        double wrong = refusals("wrong");
+
+        HttpResponse<String> none = send(admin, "POST", "/admin/producer/t0/pause", null);
+        assertEquals(401, none.statusCode());
+        assertTrue(none.body().contains("the admin API needs its token"), none.body());
+        assertTrue(none.headers().firstValue("WWW-Authenticate").orElse("").startsWith("Bearer"), none.headers().toString());
+        for (String bad : List.of("Bearer " + TOKEN.substring(1), "Bearer " + TOKEN + "0", "Basic " + TOKEN, TOKEN,
+                "Bearer", "Bearer " + TOKEN.toUpperCase())) {
+            HttpResponse<String> res = send(admin, "POST", "/admin/producer/t0/pause", bad);
+            assertEquals(401, res.statusCode(), bad);
+            assertEquals("wrong admin token", res.body().strip().replaceFirst("^401 ", ""), bad);
+        }
+        assertFalse(node.thread("t0").orElseThrow().producer().paused(), "no refused request paused anything");
+        assertEquals(missing + 1, refusals("missing"));
+        assertEquals(wrong + 6, refusals("wrong"));
+
+        HttpResponse<String> twice = HTTP.send(HttpRequest.newBuilder(admin.resolve("/admin/members"))
+                .header("Authorization", "Bearer " + TOKEN).header("Authorization", "Bearer " + TOKEN).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(400, twice.statusCode(), twice.body());
+        assertTrue(twice.body().contains("given more than once"), twice.body());
+    }
+
+    @Test
+    void withTheTokenTheControlsWork() throws Exception {
+        HttpResponse<String> members = send(admin, "GET", "/admin/members", "bearer " + TOKEN);
+        assertEquals(200, members.statusCode(), members.body());
+        assertTrue(members.body().contains("\"t0\":[{\"id\":\"n1\""), members.body());
+
+        var producer = node.thread("t0").orElseThrow().producer();
+        HttpResponse<String> pause = send(admin, "POST", "/admin/producer/t0/pause", "Bearer " + TOKEN);
+        assertEquals(200, pause.statusCode(), pause.body());
+        assertTrue(producer.paused());
+        HttpResponse<String> resume = send(admin, "POST", "/admin/producer/t0/resume", "Bearer " + TOKEN);
+        assertEquals(200, resume.statusCode(), resume.body());
+        assertFalse(producer.paused());
+
+        // The listener serves no blobs; its health is the node's.
+        assertEquals(404, send(admin, "GET", "/ipfs/bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", null)
+                .statusCode());
+        assertEquals(200, send(admin, "GET", "/health", null).statusCode());
+    }
+
+    @Test
+    void aTokenFileOthersCanReadOrABadTokenStopsTheNodeBeforeItOpensAPort() throws Exception {
+        NodeConfig c = TestNodes.configure(dir.resolve("bad"), 1, List.of(new ThreadId("t0")), 100_000, false).get(0);
+        Path readable = dir.resolve("readable.token");
+        Files.writeString(readable, TOKEN);
+        Files.setPosixFilePermissions(readable, PosixFilePermissions.fromString("rw-r--r--"));
+        Path shortToken = dir.resolve("short.token");
+        Files.writeString(shortToken, "abc123");
+        Files.setPosixFilePermissions(shortToken, PosixFilePermissions.fromString("rw-------"));
+        Path oddToken = dir.resolve("odd.token");
+        Files.writeString(oddToken, TOKEN + " and more words");
+        Files.setPosixFilePermissions(oddToken, PosixFilePermissions.fromString("r--------"));
+        Path link = dir.resolve("link.token");
+        Files.createSymbolicLink(link, dir.resolve("admin.token"));
+
+        for (var bad : List.of(
+                new Object[] {readable, "others may read or change it (rw-r--r--); chmod 600 it"},
+                new Object[] {shortToken, "the token must be 32 to 1024 characters, not 6 (openssl rand -hex 32 makes one)"},
+                new Object[] {oddToken, "the token may hold only letters, digits and . _ ~ + / = -"},
+                new Object[] {link, "not a regular file"},
+                new Object[] {dir.resolve("none.token"), "no such file"})) {
+            Path file = (Path) bad[0];
+            IOException e = assertThrows(IOException.class,
+                    () -> Node.start(c.withAdmin(new NodeConfig.Admin("127.0.0.1", 0, file))).close());
+            assertEquals("admin.tokenFile " + file + ": " + bad[1], e.getMessage());
+            assertThrows(ConnectException.class, () -> new Socket("127.0.0.1", c.httpPort()).close(),
+                    "nothing listens on the node's port");
+        }
+    }
+
+    private static double refusals(String reason) throws Exception {
+        String metrics = send(node.uri(), "GET", "/metrics", null).body();
+        return metrics.lines().filter(l -> l.startsWith("statesync_admin_unauthorized_total{reason=\"" + reason + "\"}"))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).findFirst().orElse(0);
+    }
+
+    private static HttpResponse<String> send(URI base, String method, String path, String authorization)
+            throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(30))
+                .method(method, HttpRequest.BodyPublishers.noBody());
+        if (authorization != null) {
+            b.header("Authorization", authorization);
+        }
+        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+}
