@@ -95,10 +95,14 @@ class GroupLifecycleTest {
             g.snapshotNow();
             try (HttpClient http = HttpClient.newHttpClient()) {
                 for (String path : new String[] {"info", "sync/snapshots", "leases?session=s&from=1&ttlMs=1000"}) {
-                    HttpResponse<String> r = http.send(HttpRequest.newBuilder(
+                    String method = path.startsWith("leases") ? "POST" : "GET";
+                    HttpRequest.Builder request = HttpRequest.newBuilder(
                             URI.create(c.nodes[0].member.http() + "/groups/" + g.id() + "/" + path))
-                            .method(path.startsWith("leases") ? "POST" : "GET", HttpRequest.BodyPublishers.noBody())
-                            .build(), HttpResponse.BodyHandlers.ofString());
+                            .method(method, HttpRequest.BodyPublishers.noBody());
+                    // The lease is signed: checking it makes the host ask for a member's key.
+                    c.nodes[0].host.hostKey().sign(c.nodes[0].member.id(), method, g.id().toString(), path)
+                            .forEach(request::header);
+                    HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
                     assertEquals(200, r.statusCode(), r.body());
                 }
             }

@@ -14,6 +14,7 @@ import java.util.function.IntSupplier;
 /**
  * Every metric of one gossip membership, rendered by Prometheus as {@code statesync_gossip_*}:
  * {@code members}, {@code events_total{type}}, {@code dropped_total{reason}},
+ * {@code connections_closed_total{reason}},
  * {@code sent_bytes_total} and {@code received_bytes_total}, each tagged with the gossip port so
  * several nodes can report into one registry.
  *
@@ -30,6 +31,16 @@ final class GossipMetrics {
         MALFORMED
     }
 
+    /** Why the gossip port closed a connection a peer opened. */
+    enum CloseReason {
+        /** The port held its most inbound connections. */
+        LIMIT_TOTAL,
+        /** The peer's address held its most inbound connections. */
+        LIMIT_ADDRESS,
+        /** Nothing arrived on it for the idle timeout. */
+        IDLE
+    }
+
     /** The membership event types, as tag values. */
     enum EventType {
         JOINED, UPDATED, LEFT, FAILED
@@ -37,6 +48,7 @@ final class GossipMetrics {
 
     private final Map<DropReason, LongAdder> dropped = new EnumMap<>(DropReason.class);
     private final Map<EventType, LongAdder> events = new EnumMap<>(EventType.class);
+    private final Map<CloseReason, LongAdder> closed = new EnumMap<>(CloseReason.class);
     private final LongAdder bytesSent = new LongAdder();
     private final LongAdder bytesReceived = new LongAdder();
     /** Registered meters, removed at close. */
@@ -49,6 +61,13 @@ final class GossipMetrics {
         for (EventType t : EventType.values()) {
             events.put(t, new LongAdder());
         }
+        for (CloseReason r : CloseReason.values()) {
+            closed.put(r, new LongAdder());
+        }
+    }
+
+    void closed(CloseReason reason) {
+        closed.get(reason).increment();
     }
 
     void dropped(DropReason reason) {
@@ -85,6 +104,15 @@ final class GossipMetrics {
         for (DropReason r : DropReason.values()) {
             meters.add(FunctionCounter.builder("statesync.gossip.dropped", dropped.get(r), LongAdder::doubleValue)
                     .description("Incoming gossip frames or metadata thrown away")
+                    .tag("port", p)
+                    .tag("reason", r.name().toLowerCase())
+                    .register(registry));
+        }
+        for (CloseReason r : CloseReason.values()) {
+            meters.add(FunctionCounter.builder("statesync.gossip.connections.closed", closed.get(r),
+                            LongAdder::doubleValue)
+                    .description("Inbound gossip connections this node closed: over the port's or the peer "
+                            + "address's limit, or idle")
                     .tag("port", p)
                     .tag("reason", r.name().toLowerCase())
                     .register(registry));

@@ -13,8 +13,15 @@ import io.scalecube.transport.netty.Sender;
 import io.scalecube.transport.netty.TransportImpl;
 import io.scalecube.transport.netty.TransportImpl.ReceiverContext;
 import io.scalecube.transport.netty.TransportImpl.SenderContext;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,12 +54,23 @@ final class GossipTransportFactory implements TransportFactory {
 
     /** How long a frame may stay incomplete before its connection is closed. */
     static final long STALL_MILLIS = 10_000;
+    /** Inbound connections the port holds at most: a cluster's members and a few observers fit many times. */
+    static final int MAX_INBOUND = 256;
+    /** Inbound connections one address holds at most (a host runs a few nodes and observers, not dozens). */
+    static final int MAX_INBOUND_PER_ADDRESS = 32;
+    /**
+     * An inbound connection nothing arrives on for this long is closed. Members ping each other
+     * every second or two and exchange their membership every half minute; a closed one is opened
+     * again by the sender when it next has something to say.
+     */
+    static final Duration INBOUND_IDLE = Duration.ofMinutes(2);
     private static final Duration LOOP_SHUTDOWN_TIMEOUT = Duration.ofSeconds(5);
     private static final Logger log = LoggerFactory.getLogger(GossipTransportFactory.class);
 
     private final String host;
     private final int maxFrameBytes;
     private final GossipMetrics metrics;
+    private final InboundLimits limits;
     private volatile Transport transport;
     /** ScaleCube's event loop for this transport, captured when the server binds. */
     private volatile LoopResources loops;
@@ -63,10 +81,64 @@ final class GossipTransportFactory implements TransportFactory {
     /** Set by {@link #silence()}. */
     private volatile boolean silenced;
 
-    GossipTransportFactory(String host, int maxFrameBytes, GossipMetrics metrics) {
+    GossipTransportFactory(String host, int maxFrameBytes, GossipMetrics metrics, InboundLimits limits) {
         this.host = host;
         this.maxFrameBytes = maxFrameBytes;
         this.metrics = metrics;
+        this.limits = limits;
+    }
+
+    /** The bounds on connections peers open to this node's gossip port. */
+    record InboundLimits(int max, int maxPerAddress, Duration idle) {
+        static final InboundLimits DEFAULT = new InboundLimits(MAX_INBOUND, MAX_INBOUND_PER_ADDRESS, INBOUND_IDLE);
+    }
+
+    /** Inbound connections open now, in total and per peer address. */
+    private final java.util.concurrent.atomic.AtomicInteger inbound = new java.util.concurrent.atomic.AtomicInteger();
+    private final Map<InetAddress, Integer> inboundPerAddress = new ConcurrentHashMap<>();
+
+    /**
+     * Admits a connection a peer opened, or closes it at once when the port or the peer's address
+     * holds its most; an admitted one is closed when idle for {@link InboundLimits#idle}.
+     */
+    private boolean admit(Channel channel) {
+        InetAddress address = channel.remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
+        GossipMetrics.CloseReason refused = null;
+        synchronized (inboundPerAddress) {
+            if (inbound.get() >= limits.max()) {
+                refused = GossipMetrics.CloseReason.LIMIT_TOTAL;
+            } else if (address != null && inboundPerAddress.getOrDefault(address, 0) >= limits.maxPerAddress()) {
+                refused = GossipMetrics.CloseReason.LIMIT_ADDRESS;
+            } else {
+                inbound.incrementAndGet();
+                if (address != null) {
+                    inboundPerAddress.merge(address, 1, Integer::sum);
+                }
+            }
+        }
+        if (refused != null) {
+            metrics.closed(refused);
+            log.debug("gossip: closing a connection from {}: {}", channel.remoteAddress(), refused);
+            channel.close();
+            return false;
+        }
+        channel.closeFuture().addListener(f -> {
+            synchronized (inboundPerAddress) {
+                inbound.decrementAndGet();
+                if (address != null) {
+                    inboundPerAddress.computeIfPresent(address, (a, n) -> n <= 1 ? null : n - 1);
+                }
+            }
+        });
+        channel.pipeline().addFirst(new IdleStateHandler(limits.idle().toNanos(), 0, 0, TimeUnit.NANOSECONDS) {
+            @Override
+            protected void channelIdle(ChannelHandlerContext ctx, IdleStateEvent evt) {
+                metrics.closed(GossipMetrics.CloseReason.IDLE);
+                log.debug("gossip: closing an idle connection from {}", ctx.channel().remoteAddress());
+                ctx.close();
+            }
+        });
+        return true;
     }
 
     @Override
@@ -131,7 +203,11 @@ final class GossipTransportFactory implements TransportFactory {
                         .port(port)
                         .childOption(ChannelOption.TCP_NODELAY, true)
                         .childOption(ChannelOption.SO_KEEPALIVE, true)
-                        .doOnChannelInit((observer, channel, remote) -> configure(channel))
+                        .doOnChannelInit((observer, channel, remote) -> {
+                            if (admit(channel)) {
+                                configure(channel);
+                            }
+                        })
                         .handle((in, out) -> in.receive().retain().doOnNext(receiver::onMessage).then())
                         .bind()
                         .cast(DisposableServer.class)

@@ -85,12 +85,13 @@ public final class ScaleCubeMembership implements Membership {
     private volatile String selfId;
     private volatile InetSocketAddress selfAddress;
 
-    private ScaleCubeMembership(MembershipConfig config, byte[] metadata, MeterRegistry registry) {
+    private ScaleCubeMembership(MembershipConfig config, byte[] metadata, MeterRegistry registry,
+                                GossipTransportFactory.InboundLimits limits) {
         this.config = config;
         this.registry = registry;
         this.metadata = metadata.clone();
         this.transportFactory = new GossipTransportFactory(config.host(),
-                config.maxMetadataBytes() + FRAME_OVERHEAD_BYTES, metrics);
+                config.maxMetadataBytes() + FRAME_OVERHEAD_BYTES, metrics, limits);
         this.deliveries = Executors.newSingleThreadExecutor(
                 Thread.ofVirtual().name("statesync-gossip-events-" + INSTANCES.incrementAndGet()).factory());
     }
@@ -109,10 +110,16 @@ public final class ScaleCubeMembership implements Membership {
      * @throws IllegalStateException if the port cannot be bound or the start fails otherwise
      */
     public static ScaleCubeMembership start(MembershipConfig config, byte[] metadata, MeterRegistry registry) {
+        return start(config, metadata, registry, GossipTransportFactory.InboundLimits.DEFAULT);
+    }
+
+    /** As above, with other bounds on the connections peers open (tests). */
+    static ScaleCubeMembership start(MembershipConfig config, byte[] metadata, MeterRegistry registry,
+                                     GossipTransportFactory.InboundLimits limits) {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(registry, "registry");
         checkSize(Objects.requireNonNull(metadata, "metadata"), config.maxMetadataBytes());
-        ScaleCubeMembership m = new ScaleCubeMembership(config, metadata, registry);
+        ScaleCubeMembership m = new ScaleCubeMembership(config, metadata, registry, limits);
         m.startCluster();
         return m;
     }

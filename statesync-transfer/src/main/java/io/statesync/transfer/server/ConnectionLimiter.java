@@ -5,42 +5,76 @@ import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.AttributeKey;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Bounds the number of open connections. Sits on the listening channel, so it sees accepted
- * connections one by one in accept order on the single boss thread: the decision for the
- * (n+1)-th connection never races with the n-th. Refused connections are marked, not dropped,
- * so that {@link ShareInitializer} can tell the client why (503) before closing.
+ * Bounds the number of open connections, in total and per client address. Sits on the listening
+ * channel, so it sees accepted connections one by one in accept order on the single boss thread:
+ * the decision for the (n+1)-th connection never races with the n-th. Refused connections are
+ * marked with the reason, not dropped, so that {@link ShareInitializer} can tell the client why
+ * (503) before closing.
  */
 @Sharable
 final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
-    /** Set on a connection that arrived while the server was full. */
-    static final AttributeKey<Boolean> REFUSED = AttributeKey.valueOf("statesync.share.refused");
+    /** Why a connection was refused at accept. */
+    enum Refused {
+        /** The server holds its most connections. */
+        TOTAL,
+        /** The client's address holds its most connections. */
+        ADDRESS
+    }
+
+    static final AttributeKey<Refused> REFUSED = AttributeKey.valueOf("statesync.share.refused");
+    /** The address an admitted connection is counted under. */
+    private static final AttributeKey<InetAddress> COUNTED = AttributeKey.valueOf("statesync.share.address");
 
     private final int max;
+    private final int maxPerAddress;
     /** Admitted connections not yet closed. Incremented on the boss thread only, decremented anywhere. */
     private final AtomicInteger open = new AtomicInteger();
+    /** Admitted connections per client address; an address leaves the map with its last connection. */
+    private final Map<InetAddress, Integer> perAddress = new ConcurrentHashMap<>();
 
-    ConnectionLimiter(int max) {
+    ConnectionLimiter(int max, int maxPerAddress) {
         this.max = max;
+        this.maxPerAddress = maxPerAddress;
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof Channel child) {
+            InetAddress address = addressOf(child.remoteAddress());
             if (open.get() >= max) {
-                child.attr(REFUSED).set(Boolean.TRUE);
+                child.attr(REFUSED).set(Refused.TOTAL);
+            } else if (address != null && perAddress.getOrDefault(address, 0) >= maxPerAddress) {
+                child.attr(REFUSED).set(Refused.ADDRESS);
             } else {
                 open.incrementAndGet();
+                if (address != null) {
+                    perAddress.merge(address, 1, Integer::sum);
+                    child.attr(COUNTED).set(address);
+                }
             }
         }
         ctx.fireChannelRead(msg);
     }
 
+    private static InetAddress addressOf(SocketAddress a) {
+        return a instanceof InetSocketAddress inet ? inet.getAddress() : null;
+    }
+
     /** Called once when an admitted connection closes. */
-    void release() {
+    void release(Channel ch) {
         open.decrementAndGet();
+        InetAddress address = ch.attr(COUNTED).get();
+        if (address != null) {
+            perAddress.computeIfPresent(address, (a, n) -> n <= 1 ? null : n - 1);
+        }
     }
 
     /** The limit. */
@@ -48,13 +82,18 @@ final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
         return max;
     }
 
+    /** The limit per client address. */
+    int maxPerAddress() {
+        return maxPerAddress;
+    }
+
     /** Admitted connections open now. */
     int open() {
         return open.get();
     }
 
-    /** True if the connection was marked refused at accept. */
-    static boolean refused(Channel ch) {
-        return Boolean.TRUE.equals(ch.attr(REFUSED).get());
+    /** Why the connection was refused at accept, or null if it was admitted. */
+    static Refused refused(Channel ch) {
+        return ch.attr(REFUSED).get();
     }
 }

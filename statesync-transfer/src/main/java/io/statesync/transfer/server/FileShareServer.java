@@ -127,7 +127,7 @@ public final class FileShareServer implements AutoCloseable {
 
         // Notified on whichever thread completes a close: the group itself starts no thread.
         ChannelGroup clients = new DefaultChannelGroup("statesync-share", ImmediateEventExecutor.INSTANCE);
-        ConnectionLimiter limiter = new ConnectionLimiter(config.maxConnections());
+        ConnectionLimiter limiter = new ConnectionLimiter(config.maxConnections(), config.maxConnectionsPerAddress());
         Mounts mounts = new Mounts();
         ShareMetrics metrics = new ShareMetrics(registry, limiter::open);
         // One shaper for the whole server, so the cap holds over all connections together.

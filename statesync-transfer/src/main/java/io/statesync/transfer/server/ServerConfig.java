@@ -13,9 +13,16 @@ import java.util.Objects;
  * @param idleTimeout a connection with no traffic for this long is closed
  * @param maxHeaderBytes largest request head accepted (431 beyond)
  * @param maxBytesPerSecond cap on the bytes per second the server sends over all connections; 0 for none
+ * @param maxConnectionsPerAddress open connections from one client address beyond this are refused,
+ *     so one client cannot take every connection
+ * @param bodyTimeout time a client has to send a request body once its head arrived, on top of
+ *     what {@code minBodyBytesPerSecond} allows for its length
+ * @param minBodyBytesPerSecond the slowest a body may arrive: a body of {@code n} bytes must be
+ *     complete within {@code bodyTimeout + n / minBodyBytesPerSecond}, however its bytes trickle
  */
 public record ServerConfig(String host, int port, int maxConnections, Duration headerTimeout, Duration idleTimeout,
-                           int maxHeaderBytes, long maxBytesPerSecond) {
+                           int maxHeaderBytes, long maxBytesPerSecond, int maxConnectionsPerAddress,
+                           Duration bodyTimeout, long minBodyBytesPerSecond) {
 
     /** Below this a request head cannot carry the headers ordinary clients send. */
     static final int MIN_HEADER_BYTES = 1024;
@@ -24,17 +31,28 @@ public record ServerConfig(String host, int port, int maxConnections, Duration h
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(headerTimeout, "headerTimeout");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
+        Objects.requireNonNull(bodyTimeout, "bodyTimeout");
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port must be 0..65535, got " + port);
         }
         if (maxConnections < 1) {
             throw new IllegalArgumentException("maxConnections must be at least 1, got " + maxConnections);
         }
+        if (maxConnectionsPerAddress < 1) {
+            throw new IllegalArgumentException("maxConnectionsPerAddress must be at least 1, got "
+                    + maxConnectionsPerAddress);
+        }
         if (headerTimeout.isNegative() || headerTimeout.isZero()) {
             throw new IllegalArgumentException("headerTimeout must be positive, got " + headerTimeout);
         }
         if (idleTimeout.isNegative() || idleTimeout.isZero()) {
             throw new IllegalArgumentException("idleTimeout must be positive, got " + idleTimeout);
+        }
+        if (bodyTimeout.isNegative() || bodyTimeout.isZero()) {
+            throw new IllegalArgumentException("bodyTimeout must be positive, got " + bodyTimeout);
+        }
+        if (minBodyBytesPerSecond < 1) {
+            throw new IllegalArgumentException("minBodyBytesPerSecond must be positive, got " + minBodyBytesPerSecond);
         }
         if (maxBytesPerSecond < 0) {
             throw new IllegalArgumentException("maxBytesPerSecond must be 0 (unlimited) or positive, got " + maxBytesPerSecond);
@@ -45,33 +63,43 @@ public record ServerConfig(String host, int port, int maxConnections, Duration h
         }
     }
 
-    /** 127.0.0.1, a free port, 512 connections, 10 s header timeout, 60 s idle, 8 KiB heads, no rate limit. */
+    /**
+     * 127.0.0.1, a free port, 512 connections and 64 per client address, 10 s header timeout,
+     * 60 s idle, 8 KiB heads, bodies within 10 s plus 1 s per 64 KiB, no rate limit.
+     */
     public static ServerConfig loopback() {
-        return new ServerConfig("127.0.0.1", 0, 512, Duration.ofSeconds(10), Duration.ofSeconds(60), 8192, 0);
+        return new ServerConfig("127.0.0.1", 0, 512, Duration.ofSeconds(10), Duration.ofSeconds(60), 8192, 0, 64,
+                Duration.ofSeconds(10), 64 * 1024);
     }
 
     public ServerConfig withHost(String v) {
-        return new ServerConfig(v, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond);
+        return new ServerConfig(v, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond,
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
     }
 
     public ServerConfig withPort(int v) {
-        return new ServerConfig(host, v, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond);
+        return new ServerConfig(host, v, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond,
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
     }
 
     public ServerConfig withMaxConnections(int v) {
-        return new ServerConfig(host, port, v, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond);
+        return new ServerConfig(host, port, v, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond,
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
     }
 
     public ServerConfig withHeaderTimeout(Duration v) {
-        return new ServerConfig(host, port, maxConnections, v, idleTimeout, maxHeaderBytes, maxBytesPerSecond);
+        return new ServerConfig(host, port, maxConnections, v, idleTimeout, maxHeaderBytes, maxBytesPerSecond,
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
     }
 
     public ServerConfig withIdleTimeout(Duration v) {
-        return new ServerConfig(host, port, maxConnections, headerTimeout, v, maxHeaderBytes, maxBytesPerSecond);
+        return new ServerConfig(host, port, maxConnections, headerTimeout, v, maxHeaderBytes, maxBytesPerSecond,
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
     }
 
     public ServerConfig withMaxHeaderBytes(int v) {
-        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, v, maxBytesPerSecond);
+        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, v, maxBytesPerSecond,
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
     }
 
     /**
@@ -79,6 +107,18 @@ public record ServerConfig(String host, int port, int maxConnections, Duration h
      * so a node serving snapshots leaves room on its uplink for its own work.
      */
     public ServerConfig withMaxBytesPerSecond(long v) {
-        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, v);
+        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, v,
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
+    }
+
+    public ServerConfig withMaxConnectionsPerAddress(int v) {
+        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes,
+                maxBytesPerSecond, v, bodyTimeout, minBodyBytesPerSecond);
+    }
+
+    /** How slowly a request body may arrive: within {@code timeout} plus its length at {@code minBytesPerSecond}. */
+    public ServerConfig withBodyDeadline(Duration timeout, long minBytesPerSecond) {
+        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes,
+                maxBytesPerSecond, maxConnectionsPerAddress, timeout, minBytesPerSecond);
     }
 }

@@ -56,12 +56,15 @@ final class ShareInitializer extends ChannelInitializer<Channel> {
     @Override
     protected void initChannel(Channel ch) {
         clients.add(ch);
-        if (ConnectionLimiter.refused(ch)) {
-            metrics.refused();
-            ch.pipeline().addLast(new HttpResponseEncoder(), new Refusal(limiter.max()));
+        ConnectionLimiter.Refused refused = ConnectionLimiter.refused(ch);
+        if (refused != null) {
+            metrics.refused(refused);
+            ch.pipeline().addLast(new HttpResponseEncoder(), new Refusal(refused == ConnectionLimiter.Refused.TOTAL
+                    ? "too many connections (limit " + limiter.max() + "), retry later"
+                    : "too many connections from your address (limit " + limiter.maxPerAddress() + "), retry later"));
             return;
         }
-        ch.closeFuture().addListener(f -> limiter.release());
+        ch.closeFuture().addListener(f -> limiter.release(ch));
         if (shaper != null) {
             // First in the pipeline, nearest the socket: it paces every byte written, file regions included.
             ch.pipeline().addLast("shaper", shaper);
@@ -74,24 +77,23 @@ final class ShareInitializer extends ChannelInitializer<Channel> {
                 // observeOutput: a large response that is still moving is not "idle".
                 .addLast("idle", new IdleStateHandler(true, 0, 0, config.idleTimeout().toNanos(), TimeUnit.NANOSECONDS))
                 .addLast("http", new HttpServerCodec(decoder))
-                .addLast("timeouts", new TimeoutGuard(config.headerTimeout(), metrics))
+                .addLast("timeouts", new TimeoutGuard(config, metrics))
                 .addLast("share", new ShareHandler(store, registry, metrics, mounts));
     }
 
-    /** Answers a connection beyond the limit with 503 and closes it, without reading its request. */
+    /** Answers a connection beyond a limit with 503 and closes it, without reading its request. */
     static final class Refusal extends ChannelInboundHandlerAdapter {
         private static final Logger log = LoggerFactory.getLogger(Refusal.class);
-        private final int max;
+        private final String reason;
 
-        Refusal(int max) {
-            this.max = max;
+        Refusal(String reason) {
+            this.reason = reason;
         }
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
-            log.debug("refusing {}: {} connections open", ctx.channel().remoteAddress(), max);
-            FullHttpResponse res = Responses.text(HttpResponseStatus.SERVICE_UNAVAILABLE,
-                    "too many connections (limit " + max + "), retry later", false);
+            log.debug("refusing {}: {}", ctx.channel().remoteAddress(), reason);
+            FullHttpResponse res = Responses.text(HttpResponseStatus.SERVICE_UNAVAILABLE, reason, false);
             res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
             res.headers().set(HttpHeaderNames.RETRY_AFTER, "1");
             Responses.closeGracefully(ctx.writeAndFlush(res));

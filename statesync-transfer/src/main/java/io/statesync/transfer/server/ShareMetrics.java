@@ -21,7 +21,7 @@ final class ShareMetrics {
     private final Map<String, Counter> timeouts = new ConcurrentHashMap<>();
     private final Timer duration;
     private final Counter served;
-    private final Counter refused;
+    private final Map<ConnectionLimiter.Refused, Counter> refused = new ConcurrentHashMap<>();
     private final IntSupplier openConnections;
     /** Registered once the port is known, tagged with it, and removed at close. */
     private volatile Gauge active;
@@ -37,9 +37,6 @@ final class ShareMetrics {
         this.served = Counter.builder("statesync.share.served")
                 .baseUnit("bytes")
                 .description("Blob bytes written to clients")
-                .register(registry);
-        this.refused = Counter.builder("statesync.share.connections.refused")
-                .description("Connections answered 503 because the connection limit was reached")
                 .register(registry);
         this.openConnections = openConnections;
     }
@@ -76,8 +73,13 @@ final class ShareMetrics {
         served.increment(bytes);
     }
 
-    void refused() {
-        refused.increment();
+    /** A connection answered 503 at accept, for the limit {@code why}. */
+    void refused(ConnectionLimiter.Refused why) {
+        refused.computeIfAbsent(why, w -> Counter.builder("statesync.share.connections.refused")
+                .description("Connections answered 503 at accept: the server's connection limit (limit=total) or "
+                        + "the client address's (limit=address) was reached")
+                .tag("limit", w.name().toLowerCase(java.util.Locale.ROOT))
+                .register(registry)).increment();
     }
 
     /** A connection closed by the head deadline ({@code "header"}) or the idle timeout ({@code "idle"}). */

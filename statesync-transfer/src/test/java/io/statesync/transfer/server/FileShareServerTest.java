@@ -568,7 +568,7 @@ class FileShareServerTest {
                     BodyHandlers.ofByteArray());
             assertEquals(200, res.statusCode());
             assertArrayEquals(data, res.body());
-            assertTrue(scrape(small).contains("statesync_share_connections_refused_total 1.0"));
+            assertTrue(scrape(small).contains("statesync_share_connections_refused_total{limit=\"total\"} 1.0"));
         }
     }
 
