@@ -184,8 +184,13 @@ final class DemoTransferCommand implements Callable<Integer> {
             out.println("  " + name + ": " + s.summary());
             cBanned |= s.source().equals(d.corrupt()) && s.state() == SourceState.BANNED;
         }
-        out.println(cBanned ? "source C was banned at its first corrupt chunk; no corrupt byte was kept"
-                : "source C was never asked for one of its " + setup.corrupted() + " corrupt chunks, so it stayed in use");
+        long cCorrupt = fetch.sources().stream().filter(s -> s.source().equals(d.corrupt()))
+                .mapToLong(SourceStats::corrupt).sum();
+        out.println(cBanned ? "source C was banned after " + cCorrupt + " corrupt chunks; no corrupt byte was kept"
+                : cCorrupt > 0 ? "source C served " + cCorrupt + " corrupt chunk(s), each fetched again from another "
+                        + "source; after that it was asked only for chunks no other source could give; no corrupt "
+                        + "byte was kept"
+                : "source C was never asked for one of its " + setup.corrupted() + " corrupt chunks");
         out.flush();
     }
 

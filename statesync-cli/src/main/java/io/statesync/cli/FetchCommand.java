@@ -121,11 +121,6 @@ final class FetchCommand implements Callable<Integer> {
             return Failures.OK;
         } catch (InterruptedException e) {
             throw interrupted(e);
-        } catch (FetchException e) {
-            if (e.reason() == FetchException.Reason.CANCELLED) {
-                throw interrupted(e);
-            }
-            throw e;
         }
     }
 

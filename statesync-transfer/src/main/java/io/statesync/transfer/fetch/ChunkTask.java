@@ -23,6 +23,8 @@ final class ChunkTask {
     final List<Peer> active = new ArrayList<>(2);
     /** Sources that failed it in the current pass. */
     final Set<Peer> failedAt = new HashSet<>();
+    /** Sources that served it corrupt: never asked for it again in this fetch. */
+    final Set<Peer> corruptAt = new HashSet<>();
 
     ChunkTask(Cid cid, int length) {
         this.cid = cid;

@@ -16,8 +16,6 @@ public final class FetchException extends Exception {
         SOURCES_EXHAUSTED,
         /** The manifest could not be had from any source, or is invalid. */
         MANIFEST,
-        /** The caller cancelled the fetch. */
-        CANCELLED,
         /** The local store could not be written. */
         LOCAL_IO
     }

@@ -50,7 +50,7 @@ final class FetchMetrics {
 
     /**
      * A source was banned for the rest of a fetch: it served bytes that do not match their
-     * address, as a chunk ({@code corrupt_chunk}) or as a manifest block ({@code corrupt_manifest}).
+     * address, past the threshold of corrupt chunks ({@code corrupt_chunks}) or as a manifest block ({@code corrupt_manifest}).
      */
     void banned(Source source, String reason) {
         Counter.builder("statesync.fetch.source.bans").description("sources banned from a fetch for serving bytes "

@@ -453,6 +453,11 @@ final class FetchRun {
                     return null;
                 }
                 ChunkTask t = queue.peekDue();
+                if (t != null && !peers.noneUsable() && !peers.anyEligible(t)) {
+                    // Every source left served this chunk corrupt: it must not hold up the queue.
+                    stranded(queue.pollDue());
+                    continue;
+                }
                 if (t != null) {
                     Peer p = peers.pick(t, now, null);
                     if (p != null) {
@@ -509,8 +514,11 @@ final class FetchRun {
     private List<ChunkTask> takeBatch(ChunkTask first, Peer p) {
         List<ChunkTask> out = new ArrayList<>();
         out.add(first);
-        out.addAll(queue.takeDue(t -> t.length <= BATCH_CHUNK_MAX && !t.failedAt.contains(p), BATCH_MAX_CHUNKS - 1,
-                BATCH_TARGET_BYTES, first.length));
+        if (p.suspect()) {
+            return out; // a last resort is asked one chunk at a time
+        }
+        out.addAll(queue.takeDue(t -> t.length <= BATCH_CHUNK_MAX && !t.failedAt.contains(p)
+                && !t.corruptAt.contains(p), BATCH_MAX_CHUNKS - 1, BATCH_TARGET_BYTES, first.length));
         return out;
     }
 
@@ -637,11 +645,9 @@ final class FetchRun {
         lock.lock();
         try {
             release(lease);
-            if (!p.banned) {
-                // Requests in flight when the ban came may still end corrupt; the ban is counted once.
-                metrics.banned(p.source, "corrupt_chunk");
+            if (peers.corrupt(p, lease.task(), why)) {
+                metrics.banned(p.source, "corrupt_chunks");
             }
-            peers.ban(p, why);
             retryOrFail(lease.task(), p, why);
             changed.signalAll();
         } finally {
@@ -728,6 +734,26 @@ final class FetchRun {
             if (failure == null) {
                 failure = failure(FetchException.Reason.SOURCES_EXHAUSTED, "chunk " + t.cid + " failed " + t.attempts
                         + " tries (last: " + t.lastError + "); " + queue.remaining() + " chunks missing", null);
+            }
+            return;
+        }
+        t.failedAt.clear();
+        queue.retryAt(t, queue.now() + retryWaitNanos(t.attempts));
+    }
+
+    /**
+     * A chunk every usable source has served corrupt. With a fixed set of sources nothing can
+     * bring an intact copy, so the fetch fails now; otherwise the chunk waits for new sources as
+     * a failed pass would. Caller holds the lock.
+     */
+    private void stranded(ChunkTask t) {
+        t.attempts++;
+        if (resolver.isFixed() || t.attempts >= options.maxTries()) {
+            if (failure == null) {
+                failure = failure(FetchException.Reason.SOURCES_EXHAUSTED, "chunk " + t.cid + ": every source that "
+                        + "served it served corrupt bytes (last: " + t.lastError + "); " + queue.remaining()
+                        + " chunks missing", null);
+                changed.signalAll();
             }
             return;
         }

@@ -24,4 +24,9 @@ final class Peer {
     boolean usable() {
         return !banned && !gone;
     }
+
+    /** Served a corrupt chunk: asked only for chunks no source above suspicion can give. */
+    boolean suspect() {
+        return corrupt > 0;
+    }
 }

@@ -12,8 +12,17 @@ import java.util.Set;
  * bans, and whether it serves batches. Picks the source expected to deliver a chunk soonest and
  * the best rate for hedging, from the process-wide {@link SourceScores}. Not thread-safe: the
  * fetch guards it with its lock.
+ *
+ * <p>A source that serves a chunk whose bytes do not match its CID (a bad disk, a bad cache, or
+ * malice) is never asked for that chunk again, and from then on is asked only for chunks that no
+ * source above suspicion can give this pass: a last resort. It is banned for the rest of the fetch
+ * once it served {@link #BAN_AFTER_CORRUPT} corrupt chunks, which bounds what a lying source
+ * wastes, while one bad sector does not cost a fetch the only copy of a chunk.
  */
 final class SourcePool {
+    /** Corrupt chunks after which a source gets no more requests in this fetch. */
+    static final int BAN_AFTER_CORRUPT = 8;
+
     private final SourceScores scores;
     private final int perSourceParallelism;
     /** Every source this fetch has known, in order of appearance. */
@@ -47,9 +56,18 @@ final class SourcePool {
         return peers.stream().allMatch(p -> p.banned);
     }
 
-    /** Whether a usable source has not failed {@code t} in its current pass. */
+    /** Whether a usable source has not failed {@code t} in its current pass (nor served it corrupt). */
     boolean anyFreshFor(ChunkTask t) {
-        return peers.stream().anyMatch(q -> q.usable() && !t.failedAt.contains(q));
+        return peers.stream().anyMatch(q -> fresh(q, t));
+    }
+
+    /** Whether any usable source may still be asked for {@code t}: one that never served it corrupt. */
+    boolean anyEligible(ChunkTask t) {
+        return peers.stream().anyMatch(q -> q.usable() && !t.corruptAt.contains(q));
+    }
+
+    private static boolean fresh(Peer q, ChunkTask t) {
+        return q.usable() && !t.failedAt.contains(q) && !t.corruptAt.contains(q);
     }
 
     /** The sources the resolver offers now: new ones join, vanished ones get no new requests. */
@@ -78,16 +96,19 @@ final class SourcePool {
     /**
      * The usable source expected to deliver {@code t} soonest ({@code rate / (inflight + 1)}),
      * preferring ones it has not failed at, never above the per-source limit, never
-     * {@code exclude}; null when none may take a request now. A source that failed its last
-     * request is probed with one request before it gets more.
+     * {@code exclude}, never one that served {@code t} corrupt, and a suspect one only while no
+     * source above suspicion is fresh for {@code t}; null when none may take a request now. A
+     * source that failed its last request is probed with one request before it gets more.
      */
     Peer pick(ChunkTask t, long now, Peer exclude) {
+        boolean goodFresh = peers.stream().anyMatch(q -> !q.suspect() && q != exclude && fresh(q, t));
         Peer best = null;
         double bestScore = -1;
         boolean bestFresh = false;
         for (Peer p : peers) {
             int limit = p.consecutiveFailures > 0 ? 1 : perSourceParallelism;
-            if (p == exclude || !p.usable() || p.backoffUntil > now || p.inflight >= limit) {
+            if (p == exclude || !p.usable() || p.backoffUntil > now || p.inflight >= limit
+                    || t.corruptAt.contains(p) || (p.suspect() && goodFresh)) {
                 continue;
             }
             boolean fresh = !t.failedAt.contains(p);
@@ -147,7 +168,29 @@ final class SourcePool {
         p.lastError = why;
     }
 
-    /** Served bytes that do not match their CID: no more requests for the rest of the fetch. */
+    /**
+     * Served {@code t} with bytes that do not match its CID: never asked for {@code t} again, a
+     * last resort for the rest, banned at {@link #BAN_AFTER_CORRUPT}. Returns whether this
+     * banned it.
+     */
+    boolean corrupt(Peer p, ChunkTask t, String why) {
+        scores.recordFailure(p.source);
+        t.corruptAt.add(p);
+        p.corrupt++;
+        p.failures++;
+        if (p.banned) {
+            return false; // a request in flight when the ban came; the ban's reason stays
+        }
+        p.lastError = why;
+        if (p.corrupt >= BAN_AFTER_CORRUPT) {
+            p.banned = true;
+            p.lastError = "banned after " + p.corrupt + " corrupt chunks (last: " + why + ")";
+            return true;
+        }
+        return false;
+    }
+
+    /** Served a manifest block that does not match its CID: no more requests for the rest of the fetch. */
     void ban(Peer p, String why) {
         scores.recordFailure(p.source);
         p.corrupt++;

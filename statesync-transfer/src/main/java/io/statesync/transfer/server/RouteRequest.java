@@ -7,8 +7,9 @@ import java.util.Optional;
 
 /**
  * One request to a mounted {@link Route}, decoded as strictly as every other request the share
- * answers (no dot segments, no encoded slashes, UTF-8 only). Bodies are not read: parameters
- * travel in the query.
+ * answers (no dot segments, no encoded slashes, UTF-8 only). The body is read only for a mount
+ * that asked for bodies (up to its limit); otherwise it is empty and parameters travel in the
+ * query.
  *
  * @param method the HTTP method, upper case
  * @param path the decoded path segments below the mount prefix; {@code []} for the prefix itself

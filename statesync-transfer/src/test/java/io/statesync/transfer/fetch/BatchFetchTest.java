@@ -69,7 +69,7 @@ class BatchFetchTest {
     }
 
     @Test
-    void aCorruptBlockInABatchBansTheSourceAndTheChunkComesFromAnother() throws Exception {
+    void aCorruptBlockInABatchIsFetchedFromAnotherAndItsSourceIsMarked() throws Exception {
         ContentStore bad = ContentStore.open(tmp.resolve("bad"));
         for (var c : origin.list()) {
             bad.put(c, origin.open(c));
@@ -83,8 +83,12 @@ class BatchFetchTest {
         try (FileShareServer liar = FileShareServer.start(ServerConfig.loopback(), bad, registry);
              FileShareServer honest = FileShareServer.start(ServerConfig.loopback(), origin, registry)) {
             FetchResult r = fetchInto(List.of(new Source(liar.uri()), new Source(honest.uri())), "mixed");
-            assertTrue(r.sources().stream().anyMatch(s -> s.state() == SourceStats.SourceState.BANNED
-                    && s.source().equals(new Source(liar.uri()))), r.sources().toString());
+            // One bad block bans nobody (a bad sector is no lie); the block came from the honest
+            // share, and fetchInto compared every file with the original.
+            SourceStats l = r.sources().stream().filter(s -> s.source().equals(new Source(liar.uri()))).findFirst()
+                    .orElseThrow();
+            assertEquals(1, l.corrupt(), r.sources().toString());
+            assertEquals(SourceStats.SourceState.ACTIVE, l.state(), r.sources().toString());
         } finally {
             registry.close();
         }

@@ -65,4 +65,41 @@ class SourcePoolTest {
         pool.update(List.of(a, c));
         assertSame(peer(c), pool.pick(chunk, 0, null), "a new source joins");
     }
+
+    @Test
+    void aSourceThatServedAChunkCorruptIsNeverAskedForItAgainAndIsALastResortForTheRest() {
+        ChunkTask other = new ChunkTask(Cid.compute(Codec.RAW, new byte[] {2}), 1);
+        scores.recordSuccess(a, 9_000_000, 1_000_000_000L);
+        assertEquals(false, pool.corrupt(peer(a), chunk, "digest mismatch"), "one corrupt chunk bans nothing");
+        assertTrue(peer(a).suspect() && peer(a).usable());
+
+        assertSame(peer(b), pool.pick(chunk, 0, null));
+        peer(b).inflight = 2;
+        assertNull(pool.pick(chunk, 0, null), "never a second time from a, even with b full");
+        assertNull(pool.pick(other, 0, null), "a waits behind b, however much faster it was");
+        other.failedAt.add(peer(b));
+        assertSame(peer(a), pool.pick(other, 0, null), "b failed it: a is the last resort");
+
+        assertTrue(pool.anyEligible(other));
+        chunk.failedAt.add(peer(b));
+        assertTrue(pool.anyEligible(chunk), "b may still be asked again next pass");
+        pool.corrupt(peer(b), chunk, "digest mismatch");
+        assertEquals(false, pool.anyEligible(chunk), "every source served it corrupt");
+        assertEquals(false, pool.anyFreshFor(chunk));
+    }
+
+    @Test
+    void aSourceIsBannedAtTheThresholdOfCorruptChunks() {
+        for (int i = 1; i < SourcePool.BAN_AFTER_CORRUPT; i++) {
+            assertEquals(false, pool.corrupt(peer(a), new ChunkTask(Cid.compute(Codec.RAW, new byte[] {(byte) i}), 1),
+                    "bad"));
+        }
+        assertTrue(peer(a).usable());
+        assertTrue(pool.corrupt(peer(a), chunk, "bad"), "the " + SourcePool.BAN_AFTER_CORRUPT + "th bans it");
+        assertEquals(false, peer(a).usable());
+        assertEquals(false, pool.corrupt(peer(a), chunk, "bad"), "banned once");
+        assertEquals("banned after " + SourcePool.BAN_AFTER_CORRUPT + " corrupt chunks (last: bad)",
+                pool.stats(0).get(0).lastError());
+        assertEquals(SourceStats.SourceState.BANNED, pool.stats(0).get(0).state());
+    }
 }

@@ -43,6 +43,8 @@ final class TestShare implements AutoCloseable {
     private final AtomicInteger maxConcurrent = new AtomicInteger();
     private final ConcurrentHashMap<String, AtomicInteger> perCid = new ConcurrentHashMap<>();
     private volatile boolean closed;
+    /** Faults for single chunks, whatever {@link #fault} says: a bad sector, a file missing. */
+    private final ConcurrentHashMap<String, Fault> perChunk = new ConcurrentHashMap<>();
 
     private TestShare(ContentStore store, int port) throws IOException {
         this.store = store;
@@ -65,6 +67,12 @@ final class TestShare implements AutoCloseable {
     TestShare fault(Fault f, int healthy) {
         this.healthyRequests = healthy;
         this.fault = f;
+        return this;
+    }
+
+    /** Misbehave with {@code f} on every request for {@code chunk}, from the first. */
+    TestShare faultOn(Cid chunk, Fault f) {
+        perChunk.put(chunk.toString(), f);
         return this;
     }
 
@@ -155,6 +163,7 @@ final class TestShare implements AutoCloseable {
                     if (f == Fault.STALL_ONCE && !manifest) {
                         f = n == healthyRequests + 1 ? Fault.STALL : Fault.NONE;
                     }
+                    f = perChunk.getOrDefault(cid.toString(), f);
                     if (!store.has(cid)) {
                         respond(out, 404, "not found".getBytes(StandardCharsets.US_ASCII));
                         continue;
