@@ -35,10 +35,16 @@ final class OneNode {
     /** As above, with the admin listener {@code admin}. */
     static Node start(Path dir, String faucetPhrase, UnaryOperator<NodeConfig.Sync> sync, NodeConfig.Admin admin)
             throws IOException, InterruptedException {
+        return start(dir, faucetPhrase, sync, admin, 0);
+    }
+
+    /** As above, with gossip on {@code gossipPort} (0: none), so that the node publishes its card. */
+    static Node start(Path dir, String faucetPhrase, UnaryOperator<NodeConfig.Sync> sync, NodeConfig.Admin admin,
+                      int gossipPort) throws IOException, InterruptedException {
         int http = freePort();
         NodeConfig.Member self = new NodeConfig.Member("n1", URI.create("http://127.0.0.1:" + http),
                 InetSocketAddress.createUnresolved("127.0.0.1", freePort()));
-        Node node = Node.start(new NodeConfig("n1", dir.resolve("n1"), "127.0.0.1", http, 0, 0, List.of(),
+        Node node = Node.start(new NodeConfig("n1", dir.resolve("n1"), "127.0.0.1", http, 0, gossipPort, List.of(),
                 List.of(new ThreadId("t0")), List.of(self),
                 ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(50)), 100_000,
                 sync.apply(new NodeConfig.Sync(List.of(), 2, Duration.ofMillis(200), Duration.ofMinutes(1), 2,

@@ -28,6 +28,8 @@ final class CatchUp {
     private static final Duration FIRST_BACKOFF = Duration.ofMillis(200);
 
     private final String groupId;
+    /** Snapshots that failed in recent attempts; every attempt's session sees the same. */
+    private final io.statesync.groups.sync.FailedOffers failedOffers = new io.statesync.groups.sync.FailedOffers();
     private final StateSync sync;
     private final SyncMetrics metrics;
     private final Duration sessionTimeout;
@@ -50,6 +52,10 @@ final class CatchUp {
     /** Makes the context of one attempt toward {@code target}, ending at {@code deadline}, run by {@code runner}. */
     interface Contexts {
         SessionContext create(LogPosition target, Instant deadline, CatchUp runner);
+
+        /** The attempt of {@code ctx} is over: its session, if one ran, has ended. */
+        default void ended(SessionContext ctx) {
+        }
     }
 
     interface PositionSink {
@@ -145,6 +151,14 @@ final class CatchUp {
     private LogPosition attempt(LogPosition target) throws Exception {
         Instant deadline = Instant.now().plus(sessionTimeout);
         SessionContext ctx = contexts.create(target, deadline, this);
+        try {
+            return attempt(ctx, target);
+        } finally {
+            contexts.ended(ctx);
+        }
+    }
+
+    private LogPosition attempt(SessionContext ctx, LogPosition target) throws Exception {
         if (answerFromState.getAsBoolean() && ctx.applied().index() >= target.index() - 1) {
             // A joiner's state already reaches the entry before the target (it loaded it before Ratis
             // heard of it): nothing to fetch. A session would look for a snapshot newer than the
@@ -188,6 +202,10 @@ final class CatchUp {
     }
 
     /** Records an attempt's progress; logs it at most every 5 seconds. */
+    io.statesync.groups.sync.FailedOffers failedOffers() {
+        return failedOffers;
+    }
+
     void progress(SyncProgress p) {
         progress = p;
         long now = System.nanoTime();

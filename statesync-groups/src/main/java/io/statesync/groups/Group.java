@@ -184,10 +184,20 @@ public final class Group implements AutoCloseable {
             // while consensus names nobody yet).
             CatchUp catchUp = new CatchUp(gid, config.sync(), metrics, config.sessionTimeout(),
                     config.retryBackoffMax(),
-                    (target, deadline, runner) -> {
-                        knownCommit.accumulateAndGet(target.index() - 1, Math::max);
-                        return new Session(gid, config, replica, target, deadline, consensus.peers(), peerClient,
-                                fetcher, metrics, runner);
+                    new CatchUp.Contexts() {
+                        @Override
+                        public SessionContext create(LogPosition target, Instant deadline, CatchUp runner) {
+                            knownCommit.accumulateAndGet(target.index() - 1, Math::max);
+                            // Blobs a running fetch counted as present must stay until it ends.
+                            replica.sessionOpened();
+                            return new Session(gid, config, replica, target, deadline, consensus.peers(), peerClient,
+                                    fetcher, metrics, runner);
+                        }
+
+                        @Override
+                        public void ended(SessionContext ctx) {
+                            replica.sessionClosed();
+                        }
                     },
                     reached -> replica.checkpoint(),
                     // A joiner until it votes: its consensus log starts empty (see CatchUp.attempt).
@@ -1034,6 +1044,11 @@ public final class Group implements AutoCloseable {
         }
 
         @Override
+        public io.statesync.groups.sync.FailedOffers failedOffers() {
+            return catchUp.failedOffers();
+        }
+
+        @Override
         public String memberId() {
             return config.self();
         }
@@ -1046,6 +1061,11 @@ public final class Group implements AutoCloseable {
         @Override
         public byte[] appliedChain() {
             return replica.chain();
+        }
+
+        @Override
+        public Applied appliedNow() {
+            return replica.appliedNow();
         }
 
         @Override

@@ -59,6 +59,10 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
     private final SnapshotWriter writer;
     /** A captured snapshot is being written: dropping snapshots waits (their blobs may be reused). */
     private volatile boolean writing;
+    /** Catch-up sessions running now (guarded by this). */
+    private int sessions;
+    /** Blobs of dropped snapshots waiting for the sessions to end (guarded by this). */
+    private final Set<Cid> unreferenced = new HashSet<>();
     /** Captures are written on the writer thread; off while the replica re-applies entries at open. */
     private volatile boolean async;
     private volatile LogPosition applied = LogPosition.ORIGIN;
@@ -155,6 +159,11 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
 
     synchronized byte[] chain() {
         return chain.clone();
+    }
+
+    /** The position and its chain value in one reading (apply and install change both under this lock). */
+    synchronized io.statesync.groups.sync.SessionContext.Applied appliedNow() {
+        return new io.statesync.groups.sync.SessionContext.Applied(applied, chain.clone());
     }
 
     ContentStore store() {
@@ -499,19 +508,49 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
             return;
         }
         catalog.removeAll(drop);
+        for (SnapshotRecord d : drop) {
+            unreferenced.addAll(blobsOf(d));
+        }
+        deleteUnreferenced();
+        log.debug("group {}: dropped {} snapshot(s)", groupId, drop.size());
+    }
+
+    /**
+     * Deletes the blobs of dropped snapshots that no kept snapshot shares, unless a catch-up
+     * session runs: its fetch may have counted them as present (chunks already local are not
+     * fetched), and its install would then miss them. They go when the last session ends.
+     */
+    private void deleteUnreferenced() throws IOException {
+        if (sessions > 0 || unreferenced.isEmpty()) {
+            return;
+        }
         Set<Cid> keep = new HashSet<>();
         for (SnapshotRecord k : catalog.all()) {
             keep.addAll(blobsOf(k));
         }
         long deleted = 0;
-        for (SnapshotRecord d : drop) {
-            for (Cid c : blobsOf(d)) {
-                if (!keep.contains(c) && store.delete(c)) {
-                    deleted++;
-                }
+        for (Cid c : unreferenced) {
+            if (!keep.contains(c) && store.delete(c)) {
+                deleted++;
             }
         }
-        log.debug("group {}: dropped {} snapshot(s), {} blob(s)", groupId, drop.size(), deleted);
+        unreferenced.clear();
+        log.debug("group {}: deleted {} blob(s) of dropped snapshots", groupId, deleted);
+    }
+
+    /** A catch-up session starts: blobs of snapshots dropped from now on stay until it ends. */
+    synchronized void sessionOpened() {
+        sessions++;
+    }
+
+    /** A catch-up session ended; with none left, the blobs dropped meanwhile go. */
+    synchronized void sessionClosed() {
+        sessions--;
+        try {
+            deleteUnreferenced();
+        } catch (IOException e) {
+            log.warn("group {}: deleting blobs of dropped snapshots failed: {}", groupId, e.toString());
+        }
     }
 
     private List<Cid> blobsOf(SnapshotRecord r) throws IOException {

@@ -57,4 +57,33 @@ class SnapshotDropTest {
             assertTrue(g.store().has(leased.manifest()) && g.store().has(newest.manifest()));
         }
     }
+
+    @Test
+    void theBlobsOfASnapshotDroppedDuringACatchUpSessionStayUntilItEnds() throws Exception {
+        // A running fetch counts chunks already in the store as present; deleting them under it made
+        // the install fail (issue 4's review, item d).
+        GroupConfig config = GroupConfig.of("test", "n0", new TestCluster(tmp, 1, SnapshotSync.DEFAULT, c -> c).members,
+                tmp.resolve("data"), SnapshotSync.DEFAULT).withSnapshotEvery(10).withRetention(5, 1_000_000);
+        try (Replica replica = Replica.open("0123456789abcdef", config, new KvMachine(), tmp.resolve("g"),
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
+            for (long i = 1; i <= 30; i++) {
+                replica.apply(new io.statesync.groups.log.LogEntry(i, 1, io.statesync.groups.log.LogEntry.Kind.COMMAND,
+                        KvMachine.put("k" + i, "v" + i)));
+            }
+            SnapshotRecord first = replica.snapshots().get(0);
+            SnapshotRecord second = replica.snapshots().get(1);
+            assertEquals(List.of(10L, 20L, 30L), replica.snapshots().stream().map(SnapshotRecord::index).toList());
+
+            replica.sessionOpened();
+            assertEquals(List.of(first), replica.drop(r -> r.index() == 10));
+            assertFalse(replica.snapshots().contains(first), "out of the catalog at once");
+            assertTrue(replica.store().has(first.manifest()), "its blobs stay while the session runs");
+            replica.sessionClosed();
+            assertFalse(replica.store().has(first.manifest()), "and go when it ends");
+
+            // Without a session they go at once
+            replica.drop(r -> r.index() == 20);
+            assertFalse(replica.store().has(second.manifest()));
+        }
+    }
 }

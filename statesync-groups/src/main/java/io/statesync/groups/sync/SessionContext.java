@@ -30,6 +30,17 @@ public interface SessionContext {
     byte[] appliedChain();
 
     /**
+     * The position and the chain value there, read together: Ratis's own updater may apply
+     * entries while a session runs, and a chain read after the position could belong to a later
+     * one.
+     */
+    Applied appliedNow();
+
+    /** A position and the chain value at it, as one reading. */
+    record Applied(LogPosition position, byte[] chain) {
+    }
+
+    /**
      * Whether this member's consensus log holds nothing past its state: true for a joiner that
      * does not vote yet. Only then may a session answer with a position it reached without
      * installing a snapshot newer than the state (the state as it is, or entries replayed up to
@@ -69,4 +80,7 @@ public interface SessionContext {
 
     /** Reports how far the attempt is; shown in the group's status and logged every few seconds. */
     void progress(SyncProgress progress);
+
+    /** Snapshots that failed in this group's recent attempts (shared by its attempts). */
+    FailedOffers failedOffers();
 }

@@ -224,9 +224,12 @@ public final class LedgerSync implements StateSync, AutoCloseable {
             Map<String, String> reasons = new LinkedHashMap<>();
             List<Offer> offers = SnapshotOffers.collect(ctx, OFFER_TIMEOUT, reasons).values().stream()
                     .flatMap(o -> Offer.of(o).stream()).toList();
+            // Newest first; one whose load failed lately after all the others (tried only when
+            // nothing else will do).
             List<Offer> usable = offers.stream().filter(o -> o.record().index() >= need)
-                    .sorted(Comparator.comparingLong((Offer o) -> o.record().index())
-                            .thenComparingInt(o -> o.peers().size()).reversed())
+                    .sorted(Comparator.comparing((Offer o) -> ctx.failedOffers().recent(o.record().manifest()))
+                            .thenComparing(Comparator.comparingLong((Offer o) -> o.record().index())
+                                    .thenComparingInt(o -> o.peers().size()).reversed()))
                     .toList();
             if (usable.isEmpty()) {
                 throw new SyncException("no peer offers a saved state of thread " + thread.name()
@@ -315,7 +318,10 @@ public final class LedgerSync implements StateSync, AutoCloseable {
                     }
                     // The state moved between the session's decision and the load's: the next attempt decides again.
                     case LoadResult.Skipped s -> throw new SyncException("load skipped: " + s.reason());
-                    case LoadResult.Failed f -> throw new SyncException(f.reason());
+                    case LoadResult.Failed f -> {
+                        ctx.failedOffers().failed(chosen.record().manifest());
+                        throw new SyncException(f.reason());
+                    }
                     case LoadResult.Cancelled c -> throw new InterruptedException("load cancelled");
                 };
             } finally {

@@ -115,8 +115,20 @@ final class LogReplaySession implements SyncSession {
         for (long a = start; a <= goal; a += cfg.batchSize()) {
             todo.add(new long[] {a, Math.min(goal, a + cfg.batchSize() - 1)});
         }
-        leaseAll(start);
-        long renewAt = System.nanoTime() + LEASE_TTL.toNanos() / 3;
+        List<Peer> holders = List.copyOf(held.keySet());
+        leaseAll(holders, start);
+        // Renewed on a clock of its own, not between batches: applying a batch can take longer
+        // than a lease lasts, and a provider would prune what the rest of the replay needs.
+        Thread renewer = Thread.ofVirtual().name("statesync-replay-lease-" + ctx.sessionId()).start(() -> {
+            try {
+                while (true) {
+                    Thread.sleep(LEASE_TTL.dividedBy(3));
+                    leaseAll(holders, ctx.applied().index() + 1);
+                }
+            } catch (InterruptedException e) {
+                // The replay ended.
+            }
+        });
         ExecutorService workers = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("statesync-replay-" + ctx.sessionId() + "-", 0).factory());
         try {
@@ -131,10 +143,6 @@ final class LogReplaySession implements SyncSession {
                             + goal + ": " + reasons);
                 }
                 Outcome o = outcomes.poll(200, TimeUnit.MILLISECONDS);
-                if (System.nanoTime() - renewAt > 0) {
-                    leaseAll(ctx.applied().index() + 1);
-                    renewAt = System.nanoTime() + LEASE_TTL.toNanos() / 3;
-                }
                 if (o == null) {
                     continue;
                 }
@@ -154,9 +162,11 @@ final class LogReplaySession implements SyncSession {
                 drain();
             }
         } finally {
+            renewer.interrupt();
+            io.statesync.core.concurrent.Uninterruptibly.join(renewer);
             workers.shutdownNow();
             workers.close();
-            client.releaseLeases(held.keySet(), ctx.sessionId());
+            client.releaseLeases(holders, ctx.sessionId());
         }
         return ctx.applied();
     }
@@ -278,12 +288,16 @@ final class LogReplaySession implements SyncSession {
         Map.Entry<Long, Got> head;
         while ((head = ready.firstEntry()) != null && head.getKey() <= ctx.applied().index() + 1) {
             Got g = ready.pollFirstEntry().getValue();
-            if (g.to() <= ctx.applied().index()) {
+            // One reading of position and chain for the whole check: Ratis's updater may apply
+            // entries meanwhile, and a chain from a later position would make an honest batch look
+            // forged (issue 4's review, item b).
+            SessionContext.Applied now = ctx.appliedNow();
+            if (g.to() <= now.position().index()) {
                 continue;
             }
             List<LogEntry> entries = g.frame().entries().stream()
-                    .filter(e -> e.index() > ctx.applied().index()).toList();
-            String bad = verify(g, entries);
+                    .filter(e -> e.index() > now.position().index()).toList();
+            String bad = verify(g, entries, now);
             if (bad != null) {
                 ban(g.peer(), bad);
                 requeue(entries.get(0).index(), g.to());
@@ -298,15 +312,15 @@ final class LogReplaySession implements SyncSession {
     }
 
     /** Null if the batch continues our log; otherwise why it does not. */
-    private String verify(Got g, List<LogEntry> entries) throws InterruptedException {
-        LogPosition applied = ctx.applied();
+    private String verify(Got g, List<LogEntry> entries, SessionContext.Applied now) throws InterruptedException {
+        LogPosition applied = now.position();
         if (entries.get(0).term() < applied.term()) {
             return "sent entry " + entries.get(0).index() + " with term " + entries.get(0).term()
                     + ", below the term " + applied.term() + " of the entry before it";
         }
         // From our chain value over the entries we lack; with an overlap (part of the batch applied
         // already) this still ends at the batch's last entry, where the supplier's claim applies.
-        byte[] chain = ctx.appliedChain();
+        byte[] chain = now.chain();
         for (LogEntry e : entries) {
             chain = Chain.next(chain, e);
         }
@@ -405,8 +419,8 @@ final class LogReplaySession implements SyncSession {
         return inFlight.values().stream().mapToInt(Integer::intValue).sum();
     }
 
-    private void leaseAll(long from) throws InterruptedException {
-        for (Peer p : held.keySet()) {
+    private void leaseAll(List<Peer> holders, long from) throws InterruptedException {
+        for (Peer p : holders) {
             try {
                 client.postJson(p, "leases?session=" + ctx.sessionId() + "&from=" + from + "&ttlMs="
                         + LEASE_TTL.toMillis(), cfg.fetchTimeout());

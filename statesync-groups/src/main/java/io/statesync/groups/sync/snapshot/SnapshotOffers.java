@@ -13,6 +13,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,16 +38,23 @@ public final class SnapshotOffers {
     }
 
     /**
-     * Asks every peer for its snapshots; equal manifests are grouped with all their offerers. A
-     * peer that does not answer, or offers a manifest at another position than the others, is
-     * left out and its reason put in {@code reasons}.
+     * Asks every peer for its snapshots and returns the confirmed ones, equal manifests grouped
+     * with all their offerers. A snapshot is confirmed when a second member offers it at the same
+     * position, or when its offerers are a majority of the peers that answered (so a group of two
+     * can catch up from its only peer). Members take the same snapshots at the same indices, so
+     * an honest snapshot is offered by every member that holds it; one member alone cannot make
+     * another install a state. Two confirmed snapshots at one index: the one with more offerers
+     * wins, a tie drops both. A peer that does not answer, offers a manifest at another position
+     * than the others, or offers only what nobody confirms, has its reason put in {@code reasons}.
      */
     public static Map<Cid, Offer> collect(SessionContext ctx, Duration timeout, Map<String, String> reasons)
             throws InterruptedException {
         Map<Cid, Offer> offers = new LinkedHashMap<>();
+        int answered = 0;
         for (Peer p : ctx.peers()) {
             try {
                 JsonNode r = ctx.client().getJson(p, "sync/snapshots", timeout);
+                answered++;
                 for (JsonNode n : r.path("snapshots")) {
                     Map<String, String> meta = new TreeMap<>();
                     for (Iterator<Map.Entry<String, JsonNode>> it = n.path("metadata").fields(); it.hasNext(); ) {
@@ -58,7 +66,9 @@ public final class SnapshotOffers {
                             Chain.parse(n.path("chain").asText()), meta);
                     Offer o = offers.computeIfAbsent(rec.manifest(), c -> new Offer(rec, new ArrayList<>()));
                     if (o.record().index() == rec.index() && Arrays.equals(o.record().chain(), rec.chain())) {
-                        o.peers().add(p);
+                        if (!o.peers().contains(p)) {
+                            o.peers().add(p);
+                        }
                     } else {
                         reasons.put(p.id(), "offers " + rec.manifest() + " with a position others do not");
                     }
@@ -67,7 +77,39 @@ public final class SnapshotOffers {
                 reasons.put(p.id(), String.valueOf(e.getMessage()));
             }
         }
-        return offers;
+        return confirmed(offers, answered, reasons);
+    }
+
+    /** The offers {@link #collect} keeps, out of all of them; the others' reasons go to {@code reasons}. */
+    static Map<Cid, Offer> confirmed(Map<Cid, Offer> offers, int answered, Map<String, String> reasons) {
+        Map<Long, List<Offer>> byIndex = new TreeMap<>();
+        for (Offer o : offers.values()) {
+            int n = o.peers().size();
+            if (n >= 2 || 2 * n > answered) {
+                byIndex.computeIfAbsent(o.record().index(), i -> new ArrayList<>()).add(o);
+            } else {
+                o.peers().forEach(p -> reasons.putIfAbsent(p.id(), "offers " + o.record().manifest() + " at index "
+                        + o.record().index() + ", which no other of the " + answered + " members that answered "
+                        + "confirms"));
+            }
+        }
+        Map<Cid, Offer> out = new LinkedHashMap<>();
+        for (List<Offer> same : byIndex.values()) {
+            same.sort(Comparator.comparingInt((Offer o) -> o.peers().size()).reversed());
+            if (same.size() > 1 && same.get(0).peers().size() == same.get(1).peers().size()) {
+                for (Offer o : same) {
+                    o.peers().forEach(p -> reasons.putIfAbsent(p.id(), "members disagree on the snapshot at index "
+                            + o.record().index()));
+                }
+                continue;
+            }
+            out.put(same.get(0).record().manifest(), same.get(0));
+            for (Offer o : same.subList(1, same.size())) {
+                o.peers().forEach(p -> reasons.putIfAbsent(p.id(), "offers " + o.record().manifest() + " at index "
+                        + o.record().index() + ", where more members offer another snapshot"));
+            }
+        }
+        return out;
     }
 
     /**

@@ -47,7 +47,9 @@ final class SnapshotSession implements SyncSession {
                 .filter(o -> o.record().index() >= need)
                 // No member can hold a snapshot past what the leader applied: such an offer is false.
                 .filter(o -> o.record().index() <= ceiling)
-                .max(Comparator.comparingLong((Offer o) -> o.record().index()).thenComparingInt(o -> o.peers().size()))
+                // One that failed lately comes last: tried again only when nothing else will do.
+                .max(Comparator.comparing((Offer o) -> !ctx.failedOffers().recent(o.record().manifest()))
+                        .thenComparingLong(o -> o.record().index()).thenComparingInt(o -> o.peers().size()))
                 .orElseThrow(() -> new SyncException("no peer offers a snapshot at or after index " + need
                         + " (offers: " + describe(offers) + (reasons.isEmpty() ? "" : "; " + reasons) + ")"));
         SnapshotRecord record = chosen.record();
@@ -66,6 +68,7 @@ final class SnapshotSession implements SyncSession {
                 result = ctx.fetcher().fetch(record.manifest(), sources, options,
                         p -> ctx.progress(new SyncProgress(p.bytesDone(), p.bytesTotal(), "bytes")));
             } catch (FetchException e) {
+                ctx.failedOffers().failed(record.manifest());
                 throw new SyncException("fetching snapshot " + record + " failed: " + e.getMessage(), e);
             }
         } finally {
@@ -76,7 +79,12 @@ final class SnapshotSession implements SyncSession {
         for (SourceStats s : result.sources()) {
             ctx.metrics().bytes(SnapshotOffers.peerOf(chosen, s.source()), s.bytes());
         }
-        checkMetadata(record, result.manifest());
+        try {
+            checkMetadata(record, result.manifest());
+        } catch (SyncException e) {
+            ctx.failedOffers().failed(record.manifest());
+            throw e;
+        }
         ctx.install(record);
         return record.position();
     }
