@@ -43,6 +43,28 @@ class NodeCommandTest {
             """;
 
     @Test
+    void aBusyGossipOrAdminPortIsOneLineAndNothingStaysOpen() throws Exception {
+        try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 50,
+                java.net.InetAddress.getByName("127.0.0.1"))) {
+            int http = OneNode.freePort();
+            for (String extra : java.util.List.of("gossip: {port: " + busy.getLocalPort() + "}",
+                    "admin: {port: " + busy.getLocalPort() + "}")) {
+                Path f = tmp.resolve("busy.yaml");
+                Files.writeString(f, "node: {id: n1, dataDir: busy-data}\nhttp: {port: " + http + "}\nthreads: [t0]\n"
+                        + "members: [{id: n1, http: \"http://127.0.0.1:" + http + "\", raft: \"127.0.0.1:"
+                        + OneNode.freePort() + "\"}]\n" + extra + "\n");
+                Cli.Result r = Cli.run(Cli.env(tmp), "node", "--config", f.toString());
+                r.assertOneLineFailure(Failures.FAILED);
+                assertTrue(r.lastErrLine().contains("cannot start node n1: ")
+                        && r.lastErrLine().contains(":" + busy.getLocalPort()), r.err());
+                assertFalse(r.lastErrLine().contains("internal error"), r.err());
+                // The HTTP port it had opened is closed again
+                new java.net.ServerSocket(http, 50, java.net.InetAddress.getByName("127.0.0.1")).close();
+            }
+        }
+    }
+
+    @Test
     void aBadLogFormatOrLevelIsAUsageErrorBeforeAnythingStarts() throws Exception {
         Path f = tmp.resolve("node.yaml");
         Files.writeString(f, CONFIG);

@@ -277,7 +277,15 @@ public final class Node implements AutoCloseable {
                 .withAdvertise(config.network().gossipAdvertise() == null ? null : new InetSocketAddress(
                         config.network().gossipAdvertise().getHostString(),
                         config.network().gossipAdvertise().getPort()));
-        ScaleCubeMembership membership = ScaleCubeMembership.start(mc, registry);
+        ScaleCubeMembership membership;
+        try {
+            membership = ScaleCubeMembership.start(mc, registry);
+        } catch (IllegalStateException e) {
+            // A bad bind or an unresolvable host is the operator's to fix: one line, no stack.
+            String hint = causedBy(e, java.net.UnknownHostException.class)
+                    ? " (this host's own name does not resolve: add it to /etc/hosts, or set gossip.advertise)" : "";
+            throw new IOException(e.getMessage() + hint, e);
+        }
         try {
             return Discovery.start(Discovery.DiscoveryConfig.serving(List.of(httpUri),
                     config.threads().stream().map(ThreadId::name).toList()), identity, membership, registry);
@@ -587,6 +595,15 @@ public final class Node implements AutoCloseable {
             nodeMetrics.close();
         }
         registry.close();
+    }
+
+    private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void closeQuietly(AutoCloseable c) {
