@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.statesync.core.testing.Await;
 import io.statesync.node.ledger.Block;
 import io.statesync.node.ledger.BlockRejectedException;
 import io.statesync.node.ledger.Genesis;
@@ -18,7 +19,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,6 +32,8 @@ class ProducerServiceTest {
     private static final ThreadId T0 = new ThreadId("t0");
     private static final Signer FAUCET = Signer.fromPhrase("producer-test-faucet");
     private static final ProducerConfig FAST = ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(20));
+    /** How long a test waits for what a producer turning every 20 ms does. */
+    private static final Duration WAIT = Duration.ofSeconds(10);
 
     @TempDir
     Path dir;
@@ -91,7 +93,8 @@ class ProducerServiceTest {
         Signer alice = Signer.fromPhrase("alice");
         String id = submit(Transaction.transfer(FAUCET, T0, 0, alice.account(), 500));
 
-        await(() -> mempool.outcome(id).orElse("").startsWith("included in block"));
+        Await.until("the transaction included", WAIT,
+                () -> mempool.outcome(id).orElse("").startsWith("included in block"));
         assertEquals(500, ledger.account(alice.account()).orElseThrow().balance());
         assertTrue(producer.produced() >= 1);
         long produced = producer.produced();
@@ -107,7 +110,8 @@ class ProducerServiceTest {
         String overdraft = submit(Transaction.transfer(FAUCET, T0, 0, stranger.account(), 2_000_000));
         String good = submit(Transaction.transfer(FAUCET, T0, 0, stranger.account(), 7));
 
-        await(() -> mempool.outcome(good).orElse("").startsWith("included"));
+        Await.until("the good transaction included", WAIT,
+                () -> mempool.outcome(good).orElse("").startsWith("included"));
         assertTrue(mempool.outcome(unknown).orElseThrow().contains("unknown account"), mempool.outcome(unknown).get());
         assertTrue(mempool.outcome(overdraft).orElseThrow().contains("overdraft"), mempool.outcome(overdraft).get());
         assertDoesNotThrow(producer::touch);
@@ -123,7 +127,8 @@ class ProducerServiceTest {
 
         String first = submit(Transaction.transfer(FAUCET, T0, 0, dave.account(), 1));
 
-        await(() -> mempool.outcome(second).orElse("").startsWith("included"));
+        Await.until("the second transaction included", WAIT,
+                () -> mempool.outcome(second).orElse("").startsWith("included"));
         assertTrue(mempool.outcome(first).orElseThrow().startsWith("included"));
         assertEquals(3, ledger.account(dave.account()).orElseThrow().balance());
     }
@@ -137,24 +142,25 @@ class ProducerServiceTest {
         assertEquals(0, producer.produced(), "not the leader");
 
         producer.pause();
-        await(producer::paused);
+        Await.until("the producer paused", WAIT, producer::paused);
         leading.set(true);
         Thread.sleep(200);
         assertEquals(0, producer.produced(), "paused");
         assertEquals("pending", mempool.outcome(id).orElseThrow());
 
         producer.resume();
-        await(() -> mempool.outcome(id).orElse("").startsWith("included"));
+        Await.until("the transaction included after the resume", WAIT,
+                () -> mempool.outcome(id).orElse("").startsWith("included"));
     }
 
     @Test
     void aDeadProducerThreadIsReportedByTouch() throws Exception {
         start(FAST);
-        await(() -> producer.produced() >= 1);
+        Await.until("a first block", WAIT, () -> producer.produced() >= 1);
         assertDoesNotThrow(producer::touch);
 
         bug = new IllegalStateException("simulated bug in block commit");
-        await(() -> {
+        Await.until("touch to report the dead producer", WAIT, () -> {
             try {
                 producer.touch();
                 return false;
@@ -207,18 +213,9 @@ class ProducerServiceTest {
         producer = ProducerService.start(FAST, new ProducerService.Collaborators(T0, "n1", ledger::propose, flaky,
                 mempool, new SimpleMeterRegistry(), Clock.systemUTC()));
 
-        await(() -> mempool.outcome(id).orElse("").startsWith("included"));
+        Await.until("the transaction included after the failed commit", WAIT,
+                () -> mempool.outcome(id).orElse("").startsWith("included"));
         assertTrue(failedOnce.get());
         assertEquals(9, ledger.account(carol.account()).orElseThrow().balance());
-    }
-
-    private static void await(BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within 10 s");
-            }
-            Thread.sleep(10);
-        }
     }
 }
