@@ -73,6 +73,8 @@ final class Cluster implements AutoCloseable {
         // A block formed before the pause took effect commits first.
         Await.until("every running producer paused", Duration.ofSeconds(30),
                 () -> running().stream().allMatch(n -> chain(n).producer().paused()));
+        // Still a sleep: a block whose commit the producer gave up on (a timeout) can land after
+        // the pause, and no event says when.
         Thread.sleep(300);
         Await.until("the running nodes at one head and applied index", Duration.ofSeconds(30),
                 () -> running().stream().map(n -> head(n).blockId()).distinct().count() == 1

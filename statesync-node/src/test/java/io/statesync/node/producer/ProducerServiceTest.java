@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -41,6 +42,8 @@ class ProducerServiceTest {
     private Mempool mempool;
     private ProducerService producer;
     private final AtomicBoolean leading = new AtomicBoolean(true);
+    /** How often the producer asked whether it may produce: once a turn, unless paused. */
+    private final AtomicInteger asked = new AtomicInteger();
     /** When set, the next commit fails like a bug would (an unchecked exception). */
     private volatile RuntimeException bug;
 
@@ -62,6 +65,7 @@ class ProducerServiceTest {
         BlockSink sink = new BlockSink() {
             @Override
             public boolean mayProduce() {
+                asked.incrementAndGet();
                 return leading.get();
             }
 
@@ -122,7 +126,10 @@ class ProducerServiceTest {
         start(FAST);
         Signer dave = Signer.fromPhrase("dave");
         String second = submit(Transaction.transfer(FAUCET, T0, 1, dave.account(), 2));
-        Thread.sleep(300);
+        // The second block from now was formed after the submission, from a pool that held it
+        // (a rejection is settled before its block counts).
+        long before = producer.produced();
+        Await.until("two more blocks", WAIT, () -> producer.produced() >= before + 2);
         assertEquals("pending", mempool.outcome(second).orElseThrow(), "waits for nonce 0");
 
         String first = submit(Transaction.transfer(FAUCET, T0, 0, dave.account(), 1));
@@ -138,12 +145,17 @@ class ProducerServiceTest {
         leading.set(false);
         start(FAST);
         String id = submit(Transaction.transfer(FAUCET, T0, 0, Signer.fromPhrase("bob").account(), 5));
-        Thread.sleep(200);
+        // Two more turns: the first began after the submission, and the second only once the
+        // first had committed whatever it would have formed.
+        int turns = asked.get();
+        Await.until("two more turns of the producer", WAIT, () -> asked.get() >= turns + 2);
         assertEquals(0, producer.produced(), "not the leader");
 
         producer.pause();
         Await.until("the producer paused", WAIT, producer::paused);
         leading.set(true);
+        // Still a sleep: a paused producer does nothing a test could wait for, so only time shows
+        // that it stays idle.
         Thread.sleep(200);
         assertEquals(0, producer.produced(), "paused");
         assertEquals("pending", mempool.outcome(id).orElseThrow());

@@ -277,7 +277,8 @@ class FileShareServerTest {
             byte[] body = new byte[big.length];
             readFully(in, body, 0, 1 << 20);
             // The client stalls for three header timeouts while the server still has megabytes
-            // to send: the connection must survive, because it is busy answering, not idle.
+            // to send: the connection must survive, because it is busy answering, not idle. (A
+            // sleep by nature: the stall itself, measured in time, is what is tested.)
             Thread.sleep(600);
             readFully(in, body, 1 << 20, big.length - (1 << 20));
             assertArrayEquals(big, body);
