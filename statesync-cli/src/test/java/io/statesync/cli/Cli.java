@@ -2,19 +2,16 @@ package io.statesync.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.BooleanSupplier;
 
 /** Runs the CLI in-process with captured output, as a user would run it from a shell. */
 final class Cli {
@@ -93,15 +90,6 @@ final class Cli {
         StringWriter err = new StringWriter();
         int code = Main.execute(Main.commandLine(env, new PrintWriter(out, true), new PrintWriter(err, true)), env, args);
         return new Result(code, out.toString(), err.toString());
-    }
-
-    /** Waits for {@code condition}, polling; fails after {@code timeout}. */
-    static void await(Duration timeout, BooleanSupplier condition, String what) throws InterruptedException {
-        long end = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < end, "timed out waiting for " + what);
-            Thread.sleep(10);
-        }
     }
 
     /**

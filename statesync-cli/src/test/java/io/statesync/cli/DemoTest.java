@@ -3,6 +3,7 @@ package io.statesync.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import io.statesync.core.testing.Await;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -25,8 +26,9 @@ class DemoTest {
                 () -> Cli.run(Cli.env(tmp, shutdown), "demo", "--state-size", "64MiB", "--node-heap", "256m",
                         "--work", work.toString()));
         // Once the nodes are up and the load runs, as a user pressing Ctrl-C would.
-        Cli.await(java.time.Duration.ofSeconds(90), () -> ProcessHandle.current().descendants()
-                .filter(ProcessHandle::isAlive).count() >= 3 && Files.exists(work.resolve("n1.log")), "node processes");
+        Await.until("three node processes and n1's log", java.time.Duration.ofSeconds(90),
+                () -> ProcessHandle.current().descendants().filter(ProcessHandle::isAlive).count() >= 3
+                        && Files.exists(work.resolve("n1.log")));
         Thread.sleep(3000);
         shutdown.fire();
 

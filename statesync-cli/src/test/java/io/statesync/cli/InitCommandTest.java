@@ -3,8 +3,8 @@ package io.statesync.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.statesync.core.testing.Ports;
 import io.statesync.node.NodeConfig;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -62,10 +62,7 @@ class InitCommandTest {
 
     @Test
     void joiningThroughANodeThatDoesNotAnswerIsOneLine() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = Ports.free();
         Cli.Result r = Cli.run(Cli.env(dir), "init", "--dir", dir.toString(), "--join", "http://127.0.0.1:" + port,
                 "--id", "n4");
         r.assertOneLineFailure(Failures.FAILED);

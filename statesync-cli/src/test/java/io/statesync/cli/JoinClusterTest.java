@@ -5,17 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.statesync.core.testing.Await;
+import io.statesync.core.testing.Ports;
 import io.statesync.node.ledger.ThreadId;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,7 +56,8 @@ class JoinClusterTest {
                 load.fund();
                 load.start();
                 load.mode(DemoLoad.Mode.FILL);
-                await(() -> stateBytes(cluster, nodes.get(0)) > 2L << 20, 180);
+                Await.until("n1 holds over 2 MiB of state", Duration.ofSeconds(180),
+                        () -> stateBytes(cluster, nodes.get(0)) > 2L << 20);
                 load.mode(DemoLoad.Mode.TRICKLE);
 
                 // When a fourth and a fifth node join through init --join configs, one after the other
@@ -72,14 +72,16 @@ class JoinClusterTest {
                     DemoCluster.NodeSpec joiner = spec("n" + k, port);
                     cluster.launch(joiner, "256m");
                     nodes.add(joiner);
-                    await(() -> promoted(cluster, joiner), 180);
+                    Await.until(joiner.id() + " promoted to a voter, caught up", Duration.ofSeconds(180),
+                            () -> promoted(cluster, joiner));
                 }
                 assertTrue(load.failure() == null, () -> "load: " + load.failure());
             }
 
             // Then every node counts five voters on every thread, and all hold the same state
             for (DemoCluster.NodeSpec s : nodes) {
-                await(() -> voters(cluster, s).values().stream().allMatch(v -> v.size() == 5), 60);
+                Await.until(s.id() + " counts five voters on every thread", Duration.ofSeconds(60),
+                        () -> voters(cluster, s).values().stream().allMatch(v -> v.size() == 5));
             }
             Map<String, Map<String, String>> roots = DemoCommand.pauseAndCompare(cluster, nodes, THREADS,
                     System.nanoTime() + 120_000_000_000L);
@@ -94,14 +96,16 @@ class JoinClusterTest {
                 }
             }
             long before = height(cluster, alive.get(0), "t0");
-            await(() -> height(cluster, alive.get(0), "t0") > before + 10, 120);
+            Await.until(alive.get(0).id() + " produces 10 more blocks of t0 without n1", Duration.ofSeconds(120),
+                    () -> height(cluster, alive.get(0), "t0") > before + 10);
 
             // And once the dead founder is removed, no thread of any node lists it
             Cli.Result removed = Cli.run(Cli.env(dir), "members", "--admin", alive.get(0).adminUrl().toString(),
                     "--remove", "n1");
             assertEquals(0, removed.exitCode(), removed::err);
             for (DemoCluster.NodeSpec s : alive) {
-                await(() -> voters(cluster, s).values().stream().allMatch(v -> v.size() == 4 && !v.contains("n1")), 60);
+                Await.until(s.id() + " no longer lists n1", Duration.ofSeconds(60),
+                        () -> voters(cluster, s).values().stream().allMatch(v -> v.size() == 4 && !v.contains("n1")));
             }
             // And a second removal of it is a one-line refusal naming why
             Cli.run(Cli.env(dir), "members", "--admin", alive.get(0).adminUrl().toString(), "--remove", "n1")
@@ -113,7 +117,8 @@ class JoinClusterTest {
             assertEquals(0, left.exitCode(), left::err);
             assertEquals(0, cluster.awaitExit(leaver, Duration.ofSeconds(60)));
             for (DemoCluster.NodeSpec s : alive.subList(0, 3)) {
-                await(() -> voters(cluster, s).values().stream().allMatch(v -> v.size() == 3 && !v.contains("n5")), 60);
+                Await.until(s.id() + " no longer lists n5", Duration.ofSeconds(60),
+                        () -> voters(cluster, s).values().stream().allMatch(v -> v.size() == 3 && !v.contains("n5")));
             }
         }
     }
@@ -165,33 +170,11 @@ class JoinClusterTest {
         return cluster.status(s).map(st -> DemoCommand.thread(st, thread).path("height").asLong()).orElse(-1L);
     }
 
-    /** A base port with the ports init will hand out (founders and joiners) all free right now. */
+    /**
+     * A base port with the ports init will hand out all free right now: founder i's block at
+     * base + 20 i, joiner k's at base + 200 + 40 k (k = 4, 5), so base + 20 up to base + 419.
+     */
     private static int freeBase() throws IOException {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            int base = ThreadLocalRandom.current().nextInt(10_000, 31_500); // below the ephemeral range
-            boolean free = true;
-            for (int p = base + 20; p < base + 420 && free; p++) {
-                try (ServerSocket socket = new ServerSocket()) {
-                    socket.setReuseAddress(false); // a port still in TIME_WAIT counts as busy too
-                    socket.bind(new java.net.InetSocketAddress("127.0.0.1", p));
-                } catch (IOException e) {
-                    free = false;
-                }
-            }
-            if (free) {
-                return base;
-            }
-        }
-        throw new IOException("no free port range found");
-    }
-
-    private static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within " + seconds + " s");
-            }
-            Thread.sleep(200);
-        }
+        return Ports.free(400) - 20;
     }
 }

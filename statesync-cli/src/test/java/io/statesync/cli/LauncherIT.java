@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -23,6 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
  * directory, as a user would. An integration test (failsafe, after {@code package}), because
  * the launcher runs the packaged jar.
  */
+// The launcher may build the jar first, on a slow machine for minutes: its own wait below (5
+// minutes) must end a run before the 5-minute default timeout every test gets (see the root pom).
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
 class LauncherIT {
     private static final Path ROOT = Path.of(System.getProperty("statesync.root", "..")).toAbsolutePath().normalize();
 

@@ -3,6 +3,7 @@ package io.statesync.cli;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.statesync.core.testing.Ports;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -46,13 +47,13 @@ class NodeCommandTest {
     void aBusyGossipOrAdminPortIsOneLineAndNothingStaysOpen() throws Exception {
         try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 50,
                 java.net.InetAddress.getByName("127.0.0.1"))) {
-            int http = OneNode.freePort();
+            int http = Ports.free();
             for (String extra : java.util.List.of("gossip: {port: " + busy.getLocalPort() + "}",
                     "admin: {port: " + busy.getLocalPort() + "}")) {
                 Path f = tmp.resolve("busy.yaml");
                 Files.writeString(f, "node: {id: n1, dataDir: busy-data}\nhttp: {port: " + http + "}\nthreads: [t0]\n"
                         + "members: [{id: n1, http: \"http://127.0.0.1:" + http + "\", raft: \"127.0.0.1:"
-                        + OneNode.freePort() + "\"}]\n" + extra + "\n");
+                        + Ports.free() + "\"}]\n" + extra + "\n");
                 Cli.Result r = Cli.run(Cli.env(tmp), "node", "--config", f.toString());
                 r.assertOneLineFailure(Failures.FAILED);
                 assertTrue(r.lastErrLine().contains("cannot start node n1: ")

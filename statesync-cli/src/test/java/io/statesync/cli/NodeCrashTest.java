@@ -4,12 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.statesync.core.testing.Await;
 import io.statesync.node.ledger.ThreadId;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,34 +33,37 @@ class NodeCrashTest {
             for (DemoCluster.NodeSpec s : running) {
                 cluster.launch(s, "256m");
             }
-            await(() -> running.stream().anyMatch(s -> "LEADER".equals(t0(cluster, s).path("role").asText())), 60);
+            Await.until("a leader of t0", Duration.ofSeconds(60),
+                    () -> running.stream().anyMatch(s -> "LEADER".equals(t0(cluster, s).path("role").asText())));
             long total;
             try (DemoLoad load = new DemoLoad(cluster, running, List.of(T0), 4)) {
                 load.fund();
                 load.start();
                 load.mode(DemoLoad.Mode.FILL);
-                await(() -> t0(cluster, running.get(0)).path("stateBytes").asLong() > 24L << 20, 120);
+                Await.until("n1 holds over 24 MiB of t0 state", Duration.ofSeconds(120),
+                        () -> t0(cluster, running.get(0)).path("stateBytes").asLong() > 24L << 20);
                 // No more writes: later saves hold the same accounts, so their chunks are the same.
                 load.mode(DemoLoad.Mode.STOP);
             }
             long idle = t0(cluster, running.get(0)).path("height").asLong();
-            await(() -> running.stream().allMatch(s -> t0(cluster, s).path("latestSnapshotIndex").asLong()
-                    > 2 * (idle + 20)), 120);
+            Await.until("every running node saved twice past the idle height", Duration.ofSeconds(120),
+                    () -> running.stream().allMatch(s -> t0(cluster, s).path("latestSnapshotIndex").asLong()
+                            > 2 * (idle + 20)));
 
             cluster.launch(joiner, "256m");
-            await(() -> {
+            Await.until("the joiner loaded over a quarter of its state", Duration.ofSeconds(120), () -> {
                 JsonNode p = t0(cluster, joiner).path("syncProgress");
                 return p.path("total").asLong() > 0 && p.path("done").asLong() > p.path("total").asLong() / 4;
-            }, 120);
+            });
             total = t0(cluster, joiner).path("syncProgress").path("total").asLong();
             cluster.kill(joiner);
 
             cluster.launch(joiner, "256m");
             long target = t0(cluster, running.get(0)).path("height").asLong();
-            await(() -> {
+            Await.until("the restarted joiner caught up", Duration.ofSeconds(120), () -> {
                 JsonNode s = t0(cluster, joiner);
                 return !s.path("catchingUp").asBoolean(true) && s.path("height").asLong() >= target;
-            }, 120);
+            });
 
             double fetchedAfterRestart = metric(cluster, joiner, "statesync_node_state_load_fetched_bytes_total");
             assertTrue(fetchedAfterRestart > 0, "the restarted node loaded the rest");
@@ -86,15 +90,5 @@ class NodeCrashTest {
                 HttpResponse.BodyHandlers.ofString()).body();
         return text.lines().filter(l -> l.startsWith(name + "{") || l.startsWith(name + " "))
                 .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
-    }
-
-    private static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within " + seconds + " s");
-            }
-            Thread.sleep(100);
-        }
     }
 }

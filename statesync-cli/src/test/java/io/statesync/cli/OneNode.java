@@ -1,5 +1,6 @@
 package io.statesync.cli;
 
+import io.statesync.core.testing.Ports;
 import io.statesync.node.Node;
 import io.statesync.node.NodeConfig;
 import io.statesync.node.ledger.Genesis;
@@ -8,7 +9,6 @@ import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.producer.ProducerConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,9 +41,9 @@ final class OneNode {
     /** As above, with gossip on {@code gossipPort} (0: none), so that the node publishes its card. */
     static Node start(Path dir, String faucetPhrase, UnaryOperator<NodeConfig.Sync> sync, NodeConfig.Admin admin,
                       int gossipPort) throws IOException, InterruptedException {
-        int http = freePort();
+        int http = Ports.free();
         NodeConfig.Member self = new NodeConfig.Member("n1", URI.create("http://127.0.0.1:" + http),
-                InetSocketAddress.createUnresolved("127.0.0.1", freePort()));
+                InetSocketAddress.createUnresolved("127.0.0.1", Ports.free()));
         Node node = Node.start(new NodeConfig("n1", dir.resolve("n1"), "127.0.0.1", http, 0, gossipPort, List.of(),
                 List.of(new ThreadId("t0")), List.of(self),
                 ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(50)), 100_000,
@@ -59,12 +59,5 @@ final class OneNode {
             Thread.sleep(50);
         }
         return node;
-    }
-
-    /** A port nothing listens on right now. */
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
+import io.statesync.core.testing.Ports;
 import io.statesync.discovery.Discovery;
 import io.statesync.discovery.Discovery.DiscoveryConfig;
 import io.statesync.discovery.card.NodeIdentity;
@@ -82,7 +83,7 @@ class PeersCommandTest {
 
     @Test
     void aRealNodesMembersAreTrustedAndACardFromASelfMadeKeyIsNot() throws Exception {
-        int gossip = OneNode.freePort();
+        int gossip = Ports.free();
         io.statesync.node.Node node = OneNode.start(tmp.resolve("node"), "peers-cli", s -> s,
                 io.statesync.node.NodeConfig.Admin.DEFAULT, gossip);
         NodeIdentity rogue = NodeIdentity.generate();
@@ -99,7 +100,7 @@ class PeersCommandTest {
             assertTrue(res.out().contains("1 live node; 1 card signed by untrusted keys not listed"), res.out());
 
             Cli.Result unreachable = Cli.run(Cli.env(tmp), "peers", "--seed=127.0.0.1:" + gossip,
-                    "--node=http://127.0.0.1:" + OneNode.freePort());
+                    "--node=http://127.0.0.1:" + Ports.free());
             unreachable.assertOneLineFailure(Failures.FAILED);
             assertTrue(unreachable.lastErrLine().contains("cannot ask --node"), unreachable.err());
         }

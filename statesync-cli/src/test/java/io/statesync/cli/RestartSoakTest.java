@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -34,6 +36,9 @@ class RestartSoakTest {
     }
 
     @Test
+    // About 170 s on 2 cores, over half the 5-minute default every test gets (see the root pom):
+    // a slower machine must not fail it for taking its time, only a hang should.
+    @Timeout(value = 10, unit = TimeUnit.MINUTES)
     void nodesRestartedAgainAndAgainUnderLoadComeBackAndAgree() throws Exception {
         PrintWriter out = new PrintWriter(System.out, true);
         RestartSoak.Result r;

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Await;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -57,7 +58,8 @@ class ServeCommandTest {
 
         Future<Integer> running = executor.submit(() -> Main.execute(cmd, env, "serve", "--store", store.toString(),
                 "--port", "0"));
-        Cli.await(Duration.ofSeconds(20), () -> SERVING.matcher(err.toString()).find() || running.isDone(), "serving line");
+        Await.until("the serving line", Duration.ofSeconds(20),
+                () -> SERVING.matcher(err.toString()).find() || running.isDone());
         assertFalse(running.isDone(), err::toString);
         Matcher m = SERVING.matcher(err.toString());
         assertTrue(m.find());

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
+import io.statesync.core.testing.Ports;
 import io.statesync.node.Node;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -100,7 +101,7 @@ class StatusCommandTest {
 
     @Test
     void anUnreachableNodeIsOneLineAndExit1() throws IOException {
-        String nowhere = "http://127.0.0.1:" + OneNode.freePort();
+        String nowhere = "http://127.0.0.1:" + Ports.free();
         Cli.Result r = Cli.run(Cli.env(dir), "status", "--node", nowhere);
 
         r.assertOneLineFailure(Failures.FAILED);

@@ -3,6 +3,7 @@ package io.statesync.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.statesync.core.testing.Ports;
 import io.statesync.node.Node;
 import io.statesync.node.NodeConfig;
 import java.io.IOException;
@@ -96,7 +97,7 @@ class SyncCommandTest {
 
     @Test
     void anUnreachableNodeIsOneLineAndExit1() throws IOException {
-        Cli.Result r = Cli.run(Cli.env(dir), "sync", "status", "--admin=http://127.0.0.1:" + OneNode.freePort());
+        Cli.Result r = Cli.run(Cli.env(dir), "sync", "status", "--admin=http://127.0.0.1:" + Ports.free());
         r.assertOneLineFailure(Failures.FAILED);
         assertTrue(r.lastErrLine().contains("cannot reach"), r.err());
     }

@@ -14,6 +14,7 @@ import io.statesync.core.snapshot.Materializer;
 import io.statesync.core.snapshot.SnapshotImporter;
 import io.statesync.core.snapshot.SnapshotRef;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Await;
 import io.statesync.core.testing.TestTrees;
 import io.statesync.discovery.Discovery.DiscoveryConfig;
 import io.statesync.discovery.card.CardCodec;
@@ -46,7 +47,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -94,16 +94,6 @@ class DiscoveryTest {
         return Cid.compute(Codec.DAG_JSON, s.getBytes(StandardCharsets.UTF_8));
     }
 
-    static void await(String what, Duration limit, BooleanSupplier condition) throws InterruptedException {
-        long until = System.nanoTime() + limit.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > until) {
-                throw new AssertionError("timed out after " + limit + " waiting until " + what);
-            }
-            Thread.sleep(20);
-        }
-    }
-
     @Test
     void fiveNodesConvergeOnEachOthersCardsAndANewSnapshotReachesThemAll() throws Exception {
         List<Discovery> nodes = new ArrayList<>();
@@ -114,14 +104,14 @@ class DiscoveryTest {
         }
 
         long t0 = System.nanoTime();
-        await("every node holds the 4 other cards", Duration.ofSeconds(20),
+        Await.until("every node holds the 4 other cards", Duration.ofSeconds(20),
                 () -> nodes.stream().allMatch(d -> d.catalog().cards().size() == 4));
         System.out.printf("5 nodes converged on cards in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
 
         Cid fresh = cid("snap-new");
         nodes.get(2).advertise(ad(fresh, 99));
 
-        await("the new snapshot reached the other 4", Duration.ofSeconds(20),
+        Await.until("the new snapshot reached the other 4", Duration.ofSeconds(20),
                 () -> nodes.stream().filter(d -> d != nodes.get(2))
                         .allMatch(d -> d.catalog().holders(fresh).size() == 1
                                 && d.catalog().newest("t0").map(s -> s.root().equals(fresh)).orElse(false)));
@@ -132,13 +122,13 @@ class DiscoveryTest {
         NodeIdentity stayingId = NodeIdentity.generate(), leavingId = NodeIdentity.generate();
         Discovery staying = node(stayingId, "http://127.0.0.1:9201");
         Discovery leaving = node(leavingId, "http://127.0.0.1:9202");
-        await("they see each other", Duration.ofSeconds(20), () -> staying.catalog().cards().size() == 1);
+        Await.until("they see each other", Duration.ofSeconds(20), () -> staying.catalog().cards().size() == 1);
 
         leaving.close();
-        await("the leaver is gone", Duration.ofSeconds(20), () -> staying.catalog().cards().isEmpty());
+        Await.until("the leaver is gone", Duration.ofSeconds(20), () -> staying.catalog().cards().isEmpty());
 
         node(leavingId, "http://127.0.0.1:9202");
-        await("the restarted node is back, same id", Duration.ofSeconds(20),
+        Await.until("the restarted node is back, same id", Duration.ofSeconds(20),
                 () -> staying.catalog().cards().size() == 1 && staying.catalog().cards().get(0).id().equals(leavingId.id()));
     }
 
@@ -155,11 +145,11 @@ class DiscoveryTest {
         closeLater.add(rogue);
 
         rogue.publish(expired);
-        await("the expired card was dropped", Duration.ofSeconds(20), () -> rejected("expired") >= 1);
+        Await.until("the expired card was dropped", Duration.ofSeconds(20), () -> rejected("expired") >= 1);
         rogue.publish(forged);
-        await("the forged card was dropped", Duration.ofSeconds(20), () -> rejected("bad_signature") >= 1);
+        Await.until("the forged card was dropped", Duration.ofSeconds(20), () -> rejected("bad_signature") >= 1);
         rogue.publish("garbage, not a card".getBytes(StandardCharsets.UTF_8));
-        await("garbage was dropped", Duration.ofSeconds(20), () -> rejected("malformed") >= 1);
+        Await.until("garbage was dropped", Duration.ofSeconds(20), () -> rejected("malformed") >= 1);
 
         assertEquals(List.of(), honest.catalog().cards());
     }
@@ -176,7 +166,7 @@ class DiscoveryTest {
         node(a, "http://127.0.0.1:9401").advertise(ad(root, 5));
         node(b, "http://127.0.0.1:9402").advertise(ad(root, 5));
         Discovery client = node(NodeIdentity.generate(), "http://127.0.0.1:9403");
-        await("the client sees both", Duration.ofSeconds(20), () -> client.catalog().holders(root).size() == 2);
+        Await.until("the client sees both", Duration.ofSeconds(20), () -> client.catalog().holders(root).size() == 2);
         TrustedSet trusted = TrustedSet.of(List.of(a.id()));
         Source storage = Source.parse("http://127.0.0.1:9999/store");
 
@@ -204,7 +194,8 @@ class DiscoveryTest {
         Discovery b = node(NodeIdentity.generate(), sb.uri().toString());
         a.advertise(ad(snap.root(), 1));
         b.advertise(ad(snap.root(), 1));
-        await("the client sees two holders", Duration.ofSeconds(20), () -> client.catalog().holders(snap.root()).size() == 2);
+        Await.until("the client sees two holders", Duration.ofSeconds(20),
+                () -> client.catalog().holders(snap.root()).size() == 2);
         DiscoveryResolver resolver = client.resolver(TrustedSet.everyone(), List.of(), new SourceScores());
         ContentStore local = ContentStore.open(tmp.resolve("local"));
         FileShareServer[] late = new FileShareServer[1];
@@ -268,7 +259,7 @@ class DiscoveryTest {
         Discovery saver = Discovery.start(DiscoveryConfig.serving(List.of(URI.create("http://127.0.0.1:9602")),
                 List.of("t0", "t1")), saverId, saverGossip, registry);
         closeLater.add(saver);
-        await("the peer lists the saver", Duration.ofSeconds(20), () -> listed(peer, saverId));
+        Await.until("the peer lists the saver", Duration.ofSeconds(20), () -> listed(peer, saverId));
         int k = DiscoveryConfig.DEFAULT_ADS_PER_GROUP;
         int limit = CardCodec.DEFAULT_MAX_BYTES;
         Map<String, List<SnapshotAd>> saved = new TreeMap<>(); // per group, oldest first
@@ -318,8 +309,9 @@ class DiscoveryTest {
         assertTrue(cutSaves > 50, "the leases outgrew the byte budget in the later saves: " + cutSaves);
         long t1 = System.nanoTime();
         NodeCard last = saver.card();
-        await("the peer holds the saver's last card", Duration.ofSeconds(20), () -> peer.catalog().cards().stream()
-                .anyMatch(c -> c.id().equals(saverId.id()) && c.version() == last.version()));
+        Await.until("the peer holds the saver's last card", Duration.ofSeconds(20),
+                () -> peer.catalog().cards().stream()
+                        .anyMatch(c -> c.id().equals(saverId.id()) && c.version() == last.version()));
         System.out.printf("200 saves in %d ms (%d cut to the budget), the peer had the last card %d ms later%n",
                 (t1 - t0) / 1_000_000, cutSaves, (System.nanoTime() - t1) / 1_000_000);
         assertEquals(last.snapshots().stream().filter(a -> "t1".equals(a.group())).mapToLong(SnapshotAd::height).max()
@@ -386,7 +378,7 @@ class DiscoveryTest {
         assertEquals(before.snapshots().size() - 1, d.card().snapshots().size());
         d.advertise(refused);
         assertTrue(roots(d.card().snapshots()).contains(refused.root()));
-        await("the peer holds the last card", Duration.ofSeconds(20), () -> peer.catalog().cards().stream()
+        Await.until("the peer holds the last card", Duration.ofSeconds(20), () -> peer.catalog().cards().stream()
                 .anyMatch(c -> c.id().equals(id.id()) && c.version() == d.card().version()));
     }
 }

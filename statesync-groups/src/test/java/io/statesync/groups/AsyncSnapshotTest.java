@@ -10,6 +10,7 @@ import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.snapshot.ManifestLimits;
 import io.statesync.core.snapshot.Materializer;
 import io.statesync.core.snapshot.SnapshotImporter;
+import io.statesync.core.testing.Await;
 import io.statesync.groups.snapshot.SnapshotRecord;
 import io.statesync.groups.sync.snapshot.SnapshotSync;
 import java.nio.file.Files;
@@ -45,8 +46,8 @@ class AsyncSnapshotTest {
             // Then commands were applied while a snapshot was being written
             for (TestCluster.Node n : c.nodes) {
                 CapturingKvMachine m = (CapturingKvMachine) n.machine;
-                TestCluster.await(Duration.ofSeconds(10), () -> !n.group.snapshots().isEmpty(),
-                        () -> n.member.id() + " recorded a snapshot");
+                Await.until(() -> n.member.id() + " recorded a snapshot", Duration.ofSeconds(10),
+                        () -> !n.group.snapshots().isEmpty());
                 assertTrue(m.appliedDuringWrite.values().stream().anyMatch(v -> v > 0),
                         n.member.id() + ": applied during writes " + m.appliedDuringWrite);
             }
@@ -89,8 +90,8 @@ class AsyncSnapshotTest {
 
             // Then every member recorded snapshots at exactly those indices, with the same CIDs
             for (TestCluster.Node n : c.nodes) {
-                TestCluster.await(Duration.ofSeconds(10), () -> n.group.snapshots().size() == 3,
-                        () -> n.member.id() + " has 3 snapshots: " + n.group.snapshots());
+                Await.until(() -> n.member.id() + " has 3 snapshots: " + n.group.snapshots(), Duration.ofSeconds(10),
+                        () -> n.group.snapshots().size() == 3);
             }
             List<SnapshotRecord> first = c.nodes[0].group.snapshots();
             assertEquals(List.of(40L, 90L, 150L), first.stream().map(SnapshotRecord::index).toList());
@@ -101,8 +102,8 @@ class AsyncSnapshotTest {
                 assertEquals(first.stream().map(SnapshotRecord::metadata).toList(),
                         mine.stream().map(SnapshotRecord::metadata).toList(), n.member.id());
                 // And the listener heard each one, and the meters counted them
-                TestCluster.await(Duration.ofSeconds(5), () -> heard.get(n.index).size() == 3,
-                        () -> n.member.id() + " heard " + heard.get(n.index));
+                Await.until(() -> n.member.id() + " hears of 3 snapshots; heard " + heard.get(n.index),
+                        Duration.ofSeconds(5), () -> heard.get(n.index).size() == 3);
                 assertEquals(first.stream().map(SnapshotRecord::manifest).toList(),
                         heard.get(n.index).stream().map(SnapshotRecord::manifest).toList());
                 assertEquals(3.0, counter(n, "statesync.groups.snapshots"));
@@ -134,7 +135,7 @@ class AsyncSnapshotTest {
             assertTrue(g.snapshots().isEmpty(), "10 is still being written");
 
             // Then 12 is skipped (its capture closed) and 10 is recorded
-            TestCluster.await(Duration.ofSeconds(10), () -> g.snapshots().size() == 1, g::toString);
+            Await.until(() -> "one snapshot: " + g, Duration.ofSeconds(10), () -> g.snapshots().size() == 1);
             assertEquals(10, g.snapshots().get(0).index());
             assertEquals(1.0, counter(c.nodes[0], "statesync.groups.snapshots.skipped"));
             assertEquals(List.of(10L), m.writesStarted);
@@ -142,7 +143,7 @@ class AsyncSnapshotTest {
 
             // And when the group closes while 30 is being written
             submitUntil(g, 31);
-            TestCluster.await(Duration.ofSeconds(10), () -> m.writesStarted.contains(30L), () -> "30 is written");
+            Await.until(() -> "30 is written", Duration.ofSeconds(10), () -> m.writesStarted.contains(30L));
             Thread writer = m.lastWriter;
             long started = System.nanoTime();
             c.stop(0);
@@ -183,9 +184,8 @@ class AsyncSnapshotTest {
             // Then that member goes on applying with the others
             c.awaitConverged(Duration.ofSeconds(30));
             TestCluster.Node failing = c.nodes[1];
-            TestCluster.await(Duration.ofSeconds(10), () -> Stream.of(c.nodes)
-                            .allMatch(n -> n.group.snapshots().stream().anyMatch(r -> r.index() == 120)),
-                    () -> "everyone recorded 120");
+            Await.until(() -> "everyone recorded 120", Duration.ofSeconds(10), () -> Stream.of(c.nodes)
+                    .allMatch(n -> n.group.snapshots().stream().anyMatch(r -> r.index() == 120)));
             // And only its snapshot at 50 is missing; the failure is counted and nothing is left behind
             assertEquals(List.of(120L), failing.group.snapshots().stream().map(SnapshotRecord::index).toList());
             assertEquals(List.of(50L, 120L), c.nodes[0].group.snapshots().stream().map(SnapshotRecord::index).toList());

@@ -2,6 +2,7 @@ package io.statesync.groups;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.statesync.core.testing.Await;
 import io.statesync.groups.sync.StateSync;
 import io.statesync.groups.sync.replay.LogReplaySync;
 import io.statesync.groups.sync.snapshot.SnapshotSync;
@@ -51,8 +52,8 @@ class CatchUpTest {
             TestCluster.Node n = c.nodes[follower];
             assertEquals(5500, n.machine.size());
             // The state can be equal a moment before the runner counts the session as completed.
-            TestCluster.await(Duration.ofSeconds(10), () -> n.group.syncMetrics().count("completed") >= 1,
-                    () -> "a catch-up session completed" + c.describe());
+            Await.until(() -> "a catch-up session completed" + c.describe(), Duration.ofSeconds(10),
+                    () -> n.group.syncMetrics().count("completed") >= 1);
 
             // And the caught-up member takes part in new writes, submitted through it
             byte[] result = n.group.submit(KvMachine.put("after", "sync")).get(30, java.util.concurrent.TimeUnit.SECONDS);
@@ -73,8 +74,8 @@ class CatchUpTest {
             c.start(follower);
             c.awaitConverged(Duration.ofSeconds(90));
             assertEquals(11_000, c.nodes[follower].machine.size());
-            TestCluster.await(Duration.ofSeconds(10),
-                    () -> c.nodes[follower].group.syncMetrics().count("completed") >= 1, c::describe);
+            Await.until(() -> c.nodes[follower].member.id() + "'s catch-up completed" + c.describe(),
+                    Duration.ofSeconds(10), () -> c.nodes[follower].group.syncMetrics().count("completed") >= 1);
         }
     }
 }

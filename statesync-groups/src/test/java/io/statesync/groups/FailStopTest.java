@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.statesync.core.testing.Await;
 import io.statesync.groups.sync.replay.LogReplaySync;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,9 +42,10 @@ class FailStopTest {
             assertThrows(Exception.class, () -> g.submit(KvMachine.put("boom", "x"))
                     .get(60, java.util.concurrent.TimeUnit.SECONDS));
 
-            // Then nothing after it is applied on this member, and it says why
+            // Then its consensus stops, so nothing after the command can be applied on this member
             g.submit(KvMachine.put("b", "2"));
-            Thread.sleep(1000);
+            Await.until(() -> "the consensus stopped: " + g.status(), Duration.ofSeconds(30),
+                    () -> !g.status().consensus().equals("RUNNING"));
             assertEquals(1, c.nodes[0].machine.size());
             assertTrue(g.applied().index() <= before + 1, "applied " + g.applied() + " after " + before);
         }

@@ -9,6 +9,7 @@ import io.statesync.core.snapshot.FileEntry;
 import io.statesync.core.snapshot.ManifestLimits;
 import io.statesync.core.snapshot.SnapshotImporter;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Await;
 import io.statesync.groups.snapshot.SnapshotRecord;
 import io.statesync.groups.sync.StateSync;
 import io.statesync.groups.sync.replay.LogReplaySync;
@@ -64,8 +65,8 @@ class FaultTest {
     }
 
     private static void awaitSessionStarted(TestCluster c, int i) throws InterruptedException {
-        TestCluster.await(Duration.ofSeconds(30), () -> c.nodes[i].group.syncMetrics().count("started") >= 1,
-                c::describe);
+        Await.until(() -> "a session started on " + c.nodes[i].member.id() + c.describe(), Duration.ofSeconds(30),
+                () -> c.nodes[i].group.syncMetrics().count("started") >= 1);
     }
 
     @Test
@@ -142,10 +143,10 @@ class FaultTest {
             c.start(lagging);
             awaitSessionStarted(c, lagging);
             // Progress of the running attempt shows in the status
-            TestCluster.await(Duration.ofSeconds(20), () -> {
+            Await.until(() -> "the session's progress in the status" + c.describe(), Duration.ofSeconds(20), () -> {
                 var p = c.nodes[lagging].group.status().syncProgress();
                 return p != null && p.unit().equals("entries") && p.done() > 0 && p.total() >= 4000;
-            }, c::describe);
+            });
             c.stop(victim);
             setAll(f, FaultySync.Mode.NORMAL);
             c.awaitConverged(Duration.ofSeconds(90));
@@ -188,8 +189,8 @@ class FaultTest {
             }
 
             c.start(lagging);
-            TestCluster.await(Duration.ofSeconds(30), () -> c.nodes[lagging].group.status().lastSyncError() != null,
-                    c::describe);
+            Await.until(() -> "a sync error on the lagging member" + c.describe(), Duration.ofSeconds(30),
+                    () -> c.nodes[lagging].group.status().lastSyncError() != null);
             String error = c.nodes[lagging].group.status().lastSyncError();
             assertTrue(error.contains("no peer holds committed entries"), error);
             assertTrue(c.nodes[lagging].group.syncMetrics().count("failed") >= 1);
@@ -231,7 +232,8 @@ class FaultTest {
             c.start(lagging);
             awaitSessionStarted(c, lagging);
             int provider = follower(c, lagging);
-            TestCluster.await(Duration.ofSeconds(10), () -> c.nodes[provider].group.leases() > 0, c::describe);
+            Await.until(() -> "a lease on the provider" + c.describe(), Duration.ofSeconds(10),
+                    () -> c.nodes[provider].group.leases() > 0);
             long needed = c.nodes[lagging].group.applied().index() + 1;
 
             // When the provider snapshots and prunes while the session runs

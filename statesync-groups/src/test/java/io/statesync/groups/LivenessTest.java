@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.statesync.core.testing.Await;
 import io.statesync.groups.log.LogEntry;
 import io.statesync.groups.sync.replay.LogReplaySync;
 import java.nio.file.Path;
@@ -83,12 +84,12 @@ class LivenessTest {
                 }
             });
             // Then the status says so (not a healthy follower), with the reason
-            TestCluster.await(Duration.ofSeconds(30), () -> sawStalled.get()
-                    || g.health().status() == GroupHealth.Status.STALLED, c::describe);
+            Await.until(() -> "the victim reported stalled" + c.describe(), Duration.ofSeconds(30),
+                    () -> sawStalled.get() || g.health().status() == GroupHealth.Status.STALLED);
             // And after the one restart the member follows again and is healthy
             writer.join(TimeUnit.SECONDS.toMillis(120));
             c.awaitConverged(Duration.ofSeconds(60));
-            TestCluster.await(Duration.ofSeconds(30), () -> g.health().ok(), () -> g.health().toString());
+            Await.until(() -> "the victim healthy again: " + g.health(), Duration.ofSeconds(30), () -> g.health().ok());
             assertEquals("RUNNING", g.status().consensus());
             // At least the stall made above (a busy machine can make a 2 s timeout see another)
             assertTrue(c.nodes[victim].registry.get("statesync.groups.stalls").counter().count() >= 1);
@@ -130,9 +131,10 @@ class LivenessTest {
                 }
             });
             try {
-                TestCluster.await(Duration.ofSeconds(30), () -> !g.health().ok(), c::describe);
-                TestCluster.await(Duration.ofSeconds(60),
-                        () -> g.health().status() == GroupHealth.Status.FAILED, () -> g.health().toString());
+                Await.until(() -> "the victim unhealthy" + c.describe(), Duration.ofSeconds(30),
+                        () -> !g.health().ok());
+                Await.until(() -> "the victim FAILED: " + g.health(), Duration.ofSeconds(60),
+                        () -> g.health().status() == GroupHealth.Status.FAILED);
                 assertTrue(g.health().reason().contains("did not bring it back"), g.health().reason());
                 assertEquals(StallWatch.MAX_ATTEMPTS,
                         c.nodes[victim].registry.get("statesync.groups.stall.recoveries").counter().count(),
@@ -155,8 +157,8 @@ class LivenessTest {
             c.write("a", 20);
             c.nodes[c.leader().index == 2 ? 0 : c.leader().index].group.submit(KvMachine.put("boom", "x"));
             Group g = c.nodes[2].group;
-            TestCluster.await(Duration.ofSeconds(30), () -> g.health().status() == GroupHealth.Status.FAILED,
-                    () -> g.health().toString());
+            Await.until(() -> "the member FAILED: " + g.health(), Duration.ofSeconds(30),
+                    () -> g.health().status() == GroupHealth.Status.FAILED);
             assertTrue(g.health().reason().contains("cannot apply this"), g.health().reason());
         }
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.Counter;
+import io.statesync.core.testing.Await;
 import io.statesync.groups.sync.snapshot.SnapshotSync;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,8 +41,8 @@ class MembershipTest {
             });
             c.startGroup(3);
             TestCluster.Node joiner = c.nodes[3];
-            TestCluster.await(Duration.ofSeconds(90), () -> joiner.group.joinPhase() == Group.JoinPhase.MEMBER,
-                    () -> " joined" + c.describe());
+            Await.until(() -> "the joiner joined" + c.describe(), Duration.ofSeconds(90),
+                    () -> joiner.group.joinPhase() == Group.JoinPhase.MEMBER);
             more.get(120, TimeUnit.SECONDS);
 
             // Then it is in the same group (the id does not depend on the member list), it was added
@@ -51,8 +52,8 @@ class MembershipTest {
             assertEquals(1.0, changes(joiner, "promote"));
             // And every member counts 4 voters and holds the same state
             for (TestCluster.Node n : c.nodes) {
-                TestCluster.await(Duration.ofSeconds(30), () -> voters(n.group).size() == 4,
-                        () -> " 4 voters on " + n.member.id() + ": " + n.group.members());
+                Await.until(() -> "4 voters on " + n.member.id() + ": " + n.group.members(), Duration.ofSeconds(30),
+                        () -> voters(n.group).size() == 4);
             }
             c.awaitConverged(Duration.ofSeconds(60));
             assertEquals(2500, joiner.machine.size());
@@ -60,8 +61,8 @@ class MembershipTest {
             // And a restarted joiner resumes as the voter it is: not added again
             c.stop(3);
             c.start(3);
-            TestCluster.await(Duration.ofSeconds(30), () -> joiner.group.joinPhase() == Group.JoinPhase.MEMBER,
-                    () -> " member again" + c.describe());
+            Await.until(() -> "the joiner a member again" + c.describe(), Duration.ofSeconds(30),
+                    () -> joiner.group.joinPhase() == Group.JoinPhase.MEMBER);
             assertEquals(0.0, changes(joiner, "add_listener"), "a fresh registry: no change made after the restart");
             assertEquals(4, voters(c.leader().group).size());
 
@@ -74,9 +75,9 @@ class MembershipTest {
             c.leader().group.removeMember("n" + dead);
             for (TestCluster.Node n : c.nodes) {
                 if (n.running()) {
-                    TestCluster.await(Duration.ofSeconds(30), () -> voters(n.group).size() == 3
-                                    && !voters(n.group).contains("n" + dead),
-                            () -> " n" + dead + " removed on " + n.member.id() + ": " + n.group.members());
+                    Await.until(() -> "n" + dead + " removed on " + n.member.id() + ": " + n.group.members(),
+                            Duration.ofSeconds(30),
+                            () -> voters(n.group).size() == 3 && !voters(n.group).contains("n" + dead));
                 }
             }
             c.write("d", 100);
@@ -100,10 +101,10 @@ class MembershipTest {
             c.stop(leader);
 
             // Then the joiner still becomes a voter, through whichever founder leads next
-            TestCluster.await(Duration.ofSeconds(120), () -> joiner.group.joinPhase() == Group.JoinPhase.MEMBER,
-                    () -> " joined" + c.describe());
-            TestCluster.await(Duration.ofSeconds(30), () -> voters(joiner.group).size() == 4,
-                    () -> " 4 voters: " + joiner.group.members());
+            Await.until(() -> "the joiner joined" + c.describe(), Duration.ofSeconds(120),
+                    () -> joiner.group.joinPhase() == Group.JoinPhase.MEMBER);
+            Await.until(() -> "4 voters on the joiner: " + joiner.group.members(), Duration.ofSeconds(30),
+                    () -> voters(joiner.group).size() == 4);
             // And the group commits with 3 of its 4 voters running, the joiner among them
             c.write("b", 100);
             c.awaitConverged(Duration.ofSeconds(60));
@@ -123,7 +124,7 @@ class MembershipTest {
             // Removing one of two voters is allowed; the one left is then the last voter
             String other = c.leader().index == 0 ? "n1" : "n0";
             g.removeMember(other);
-            TestCluster.await(Duration.ofSeconds(30), () -> voters(g).size() == 1, () -> " removed: " + g.members());
+            Await.until(() -> "1 voter left: " + g.members(), Duration.ofSeconds(30), () -> voters(g).size() == 1);
             MembershipException last = assertThrows(MembershipException.class,
                     () -> g.removeMember(g.status().member()));
             assertEquals(MembershipException.Kind.REFUSED, last.kind());

@@ -1,17 +1,16 @@
 package io.statesync.groups;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.statesync.core.files.FileTrees;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Await;
+import io.statesync.core.testing.Ports;
 import io.statesync.groups.sync.StateSync;
 import io.statesync.transfer.server.FileShareServer;
 import io.statesync.transfer.server.ServerConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,7 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.function.UnaryOperator;
 
 /** N members of one group on loopback, each with its own HTTP server, Ratis server and data directory. */
@@ -65,8 +63,8 @@ final class TestCluster implements AutoCloseable {
         this.tweak = tweak;
         nodes = new Node[n];
         for (int i = 0; i < n; i++) {
-            int raft = freePort();
-            int http = freePort();
+            int raft = Ports.free();
+            int http = Ports.free();
             GroupMember m = new GroupMember("n" + i, new InetSocketAddress("127.0.0.1", raft),
                     URI.create("http://127.0.0.1:" + http));
             members.add(m);
@@ -78,33 +76,6 @@ final class TestCluster implements AutoCloseable {
     TestCluster machines(java.util.function.IntFunction<KvMachine> factory) {
         this.machines = factory;
         return this;
-    }
-
-    /** Every port {@link #freePort} handed out in this JVM. */
-    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
-    /**
-     * A free loopback port below Linux's ephemeral range (32768-60999): a port picked there and
-     * released can be taken by any process's outgoing connection before Ratis binds it (seen as
-     * "Failed to start Grpc server: Address already in use" while other tests ran).
-     */
-    static int freePort() throws IOException {
-        for (int attempt = 0; attempt < 200; attempt++) {
-            int port = java.util.concurrent.ThreadLocalRandom.current().nextInt(10_000, 32_000);
-            if (!HANDED_OUT.add(port)) {
-                continue; // checked free, not held: two picks in this JVM must never be the same port
-            }
-            try (ServerSocket s = new ServerSocket()) {
-                // Checked without SO_REUSEADDR: a port that still has connections in TIME_WAIT
-                // counts as busy too (stricter than a server's own bind).
-                s.setReuseAddress(false);
-                s.bind(new InetSocketAddress("127.0.0.1", port));
-                return port;
-            } catch (IOException busy) {
-                // another one
-            }
-        }
-        throw new IOException("no free port below the ephemeral range");
     }
 
     /** Members from this index on are not founders: they join through the founders (see {@link #founders}). */
@@ -235,8 +206,8 @@ final class TestCluster implements AutoCloseable {
     }
 
     /** Waits until every running member applied the same index and holds the same digest. */
-    void awaitConverged(Duration timeout) throws InterruptedException {
-        await(timeout, () -> {
+    void awaitConverged(Duration timeout) {
+        Await.until(() -> "every running member at one index and digest" + describe(), timeout, () -> {
             String digest = null;
             long index = -1;
             for (Node n : nodes) {
@@ -253,7 +224,7 @@ final class TestCluster implements AutoCloseable {
                 }
             }
             return true;
-        }, () -> describe());
+        });
     }
 
     String describe() {
@@ -263,17 +234,6 @@ final class TestCluster implements AutoCloseable {
             b.append(n.running() ? n.group.status() + " digest=" + n.machine.digest() : "stopped");
         }
         return b.toString();
-    }
-
-    static void await(Duration timeout, BooleanSupplier condition, java.util.function.Supplier<String> what)
-            throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("not reached within " + timeout + ":" + what.get());
-            }
-            Thread.sleep(50);
-        }
     }
 
     @Override

@@ -1,18 +1,19 @@
 package io.statesync.node;
 
 import io.micrometer.core.instrument.Counter;
+import io.statesync.core.testing.Await;
 import io.statesync.groups.Group;
 import io.statesync.node.chain.ChainThread;
 import io.statesync.node.ledger.Head;
 import io.statesync.node.ledger.ThreadId;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.BooleanSupplier;
 
 /**
  * A test cluster of real nodes in this JVM, on one thread, with what node-level scenarios do to
@@ -70,25 +71,29 @@ final class Cluster implements AutoCloseable {
             chain(n).producer().pause();
         }
         // A block formed before the pause took effect commits first.
-        await(() -> running().stream().allMatch(n -> chain(n).producer().paused()), 30);
+        Await.until("every running producer paused", Duration.ofSeconds(30),
+                () -> running().stream().allMatch(n -> chain(n).producer().paused()));
+        // Still a sleep: a block whose commit the producer gave up on (a timeout) can land after
+        // the pause, and no event says when.
         Thread.sleep(300);
-        await(() -> running().stream().map(n -> head(n).blockId()).distinct().count() == 1
-                && running().stream().map(n -> group(n).applied().index()).distinct().count() == 1, 30);
+        Await.until("the running nodes at one head and applied index", Duration.ofSeconds(30),
+                () -> running().stream().map(n -> head(n).blockId()).distinct().count() == 1
+                        && running().stream().map(n -> group(n).applied().index()).distinct().count() == 1);
     }
 
     /** Lets the running nodes produce until the leader's head grew by {@code blocks}, then settles. */
     void produce(long blocks) throws InterruptedException {
         Node[] lead = new Node[1];
         // Read once: leadership can move between two calls of leader().
-        await(() -> (lead[0] = leader()) != null, 30);
+        Await.until("a leader", Duration.ofSeconds(30), () -> (lead[0] = leader()) != null);
         long from = head(lead[0]).height();
         for (Node n : running()) {
             chain(n).producer().resume();
         }
-        await(() -> {
+        Await.until(blocks + " more blocks", Duration.ofSeconds(60), () -> {
             Node l = leader();
             return l != null && head(l).height() >= from + blocks;
-        }, 60);
+        });
         pauseAndSettle();
     }
 
@@ -109,11 +114,12 @@ final class Cluster implements AutoCloseable {
     }
 
     /** Waits until node {@code i} stands where the others stand: same applied index and head. */
-    void awaitLevel(int i, int seconds) throws InterruptedException {
+    void awaitLevel(int i, int seconds) {
         Node other = running().stream().filter(n -> n != nodes[i]).findFirst().orElseThrow();
         long index = group(other).applied().index();
-        await(() -> group(nodes[i]).applied().index() >= index && !group(nodes[i]).status().catchingUp()
-                && head(nodes[i]).equals(head(other)), seconds);
+        Await.until(configs.get(i).id() + " level with " + other.config().id(), Duration.ofSeconds(seconds),
+                () -> group(nodes[i]).applied().index() >= index && !group(nodes[i]).status().catchingUp()
+                        && head(nodes[i]).equals(head(other)));
     }
 
     /** A node's counter, 0 if it was never registered. */
@@ -124,16 +130,6 @@ final class Cluster implements AutoCloseable {
         }
         Counter c = search.counter();
         return c == null ? 0 : c.count();
-    }
-
-    static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within " + seconds + " s");
-            }
-            Thread.sleep(100);
-        }
     }
 
     @Override

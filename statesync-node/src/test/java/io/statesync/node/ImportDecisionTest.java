@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.statesync.core.cid.Cid;
+import io.statesync.core.testing.Await;
 import io.statesync.groups.snapshot.SnapshotRecord;
 import io.statesync.node.ledger.BlockId;
 import io.statesync.node.ledger.Head;
@@ -53,7 +54,7 @@ class ImportDecisionTest {
         for (int i = 0; i < 3; i++) {
             cluster.start(i);
         }
-        Cluster.await(() -> cluster.leader() != null, 60);
+        Await.until("a leader", Duration.ofSeconds(60), () -> cluster.leader() != null);
         cluster.produce(30);
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.statesync.core.testing.Await;
 import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.ledger.Transaction;
@@ -21,7 +22,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -56,10 +56,12 @@ class NodeClusterTest {
         for (int i = 0; i < 3; i++) {
             nodes.add(Node.start(configs.get(i)));
         }
-        await(() -> THREADS.stream().allMatch(t -> leaderOf(t) != null), 60);
+        Await.until("a leader of every thread", Duration.ofSeconds(60),
+                () -> THREADS.stream().allMatch(t -> leaderOf(t) != null));
         // Every node knows the leaders too (a follower that does not yet answers 503 "no leader").
-        await(() -> nodes.stream().allMatch(n -> THREADS.stream()
-                .allMatch(t -> n.thread(t.name()).orElseThrow().groupStatus().leader() != null)), 60);
+        Await.until("every node knows the leaders", Duration.ofSeconds(60),
+                () -> nodes.stream().allMatch(n -> THREADS.stream()
+                        .allMatch(t -> n.thread(t.name()).orElseThrow().groupStatus().leader() != null)));
     }
 
     @AfterAll
@@ -80,7 +82,8 @@ class NodeClusterTest {
         HttpResponse<String> res = post(follower, "/node/tx", transfer(t0, alice, 1234).encode());
 
         assertEquals(202, res.statusCode(), res.body());
-        await(() -> nodes.stream().allMatch(n -> balance(n, t0, alice).map(b -> b == 1234).orElse(false)), 30);
+        Await.until("alice holds 1234 on every node", Duration.ofSeconds(30),
+                () -> nodes.stream().allMatch(n -> balance(n, t0, alice).map(b -> b == 1234).orElse(false)));
         String id = JSON.readTree(res.body()).path("id").asText();
         JsonNode outcome = JSON.readTree(get(leaderOf(t0), "/node/tx/" + id).body());
         assertTrue(outcome.path("status").asText().startsWith("included in block"), outcome.toString());
@@ -235,7 +238,8 @@ class NodeClusterTest {
         for (ThreadId t : THREADS) {
             assertEquals(202, post(leaderOf(t), "/node/tx", transfer(t, writer, 1_000_000).encode()).statusCode());
         }
-        await(() -> THREADS.stream().allMatch(t -> balance(nodes.get(0), t, writer).isPresent()), 30);
+        Await.until("the writer funded on every thread", Duration.ofSeconds(30),
+                () -> THREADS.stream().allMatch(t -> balance(nodes.get(0), t, writer).isPresent()));
         for (ThreadId t : THREADS) {
             for (int i = 0; i < 100; i++) {
                 Transaction w = Transaction.write(writer, t, i, ("key" + i).getBytes(StandardCharsets.UTF_8),
@@ -245,8 +249,9 @@ class NodeClusterTest {
         }
         // Saved states well past the log the leaders keep (64 entries behind a snapshot), so the
         // joiner cannot be served from the log alone and must load a saved state.
-        await(() -> THREADS.stream().allMatch(t -> status(nodes.get(0), t).path("stateBytes").asLong() > 800_000
-                && status(nodes.get(0), t).path("latestSnapshotIndex").asLong(-1) > 400), 90);
+        Await.until("over 800 kB of state and a save past 400 on every thread", Duration.ofSeconds(90),
+                () -> THREADS.stream().allMatch(t -> status(nodes.get(0), t).path("stateBytes").asLong() > 800_000
+                        && status(nodes.get(0), t).path("latestSnapshotIndex").asLong(-1) > 400));
 
         // Saves are layered: each founder keeps the full dump of its epoch's first save (every 80
         // blocks at saveStateEvery 10) as the base of the later ones, so the joiner loads a
@@ -266,10 +271,11 @@ class NodeClusterTest {
                 four.producer(), four.saveStateEvery(), four.sync(), four.genesis(), List.of(nodes.get(0).uri())));
         nodes.add(joiner);
 
-        await(() -> THREADS.stream().allMatch(t -> {
-            JsonNode s = status(joiner, t);
-            return !s.path("catchingUp").asBoolean() && s.path("height").asLong() >= 30;
-        }), 120);
+        Await.until("the joiner caught up to height 30 on every thread", Duration.ofSeconds(120),
+                () -> THREADS.stream().allMatch(t -> {
+                    JsonNode s = status(joiner, t);
+                    return !s.path("catchingUp").asBoolean() && s.path("height").asLong() >= 30;
+                }));
         String metrics = get(joiner, "/metrics").body();
         assertTrue(metrics.lines().anyMatch(l -> l.startsWith("statesync_node_state_loads_total")
                 && l.contains("outcome=\"loaded\"") && !l.endsWith(" 0.0")), "the state came by the state loader");
@@ -280,14 +286,16 @@ class NodeClusterTest {
         // The node's own account of its start, phase by phase, from its process start.
         // Caught up means promoted to a voter of every thread too, which waits on the leaders' next
         // configuration change: on a busy machine that alone has taken over 30 s.
-        await(() -> statusBody(joiner).contains("\"caught_up\""), 90);
+        Await.until("the joiner reports caught_up", Duration.ofSeconds(90),
+                () -> statusBody(joiner).contains("\"caught_up\""));
         JsonNode startup = JSON.readTree(get(joiner, "/node/status").body()).path("startup");
         for (String phase : List.of("api", "gossip", "groups", "first_chunk", "fetched", "installed", "caught_up")) {
             assertTrue(startup.path(phase).asDouble(-1) > 0, phase + " in " + startup);
         }
         assertTrue(startup.path("first_chunk").asDouble() <= startup.path("installed").asDouble(), startup.toString());
         // Once caught up the head start's store is gone; the chunks live on in the groups' stores.
-        await(() -> !Files.exists(four.dataDir().resolve("prefetch")), 10);
+        Await.until("the head start store removed", Duration.ofSeconds(10),
+                () -> !Files.exists(four.dataDir().resolve("prefetch")));
 
         // Production paused everywhere: every node stands at the same height with the same root.
         for (Node n : nodes) {
@@ -295,8 +303,9 @@ class NodeClusterTest {
                 post(n, "/admin/producer/" + t.name() + "/pause", new byte[0]);
             }
         }
-        await(() -> THREADS.stream().allMatch(t -> nodes.stream().map(n -> status(n, t).path("height").asLong())
-                .distinct().count() == 1), 30);
+        Await.until("every node at one height of every thread", Duration.ofSeconds(30),
+                () -> THREADS.stream().allMatch(t -> nodes.stream().map(n -> status(n, t).path("height").asLong())
+                        .distinct().count() == 1));
         for (ThreadId t : THREADS) {
             List<String> roots = nodes.stream().map(n -> status(n, t).path("stateRoot").asText()).distinct().toList();
             assertEquals(1, roots.size(), "thread " + t.name() + " roots " + roots);
@@ -485,15 +494,5 @@ class NodeClusterTest {
     private static HttpResponse<String> post(Node n, String path, byte[] body) throws Exception {
         return http.send(HttpRequest.newBuilder(at(n, path))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within " + seconds + " s");
-            }
-            Thread.sleep(100);
-        }
     }
 }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.statesync.core.cid.Cid;
+import io.statesync.core.testing.Await;
 import io.statesync.discovery.Discovery;
 import io.statesync.discovery.Discovery.DiscoveryConfig;
 import io.statesync.discovery.card.SnapshotAd;
@@ -22,7 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,7 +47,7 @@ class SavedStatesTest {
                              new InetSocketAddress("127.0.0.1", config.gossipPort()))), new SimpleMeterRegistry()),
                      new SimpleMeterRegistry())) {
             Group group = node.thread("t0").orElseThrow().group();
-            await(() -> group.snapshots().size() >= 2, 60);
+            Await.until("two saves", Duration.ofSeconds(60), () -> group.snapshots().size() >= 2);
 
             // Every kept snapshot describes its block and has the pointer a static mirror needs.
             SnapshotRecord oldest = group.snapshots().get(0);
@@ -56,7 +56,7 @@ class SavedStatesTest {
                         r.metadata().toString());
                 Path pointer = group.store().root().resolve("blocks/t0/" + r.metadata().get("block"));
                 // The save listener writes it just after the group records the snapshot: a moment later.
-                await(() -> Files.exists(pointer), 10);
+                Await.until("the pointer of " + r.manifest(), Duration.ofSeconds(10), () -> Files.exists(pointer));
                 assertEquals(r.manifest().toString(), Files.readString(pointer).strip());
             }
 
@@ -69,7 +69,8 @@ class SavedStatesTest {
             assertEquals(1, group.leases());
             long past = oldest.index();
             // Several saves later (a save is every 5 blocks, about 10 log entries): retention has run.
-            await(() -> group.snapshots().stream().mapToLong(SnapshotRecord::index).max().orElse(0) > past + 40, 60);
+            Await.until("a save 40 past the oldest", Duration.ofSeconds(60),
+                    () -> group.snapshots().stream().mapToLong(SnapshotRecord::index).max().orElse(0) > past + 40);
 
             List<Cid> kept = group.snapshots().stream().map(SnapshotRecord::manifest).toList();
             assertTrue(kept.contains(oldest.manifest()), "the leased snapshot is kept: " + kept);
@@ -77,14 +78,18 @@ class SavedStatesTest {
             assertTrue(kept.size() <= 2 + 1 + 1, "retention 2, the leased one, one being written: " + kept);
             // The node's card still offers it to peers (gossip sources of a load by block), with the newest.
             Cid newest = group.snapshots().getLast().manifest();
-            await(() -> advertised(observer).containsAll(List.of(oldest.manifest(), newest)), 30);
+            Await.until("the observer sees the oldest and the newest advertised", Duration.ofSeconds(30),
+                    () -> advertised(observer).containsAll(List.of(oldest.manifest(), newest)));
 
             // Released, it goes with the next save.
             hold.close();
-            await(() -> group.snapshots().stream().noneMatch(r -> r.manifest().equals(oldest.manifest())), 60);
+            Await.until("the oldest save pruned", Duration.ofSeconds(60),
+                    () -> group.snapshots().stream().noneMatch(r -> r.manifest().equals(oldest.manifest())));
             // Pruning drops it from the catalog first, then deletes its blobs.
-            await(() -> !group.store().has(oldest.manifest()), 10);
-            await(() -> !advertised(observer).contains(oldest.manifest()), 30);
+            Await.until("the oldest save's blobs deleted", Duration.ofSeconds(10),
+                    () -> !group.store().has(oldest.manifest()));
+            Await.until("the oldest save no longer advertised", Duration.ofSeconds(30),
+                    () -> !advertised(observer).contains(oldest.manifest()));
             assertTrue(advertised(observer).size() <= DiscoveryConfig.DEFAULT_ADS_PER_GROUP,
                     "without leases the card shows at most the newest few: " + advertised(observer));
         }
@@ -93,15 +98,5 @@ class SavedStatesTest {
     /** The snapshots the observer's catalog says the (only) node advertises. */
     private static List<Cid> advertised(Discovery observer) {
         return observer.catalog().cards().stream().flatMap(c -> c.snapshots().stream()).map(SnapshotAd::root).toList();
-    }
-
-    private static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within " + seconds + " s");
-            }
-            Thread.sleep(50);
-        }
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.statesync.core.testing.Await;
 import io.statesync.groups.snapshot.SnapshotRecord;
 import io.statesync.node.ledger.ThreadId;
 import java.net.URI;
@@ -23,7 +24,6 @@ import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -55,7 +55,8 @@ class ShareOnRequestTest {
         for (int i = 0; i < 3; i++) {
             nodes.add(Node.start(configs.get(i)));
         }
-        await(() -> THREADS.stream().allMatch(t -> leaderOf(t) != null), 60);
+        Await.until("a leader of every thread", Duration.ofSeconds(60),
+                () -> THREADS.stream().allMatch(t -> leaderOf(t) != null));
     }
 
     @AfterEach
@@ -113,7 +114,8 @@ class ShareOnRequestTest {
                 "every thread's save seen by a request within the wait: " + answers.get(0).body());
 
         // And every replica saved each thread exactly once, at the same block, with one CID
-        await(() -> nodes.stream().allMatch(n -> THREADS.stream().allMatch(t -> saves(n, t).size() == 1)), 30);
+        Await.until("one save of every thread on every node", Duration.ofSeconds(30),
+                () -> nodes.stream().allMatch(n -> THREADS.stream().allMatch(t -> saves(n, t).size() == 1)));
         for (ThreadId t : THREADS) {
             Set<String> manifests = new HashSet<>();
             Set<String> blocks = new HashSet<>();
@@ -132,7 +134,8 @@ class ShareOnRequestTest {
 
         // And blocks go on without another save, and a later request is refused everywhere
         long height = status(nodes.get(0), THREADS.get(0)).path("height").asLong();
-        await(() -> status(nodes.get(0), THREADS.get(0)).path("height").asLong() > height + 20, 30);
+        Await.until("20 more blocks of t0", Duration.ofSeconds(30),
+                () -> status(nodes.get(0), THREADS.get(0)).path("height").asLong() > height + 20);
         for (Node n : nodes) {
             HttpResponse<String> late = post(n, "/admin/sync/share");
             assertEquals(429, late.statusCode(), late.body());
@@ -169,9 +172,11 @@ class ShareOnRequestTest {
         }
         // And the joiner becomes a member of every thread and follows the head
         Node j = nodes.get(3);
-        await(() -> THREADS.stream().allMatch(t -> "member".equals(status(j, t).path("joining").asText())), 120);
+        Await.until("the joiner a member of every thread", Duration.ofSeconds(120),
+                () -> THREADS.stream().allMatch(t -> "member".equals(status(j, t).path("joining").asText())));
         long target = status(nodes.get(0), THREADS.get(0)).path("height").asLong();
-        await(() -> status(j, THREADS.get(0)).path("height").asLong() >= target, 60);
+        Await.until("the joiner at the head of t0", Duration.ofSeconds(60),
+                () -> status(j, THREADS.get(0)).path("height").asLong() >= target);
     }
 
     // ---- helpers ----
@@ -214,15 +219,5 @@ class ShareOnRequestTest {
         return http.send(HttpRequest.newBuilder(URI.create((path.startsWith("/admin/") ? n.adminUri() : n.uri()) + path))
                 .timeout(Duration.ofSeconds(90))
                 .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within " + seconds + " s");
-            }
-            Thread.sleep(100);
-        }
     }
 }

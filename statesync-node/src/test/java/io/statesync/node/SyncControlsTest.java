@@ -14,6 +14,7 @@ import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.snapshot.ManifestLimits;
 import io.statesync.core.snapshot.SnapshotImporter;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Await;
 import io.statesync.groups.snapshot.SnapshotRecord;
 import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
@@ -38,7 +39,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
-import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -108,25 +108,30 @@ class SyncControlsTest {
         for (int i = 0; i < 3; i++) {
             nodes[i] = Node.start(configs.get(i));
         }
-        await(() -> THREADS.stream().allMatch(t -> leaderOf(t) != null), 60);
-        await(() -> THREADS.stream().allMatch(t -> height(nodes[2], t) >= 2), 30);
+        Await.until("a leader of every thread", Duration.ofSeconds(60),
+                () -> THREADS.stream().allMatch(t -> leaderOf(t) != null));
+        Await.until("n3 at height 2 of every thread", Duration.ofSeconds(30),
+                () -> THREADS.stream().allMatch(t -> height(nodes[2], t) >= 2));
 
         // n3 stops early; the others take transactions and save states past it.
         nodes[2].close();
         nodes[2] = null;
         // n3 may have led a thread: wait for the other two to elect a leader in its place.
-        await(() -> THREADS.stream().allMatch(t -> leaderOf(t) != null), 60);
+        Await.until("a leader of every thread without n3", Duration.ofSeconds(60),
+                () -> THREADS.stream().allMatch(t -> leaderOf(t) != null));
         long nonce0 = 0;
         for (ThreadId t : THREADS) {
             assertEquals(202, post(leaderOf(t), "/node/tx", Transaction.transfer(TestNodes.FAUCET, t, nonce0,
                     ALICE.account(), 777).encode()).statusCode());
         }
-        await(() -> THREADS.stream().allMatch(t -> balance(nodes[0], t) == 777), 30);
+        Await.until("the transfer applied on n1 on every thread", Duration.ofSeconds(30),
+                () -> THREADS.stream().allMatch(t -> balance(nodes[0], t) == 777));
         Map<ThreadId, Long> paid = new TreeMap<>(java.util.Comparator.comparing(ThreadId::name));
         THREADS.forEach(t -> paid.put(t, height(nodes[0], t)));
         // Two saved states per thread, the older one past the transfer too.
-        await(() -> THREADS.stream().allMatch(t -> nodes[0].thread(t.name()).orElseThrow().group().snapshots()
-                .stream().filter(s -> height(s) >= paid.get(t)).count() >= 2), 60);
+        Await.until("two saves past the transfer on n1, every thread", Duration.ofSeconds(60),
+                () -> THREADS.stream().allMatch(t -> nodes[0].thread(t.name()).orElseThrow().group().snapshots()
+                        .stream().filter(s -> height(s) >= paid.get(t)).count() >= 2));
         for (Node n : List.of(nodes[0], nodes[1])) {
             for (ThreadId t : THREADS) {
                 post(n, "/admin/producer/" + t.name() + "/pause", new byte[0]);
@@ -224,7 +229,8 @@ class SyncControlsTest {
             HttpResponse<String> queued = load(nodes[2], Map.of(THREADS.get(0), saved.get(THREADS.get(0)).get(1)));
             assertEquals(202, queued.statusCode(), queued.body());
             assertEquals("queued", JSON.readTree(queued.body()).path("status").asText());
-            await(() -> sync(nodes[2]).path("threads").path("t0").has("load"), 20);
+            Await.until("the load running on n3", Duration.ofSeconds(20),
+                    () -> sync(nodes[2]).path("threads").path("t0").has("load"));
             assertEquals("running", sync(nodes[2]).path("operatorLoad").path("state").asText());
 
             // When another load is asked for, it is refused with the reason
@@ -236,7 +242,8 @@ class SyncControlsTest {
             HttpResponse<String> reset = post(nodes[2], "/admin/sync/reset", new byte[0]);
             assertEquals(200, reset.statusCode(), reset.body());
             assertEquals("t0", JSON.readTree(reset.body()).path("threads").get(0).asText());
-            await(() -> "cancelled".equals(sync(nodes[2]).path("operatorLoad").path("state").asText()), 20);
+            Await.until("the load cancelled", Duration.ofSeconds(20),
+                    () -> "cancelled".equals(sync(nodes[2]).path("operatorLoad").path("state").asText()));
             assertEquals(heightBefore.get(THREADS.get(0)), height(nodes[2], THREADS.get(0)));
 
             // And a second reset has nothing to cancel
@@ -275,7 +282,8 @@ class SyncControlsTest {
             assertEquals(202, queued.statusCode(), queued.body());
 
             // Then it fails naming t1, soon (t0's fetch was cancelled), and neither thread moved
-            await(() -> "failed".equals(sync(nodes[2]).path("operatorLoad").path("state").asText()), 60);
+            Await.until("the load failed", Duration.ofSeconds(60),
+                    () -> "failed".equals(sync(nodes[2]).path("operatorLoad").path("state").asText()));
             assertTrue(System.nanoTime() - started < Duration.ofSeconds(20).toNanos(), "t0's fetch was cancelled");
             String reason = sync(nodes[2]).path("operatorLoad").path("reason").asText();
             assertTrue(reason.contains("thread t1"), reason);
@@ -302,7 +310,8 @@ class SyncControlsTest {
         HttpResponse<String> queued = load(nodes[2], newest);
 
         assertEquals(202, queued.statusCode(), queued.body());
-        await(() -> "loaded".equals(sync(nodes[2]).path("operatorLoad").path("state").asText()), 60);
+        Await.until("the load done", Duration.ofSeconds(60),
+                () -> "loaded".equals(sync(nodes[2]).path("operatorLoad").path("state").asText()));
         for (ThreadId t : THREADS) {
             JsonNode s = sync(nodes[2]).path("threads").path(t.name());
             assertEquals(height(newest.get(t)), s.path("height").asLong(), t.name());
@@ -323,9 +332,11 @@ class SyncControlsTest {
     void theOthersComeBackAndAllThreeGoOnFromTheLoadedStates() throws Exception {
         nodes[0] = Node.start(configs.get(0));
         nodes[1] = Node.start(configs.get(1));
-        await(() -> THREADS.stream().allMatch(t -> leaderOf(t) != null), 60);
+        Await.until("a leader of every thread", Duration.ofSeconds(60),
+                () -> THREADS.stream().allMatch(t -> leaderOf(t) != null));
         long target = THREADS.stream().mapToLong(t -> height(saved.get(t).get(1))).max().orElseThrow() + 20;
-        await(() -> THREADS.stream().allMatch(t -> height(nodes[2], t) >= target), 60);
+        Await.until("n3 at the target height of every thread", Duration.ofSeconds(60),
+                () -> THREADS.stream().allMatch(t -> height(nodes[2], t) >= target));
 
         // A leader is never behind: a load there is refused
         Node leader = leaderOf(THREADS.get(0));
@@ -338,8 +349,8 @@ class SyncControlsTest {
                 post(n, "/admin/producer/" + t.name() + "/pause", new byte[0]);
             }
         }
-        await(() -> THREADS.stream().allMatch(t -> Stream.of(nodes).map(n -> height(n, t)).distinct().count() == 1),
-                30);
+        Await.until("every node at one height of every thread", Duration.ofSeconds(30),
+                () -> THREADS.stream().allMatch(t -> Stream.of(nodes).map(n -> height(n, t)).distinct().count() == 1));
         for (ThreadId t : THREADS) {
             Set<String> roots = new HashSet<>();
             for (Node n : nodes) {
@@ -439,15 +450,5 @@ class SyncControlsTest {
     private static HttpResponse<String> post(Node n, String path, byte[] body) throws Exception {
         return http.send(HttpRequest.newBuilder(at(n, path)).timeout(Duration.ofSeconds(60))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static void await(BooleanSupplier condition, int seconds) throws InterruptedException {
-        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within " + seconds + " s");
-            }
-            Thread.sleep(100);
-        }
     }
 }

@@ -1,18 +1,17 @@
 package io.statesync.node;
 
+import io.statesync.core.testing.Ports;
 import io.statesync.node.ledger.Genesis;
 import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.producer.ProducerConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 
 /** Configurations of a test cluster on free loopback ports: every node a member of every thread. */
 final class TestNodes {
@@ -27,10 +26,10 @@ final class TestNodes {
         List<Integer> http = new ArrayList<>();
         List<Integer> gossipPorts = new ArrayList<>();
         for (int i = 1; i <= nodes; i++) {
-            http.add(freePorts(1));
-            gossipPorts.add(gossip ? freePorts(1) : 0);
+            http.add(Ports.free());
+            gossipPorts.add(gossip ? Ports.free() : 0);
             members.add(new NodeConfig.Member("n" + i, URI.create("http://127.0.0.1:" + http.get(i - 1)),
-                    InetSocketAddress.createUnresolved("127.0.0.1", freePorts(threads.size()))));
+                    InetSocketAddress.createUnresolved("127.0.0.1", Ports.free(threads.size()))));
         }
         List<NodeConfig> out = new ArrayList<>();
         for (int i = 1; i <= nodes; i++) {
@@ -48,52 +47,5 @@ final class TestNodes {
                     Genesis.faucet(FAUCET.account(), 1_000_000_000_000L), List.of()));
         }
         return out;
-    }
-
-    /** Every port handed out in this JVM: a port is checked free, not held, so two picks must never overlap. */
-    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
-    /** The first of {@code count} consecutive free loopback ports, none handed out before in this JVM. */
-    static int freePorts(int count) throws IOException {
-        for (int attempt = 0; attempt < 100; attempt++) {
-            // Below Linux's ephemeral range: a released ephemeral port can go to any outgoing connection.
-            int base = ThreadLocalRandom.current().nextInt(10_000, 32_000 - count);
-            if (!reserve(base, count)) {
-                continue;
-            }
-            List<ServerSocket> held = new ArrayList<>();
-            try {
-                int first = -1;
-                for (int i = 0; i < count; i++) {
-                    ServerSocket s = new ServerSocket();
-                    held.add(s);
-                    // Checked without SO_REUSEADDR: a port that still has connections in TIME_WAIT
-                    // counts as busy too (stricter than a server's own bind).
-                    s.setReuseAddress(false);
-                    s.bind(new InetSocketAddress("127.0.0.1", base + i));
-                    first = i == 0 ? s.getLocalPort() : first;
-                }
-                return first;
-            } catch (IOException busy) {
-                // another range
-            } finally {
-                for (ServerSocket s : held) {
-                    s.close();
-                }
-            }
-        }
-        throw new IOException("no free ports");
-    }
-
-    private static synchronized boolean reserve(int base, int count) {
-        for (int p = base; p < base + count; p++) {
-            if (HANDED_OUT.contains(p)) {
-                return false;
-            }
-        }
-        for (int p = base; p < base + count; p++) {
-            HANDED_OUT.add(p);
-        }
-        return true;
     }
 }

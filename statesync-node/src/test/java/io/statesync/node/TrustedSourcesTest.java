@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Await;
 import io.statesync.discovery.Discovery;
 import io.statesync.discovery.Discovery.DiscoveryConfig;
 import io.statesync.discovery.card.NodeIdentity;
@@ -24,6 +25,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,12 +53,13 @@ class TrustedSourcesTest {
             for (int i = 0; i < 3; i++) {
                 cluster.start(i);
             }
-            Cluster.await(() -> cluster.leader() != null, 60);
+            Await.until("a leader", Duration.ofSeconds(60), () -> cluster.leader() != null);
             cluster.produce(30);
             Node n1 = cluster.nodes[0];
             // The members learned each other's gossip keys from the URLs in the group's configuration.
-            Cluster.await(() -> n1.stateSync().trusted(T0).members().containsAll(
-                    cluster.running().stream().map(Node::gossipId).toList()), 30);
+            Await.until("n1 trusts every running member", Duration.ofSeconds(30),
+                    () -> n1.stateSync().trusted(T0).members().containsAll(
+                            cluster.running().stream().map(Node::gossipId).toList()));
 
             // Given n3 stopped far behind, and the saved state it will load held by the members ...
             cluster.stop(N3);
@@ -86,9 +89,10 @@ class TrustedSourcesTest {
                     outsider.advertise(new SnapshotAd(r.manifest(), ad));
                 }
                 // The members hold the outsider's card: its signature checks out.
-                Cluster.await(() -> cluster.running().stream().allMatch(n -> n.discovery().catalog().cards().stream()
-                        .anyMatch(c -> c.id().equals(outsider.id()) && c.snapshots().size() >= Math.min(4,
-                                offered.size()))), 30);
+                Await.until("every running node holds the outsider's card", Duration.ofSeconds(30),
+                        () -> cluster.running().stream().allMatch(n -> n.discovery().catalog().cards().stream()
+                                .anyMatch(c -> c.id().equals(outsider.id())
+                                        && c.snapshots().size() >= Math.min(4, offered.size()))));
                 assertFalse(n1.stateSync().trusted(T0).contains(outsider.id()));
 
                 // When n3 comes back and loads the offered state:

@@ -3,6 +3,8 @@ package io.statesync.discovery.membership;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.statesync.core.testing.Await;
+import io.statesync.core.testing.Await;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Duration;

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.statesync.core.testing.Await;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -12,6 +12,8 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.scalecube.cluster.fdetector.FailureDetectorImpl;
 import io.scalecube.cluster.transport.api.JdkMessageCodec;
 import io.scalecube.cluster.transport.api.Message;
+import io.statesync.core.testing.Await;
+import io.statesync.core.testing.Ports;
 import io.statesync.discovery.membership.TestCluster.Node;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -159,10 +161,7 @@ class MembershipTest {
     @Test
     void aMemberBoundToEveryInterfaceIsKnownByItsAdvertisedAddress() throws Exception {
         Node seed = cluster.start("seed");
-        int port;
-        try (var probe = new java.net.ServerSocket(0)) {
-            port = probe.getLocalPort();
-        }
+        int port = Ports.free();
         // 127.0.0.2 reaches this machine too, but nothing else would announce it: only the advertised address can.
         InetSocketAddress advertised = new InetSocketAddress("127.0.0.2", port);
         Node wild = cluster.start("wild", c -> c.withHost("0.0.0.0").withPort(port).withAdvertise(advertised));

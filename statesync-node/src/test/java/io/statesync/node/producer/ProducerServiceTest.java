@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.statesync.core.testing.Await;
 import io.statesync.node.ledger.Block;
 import io.statesync.node.ledger.BlockRejectedException;
 import io.statesync.node.ledger.Genesis;
@@ -18,7 +19,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BooleanSupplier;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,6 +33,8 @@ class ProducerServiceTest {
     private static final ThreadId T0 = new ThreadId("t0");
     private static final Signer FAUCET = Signer.fromPhrase("producer-test-faucet");
     private static final ProducerConfig FAST = ProducerConfig.defaults().withProductionTimeout(Duration.ofMillis(20));
+    /** How long a test waits for what a producer turning every 20 ms does. */
+    private static final Duration WAIT = Duration.ofSeconds(10);
 
     @TempDir
     Path dir;
@@ -39,6 +42,8 @@ class ProducerServiceTest {
     private Mempool mempool;
     private ProducerService producer;
     private final AtomicBoolean leading = new AtomicBoolean(true);
+    /** How often the producer asked whether it may produce: once a turn, unless paused. */
+    private final AtomicInteger asked = new AtomicInteger();
     /** When set, the next commit fails like a bug would (an unchecked exception). */
     private volatile RuntimeException bug;
 
@@ -60,6 +65,7 @@ class ProducerServiceTest {
         BlockSink sink = new BlockSink() {
             @Override
             public boolean mayProduce() {
+                asked.incrementAndGet();
                 return leading.get();
             }
 
@@ -91,7 +97,8 @@ class ProducerServiceTest {
         Signer alice = Signer.fromPhrase("alice");
         String id = submit(Transaction.transfer(FAUCET, T0, 0, alice.account(), 500));
 
-        await(() -> mempool.outcome(id).orElse("").startsWith("included in block"));
+        Await.until("the transaction included", WAIT,
+                () -> mempool.outcome(id).orElse("").startsWith("included in block"));
         assertEquals(500, ledger.account(alice.account()).orElseThrow().balance());
         assertTrue(producer.produced() >= 1);
         long produced = producer.produced();
@@ -107,7 +114,8 @@ class ProducerServiceTest {
         String overdraft = submit(Transaction.transfer(FAUCET, T0, 0, stranger.account(), 2_000_000));
         String good = submit(Transaction.transfer(FAUCET, T0, 0, stranger.account(), 7));
 
-        await(() -> mempool.outcome(good).orElse("").startsWith("included"));
+        Await.until("the good transaction included", WAIT,
+                () -> mempool.outcome(good).orElse("").startsWith("included"));
         assertTrue(mempool.outcome(unknown).orElseThrow().contains("unknown account"), mempool.outcome(unknown).get());
         assertTrue(mempool.outcome(overdraft).orElseThrow().contains("overdraft"), mempool.outcome(overdraft).get());
         assertDoesNotThrow(producer::touch);
@@ -118,12 +126,16 @@ class ProducerServiceTest {
         start(FAST);
         Signer dave = Signer.fromPhrase("dave");
         String second = submit(Transaction.transfer(FAUCET, T0, 1, dave.account(), 2));
-        Thread.sleep(300);
+        // The second block from now was formed after the submission, from a pool that held it
+        // (a rejection is settled before its block counts).
+        long before = producer.produced();
+        Await.until("two more blocks", WAIT, () -> producer.produced() >= before + 2);
         assertEquals("pending", mempool.outcome(second).orElseThrow(), "waits for nonce 0");
 
         String first = submit(Transaction.transfer(FAUCET, T0, 0, dave.account(), 1));
 
-        await(() -> mempool.outcome(second).orElse("").startsWith("included"));
+        Await.until("the second transaction included", WAIT,
+                () -> mempool.outcome(second).orElse("").startsWith("included"));
         assertTrue(mempool.outcome(first).orElseThrow().startsWith("included"));
         assertEquals(3, ledger.account(dave.account()).orElseThrow().balance());
     }
@@ -133,28 +145,34 @@ class ProducerServiceTest {
         leading.set(false);
         start(FAST);
         String id = submit(Transaction.transfer(FAUCET, T0, 0, Signer.fromPhrase("bob").account(), 5));
-        Thread.sleep(200);
+        // Two more turns: the first began after the submission, and the second only once the
+        // first had committed whatever it would have formed.
+        int turns = asked.get();
+        Await.until("two more turns of the producer", WAIT, () -> asked.get() >= turns + 2);
         assertEquals(0, producer.produced(), "not the leader");
 
         producer.pause();
-        await(producer::paused);
+        Await.until("the producer paused", WAIT, producer::paused);
         leading.set(true);
+        // Still a sleep: a paused producer does nothing a test could wait for, so only time shows
+        // that it stays idle.
         Thread.sleep(200);
         assertEquals(0, producer.produced(), "paused");
         assertEquals("pending", mempool.outcome(id).orElseThrow());
 
         producer.resume();
-        await(() -> mempool.outcome(id).orElse("").startsWith("included"));
+        Await.until("the transaction included after the resume", WAIT,
+                () -> mempool.outcome(id).orElse("").startsWith("included"));
     }
 
     @Test
     void aDeadProducerThreadIsReportedByTouch() throws Exception {
         start(FAST);
-        await(() -> producer.produced() >= 1);
+        Await.until("a first block", WAIT, () -> producer.produced() >= 1);
         assertDoesNotThrow(producer::touch);
 
         bug = new IllegalStateException("simulated bug in block commit");
-        await(() -> {
+        Await.until("touch to report the dead producer", WAIT, () -> {
             try {
                 producer.touch();
                 return false;
@@ -207,18 +225,9 @@ class ProducerServiceTest {
         producer = ProducerService.start(FAST, new ProducerService.Collaborators(T0, "n1", ledger::propose, flaky,
                 mempool, new SimpleMeterRegistry(), Clock.systemUTC()));
 
-        await(() -> mempool.outcome(id).orElse("").startsWith("included"));
+        Await.until("the transaction included after the failed commit", WAIT,
+                () -> mempool.outcome(id).orElse("").startsWith("included"));
         assertTrue(failedOnce.get());
         assertEquals(9, ledger.account(carol.account()).orElseThrow().balance());
-    }
-
-    private static void await(BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + 10_000_000_000L;
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("condition not met within 10 s");
-            }
-            Thread.sleep(10);
-        }
     }
 }

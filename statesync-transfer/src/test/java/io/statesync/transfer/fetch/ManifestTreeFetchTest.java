@@ -16,10 +16,10 @@ import io.statesync.core.snapshot.ManifestLimits;
 import io.statesync.core.snapshot.SnapshotImporter;
 import io.statesync.core.snapshot.SnapshotRef;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Ports;
 import io.statesync.transfer.server.FileShareServer;
 import io.statesync.transfer.server.ServerConfig;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Files;
@@ -76,10 +76,7 @@ class ManifestTreeFetchTest {
     @Test
     void aManifestOfSeveralBlocksLoadsFromNginx() throws Exception {
         String nginx = Nginx.binary();
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = Ports.free();
         Path conf = tmp.resolve("nginx.conf");
         Files.writeString(conf, "daemon off; worker_processes 1; pid " + tmp.resolve("nginx.pid") + "; error_log "
                 + tmp.resolve("nginx.err") + ";" + (Nginx.root() ? " user root;" : "")

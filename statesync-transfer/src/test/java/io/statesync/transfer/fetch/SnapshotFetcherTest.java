@@ -15,6 +15,7 @@ import io.statesync.core.snapshot.Materializer;
 import io.statesync.core.snapshot.SnapshotImporter;
 import io.statesync.core.snapshot.SnapshotRef;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Ports;
 import io.statesync.core.testing.TestTrees;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -122,10 +123,7 @@ class SnapshotFetcherTest {
         // Python's http.server knows nothing of Statesync: it serves files, HTTP/1.0, one per connection.
         org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("python3", "--version").start().waitFor() == 0,
                 "python3 is not installed");
-        int port;
-        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
-            port = probe.getLocalPort();
-        }
+        int port = Ports.free();
         Process python = new ProcessBuilder("python3", "-m", "http.server", String.valueOf(port), "--bind", "127.0.0.1",
                 "--directory", origin.root().toString()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();

@@ -14,6 +14,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Await;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -37,7 +38,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -277,7 +277,8 @@ class FileShareServerTest {
             byte[] body = new byte[big.length];
             readFully(in, body, 0, 1 << 20);
             // The client stalls for three header timeouts while the server still has megabytes
-            // to send: the connection must survive, because it is busy answering, not idle.
+            // to send: the connection must survive, because it is busy answering, not idle. (A
+            // sleep by nature: the stall itself, measured in time, is what is tested.)
             Thread.sleep(600);
             readFully(in, body, 1 << 20, big.length - (1 << 20));
             assertArrayEquals(big, body);
@@ -529,7 +530,7 @@ class FileShareServerTest {
                 assertEquals(200, RawResponse.read(in, false).status());
                 assertEquals(-1, in.read());
             }
-            await(() -> strict.connections() == 0, "connections released");
+            Await.until("connections released", Duration.ofSeconds(5), () -> strict.connections() == 0);
             assertTrue(scrape(strict).contains("statesync_share_timeouts_total{kind=\"header\"} 3.0"));
         }
     }
@@ -563,7 +564,7 @@ class FileShareServerTest {
             }
 
             first.close();
-            await(() -> small.connections() < 2, "a slot is freed");
+            Await.until("a slot is freed", Duration.ofSeconds(5), () -> small.connections() < 2);
             HttpResponse<byte[]> res = http.send(HttpRequest.newBuilder(small.uri().resolve("/ipfs/" + cid)).build(),
                     BodyHandlers.ofByteArray());
             assertEquals(200, res.statusCode());
@@ -676,8 +677,8 @@ class FileShareServerTest {
 
         assertThrows(ConnectException.class, () -> new Socket("127.0.0.1", port).close());
         server.close();
-        await(() -> Thread.getAllStackTraces().keySet().stream()
-                .noneMatch(t -> t.getName().startsWith("statesync-share")), "share threads ended");
+        Await.until("share threads ended", Duration.ofSeconds(5), () -> Thread.getAllStackTraces().keySet().stream()
+                .noneMatch(t -> t.getName().startsWith("statesync-share")));
     }
 
     @Test
@@ -748,16 +749,6 @@ class FileShareServerTest {
                 fail("connection closed after " + (off + done) + " bytes");
             }
             done += n;
-        }
-    }
-
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("timed out waiting for: " + what);
-            }
-            Thread.sleep(10);
         }
     }
 
