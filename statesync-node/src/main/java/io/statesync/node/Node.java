@@ -244,13 +244,7 @@ public final class Node implements AutoCloseable {
     /** Removes what an operator's load cut short by a crash left behind. */
     private void resetLoadWork() throws IOException {
         Path work = config.dataDir().resolve("loads");
-        if (Files.exists(work)) {
-            try (var walk = Files.walk(work)) {
-                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
-        }
+        io.statesync.core.files.FileTrees.deleteRecursively(work);
         Files.createDirectories(work);
     }
 
