@@ -65,7 +65,7 @@ final class TimeoutGuard extends ChannelDuplexHandler {
         if (msg instanceof HttpRequest req) {
             unanswered++;
             disarm();
-            long length = HttpUtil.getContentLength(req, -1L);
+            long length = contentLength(req);
             if (length > 0 || HttpUtil.isTransferEncodingChunked(req)) {
                 long allowance = length > 0 ? TimeUnit.SECONDS.toNanos(1) * (length / minBodyBytesPerSecond) : 0;
                 arm(ctx, "body", bodyTimeoutNanos + allowance, "the request body did not arrive");
@@ -107,6 +107,15 @@ final class TimeoutGuard extends ChannelDuplexHandler {
             return;
         }
         super.userEventTriggered(ctx, evt);
+    }
+
+    /** The announced body length, or -1 with none or a malformed one (the handler refuses that request). */
+    private static long contentLength(HttpRequest req) {
+        try {
+            return HttpUtil.getContentLength(req, -1L);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     private void armHead(ChannelHandlerContext ctx) {

@@ -401,7 +401,8 @@ class FileShareServerTest {
     @Test
     void malformedRequestLineGets400AndTheConnectionCloses() throws Exception {
         for (String line : new String[] {"GET /health FOO/1.1", "GET /health HTTP/1.1 extra",
-                                         "GET /health HTTP/1.1\r\nContent-Length: -1"}) {
+                                         "GET /health HTTP/1.1\r\nContent-Length: -1",
+                                         "POST /health HTTP/1.1\r\nContent-Length: ten"}) {
             RawResponse res = exchange(server, (line + "\r\nHost: x\r\n\r\n").getBytes(UTF_8));
             assertEquals(400, res.status(), line);
             assertEquals("close", res.headers().get("connection"), line);
