@@ -102,7 +102,7 @@ final class InitCommand implements Callable<Integer> {
         if (hosts.size() != 1 && hosts.size() != nodes) {
             throw usage("--host: give one host, or one per node (" + nodes + "), not " + hosts.size());
         }
-        checkPorts(basePort + 20 * nodes + 2 + threads);
+        checkPorts(basePort + 20 * nodes + ADMIN_OFFSET);
         List<ClusterConfigs.Plan> plans = new ArrayList<>();
         for (int i = 1; i <= nodes; i++) {
             int base = basePort + 20 * i;

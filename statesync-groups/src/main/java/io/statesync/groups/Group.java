@@ -188,10 +188,11 @@ public final class Group implements AutoCloseable {
                         @Override
                         public SessionContext create(LogPosition target, Instant deadline, CatchUp runner) {
                             knownCommit.accumulateAndGet(target.index() - 1, Math::max);
+                            Session session = new Session(gid, config, replica, target, deadline, consensus.peers(),
+                                    peerClient, fetcher, metrics, runner);
                             // Blobs a running fetch counted as present must stay until it ends.
                             replica.sessionOpened();
-                            return new Session(gid, config, replica, target, deadline, consensus.peers(), peerClient,
-                                    fetcher, metrics, runner);
+                            return session;
                         }
 
                         @Override

@@ -135,6 +135,6 @@ final class GroupRoutes implements Route {
         if (conf.all().isEmpty()) {
             throw new RouteException(503, "group " + config.name() + ": consensus is not running here");
         }
-        return memberRequests.signer(groupId, req, conf.all());
+        return memberRequests.signer(groupId, config.self(), req, conf.all());
     }
 }

@@ -47,6 +47,8 @@ final class MemberRequests implements AutoCloseable {
     private final HttpClient client = HttpClient.newBuilder().executor(executor).connectTimeout(ASK_TIMEOUT)
             .version(HttpClient.Version.HTTP_1_1).build();
     private final Map<URI, Known> keys = new ConcurrentHashMap<>();
+    /** One ask at a time per member URL. */
+    private final Map<URI, Object> askLocks = new ConcurrentHashMap<>();
     private final Map<String, Counter> refused = new ConcurrentHashMap<>();
     private final MeterRegistry registry;
     private final LongSupplier nanoClock;
@@ -66,7 +68,8 @@ final class MemberRequests implements AutoCloseable {
      * @throws RouteException 401 unsigned, stale or a signature that does not verify; 403 signed
      *     as someone who is not a member
      */
-    String signer(String groupId, RouteRequest request, List<GroupMember> members) throws RouteException {
+    String signer(String groupId, String self, RouteRequest request, List<GroupMember> members)
+            throws RouteException {
         Optional<String> member = request.header(RequestSigning.MEMBER);
         Optional<String> time = request.header(RequestSigning.TIME);
         Optional<String> signature = request.header(RequestSigning.SIGNATURE);
@@ -91,16 +94,15 @@ final class MemberRequests implements AutoCloseable {
             throw refuse("bad_time", 401, "the request's time is " + skew / 1000 + " s from this member's clock (at "
                     + "most " + RequestSigning.MAX_SKEW.toSeconds() + " s)");
         }
-        byte[] message = RequestSigning.message(request.method(), groupId, request.route(), request.query(), id, millis);
+        byte[] message = RequestSigning.message(request.method(), groupId, request.route(), request.query(), id, self,
+                millis);
         Known known = keys.get(m.http());
         if (known != null && known.key() != null && RequestSigning.verify(known.key(), message, signature.get())) {
             return id;
         }
-        if (known == null || nanoClock.getAsLong() - known.atNanos() >= RELEARN_AFTER.toNanos()) {
-            known = learn(m);
-            if (known.key() != null && RequestSigning.verify(known.key(), message, signature.get())) {
-                return id;
-            }
+        known = relearn(m, known);
+        if (known != null && known.key() != null && RequestSigning.verify(known.key(), message, signature.get())) {
+            return id;
         }
         throw refuse("bad_signature", 401, "the signature does not verify with member " + id + "'s host key");
     }
@@ -122,8 +124,30 @@ final class MemberRequests implements AutoCloseable {
                 .tag("reason", r).register(registry));
     }
 
-    /** Asks the member's host for its key; remembers the answer, or that there was none, with the time. */
-    private Known learn(GroupMember m) {
+    /**
+     * The member's key, asked for again when the one known is older than {@link #RELEARN_AFTER}
+     * (or there is none): one request at a time per member, however many requests wait on it,
+     * and a failed ask keeps the key known before.
+     */
+    private Known relearn(GroupMember m, Known seen) {
+        Object lock = askLocks.computeIfAbsent(m.http(), u -> new Object());
+        synchronized (lock) {
+            Known now = keys.get(m.http());
+            if (now != seen && now != null) {
+                return now; // another request asked meanwhile
+            }
+            if (now != null && nanoClock.getAsLong() - now.atNanos() < RELEARN_AFTER.toNanos()) {
+                return now;
+            }
+            PublicKey key = learn(m);
+            Known k = new Known(key != null ? key : now == null ? null : now.key(), nanoClock.getAsLong());
+            keys.put(m.http(), k);
+            return k;
+        }
+    }
+
+    /** Asks the member's host for its key; null if it does not give one. */
+    private PublicKey learn(GroupMember m) {
         URI uri = URI.create(m.http().toString().replaceAll("/+$", "") + "/groups");
         PublicKey key = null;
         try {
@@ -143,9 +167,7 @@ final class MemberRequests implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        Known k = new Known(key, nanoClock.getAsLong());
-        keys.put(m.http(), k);
-        return k;
+        return key;
     }
 
     @Override

@@ -324,12 +324,18 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
                 SnapshotRecord.machineMetadata(ref.manifest().metadata()));
         catalog.add(record);
         prune();
+        deleteUnreferenced();
         return record;
     }
 
     @Override
     public synchronized void ended(SnapshotWriter.Captured captured) {
         writing = false;
+        try {
+            deleteUnreferenced();
+        } catch (IOException e) {
+            log.warn("group {}: deleting blobs of dropped snapshots failed: {}", groupId, e.toString());
+        }
     }
 
     /** Hears about every snapshot this member records (not installs); see {@code Group.onSnapshot}. */
@@ -521,7 +527,8 @@ final class Replica implements AutoCloseable, SnapshotWriter.Recorder {
      * fetched), and its install would then miss them. They go when the last session ends.
      */
     private void deleteUnreferenced() throws IOException {
-        if (sessions > 0 || unreferenced.isEmpty()) {
+        // Nor while a capture is written: it may be reusing those blobs (as prune and drop know).
+        if (sessions > 0 || writing || unreferenced.isEmpty()) {
             return;
         }
         Set<Cid> keep = new HashSet<>();

@@ -100,7 +100,8 @@ class GroupLifecycleTest {
                             URI.create(c.nodes[0].member.http() + "/groups/" + g.id() + "/" + path))
                             .method(method, HttpRequest.BodyPublishers.noBody());
                     // The lease is signed: checking it makes the host ask for a member's key.
-                    c.nodes[0].host.hostKey().sign(c.nodes[0].member.id(), method, g.id().toString(), path)
+                    c.nodes[0].host.hostKey().sign(c.nodes[0].member.id(), c.nodes[0].member.id(), method,
+                            g.id().toString(), path)
                             .forEach(request::header);
                     HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
                     assertEquals(200, r.statusCode(), r.body());

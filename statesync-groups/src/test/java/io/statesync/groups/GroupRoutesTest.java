@@ -110,8 +110,18 @@ class GroupRoutesTest {
                 throws Exception {
             HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(groupUrl + "/" + path))
                     .timeout(Duration.ofSeconds(10)).method(method, HttpRequest.BodyPublishers.noBody());
-            key.sign(member, method, group.id().toString(), path, System.currentTimeMillis() - ago.toMillis())
+            key.sign(member, "n0", method, group.id().toString(), path, System.currentTimeMillis() - ago.toMillis())
                     .forEach(b::header);
+            HttpResponse<byte[]> res = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+            return new Answer(res.statusCode(), res.body());
+        }
+
+        /** A request signed as {@code member} to {@code receiver}, now. */
+        Answer signedTo(String method, String path, String member, String receiver, RequestSigning.HostKey key)
+                throws Exception {
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(groupUrl + "/" + path))
+                    .timeout(Duration.ofSeconds(10)).method(method, HttpRequest.BodyPublishers.noBody());
+            key.sign(member, receiver, method, group.id().toString(), path).forEach(b::header);
             HttpResponse<byte[]> res = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
             return new Answer(res.statusCode(), res.body());
         }
@@ -215,9 +225,12 @@ class GroupRoutesTest {
             // Signed for another request: the signature covers the route and the query
             HttpRequest.Builder swapped = HttpRequest.newBuilder(URI.create(groupUrl + "/" + ask.replace("=s&", "=t&")))
                     .method("POST", HttpRequest.BodyPublishers.noBody());
-            cluster.nodes[0].host.hostKey().sign("n0", "POST", group.id().toString(), ask).forEach(swapped::header);
+            cluster.nodes[0].host.hostKey().sign("n0", "n0", "POST", group.id().toString(), ask).forEach(swapped::header);
             HttpResponse<String> res = HTTP.send(swapped.build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(401, res.statusCode(), res.body());
+            // Signed for another receiver: it cannot be replayed to this member
+            assertRefused(401, "the signature does not verify",
+                    signedTo("POST", ask, "n0", "n1", cluster.nodes[0].host.hostKey()));
             assertEquals(0, group.leases(), "no refused request holds anything");
 
             // A member holds at most a few leases; renewing one is always allowed

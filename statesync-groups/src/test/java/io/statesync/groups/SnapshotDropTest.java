@@ -37,7 +37,7 @@ class SnapshotDropTest {
             String ask = "leases?session=peer-1&snapshot=" + leased.manifest() + "&ttlMs=60000";
             HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(c.nodes[0].member.http() + "/groups/"
                     + g.id() + "/" + ask)).POST(HttpRequest.BodyPublishers.noBody());
-            c.nodes[0].host.hostKey().sign(c.nodes[0].member.id(), "POST", g.id().toString(), ask)
+            c.nodes[0].host.hostKey().sign(c.nodes[0].member.id(), c.nodes[0].member.id(), "POST", g.id().toString(), ask)
                     .forEach(request::header);
             HttpResponse<String> lease = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(200, lease.statusCode(), lease.body());

@@ -27,6 +27,13 @@ final class AdminGate implements Route {
         this.wrong = refusals(registry, "wrong");
     }
 
+    /** Whether a Host header names an IP literal or localhost (with or without a port). */
+    static boolean hostIsAnAddress(String host) {
+        String h = host.startsWith("[") ? host.substring(0, Math.max(host.indexOf(']') + 1, 1))
+                : host.replaceFirst(":\\d+$", "");
+        return h.equals("localhost") || h.matches("\\d{1,3}(\\.\\d{1,3}){3}") || h.matches("\\[[0-9A-Fa-f:.]+]");
+    }
+
     private static Counter refusals(MeterRegistry registry, String reason) {
         return Counter.builder("statesync.admin.unauthorized")
                 .description("Admin requests refused with 401: no token, or a wrong one")
@@ -35,6 +42,18 @@ final class AdminGate implements Route {
 
     @Override
     public RouteResponse handle(RouteRequest request) throws RouteException {
+        // A web page open in a browser on this host could otherwise drive the loopback API
+        // (a cross-site POST needs no preflight), or reach it through a rebound DNS name.
+        if (request.header("Origin").isPresent()) {
+            throw new RouteException(403, "the admin API does not answer browsers (the request has an Origin)");
+        }
+        String host = request.header("Host").orElse("");
+        // Without a token (a loopback listener) only an address will do; with one, a rebound
+        // name gains nothing, and operators may use a DNS name for a listener they opened.
+        if (token == null && !hostIsAnAddress(host)) {
+            throw new RouteException(403, "the admin API answers requests to an IP address or localhost, not to '"
+                    + (host.length() > 64 ? host.substring(0, 64) + "…" : host) + "'");
+        }
         if (token != null) {
             Optional<String> authorization = request.header("Authorization");
             if (authorization.isEmpty()) {

@@ -159,7 +159,9 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
     }
 
     static boolean isLoopback(String host) {
-        return host.equals("localhost") || host.startsWith("127.") || host.equals("::1") || host.equals("[::1]");
+        // An address, not a name that merely starts like one (127.evil.example).
+        return host.equals("localhost") || host.matches("127(\\.\\d{1,3}){3}") || host.equals("::1")
+                || host.equals("[::1]");
     }
 
     /**

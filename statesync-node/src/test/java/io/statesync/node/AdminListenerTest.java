@@ -163,4 +163,21 @@ class AdminListenerTest {
         }
         return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
+
+    @Test
+    void browsersAndRenamedHostsAreRefusedBeforeTheToken() throws Exception {
+        HttpResponse<String> fromAPage = HTTP.send(HttpRequest.newBuilder(admin.resolve("/admin/producer/t0/pause"))
+                .header("Origin", "http://evil.example").header("Authorization", "Bearer " + TOKEN)
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(403, fromAPage.statusCode(), fromAPage.body());
+        assertTrue(fromAPage.body().contains("does not answer browsers"), fromAPage.body());
+        assertFalse(node.thread("t0").orElseThrow().producer().paused());
+
+        assertTrue(AdminGate.hostIsAnAddress("127.0.0.1:7139"));
+        assertTrue(AdminGate.hostIsAnAddress("localhost"));
+        assertTrue(AdminGate.hostIsAnAddress("[::1]:7139"));
+        assertFalse(AdminGate.hostIsAnAddress("rebound.evil.example:7139"));
+        assertFalse(AdminGate.hostIsAnAddress("127.0.0.1.evil.example"));
+        assertFalse(AdminGate.hostIsAnAddress(""));
+    }
 }

@@ -127,6 +127,7 @@ class NodeConfigTest {
             "bad log level           | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nlog:\n  levels: {org.apache.ratis: loud}' | 'log.levels: org.apache.ratis: ''loud'' is not one of'",
             "bad logger name         | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nlog:\n  levels: {\"a b\": info}' | 'log.levels: ''a b'' is not a logger name'",
             "admin open, no token    | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nadmin:\n  host: 0.0.0.0\n  port: 7119' | 'admin.tokenFile: missing: admin.host 0.0.0.0 can be reached from other machines'",
+            "admin on a 127. name    | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nadmin:\n  host: 127.evil.example' | 'admin.tokenFile: missing: admin.host 127.evil.example can be reached'",
             "admin on the http port  | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nadmin:\n  port: 8101' | 'admin.port: 8101 is http.port too'",
             "admin unknown key       | 'threads: [t0, t1]'        | 'threads: [t0, t1]\nadmin:\n  token: abc' | 'admin.token: unknown key (known: host, port, tokenFile)'",
     })

@@ -76,17 +76,17 @@ public final class PeerClient implements AutoCloseable {
 
     public JsonNode postJson(Peer peer, String pathAndQuery, Duration timeout) throws IOException, InterruptedException {
         return JSON.readTree(send(signed(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout)
-                .POST(HttpRequest.BodyPublishers.noBody()), "POST", pathAndQuery).build(), peer));
+                .POST(HttpRequest.BodyPublishers.noBody()), "POST", pathAndQuery, peer).build(), peer));
     }
 
     public void delete(Peer peer, String pathAndQuery, Duration timeout) throws IOException, InterruptedException {
-        send(signed(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout).DELETE(), "DELETE", pathAndQuery)
-                .build(), peer);
+        send(signed(HttpRequest.newBuilder(uri(peer, pathAndQuery)).timeout(timeout).DELETE(), "DELETE", pathAndQuery,
+                peer).build(), peer);
     }
 
-    private HttpRequest.Builder signed(HttpRequest.Builder request, String method, String pathAndQuery) {
+    private HttpRequest.Builder signed(HttpRequest.Builder request, String method, String pathAndQuery, Peer to) {
         if (key != null) {
-            key.sign(self, method, groupId, pathAndQuery).forEach(request::header);
+            key.sign(self, to.id(), method, groupId, pathAndQuery).forEach(request::header);
         }
         return request;
     }
@@ -106,6 +106,20 @@ public final class PeerClient implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 return;
             }
+        }
+    }
+
+    /**
+     * A lease that could not be had: the session goes on without it (the peer may prune what it
+     * fetches, and the attempt then retries). A refusal (not a member yet, as a joiner is before
+     * it is added; a clock more than two minutes off; a bound) is worth an INFO line, a network
+     * failure only a DEBUG one.
+     */
+    public static void logLeaseFailure(org.slf4j.Logger log, String groupId, Peer p, IOException e) {
+        if (e instanceof PeerException pe && (pe.status() == 401 || pe.status() == 403 || pe.status() == 429)) {
+            log.info("group {}: {} refused a lease, going on without it: {}", groupId, p.id(), e.getMessage());
+        } else {
+            log.debug("group {}: lease on {} failed: {}", groupId, p.id(), e.getMessage());
         }
     }
 

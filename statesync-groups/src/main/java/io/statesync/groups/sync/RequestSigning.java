@@ -21,12 +21,14 @@ import java.util.TreeMap;
  * How one member proves to another which member sends a request, for the routes that hold
  * something for their caller (leases). The request carries three headers: the member id, the
  * time, and an Ed25519 signature by the sending host's key over the method, the group, the route,
- * the query (sorted), the member and the time. The receiver takes the sender's public key from
+ * the query (sorted), the member, the member it is sent to, and the time. The receiver takes the sender's public key from
  * the sender's own host ({@code GET <member http>/groups}, {@code hostKey}), at the URL the group's
  * configuration holds for that member, which an outsider can change neither of.
  *
- * <p>A signed request can be replayed by someone who saw it, within {@link #MAX_SKEW}: all it
- * can do is renew the same lease of the same member, which that member asked for anyway.
+ * <p>A signed request names its receiver, so it cannot be replayed to another member. Someone who
+ * saw it can replay it to the same member within {@link #MAX_SKEW}: that renews (or, after a
+ * release, takes again for at most one lease term) a lease its member asked for, and counts
+ * against that member's own bound.
  */
 public final class RequestSigning {
     public static final String MEMBER = "Statesync-Member";
@@ -41,11 +43,13 @@ public final class RequestSigning {
 
     /** The bytes a request's signature covers. */
     public static byte[] message(String method, String groupId, String route, Map<String, List<String>> query,
-                                 String member, long timeMillis) {
+                                 String member, String receiver, long timeMillis) {
         StringBuilder b = new StringBuilder(DOMAIN).append('\n').append(method).append('\n').append(groupId)
                 .append('\n').append(route).append('\n');
-        new TreeMap<>(query).forEach((k, values) -> values.forEach(v -> b.append(k).append('=').append(v).append('&')));
-        b.append('\n').append(member).append('\n').append(timeMillis);
+        // Each name and value with its length first: no two different queries give the same text.
+        new TreeMap<>(query).forEach((k, values) -> values.forEach(v -> b.append(k.length()).append(':').append(k)
+                .append(v.length()).append(':').append(v).append(';')));
+        b.append('\n').append(member).append('\n').append(receiver).append('\n').append(timeMillis);
         return b.toString().getBytes(StandardCharsets.UTF_8);
     }
 
@@ -94,16 +98,17 @@ public final class RequestSigning {
             return publicText;
         }
 
-        /** The headers that prove {@code member}, on this host, sends this request now. */
-        public Map<String, String> sign(String member, String method, String groupId, String pathAndQuery) {
-            return sign(member, method, groupId, pathAndQuery, System.currentTimeMillis());
+        /** The headers that prove {@code member}, on this host, sends this request to {@code receiver} now. */
+        public Map<String, String> sign(String member, String receiver, String method, String groupId,
+                                        String pathAndQuery) {
+            return sign(member, receiver, method, groupId, pathAndQuery, System.currentTimeMillis());
         }
 
         /** As above, dated {@code now} (milliseconds since the epoch). */
-        public Map<String, String> sign(String member, String method, String groupId, String pathAndQuery,
-                                        long now) {
+        public Map<String, String> sign(String member, String receiver, String method, String groupId,
+                                        String pathAndQuery, long now) {
             var split = split(pathAndQuery);
-            byte[] message = message(method, groupId, split.getKey(), split.getValue(), member, now);
+            byte[] message = message(method, groupId, split.getKey(), split.getValue(), member, receiver, now);
             try {
                 Signature s = Signature.getInstance("Ed25519");
                 s.initSign(keys.getPrivate());

@@ -66,7 +66,9 @@ final class TimeoutGuard extends ChannelDuplexHandler {
             unanswered++;
             disarm();
             long length = contentLength(req);
-            if (length > 0 || HttpUtil.isTransferEncodingChunked(req)) {
+            // Only for the request being answered: one pipelined behind a response still being
+            // written is not read yet (reading waits), and its deadline would cut that response.
+            if (unanswered == 1 && (length > 0 || HttpUtil.isTransferEncodingChunked(req))) {
                 long allowance = length > 0 ? TimeUnit.SECONDS.toNanos(1) * (length / minBodyBytesPerSecond) : 0;
                 arm(ctx, "body", bodyTimeoutNanos + allowance, "the request body did not arrive");
             }

@@ -425,7 +425,7 @@ final class LogReplaySession implements SyncSession {
                 client.postJson(p, "leases?session=" + ctx.sessionId() + "&from=" + from + "&ttlMs="
                         + LEASE_TTL.toMillis(), cfg.fetchTimeout());
             } catch (IOException e) {
-                log.debug("group {}: lease on {} failed: {}", ctx.groupId(), p.id(), e.getMessage());
+                PeerClient.logLeaseFailure(log, ctx.groupId(), p, e);
             }
         }
     }

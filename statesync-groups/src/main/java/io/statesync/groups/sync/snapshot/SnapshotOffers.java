@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -49,7 +48,9 @@ public final class SnapshotOffers {
      */
     public static Map<Cid, Offer> collect(SessionContext ctx, Duration timeout, Map<String, String> reasons)
             throws InterruptedException {
-        Map<Cid, Offer> offers = new LinkedHashMap<>();
+        // Keyed by the whole position, not the manifest alone: a peer that names an honest manifest
+        // at a false position first must not push the honest offerers out.
+        Map<OfferKey, Offer> offers = new LinkedHashMap<>();
         int answered = 0;
         for (Peer p : ctx.peers()) {
             try {
@@ -64,26 +65,26 @@ public final class SnapshotOffers {
                     SnapshotRecord rec = new SnapshotRecord(Cid.parse(n.path("manifest").asText()),
                             new LogPosition(n.path("term").asLong(), n.path("index").asLong()),
                             Chain.parse(n.path("chain").asText()), meta);
-                    Offer o = offers.computeIfAbsent(rec.manifest(), c -> new Offer(rec, new ArrayList<>()));
-                    if (o.record().index() == rec.index() && Arrays.equals(o.record().chain(), rec.chain())) {
-                        if (!o.peers().contains(p)) {
-                            o.peers().add(p);
-                        }
-                    } else {
-                        reasons.put(p.id(), "offers " + rec.manifest() + " with a position others do not");
+                    Offer o = offers.computeIfAbsent(new OfferKey(rec.manifest(), rec.index(), Chain.hex(rec.chain())),
+                            k -> new Offer(rec, new ArrayList<>()));
+                    if (!o.peers().contains(p)) {
+                        o.peers().add(p);
                     }
                 }
             } catch (IOException | RuntimeException e) {
                 reasons.put(p.id(), String.valueOf(e.getMessage()));
             }
         }
-        return confirmed(offers, answered, reasons);
+        return confirmed(offers.values(), answered, reasons);
+    }
+
+    private record OfferKey(Cid manifest, long index, String chain) {
     }
 
     /** The offers {@link #collect} keeps, out of all of them; the others' reasons go to {@code reasons}. */
-    static Map<Cid, Offer> confirmed(Map<Cid, Offer> offers, int answered, Map<String, String> reasons) {
+    static Map<Cid, Offer> confirmed(java.util.Collection<Offer> offers, int answered, Map<String, String> reasons) {
         Map<Long, List<Offer>> byIndex = new TreeMap<>();
-        for (Offer o : offers.values()) {
+        for (Offer o : offers) {
             int n = o.peers().size();
             if (n >= 2 || 2 * n > answered) {
                 byIndex.computeIfAbsent(o.record().index(), i -> new ArrayList<>()).add(o);
@@ -103,7 +104,9 @@ public final class SnapshotOffers {
                 }
                 continue;
             }
-            out.put(same.get(0).record().manifest(), same.get(0));
+            // One manifest at two positions: the one more members vouch for.
+            out.merge(same.get(0).record().manifest(), same.get(0),
+                    (a, b) -> a.peers().size() >= b.peers().size() ? a : b);
             for (Offer o : same.subList(1, same.size())) {
                 o.peers().forEach(p -> reasons.putIfAbsent(p.id(), "offers " + o.record().manifest() + " at index "
                         + o.record().index() + ", where more members offer another snapshot"));
@@ -126,7 +129,7 @@ public final class SnapshotOffers {
                             ctx.client().postJson(p, "leases?session=" + ctx.sessionId() + "&snapshot="
                                     + offer.record().manifest() + "&ttlMs=" + ttl.toMillis(), timeout);
                         } catch (IOException e) {
-                            log.debug("group {}: lease on {} failed: {}", ctx.groupId(), p.id(), e.getMessage());
+                            io.statesync.groups.sync.PeerClient.logLeaseFailure(log, ctx.groupId(), p, e);
                         }
                     }
                     Thread.sleep(ttl.dividedBy(3));

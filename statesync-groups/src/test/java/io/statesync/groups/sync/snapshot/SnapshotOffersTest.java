@@ -33,12 +33,8 @@ class SnapshotOffersTest {
                 new ArrayList<>(List.of(by)));
     }
 
-    private static Map<Cid, Offer> all(Offer... offers) {
-        Map<Cid, Offer> m = new LinkedHashMap<>();
-        for (Offer o : offers) {
-            m.put(o.record().manifest(), o);
-        }
-        return m;
+    private static List<Offer> all(Offer... offers) {
+        return List.of(offers);
     }
 
     @Test
@@ -93,5 +89,16 @@ class SnapshotOffersTest {
         assertTrue(failed.recent(manifest));
         now.addAndGet(Duration.ofSeconds(1).toNanos());
         assertFalse(failed.recent(manifest), "after a while it counts as new");
+    }
+
+    @Test
+    void aFalsePositionForAnHonestManifestDoesNotPushTheHonestOfferersOut() {
+        Peer liar = peer("liar"), a = peer("a"), b = peer("b");
+        Offer honest = offer("state", 800, a, b);
+        Offer forged = new Offer(new SnapshotRecord(honest.record().manifest(), new LogPosition(1, 900), new byte[32],
+                Map.of()), new ArrayList<>(List.of(liar)));
+        // The liar answered first: both are kept apart, and only the honest one is confirmed
+        Map<Cid, Offer> kept = SnapshotOffers.confirmed(all(forged, honest), 3, new LinkedHashMap<>());
+        assertEquals(List.of(honest), List.copyOf(kept.values()));
     }
 }
