@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.statesync.core.testing.Await;
 import io.statesync.node.ledger.ThreadId;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -107,10 +108,11 @@ class AdminListenerTest {
         var producer = node.thread("t0").orElseThrow().producer();
         HttpResponse<String> pause = send(admin, "POST", "/admin/producer/t0/pause", "Bearer " + TOKEN);
         assertEquals(200, pause.statusCode(), pause.body());
-        assertTrue(producer.paused());
+        // The producer takes the command on its own thread, a moment later.
+        Await.until("the producer paused", Duration.ofSeconds(10), producer::paused);
         HttpResponse<String> resume = send(admin, "POST", "/admin/producer/t0/resume", "Bearer " + TOKEN);
         assertEquals(200, resume.statusCode(), resume.body());
-        assertFalse(producer.paused());
+        Await.until("the producer resumed", Duration.ofSeconds(10), () -> !producer.paused());
 
         // The listener serves no blobs; its health is the node's.
         assertEquals(404, send(admin, "GET", "/ipfs/bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", null)
