@@ -383,9 +383,14 @@ class NodeClusterTest {
         assertEquals(List.of(), missing, "metrics missing from docs/metrics.md (all: target/metric-families.txt)");
     }
 
+    /** Families a dashboard panel may name that appear only after their event (see the check below). */
+    private static final java.util.Set<String> EVENT_ONLY = java.util.Set.of("statesync_groups_sync_bytes_total");
+
     @Test
     @Order(12)
     void theShippedDashboardQueriesOnlyMetricsTheNodesExpose() throws Exception {
+        assertTrue(Files.readString(Path.of("../docs/metrics.md")).contains("`statesync_groups_sync_bytes_total`"),
+                "the families allowed to be missing below are still documented");
         JsonNode dashboard = JSON.readTree(Files.readString(Path.of("../ops/grafana/statesync.json")));
         assertEquals(List.of(), DashboardQueries.problems(dashboard), "ops/grafana/statesync.json");
         List<DashboardQueries.Query> queries = DashboardQueries.queries(dashboard);
@@ -402,6 +407,9 @@ class NodeClusterTest {
             // A query that names no metric could not be checked here, and shows nothing on a panel.
             java.util.SortedSet<String> bad = names.isEmpty() ? new java.util.TreeSet<>(List.of("(no metric)"))
                     : families.missing(names);
+            // Bytes a catch-up fetched from peers exist only if one did: a joiner whose head start
+            // already holds every chunk of the state it loads fetches none from its peers.
+            bad.removeAll(EVENT_ONLY);
             if (!bad.isEmpty()) {
                 unknown.put(q.where() + ": " + q.expr(), bad);
             }
