@@ -37,7 +37,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -325,9 +324,10 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             }
             return serveBlob(ctx, req, mount.store(), parseCid(rest, target), head, keepAlive);
         }
+        // RouteRequest folds the names to lower case.
         Map<String, List<String>> headers = new HashMap<>();
         for (Map.Entry<String, String> h : req.headers()) {
-            headers.computeIfAbsent(h.getKey().toLowerCase(Locale.ROOT), k -> new ArrayList<>()).add(h.getValue());
+            headers.computeIfAbsent(h.getKey(), k -> new ArrayList<>()).add(h.getValue());
         }
         RouteRequest request = new RouteRequest(req.method().name(), rest, target.query(), body, headers);
         AtomicInteger status = new AtomicInteger(HttpResponseStatus.INTERNAL_SERVER_ERROR.code());
