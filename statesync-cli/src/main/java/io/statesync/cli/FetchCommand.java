@@ -41,6 +41,7 @@ final class FetchCommand implements Callable<Integer> {
     static final String DEFAULT_PARALLEL = "16";
     static final String DEFAULT_PER_SOURCE = "6";
     static final String DEFAULT_SYNC_EVERY = "128MiB";
+    static final String DEFAULT_MAX_EXPANSION = "100";
 
     private final Environment env;
 
@@ -89,6 +90,11 @@ final class FetchCommand implements Callable<Integer> {
             description = "bytes written between fsyncs of the output files; a crash re-checks at most this much (default: ${DEFAULT-VALUE})")
     private long syncEvery;
 
+    @Option(names = "--max-expansion", paramLabel = "N", defaultValue = DEFAULT_MAX_EXPANSION,
+            description = "refuse a snapshot whose files are more than N times the bytes of its distinct chunks;"
+                    + " 0 for no bound (default: ${DEFAULT-VALUE})")
+    private int maxExpansion;
+
     FetchCommand(Environment env) {
         this.env = env;
     }
@@ -104,6 +110,10 @@ final class FetchCommand implements Callable<Integer> {
         Path outAbs = out.toAbsolutePath().normalize();
         if (outAbs.startsWith(storeDir.toAbsolutePath().normalize())) {
             throw new ParameterException(spec.commandLine(), "--out " + out + " must not be inside the store " + storeDir);
+        }
+        if (storeDir.toAbsolutePath().normalize().startsWith(outAbs)) {
+            throw new ParameterException(spec.commandLine(), "the store " + storeDir + " must not be inside --out " + out
+                    + " (the snapshot's files could overwrite its blobs); pass --store elsewhere");
         }
         List<Source> distinct = new ArrayList<>(new LinkedHashSet<>(sources));
 
@@ -150,7 +160,7 @@ final class FetchCommand implements Callable<Integer> {
         try {
             return FetchOptions.DEFAULT.withMaxTries(maxTries).withRetryWait(retryWait).withDeadline(deadline)
                     .withChunkDeadline(chunkDeadline).withParallelism(parallel).withPerSourceParallelism(perSource)
-                    .withSyncEvery(syncEvery);
+                    .withSyncEvery(syncEvery).withMaxExpansion(maxExpansion);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -18,12 +18,16 @@ public final class Cid implements Comparable<Cid> {
 
     private final Codec codec;
     private final byte[] digest;
-    private final String text;
 
+    /**
+     * Only the codec and digest are kept, and the text form is made when asked for: a manifest of
+     * a million chunks holds a million CIDs, and a cached text form more than doubled each one
+     * (72 bytes of heap instead of about 176), which is what kept the largest allowed manifest
+     * from being fetched in a 256 MiB heap.
+     */
     private Cid(Codec codec, byte[] digest) {
         this.codec = codec;
         this.digest = digest;
-        this.text = "b" + Base32.encode(toBytes());
     }
 
     /** The CID of a sha2-256 digest already computed over content of the given codec. */
@@ -133,7 +137,7 @@ public final class Cid implements Comparable<Cid> {
 
     @Override
     public String toString() {
-        return text;
+        return "b" + Base32.encode(toBytes());
     }
 
     @Override
@@ -148,7 +152,8 @@ public final class Cid implements Comparable<Cid> {
 
     @Override
     public int compareTo(Cid o) {
-        return text.compareTo(o.text);
+        // The text order, which base32's alphabet (letters before digits) makes differ from the bytes'.
+        return toString().compareTo(o.toString());
     }
 
     private static String printable(char c) {

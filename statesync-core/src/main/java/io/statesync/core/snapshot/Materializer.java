@@ -7,17 +7,13 @@ import io.statesync.core.store.TempFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
-import java.util.EnumSet;
-import java.util.Set;
 import java.util.function.LongConsumer;
 import java.util.regex.Pattern;
 
@@ -28,16 +24,25 @@ import java.util.regex.Pattern;
  * found corrupt in the store on the way out is deleted from it, so that a fetch gets it again.
  */
 public final class Materializer {
-    private static final String TEMP_SUFFIX = ".statesync-part";
-    /** {@code .<file name>.<random UUID>.statesync-part}: what only this class names its temp files. */
+    /** Temp files are {@code .statesync-<random UUID>.part}: 52 bytes whatever the target's name, so every legal name fits. */
+    private static final String TEMP_PREFIX = ".statesync-";
+    private static final String TEMP_SUFFIX = ".part";
+    private static final String UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+    /**
+     * What only this class names its temp files: the current form, and the one before it
+     * ({@code .<file name>.<UUID>.statesync-part}), whose leftovers an older run may have left.
+     */
     private static final Pattern TEMP_NAME = Pattern.compile(
-            "\\..+\\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.statesync-part");
+            "\\.statesync-" + UUID_PATTERN + "\\.part|\\..+\\." + UUID_PATTERN + "\\.statesync-part");
 
     private Materializer() {
     }
 
     /**
-     * Materializes {@code manifest} under {@code outDir}.
+     * Materializes {@code manifest} under {@code outDir}. Nothing is written if the store lies
+     * inside {@code outDir} or the disk has too little room for the files; every directory and
+     * file is opened relative to its parent's handle, so a symbolic link anywhere in
+     * {@code outDir} is refused, never followed, even one swapped in while this runs.
      *
      * @param verify re-hash every chunk as it is copied; pass {@code true} unless every chunk
      *               was verified moments ago by the caller (as the downloader does)
@@ -47,25 +52,46 @@ public final class Materializer {
                                    LongConsumer onBytes) throws IOException, ManifestException {
         ManifestValidator.validate(manifest, ManifestLimits.DEFAULT.withMaxChunks(Long.MAX_VALUE)
                 .withMaxFiles(Integer.MAX_VALUE).withMaxTotalBytes(Long.MAX_VALUE));
-        Files.createDirectories(outDir);
-        Path realOut = outDir.toRealPath();
-        ByteBuffer buf = ByteBuffer.allocateDirect(manifest.chunkSize());
-        for (FileEntry f : manifest.files()) {
-            writeFile(manifest, f, store, realOut, verify, buf, onBytes);
+        try (OutputTree tree = OutputTree.open(outDir)) {
+            OutputChecks.refuseStoreInside(store, tree.root());
+            OutputChecks.requireFreeSpace(tree.root(), manifest.totalBytes() - bytesReplaced(manifest, tree.root()));
+            ByteBuffer buf = ByteBuffer.allocateDirect(manifest.chunkSize());
+            for (FileEntry f : manifest.files()) {
+                try (OutputTree.Directory dir = tree.directoryOf(f.path())) {
+                    writeFile(manifest, f, store, tree.root(), dir, verify, buf, onBytes);
+                }
+            }
         }
     }
 
-    private static void writeFile(Manifest m, FileEntry f, ContentStore store, Path realOut, boolean verify,
+    /** Bytes of the regular files now at the targets, freed as each is replaced (an estimate: read by path). */
+    private static long bytesReplaced(Manifest m, Path realOut) {
+        long bytes = 0;
+        for (FileEntry f : m.files()) {
+            try {
+                BasicFileAttributes a = Files.readAttributes(realOut.resolve(f.path()), BasicFileAttributes.class,
+                        LinkOption.NOFOLLOW_LINKS);
+                if (a.isRegularFile()) {
+                    bytes += a.size();
+                }
+            } catch (IOException | RuntimeException absent) {
+                // nothing there (or unreadable): nothing freed
+            }
+        }
+        return bytes;
+    }
+
+    private static void writeFile(Manifest m, FileEntry f, ContentStore store, Path realOut, OutputTree.Directory dir, boolean verify,
                                   ByteBuffer buf, LongConsumer onBytes) throws IOException {
-        Path target = realOut.resolve(f.path());
-        Path parent = createParents(realOut, f.path());
-        if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+        String name = f.path().substring(f.path().lastIndexOf('/') + 1);
+        BasicFileAttributes existing = dir.attributes(name);
+        if (existing != null && existing.isDirectory()) {
             throw new IOException("cannot write \"" + f.path() + "\": a directory of that name exists in " + realOut);
         }
         MessageDigest md = verify ? Cid.newDigest() : null;
         // Locked while it has its temp name, so a later run's removeLeftovers can tell a killed
         // run's file from one a live writer is still filling.
-        try (TempFile temp = TempFile.create(parent, "." + target.getFileName() + ".", TEMP_SUFFIX)) {
+        try (TempFile temp = TempFile.create(dir.handle(), dir.shownAs(), TEMP_PREFIX, TEMP_SUFFIX)) {
             FileChannel out = temp.channel();
             long written = 0;
             for (int i = 0; i < f.chunks().size(); i++) {
@@ -128,8 +154,12 @@ public final class Materializer {
                 throw new IOException("\"" + f.path() + "\": wrote " + written + " bytes, expected " + f.size());
             }
             out.force(true);
-            setMode(temp.path(), f.mode());
-            Files.move(temp.path(), target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            // renameat in the file's own directory: replaces a link at the name, never follows it.
+            // The mode comes after: chmod through a handle opens the file, and closing that
+            // descriptor would drop the temp file's lock while it still has its temp name. Until
+            // then the file is its owner's alone (temp files are made 0600).
+            dir.rename(temp.name(), name);
+            dir.setMode(name, f.mode());
         }
     }
 
@@ -146,51 +176,4 @@ public final class Materializer {
         return TempFile.sweep(outDir.toRealPath(), name -> TEMP_NAME.matcher(name).matches(), true);
     }
 
-    /**
-     * Creates the directories above {@code relative} one level at a time, checking each before
-     * going below it: a symlink planted inside the output directory must not redirect our
-     * writes, not even the creation of a directory, to a place outside it.
-     */
-    static Path createParents(Path realOut, String relative) throws IOException {
-        Path dir = realOut;
-        String[] segments = relative.split("/");
-        for (int i = 0; i < segments.length - 1; i++) {
-            dir = dir.resolve(segments[i]);
-            if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-                try {
-                    Files.createDirectory(dir);
-                } catch (FileAlreadyExistsException raced) {
-                    // Made by someone else meanwhile: checked below like any existing entry.
-                }
-            }
-            Path real;
-            try {
-                real = dir.toRealPath();
-            } catch (NoSuchFileException dangling) {
-                throw new IOException("refusing to write \"" + relative + "\": " + dir + " is a dangling link", dangling);
-            }
-            if (!real.startsWith(realOut)) {
-                throw new IOException("refusing to write \"" + relative + "\": its directory resolves outside " + realOut);
-            }
-            if (!Files.isDirectory(real)) {
-                throw new IOException("cannot write \"" + relative + "\": " + dir + " exists and is not a directory");
-            }
-        }
-        return dir;
-    }
-
-    static void setMode(Path p, int mode) throws IOException {
-        Set<PosixFilePermission> perms = EnumSet.noneOf(PosixFilePermission.class);
-        PosixFilePermission[] all = PosixFilePermission.values();
-        for (int bit = 0; bit < 9; bit++) {
-            if ((mode & (1 << (8 - bit))) != 0) {
-                perms.add(all[bit]);
-            }
-        }
-        try {
-            Files.setPosixFilePermissions(p, perms);
-        } catch (UnsupportedOperationException e) {
-            // Not a POSIX file system: modes cannot be kept there.
-        }
-    }
 }

@@ -7,6 +7,7 @@ import io.statesync.core.store.ContentStore;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -17,6 +18,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -61,6 +63,39 @@ public final class SnapshotAssembly implements AutoCloseable {
     private static final String JOURNAL_PREFIX = ".statesync-fetch-";
     private static final String JOURNAL_SUFFIX = ".journal";
 
+    /** The default bound on output bytes against distinct chunk bytes ({@link Options#maxExpansion}). */
+    public static final int DEFAULT_MAX_EXPANSION = 100;
+
+    /**
+     * How an assembly runs.
+     *
+     * @param syncEvery bytes written between batched syncs
+     * @param maxExpansion the most the files may be, as a multiple of the bytes of their distinct
+     *                     chunks; 0 for no bound
+     * @param deadlineNanos {@link System#nanoTime()} by which opening must be done (it copies
+     *                      what is local, which can take long); {@code Long.MAX_VALUE} for none
+     */
+    public record Options(long syncEvery, int maxExpansion, long deadlineNanos) {
+        public static Options syncingEvery(long syncEvery) {
+            return new Options(syncEvery, DEFAULT_MAX_EXPANSION, Long.MAX_VALUE);
+        }
+    }
+
+    /** Opening took past its deadline; what was written so far is kept for the next run. */
+    public static final class DeadlinePassed extends IOException {
+        private final String doing;
+
+        DeadlinePassed(String doing) {
+            super("the deadline passed while " + doing);
+            this.doing = doing;
+        }
+
+        /** What opening was doing when the deadline passed, e.g. "copying the chunks already at hand into place". */
+        public String doing() {
+            return doing;
+        }
+    }
+
     /** One chunk to fetch: every place it goes is still empty. */
     public record Needed(Cid cid, int length) {
     }
@@ -88,6 +123,8 @@ public final class SnapshotAssembly implements AutoCloseable {
     private final Cid root;
     private final ContentStore store;
     private final Path realOut;
+    private final OutputTree tree;
+    private final long deadlineNanos;
     private final String tag;
     private final long syncEvery;
     private final FileChannel journal;
@@ -102,12 +139,14 @@ public final class SnapshotAssembly implements AutoCloseable {
     private long unsyncedBytes;
     private boolean closed;
 
-    private SnapshotAssembly(Manifest manifest, Cid root, ContentStore store, Path realOut, String tag, long syncEvery, FileChannel journal,
-                             FileLock journalLock) {
+    private SnapshotAssembly(Manifest manifest, Cid root, ContentStore store, OutputTree tree, String tag, long syncEvery,
+                             long deadlineNanos, FileChannel journal, FileLock journalLock) {
         this.manifest = manifest;
         this.root = root;
         this.store = store;
-        this.realOut = realOut;
+        this.tree = tree;
+        this.realOut = tree.root();
+        this.deadlineNanos = deadlineNanos;
         this.tag = tag;
         this.syncEvery = syncEvery;
         this.journal = journal;
@@ -124,14 +163,36 @@ public final class SnapshotAssembly implements AutoCloseable {
      */
     public static SnapshotAssembly open(Manifest manifest, Cid root, Path outDir, ContentStore store, long syncEvery)
             throws IOException, InterruptedException {
+        return open(manifest, root, outDir, store, Options.syncingEvery(syncEvery));
+    }
+
+    /**
+     * Opens the assembly of snapshot {@code root} under {@code outDir} (see the other form).
+     * Refused before anything is written: a store inside {@code outDir}, files that expand past
+     * {@code options.maxExpansion()}, or too little free space for what is still to write.
+     */
+    public static SnapshotAssembly open(Manifest manifest, Cid root, Path outDir, ContentStore store, Options options)
+            throws IOException, InterruptedException {
         try {
             ManifestValidator.validate(manifest, ManifestLimits.DEFAULT.withMaxChunks(Long.MAX_VALUE)
                     .withMaxFiles(Integer.MAX_VALUE).withMaxTotalBytes(Long.MAX_VALUE));
         } catch (ManifestException e) {
             throw new IllegalArgumentException("invalid manifest: " + e.getMessage(), e);
         }
-        Files.createDirectories(outDir);
-        Path realOut = outDir.toRealPath();
+        OutputChecks.boundExpansion(manifest, options.maxExpansion());
+        OutputTree tree = OutputTree.open(outDir);
+        try {
+            OutputChecks.refuseStoreInside(store, tree.root());
+            return open(manifest, root, tree, store, options);
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            tree.close();
+            throw e;
+        }
+    }
+
+    private static SnapshotAssembly open(Manifest manifest, Cid root, OutputTree tree, ContentStore store, Options options)
+            throws IOException, InterruptedException {
+        Path realOut = tree.root();
         String tag = tagOf(root);
         Path journalPath = realOut.resolve(JOURNAL_PREFIX + tag + JOURNAL_SUFFIX);
         if (!OPEN_JOURNALS.add(journalPath)) {
@@ -160,7 +221,8 @@ public final class SnapshotAssembly implements AutoCloseable {
             OPEN_JOURNALS.remove(journalPath);
             throw new IOException("another fetch is writing snapshot " + root + " into " + realOut);
         }
-        SnapshotAssembly a = new SnapshotAssembly(manifest, root, store, realOut, tag, Math.max(1, syncEvery), journal, lock);
+        SnapshotAssembly a = new SnapshotAssembly(manifest, root, store, tree, tag, Math.max(1, options.syncEvery()),
+                options.deadlineNanos(), journal, lock);
         try {
             a.removeOtherRuns();
             a.prepare();
@@ -311,6 +373,11 @@ public final class SnapshotAssembly implements AutoCloseable {
         journalLock.release();
         journal.close();
         OPEN_JOURNALS.remove(realOut.resolve(JOURNAL_PREFIX + tag + JOURNAL_SUFFIX));
+        try {
+            tree.close();
+        } catch (IOException e) {
+            failure = failure == null ? e : failure;
+        }
         if (failure != null) {
             throw failure;
         }
@@ -322,17 +389,26 @@ public final class SnapshotAssembly implements AutoCloseable {
         Set<Long> journaled = readJournal();
         List<Place> toCheck = new ArrayList<>();
         List<Integer> targetsToScan = new ArrayList<>();
+        long[] partBytes = new long[parts.length];
         for (int i = 0; i < parts.length; i++) {
+            checkDeadline("preparing the output directory");
             FileEntry f = manifest.files().get(i);
-            Path parent = Materializer.createParents(realOut, f.path());
-            Path target = realOut.resolve(f.path());
-            if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
-                throw new IOException("cannot write \"" + f.path() + "\": a directory of that name exists in " + realOut);
-            }
-            Part p = new Part(target, parent.resolve("." + target.getFileName() + "." + tag + PART_SUFFIX), f.chunks().size());
+            Part p = new Part(f.path(), "." + tag + "." + i + PART_SUFFIX, f.chunks().size());
             parts[i] = p;
-            removeIfForeign(p.path);
-            boolean partExists = Files.isRegularFile(p.path, LinkOption.NOFOLLOW_LINKS);
+            boolean partExists;
+            boolean targetIsFile;
+            try (OutputTree.Directory dir = tree.directoryOf(f.path())) {
+                BasicFileAttributes target = dir.attributes(p.targetName);
+                if (target != null && target.isDirectory()) {
+                    throw new IOException("cannot write \"" + f.path() + "\": a directory of that name exists in " + realOut);
+                }
+                targetIsFile = target != null && target.isRegularFile();
+                removeIfForeign(dir, p.partName);
+                BasicFileAttributes part = dir.attributes(p.partName);
+                partExists = part != null && part.isRegularFile();
+                partBytes[i] = partExists ? part.size() : 0;
+                p.resumedKey = partExists ? part.fileKey() : null;
+            }
             long offset = 0;
             for (int c = 0; c < f.chunks().size(); c++) {
                 int len = manifest.chunkLength(f, c);
@@ -347,15 +423,23 @@ public final class SnapshotAssembly implements AutoCloseable {
                 }
                 pending.computeIfAbsent(f.chunks().get(c), k -> new ArrayList<>(1)).add(place);
             }
-            if (!partExists && Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)) {
+            if (!partExists && targetIsFile) {
                 targetsToScan.add(i);
             }
         }
         recheckParts(toCheck);
         Map<Cid, Seed> seeds = new HashMap<>();
         for (int i : targetsToScan) {
+            checkDeadline("reading the files already in the output directory");
             scanTarget(i, seeds);
         }
+        long toWrite = 0;
+        for (int i = 0; i < parts.length; i++) {
+            if (!parts[i].inPlace) {
+                toWrite += Math.max(0, manifest.files().get(i).size() - partBytes[i]);
+            }
+        }
+        OutputChecks.requireFreeSpace(realOut, toWrite);
         if (store != null) {
             seedFromRecords(seeds);
             for (Cid cid : pending.keySet()) {
@@ -372,20 +456,15 @@ public final class SnapshotAssembly implements AutoCloseable {
      * a plain file with a single link (a symlink or a hard link planted there to redirect our
      * writes into another file) is removed, never written through.
      */
-    private static void removeIfForeign(Path part) throws IOException {
-        if (!Files.exists(part, LinkOption.NOFOLLOW_LINKS)) {
-            return;
+    private static void removeIfForeign(OutputTree.Directory dir, String part) throws IOException {
+        if (dir.attributes(part) != null && !dir.hasSingleLink(part)) {
+            dir.delete(part);
         }
-        boolean plain = Files.isRegularFile(part, LinkOption.NOFOLLOW_LINKS);
-        if (plain) {
-            try {
-                plain = ((Number) Files.getAttribute(part, "unix:nlink", LinkOption.NOFOLLOW_LINKS)).intValue() == 1;
-            } catch (UnsupportedOperationException | IllegalArgumentException noUnixView) {
-                // Not a POSIX file system: hard links cannot be told; keep the plain file.
-            }
-        }
-        if (!plain) {
-            Files.delete(part);
+    }
+
+    private void checkDeadline(String doing) throws DeadlinePassed {
+        if (System.nanoTime() - deadlineNanos > 0 && deadlineNanos != Long.MAX_VALUE) {
+            throw new DeadlinePassed(doing);
         }
     }
 
@@ -397,10 +476,12 @@ public final class SnapshotAssembly implements AutoCloseable {
         }
         parallel(new ArrayList<>(byFile.values()), list -> {
             Part part = part(list.get(0).file());
-            try (FileChannel in = FileChannel.open(part.path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            try (OutputTree.Directory dir = tree.directoryOf(part.file);
+                 FileChannel in = dir.openFile(part.partName, StandardOpenOption.READ)) {
                 MessageDigest md = Cid.newDigest();
                 ByteBuffer buf = ByteBuffer.allocate(manifest.chunkSize());
                 for (Place p : list) {
+                    checkDeadline("re-checking the writes of an interrupted run");
                     if (p.offset() + p.length() > in.size()) {
                         continue;
                     }
@@ -432,13 +513,16 @@ public final class SnapshotAssembly implements AutoCloseable {
             wanted = new HashSet<>(pending.keySet());
         }
         Chunking chunking = manifest.chunking();
-        try (InputStream in = Files.newInputStream(part.target, LinkOption.NOFOLLOW_LINKS)) {
+        Path shownAs = realOut.resolve(part.file);
+        try (OutputTree.Directory dir = tree.directoryOf(part.file);
+             InputStream in = Channels.newInputStream(dir.openFile(part.targetName, StandardOpenOption.READ))) {
             Chunker.cut(chunking, in, (buf, off, len) -> {
                 md.update(buf, off, len);
                 Cid cid = Cid.of(io.statesync.core.cid.Codec.RAW, md.digest());
                 found.add(cid);
                 if (wanted.contains(cid) && !seeds.containsKey(cid)) {
-                    seeds.put(cid, new Seed(part.target, offset[0], len));
+                    // Read again by path when copied: whatever is read there is re-hashed first.
+                    seeds.put(cid, new Seed(shownAs, offset[0], len));
                 }
                 offset[0] += len;
             });
@@ -488,13 +572,14 @@ public final class SnapshotAssembly implements AutoCloseable {
             byte[] buf = new byte[manifest.chunkSize()];
             for (Map.Entry<Cid, Seed> e : slice) {
                 Seed s = e.getValue();
+                checkDeadline("copying the chunks already at hand into place");
                 try (FileChannel in = FileChannel.open(s.file(), StandardOpenOption.READ)) {
                     if (s.offset() + s.length() > in.size()) {
                         continue;
                     }
                     readFully(in, ByteBuffer.wrap(buf, 0, s.length()), s.offset());
-                } catch (NoSuchFileException gone) {
-                    continue;
+                } catch (IOException gone) {
+                    continue; // removed, or unreadable: fetched instead
                 }
                 md.update(buf, 0, s.length());
                 if (!e.getKey().matches(md.digest())) {
@@ -611,25 +696,48 @@ public final class SnapshotAssembly implements AutoCloseable {
             ch = p.channel;
             p.channel = null;
         }
-        if (p.inPlace) {
-            Materializer.setMode(p.target, f.mode());
-            return;
-        }
-        if (ch == null) {
-            ch = FileChannel.open(p.path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
-        }
-        try (FileChannel c = ch) {
-            if (c.size() != f.size()) {
-                c.truncate(f.size()); // a longer part left by a different earlier version
+        try (OutputTree.Directory dir = tree.directoryOf(p.file)) {
+            if (p.inPlace) {
+                dir.setMode(p.targetName, f.mode());
+                return;
             }
-            c.force(true);
+            if (ch == null) {
+                ch = openPart(dir, p);
+            }
+            long size;
+            try (FileChannel c = ch) {
+                if (c.size() != f.size()) {
+                    c.truncate(f.size()); // a longer part left by a different earlier version
+                }
+                c.force(true);
+                size = c.size();
+            }
+            if (size != f.size()) {
+                throw new IOException("\"" + f.path() + "\": assembled " + size + " bytes, expected " + f.size());
+            }
+            dir.setMode(p.partName, f.mode());
+            // renameat in the file's own directory: replaces a link at the name, never follows it.
+            dir.rename(p.partName, p.targetName);
         }
-        long size = Files.size(p.path);
-        if (size != f.size()) {
-            throw new IOException("\"" + f.path() + "\": assembled " + size + " bytes, expected " + f.size());
+    }
+
+    /**
+     * Opens a part for writing, never through a link: a new part is created exclusively (so it
+     * is a file we made), and an earlier run's part must still be the file found at open, with a
+     * single link (a hard link planted there would redirect our writes into another file).
+     */
+    private FileChannel openPart(OutputTree.Directory dir, Part p) throws IOException {
+        if (p.resumedKey == null) {
+            return dir.openFile(p.partName, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
         }
-        Materializer.setMode(p.path, f.mode());
-        Files.move(p.path, p.target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        FileChannel ch = dir.openFile(p.partName, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        BasicFileAttributes now = dir.attributes(p.partName);
+        if (now == null || !p.resumedKey.equals(now.fileKey()) || !dir.hasSingleLink(p.partName)) {
+            ch.close();
+            throw new IOException("the partial file " + realOut.resolve(p.file).resolveSibling(p.partName)
+                    + " was replaced while this fetch ran; refusing to write through it");
+        }
+        return ch;
     }
 
     private FileChannel channel(int i) throws IOException {
@@ -639,8 +747,10 @@ public final class SnapshotAssembly implements AutoCloseable {
                 throw new ClosedChannelException();
             }
             if (p.channel == null) {
-                p.channel = FileChannel.open(p.path, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                        StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+                try (OutputTree.Directory dir = tree.directoryOf(p.file)) {
+                    p.channel = openPart(dir, p);
+                }
+                p.resumedKey = null; // ours from here on
             }
             return p.channel;
         }
@@ -712,7 +822,10 @@ public final class SnapshotAssembly implements AutoCloseable {
             for (Path p : (Iterable<Path>) walk::iterator) {
                 String name = p.getFileName().toString();
                 for (String t : deadTags) {
-                    if (name.startsWith(".") && name.endsWith("." + t + PART_SUFFIX)
+                    // .<tag>.<file index>.statesync-fetch, or the older .<file name>.<tag>.statesync-fetch
+                    boolean ours = name.startsWith("." + t + ".") && name.endsWith(PART_SUFFIX)
+                            || name.startsWith(".") && name.endsWith("." + t + PART_SUFFIX);
+                    if (ours
                             && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
                         Files.deleteIfExists(p);
                     }
@@ -784,8 +897,13 @@ public final class SnapshotAssembly implements AutoCloseable {
 
     /** One output file's state. Guarded by the assembly's lock. */
     private static final class Part {
-        final Path target;
-        final Path path;
+        /** The file's path in the snapshot (relative to the output directory). */
+        final String file;
+        final String targetName;
+        /** {@code .<tag>.<file index>.statesync-fetch}: short, so any legal target name has room. */
+        final String partName;
+        /** The part an earlier run left, by device and inode; null when the part is made new. */
+        Object resumedKey;
         int remaining;
         FileChannel channel;
         boolean dirty;
@@ -793,9 +911,10 @@ public final class SnapshotAssembly implements AutoCloseable {
         /** The target already holds exactly this file: nothing to write. */
         boolean inPlace;
 
-        Part(Path target, Path path, int chunks) {
-            this.target = target;
-            this.path = path;
+        Part(String file, String partName, int chunks) {
+            this.file = file;
+            this.targetName = file.substring(file.lastIndexOf('/') + 1);
+            this.partName = partName;
             this.remaining = chunks;
         }
     }

@@ -15,9 +15,15 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.SecureDirectoryStream;
+import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.EnumSet;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -51,18 +57,24 @@ public final class TempFile implements AutoCloseable {
      * is removed only this old: the age rule the store used before locks.
      */
     private static final Duration UNTESTABLE = Duration.ofMinutes(10);
+    /** Files made through a directory handle are their owner's alone until renamed and given their mode. */
+    private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY = PosixFilePermissions.asFileAttribute(
+            EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
     /** Creating (and closing) a temp file and sweeping one exclude each other in this JVM. */
     private static final ReentrantLock GUARD = new ReentrantLock();
     /** File keys (device and inode) of the temp files this JVM holds: a sweep must not open them. */
     private static final Set<Object> HELD = ConcurrentHashMap.newKeySet();
 
     private final Path path;
+    /** The open directory the file was made in, or null when it was made (and is deleted) by path. */
+    private final SecureDirectoryStream<Path> dir;
     private final FileChannel channel;
     private final Object key;
     private boolean closed;
 
-    private TempFile(Path path, FileChannel channel, Object key) {
+    private TempFile(Path path, SecureDirectoryStream<Path> dir, FileChannel channel, Object key) {
         this.path = path;
+        this.dir = dir;
         this.channel = channel;
         this.key = key;
     }
@@ -83,11 +95,38 @@ public final class TempFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Creates a new file {@code <prefix><random UUID><suffix>} in the open directory {@code dir}
+     * (shown in messages as {@code shownAs}), open for writing and locked. It is made, and later
+     * deleted, relative to that handle, never by path: a link swapped in above it cannot
+     * redirect it. The caller keeps {@code dir} open for as long as this file lives.
+     */
+    public static TempFile create(SecureDirectoryStream<Path> dir, Path shownAs, String prefix, String suffix)
+            throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            TempFile t = tryCreate(shownAs.resolve(prefix + UUID.randomUUID() + suffix), dir);
+            if (t != null) {
+                return t;
+            }
+            if (attempt == 5) {
+                throw new IOException("cannot keep a temp file in " + shownAs + ": removed as a leftover at once, 5 times");
+            }
+        }
+    }
+
     /** The new file, or null if another process's sweep removed it before it was locked. */
     private static TempFile tryCreate(Path path) throws IOException {
+        return tryCreate(path, null);
+    }
+
+    private static TempFile tryCreate(Path path, SecureDirectoryStream<Path> dir) throws IOException {
         GUARD.lock();
         try {
-            FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            Path name = path.getFileName();
+            FileChannel ch = dir == null
+                    ? FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
+                    : (FileChannel) dir.newByteChannel(name, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                            LinkOption.NOFOLLOW_LINKS), OWNER_ONLY);
             try {
                 // Between the create and this lock the file is unlocked, and a sweep in another
                 // process may take it for a leftover. A sweep deletes only while it holds the
@@ -102,17 +141,20 @@ public final class TempFile implements AutoCloseable {
                 }
                 BasicFileAttributes a;
                 try {
-                    a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    a = dir == null
+                            ? Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                            : dir.getFileAttributeView(name, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                                    .readAttributes();
                 } catch (NoSuchFileException swept) {
                     ch.close();
                     return null;
                 }
                 Object key = keyOf(a, path);
                 HELD.add(key);
-                return new TempFile(path, ch, key);
+                return new TempFile(path, dir, ch, key);
             } catch (IOException | RuntimeException e) {
                 try {
-                    Files.deleteIfExists(path);
+                    delete(path, dir);
                     ch.close();
                 } catch (IOException suppressed) {
                     e.addSuppressed(suppressed);
@@ -126,6 +168,11 @@ public final class TempFile implements AutoCloseable {
 
     public Path path() {
         return path;
+    }
+
+    /** The file's name in its directory. */
+    public String name() {
+        return path.getFileName().toString();
     }
 
     /** The channel to write through; closing it early gives up the lock (as an interrupt does). */
@@ -147,7 +194,7 @@ public final class TempFile implements AutoCloseable {
         try {
             GUARD.lock();
             try {
-                Files.deleteIfExists(path);
+                delete(path, dir);
                 // Before the channel closes: the inode may be reused only after that.
                 HELD.remove(key);
             } finally {
@@ -233,6 +280,18 @@ public final class TempFile implements AutoCloseable {
             return false; // not ours to fail on; a later sweep tries again
         } finally {
             GUARD.unlock();
+        }
+    }
+
+    private static void delete(Path path, SecureDirectoryStream<Path> dir) throws IOException {
+        if (dir == null) {
+            Files.deleteIfExists(path);
+            return;
+        }
+        try {
+            dir.deleteFile(path.getFileName());
+        } catch (NoSuchFileException gone) {
+            // renamed into place, or swept
         }
     }
 

@@ -216,7 +216,7 @@ class ManifestValidatorTest {
 
     @Test
     void limitsHaveTheDocumentedDefaults() {
-        assertEquals(64L << 20, LIMITS.maxManifestBytes());
+        assertEquals(24L << 20, LIMITS.maxManifestBytes());
         assertEquals(1_000_000, LIMITS.maxFiles());
         assertEquals(16_000_000L, LIMITS.maxChunks());
         assertEquals(16L << 40, LIMITS.maxTotalBytes());

@@ -1,6 +1,7 @@
 package io.statesync.transfer.fetch;
 
 import io.statesync.core.snapshot.ManifestLimits;
+import io.statesync.core.snapshot.SnapshotAssembly;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -20,13 +21,18 @@ import java.util.Objects;
  * @param limits bounds the manifest must respect before anything is fetched
  * @param syncEvery bytes written into assembled files between batched fsyncs (see
  *                  {@code SnapshotAssembly}); a crash re-verifies at most this much
+ * @param maxExpansion when files are assembled, the most they may be as a multiple of the bytes
+ *                     of the snapshot's distinct chunks (a manifest repeating one chunk costs its
+ *                     sender nothing and us the disk); 0 for no bound
  */
 public record FetchOptions(int parallelism, int perSourceParallelism, int maxTries, Duration retryWait,
-                           Duration deadline, Duration chunkDeadline, ManifestLimits limits, long syncEvery) {
+                           Duration deadline, Duration chunkDeadline, ManifestLimits limits, long syncEvery,
+                           int maxExpansion) {
 
     /** 16 in flight, 6 per source, 5 tries, 500 ms retry wait, 1 h deadline, 30 s per chunk, sync every 128 MiB. */
     public static final FetchOptions DEFAULT = new FetchOptions(16, 6, 5, Duration.ofMillis(500),
-            Duration.ofHours(1), Duration.ofSeconds(30), ManifestLimits.DEFAULT, 128L << 20);
+            Duration.ofHours(1), Duration.ofSeconds(30), ManifestLimits.DEFAULT, 128L << 20,
+            SnapshotAssembly.DEFAULT_MAX_EXPANSION);
 
     public FetchOptions {
         if (parallelism < 1) {
@@ -49,40 +55,47 @@ public record FetchOptions(int parallelism, int perSourceParallelism, int maxTri
         if (chunkDeadline.isNegative() || chunkDeadline.isZero()) {
             throw new IllegalArgumentException("chunk deadline must be positive");
         }
+        if (maxExpansion < 0) {
+            throw new IllegalArgumentException("expansion bound must be 0 (none) or more, got " + maxExpansion);
+        }
         if (syncEvery < 1) {
             throw new IllegalArgumentException("sync interval must be at least 1 byte, got " + syncEvery);
         }
     }
 
     public FetchOptions withParallelism(int v) {
-        return new FetchOptions(v, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, limits, syncEvery);
+        return new FetchOptions(v, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, limits, syncEvery, maxExpansion);
     }
 
     public FetchOptions withPerSourceParallelism(int v) {
-        return new FetchOptions(parallelism, v, maxTries, retryWait, deadline, chunkDeadline, limits, syncEvery);
+        return new FetchOptions(parallelism, v, maxTries, retryWait, deadline, chunkDeadline, limits, syncEvery, maxExpansion);
     }
 
     public FetchOptions withMaxTries(int v) {
-        return new FetchOptions(parallelism, perSourceParallelism, v, retryWait, deadline, chunkDeadline, limits, syncEvery);
+        return new FetchOptions(parallelism, perSourceParallelism, v, retryWait, deadline, chunkDeadline, limits, syncEvery, maxExpansion);
     }
 
     public FetchOptions withRetryWait(Duration v) {
-        return new FetchOptions(parallelism, perSourceParallelism, maxTries, v, deadline, chunkDeadline, limits, syncEvery);
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, v, deadline, chunkDeadline, limits, syncEvery, maxExpansion);
     }
 
     public FetchOptions withDeadline(Duration v) {
-        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, v, chunkDeadline, limits, syncEvery);
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, v, chunkDeadline, limits, syncEvery, maxExpansion);
     }
 
     public FetchOptions withChunkDeadline(Duration v) {
-        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, v, limits, syncEvery);
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, v, limits, syncEvery, maxExpansion);
     }
 
     public FetchOptions withSyncEvery(long v) {
-        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, limits, v);
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, limits, v, maxExpansion);
+    }
+
+    public FetchOptions withMaxExpansion(int v) {
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, limits, syncEvery, v);
     }
 
     public FetchOptions withLimits(ManifestLimits v) {
-        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, v, syncEvery);
+        return new FetchOptions(parallelism, perSourceParallelism, maxTries, retryWait, deadline, chunkDeadline, v, syncEvery, maxExpansion);
     }
 }

@@ -286,30 +286,38 @@ final class FetchRun {
      */
     private void planAssembly(Manifest m) throws FetchException, InterruptedException {
         try {
-            assembly = SnapshotAssembly.open(m, root, outDir, store, options.syncEvery());
+            assembly = SnapshotAssembly.open(m, root, outDir, store,
+                    new SnapshotAssembly.Options(options.syncEvery(), options.maxExpansion(), deadlineNanos));
             maxChunk = m.chunkSize();
+        } catch (SnapshotAssembly.DeadlinePassed e) {
+            throw failure(FetchException.Reason.DEADLINE, "deadline of " + human(options.deadline()) + " passed while "
+                    + e.doing(), e);
         } catch (IOException e) {
             throw failure(FetchException.Reason.LOCAL_IO, "cannot prepare the output directory " + outDir + ": "
                     + describe(e), e);
         }
-        Map<Cid, Integer> distinct = new LinkedHashMap<>();
-        for (FileEntry f : m.files()) {
-            for (int i = 0; i < f.chunks().size(); i++) {
-                distinct.putIfAbsent(f.chunks().get(i), m.chunkLength(f, i));
-            }
-        }
-        for (int len : distinct.values()) {
-            bytesTotal += len;
-        }
+        // Counted without a map of every distinct chunk beside the assembly's and the queue's:
+        // with the largest manifests those maps are most of the heap a fetch needs.
+        long needBytes = 0;
         for (SnapshotAssembly.Needed n : assembly.needed()) {
             queue.enqueue(queue.register(n.cid(), n.length()));
+            needBytes += n.length();
         }
-        long needBytes = 0;
-        for (ChunkTask t : queue.all()) {
-            needBytes += t.length;
+        java.util.Set<Cid> seen = new java.util.HashSet<>();
+        long distinctCount = 0;
+        for (FileEntry f : m.files()) {
+            for (int i = 0; i < f.chunks().size(); i++) {
+                Cid c = f.chunks().get(i);
+                if (queue.contains(c) || !seen.add(c)) {
+                    continue; // to fetch (counted above), or a local chunk seen before
+                }
+                distinctCount++;
+                bytesTotal += m.chunkLength(f, i);
+            }
         }
+        bytesTotal += needBytes;
         bytesLocal = bytesTotal - needBytes;
-        chunksLocal = distinct.size() - queue.size();
+        chunksLocal = distinctCount;
     }
 
     /** Re-hashes the present chunks on up to one thread per core; false for each one found corrupt (now deleted). */
