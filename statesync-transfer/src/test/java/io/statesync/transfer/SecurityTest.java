@@ -13,6 +13,9 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
+import io.statesync.core.snapshot.FileEntry;
+import io.statesync.core.snapshot.Manifest;
+import io.statesync.core.snapshot.ManifestCodec;
 import io.statesync.core.snapshot.SnapshotImporter;
 import io.statesync.core.snapshot.SnapshotRef;
 import io.statesync.core.store.ContentStore;
@@ -75,7 +78,7 @@ import org.junit.jupiter.api.io.TempDir;
  *       {@code #aBodyOverTheMountsLimitGets413AndTheServerKeepsServing};
  *   <li>a source serving corrupt chunks among honest ones (it drops behind, is banned, yet is
  *       still asked for the one chunk only it holds intact), a source dying or stalling mid-body,
- *       a manifest with a wrong digest or a path out of the output directory:
+ *       a manifest with a wrong digest beside an honest source (it is banned):
  *       {@code fetch.SnapshotFetcherTest}, {@code fetch.SourcePoolTest};
  *   <li>a {@code /blocks} response that frames more or other blocks than asked:
  *       {@code fetch.BatchFetchTest}.
@@ -686,6 +689,38 @@ class SecurityTest {
             assertStillFetches(last);
         }
 
+        @Test
+        @DisplayName("hostile manifests from a source: a path out of the output directory, wrong bytes; no chunk is asked for")
+        void hostileManifests() throws Exception {
+            Manifest evil = new Manifest(1, 64 * 1024, Map.of(), List.of(new FileEntry("../../etc/passwd", data.length,
+                    0644, List.of(cid))));
+            Cid evilRoot = store.put(Codec.DAG_JSON, ManifestCodec.encode(evil));
+            HostileSource honestBytes = hostile((out, blob) -> {
+                // Never asked: counted below.
+            });
+            FetchException bad = assertThrows(FetchException.class,
+                    () -> fetcher.fetch(evilRoot, List.of(honestBytes.source()), fast(), null));
+            assertEquals(FetchException.Reason.MANIFEST, bad.reason());
+            assertTrue(bad.getMessage().contains("../../etc/passwd"), bad.getMessage());
+
+            HostileSource wrongManifest = new HostileSource(store, (out, blob) -> {
+                        // Never asked: counted below.
+                    },
+                    (out, manifest) -> {
+                        byte[] other = manifest.clone();
+                        other[other.length / 2] ^= 0x01;
+                        out.write(head("200 OK", "Content-Length: " + other.length));
+                        out.write(other);
+                    });
+            closeLater.add(wrongManifest);
+            FetchException corrupt = assertThrows(FetchException.class,
+                    () -> fetcher.fetch(snapshot.root(), List.of(wrongManifest.source()), fast(), null));
+            assertEquals(FetchException.Reason.MANIFEST, corrupt.reason(), corrupt.getMessage());
+            assertEquals(0, honestBytes.chunkRequests() + wrongManifest.chunkRequests());
+            assertFalse(client.has(snapshot.root()), "the corrupt manifest is not kept");
+            assertStillFetches(wrongManifest);
+        }
+
         private HostileSource hostile(Answer answer) throws IOException {
             HostileSource h = new HostileSource(store, answer);
             closeLater.add(h);
@@ -710,20 +745,30 @@ class SecurityTest {
     }
 
     /**
-     * A source on loopback that serves manifests honestly (so the fetch gets as far as the chunks)
-     * and answers every chunk request with {@link Answer}, one request per connection. Everything
+     * A source on loopback that serves manifests honestly (so the fetch gets as far as the chunks),
+     * unless told otherwise, and answers every chunk request with {@link Answer}, one request per
+     * connection. Everything
      * else, {@code /blocks} included, is 404: the fetcher then asks chunk by chunk.
      */
     static final class HostileSource implements AutoCloseable {
         private final ContentStore store;
         private final Answer answer;
+        private final Answer manifestAnswer;
         private final ServerSocket socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
         private final AtomicInteger chunkRequests = new AtomicInteger();
 
         HostileSource(ContentStore store, Answer answer) throws IOException {
+            this(store, answer, (out, manifest) -> {
+                out.write(head("200 OK", "Content-Length: " + manifest.length, "Connection: close"));
+                out.write(manifest);
+            });
+        }
+
+        HostileSource(ContentStore store, Answer answer, Answer manifestAnswer) throws IOException {
             this.store = store;
             this.answer = answer;
+            this.manifestAnswer = manifestAnswer;
             threads.execute(this::acceptLoop);
         }
 
@@ -767,9 +812,7 @@ class SecurityTest {
                     chunkRequests.incrementAndGet();
                     answer.write(out, store.readAll(asked));
                 } else {
-                    byte[] manifest = store.readAll(asked);
-                    out.write(head("200 OK", "Content-Length: " + manifest.length, "Connection: close"));
-                    out.write(manifest);
+                    manifestAnswer.write(out, store.readAll(asked));
                 }
                 out.flush();
             } catch (IOException e) {
