@@ -5,10 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.statesync.core.testing.Await;
 import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.ledger.Transaction;
+import io.statesync.transfer.server.Route;
+import io.statesync.transfer.server.RouteException;
+import io.statesync.transfer.server.RouteRequest;
+import io.statesync.transfer.server.RouteResponse;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.Socket;
@@ -21,6 +26,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -243,5 +249,33 @@ class SecurityTest {
         assertEquals(401, res.statusCode(), res.body());
         assertTrue(res.body().contains("only a member of the group may ask this"), res.body());
         assertEquals(before, group.leases());
+    }
+
+    @Test
+    @DisplayName("without a token (a loopback listener): a request to a host name (DNS rebinding) or from a browser is 403")
+    void withoutATokenOnlyRequestsToAnAddressAreAnswered() throws Exception {
+        Route inner = request -> RouteResponse.json("{}");
+        AdminGate gate = new AdminGate(inner, null, new SimpleMeterRegistry());
+        for (String host : List.of("rebound.evil.example:7139", "127.0.0.1.evil.example", "", "x".repeat(300))) {
+            RouteException e = assertThrows(RouteException.class,
+                    () -> gate.handle(adminRequest(Map.of("Host", List.of(host)))), host);
+            assertEquals(403, e.status(), host);
+            assertTrue(e.getMessage().startsWith("the admin API answers requests to an IP address or localhost, not to '"),
+                    e.getMessage());
+            assertTrue(e.getMessage().length() < 200, "the name is cut short: " + e.getMessage());
+        }
+        RouteException browser = assertThrows(RouteException.class,
+                () -> gate.handle(adminRequest(Map.of("Host", List.of("127.0.0.1:7139"),
+                        "Origin", List.of("http://evil.example")))));
+        assertEquals(403, browser.status());
+        assertTrue(browser.getMessage().contains("does not answer browsers"), browser.getMessage());
+        for (String host : List.of("127.0.0.1:7139", "localhost", "[::1]:7139")) {
+            assertEquals(200, gate.handle(adminRequest(Map.of("Host", List.of(host)))).status(), host);
+        }
+    }
+
+    private static RouteRequest adminRequest(Map<String, List<String>> headers) {
+        return new RouteRequest("POST", List.of("producer", "t0", "pause"), Map.of(),
+                new byte[0], headers);
     }
 }
