@@ -218,23 +218,6 @@ class ManifestCodecTest {
     }
 
     @ParameterizedTest
-    @CsvSource(delimiter = '|', value = {
-            "\"version\":1|\"version\":1,\"version\":1|version",
-            "\"size\":11|\"size\":11,\"size\":12|size",
-            "\"height\":\"7\"|\"height\":\"7\",\"height\":\"8\"|height",
-    })
-    void duplicateKeysAreRejectedNamingTheKey(String from, String to, String key) {
-        var e = assertRejected(ONE_FILE.replace(from, to), "manifest is not valid JSON");
-        assertTrue(e.getMessage().contains("'" + key + "'"), e.getMessage());
-    }
-
-    @Test
-    void aDuplicateKeyInsideAFileNamesTheFile() {
-        var e = assertRejected(ONE_FILE.replace("\"size\":11", "\"size\":11,\"size\":12"), "manifest is not valid JSON");
-        assertTrue(e.getMessage().contains("/files/0"), e.getMessage());
-    }
-
-    @ParameterizedTest
     @ValueSource(strings = {"version", "chunkSize", "metadata", "files"})
     void aMissingTopLevelFieldIsRejectedNamingIt(String field) {
         String json = withoutTopLevel(field);
@@ -302,18 +285,6 @@ class ManifestCodecTest {
     }
 
     @Test
-    void aNumberWithAbsurdlyManyDigitsIsRejectedNamingWhereItIs() {
-        var e = assertRejected(ONE_FILE.replace("\"size\":11", "\"size\":" + "9".repeat(40)), "manifest is not valid JSON");
-        assertTrue(e.getMessage().contains("/files/0/size"), e.getMessage());
-    }
-
-    @Test
-    void aHugeStringIsRejectedNamingWhereItIs() {
-        var e = assertRejected(ONE_FILE.replace("\"7\"", "\"" + "7".repeat(100_000) + "\""), "manifest is not valid JSON");
-        assertTrue(e.getMessage().contains("/metadata/height"), e.getMessage());
-    }
-
-    @Test
     void anUnsupportedVersionIsRejected() {
         assertRejected(ONE_FILE.replace("\"version\":1", "\"version\":3"),
                 "unsupported manifest version 3 (this build reads 1 and 2)");
@@ -332,14 +303,6 @@ class ManifestCodecTest {
     void chunkLinksOtherThanSlashCidAreRejected(String link, String message) {
         String json = ONE_FILE.replace("{\"/\":\"" + HELLO_CID + "\"}", link.replace("HELLO", HELLO_CID));
         assertRejected(json, message);
-    }
-
-    @Test
-    void aChunkWithTheDagJsonCodecIsRejected() {
-        // A chunk must be opaque bytes; a dag-json "chunk" could smuggle in another manifest.
-        String manifestCid = Cid.compute(Codec.DAG_JSON, bytes("{}")).toString();
-        assertRejected(ONE_FILE.replace(HELLO_CID, manifestCid),
-                "files[0].chunks[0]: chunk CIDs must use the raw codec, got dag-json");
     }
 
     @ParameterizedTest
@@ -364,67 +327,9 @@ class ManifestCodecTest {
     }
 
     @Test
-    void pathTricksAreCaughtByTheValidatorAfterDecoding() {
-        assertRejected(ONE_FILE.replace("a/hello.txt", "../hello.txt"), "path \"../hello.txt\" is not normalized");
-        assertRejected(ONE_FILE.replace("a/hello.txt", "/etc/passwd"), "absolute path \"/etc/passwd\"");
-    }
-
-    @Test
-    void aSetuidModeIsCaughtAfterDecoding() {
-        assertRejected(ONE_FILE.replace("\"mode\":420", "\"mode\":" + 04755),
-                "\"a/hello.txt\": mode 04755 has bits beyond rwx permissions");
-    }
-
-    @Test
     void aSizeInconsistentWithTheChunksIsCaughtAfterDecoding() {
         assertRejected(ONE_FILE.replace("\"size\":11", "\"size\":9223372036854775807"),
                 "\"a/hello.txt\": size 9223372036854775807 needs 2251799813685248 chunks of 4096 bytes, the manifest lists 1");
-    }
-
-    // --- Limits are enforced while streaming, before the whole document is held as objects.
-
-    @Test
-    void aManifestOverTheByteLimitIsRejectedBeforeParsing() {
-        byte[] json = bytes(ONE_FILE);
-        var e = assertThrows(ManifestException.class,
-                () -> ManifestCodec.decode(json, ManifestLimits.DEFAULT.withMaxManifestBytes(json.length - 1)));
-        assertEquals("manifest is " + json.length + " bytes, over the limit of " + (json.length - 1), e.getMessage());
-    }
-
-    @Test
-    void moreFilesThanTheLimitAreRejectedWhileReading() {
-        Manifest m = manifest(file("a", 1), file("b", 1), file("c", 1));
-        var e = assertThrows(ManifestException.class,
-                () -> ManifestCodec.decode(ManifestCodec.encode(m), ManifestLimits.DEFAULT.withMaxFiles(2)));
-        assertEquals("manifest has more than 2 files", e.getMessage());
-    }
-
-    @Test
-    void moreChunksThanTheLimitAreRejectedWhileReading() {
-        Manifest m = manifest(file("a", 2 * 4096), file("b", 2 * 4096));
-        var e = assertThrows(ManifestException.class,
-                () -> ManifestCodec.decode(ManifestCodec.encode(m), ManifestLimits.DEFAULT.withMaxChunks(3)));
-        assertEquals("files[1]: the manifest names more chunks than the limit allows", e.getMessage());
-    }
-
-    @Test
-    void moreBytesThanTheLimitAreRejected() {
-        Manifest m = manifest(file("a", 100), file("b", 100));
-        var e = assertThrows(ManifestException.class,
-                () -> ManifestCodec.decode(ManifestCodec.encode(m), ManifestLimits.DEFAULT.withMaxTotalBytes(150)));
-        assertEquals("\"b\": total size passes the limit of 150 bytes", e.getMessage());
-    }
-
-    @Test
-    void moreThan256MetadataEntriesAreRejected() {
-        Map<String, String> metadata = new LinkedHashMap<>();
-        for (int i = 0; i < 257; i++) {
-            metadata.put("k" + i, "v");
-        }
-        byte[] json = ManifestCodec.encode(new Manifest(1, 4096, metadata, List.of()));
-
-        var e = assertThrows(ManifestException.class, () -> ManifestCodec.decode(json, ManifestLimits.DEFAULT));
-        assertEquals("metadata has more than 256 entries", e.getMessage());
     }
 
     @Test

@@ -5,8 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.statesync.core.testing.Await;
+import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
+import io.statesync.node.ledger.Transaction;
+import io.statesync.transfer.server.Route;
+import io.statesync.transfer.server.RouteException;
+import io.statesync.transfer.server.RouteRequest;
+import io.statesync.transfer.server.RouteResponse;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.Socket;
@@ -19,17 +26,32 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The closed control plane: the admin API answers on its own listener only, and there only with
- * the bearer token from the node's token file. Here the listener is opened to every interface
- * (as an operator who manages nodes from elsewhere would), so the token is what guards it.
+ * The attack suite of the node (issue 14), on one running node. The closed control plane: the
+ * admin API answers on its own listener only, and there only with the bearer token from the
+ * node's token file; here the listener is opened to every interface (as an operator who manages
+ * nodes from elsewhere would), so the token is what guards it. And the open HTTP port: hostile
+ * transactions and lease requests from strangers. Every case checks the status and reason, and
+ * after each one the admin API still answers its token holder and the node port still serves.
+ *
+ * <p>Also defended, and tested where a cluster is running anyway: every malformed or refused
+ * request of the node API, each a 4xx with its reason
+ * ({@code NodeClusterTest#badInputGetsA4xxWithItsReasonAndTheNodeKeepsServing}) and of the admin
+ * sync controls ({@code SyncControlsTest}); a stranger's lease on a saved state
+ * ({@code SavedStatesTest}); a forged block or saved state not on the committed chain
+ * ({@code ImportDecisionTest}, {@code chain.LedgerMachineTest}); malformed dumps and overlays
+ * ({@code ledger.CaptureRestoreTest}, {@code ledger.LayeredDumpTest}); the CLI sending the token
+ * ({@code SyncCommandTest} in the CLI module).
  */
-class AdminListenerTest {
+class SecurityTest {
     private static final String TOKEN = "c0ffee".repeat(8);
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -50,6 +72,14 @@ class AdminListenerTest {
         assertTrue(node.adminUri().getPort() != node.uri().getPort());
     }
 
+    @AfterEach
+    void theTokenHolderAndTheNodePortAreStillServed() throws Exception {
+        HttpResponse<String> members = send(admin, "GET", "/admin/members", "Bearer " + TOKEN);
+        assertEquals(200, members.statusCode(), members.body());
+        assertEquals(200, send(node.uri(), "GET", "/node/status", null).statusCode());
+        assertFalse(node.thread("t0").orElseThrow().producer().paused(), "no attack left the producer paused");
+    }
+
     @AfterAll
     static void stop() {
         if (node != null) {
@@ -59,6 +89,7 @@ class AdminListenerTest {
     }
 
     @Test
+    @DisplayName("the node port answers no control at all, not even with the token: 404")
     void theNodePortAnswersNoControlAtAll() throws Exception {
         HttpResponse<String> members = send(node.uri(), "GET", "/admin/members", null);
         assertEquals(404, members.statusCode());
@@ -74,6 +105,7 @@ class AdminListenerTest {
     }
 
     @Test
+    @DisplayName("unauthenticated producer pause: 401 for no token or a wrong one, each refusal counted; two Authorization headers: 400")
     void theAdminListenerAsksForTheTokenAndCountsEveryRefusal() throws Exception {
         double missing = refusals("missing");
         double wrong = refusals("wrong");
@@ -100,6 +132,7 @@ class AdminListenerTest {
     }
 
     @Test
+    @DisplayName("with the token the controls work (pause, resume); the listener serves no blobs")
     void withTheTokenTheControlsWork() throws Exception {
         HttpResponse<String> members = send(admin, "GET", "/admin/members", "bearer " + TOKEN);
         assertEquals(200, members.statusCode(), members.body());
@@ -121,6 +154,7 @@ class AdminListenerTest {
     }
 
     @Test
+    @DisplayName("a token file others can read, a short or odd token, a symlink: the node stops before it opens a port")
     void aTokenFileOthersCanReadOrABadTokenStopsTheNodeBeforeItOpensAPort() throws Exception {
         NodeConfig c = TestNodes.configure(dir.resolve("bad"), 1, List.of(new ThreadId("t0")), 100_000, false).get(0);
         Path readable = dir.resolve("readable.token");
@@ -167,6 +201,7 @@ class AdminListenerTest {
     }
 
     @Test
+    @DisplayName("a browser (Origin header) is refused with 403 even with the token; host names that are not addresses are told apart")
     void browsersAndRenamedHostsAreRefusedBeforeTheToken() throws Exception {
         HttpResponse<String> fromAPage = HTTP.send(HttpRequest.newBuilder(admin.resolve("/admin/producer/t0/pause"))
                 .header("Origin", "http://evil.example").header("Authorization", "Bearer " + TOKEN)
@@ -181,5 +216,66 @@ class AdminListenerTest {
         assertFalse(AdminGate.hostIsAnAddress("rebound.evil.example:7139"));
         assertFalse(AdminGate.hostIsAnAddress("127.0.0.1.evil.example"));
         assertFalse(AdminGate.hostIsAnAddress(""));
+    }
+
+    @Test
+    @DisplayName("hostile transactions on the node port: garbage 400, a forged signature 422, nothing enters the pool")
+    void hostileTransactionsAreRefusedWithTheReason() throws Exception {
+        HttpResponse<String> garbage = HTTP.send(HttpRequest.newBuilder(node.uri().resolve("/node/tx"))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[] {0x11, 1, 2, 3})).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(400, garbage.statusCode(), garbage.body());
+        assertTrue(garbage.body().contains("transaction:"), garbage.body());
+
+        // A signature is judged where the thread's leader is: this node, once it leads.
+        var group = node.thread("t0").orElseThrow().group();
+        Await.until("the node leads t0", Duration.ofSeconds(30), () -> group.status().role().equals("LEADER"));
+        byte[] forged = Transaction.transfer(TestNodes.FAUCET, new ThreadId("t0"), 99,
+                Signer.fromPhrase("mallory").account(), 1).encode();
+        forged[forged.length - 1] ^= 1;
+        HttpResponse<String> badSignature = HTTP.send(HttpRequest.newBuilder(node.uri().resolve("/node/tx"))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(forged)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(422, badSignature.statusCode(), badSignature.body());
+        assertTrue(badSignature.body().contains("bad signature"), badSignature.body());
+    }
+
+    @Test
+    @DisplayName("a stranger's lease request on the node port: 401, and it holds nothing")
+    void aStrangersLeaseRequestIsRefused() throws Exception {
+        var group = node.thread("t0").orElseThrow().group();
+        int before = group.leases();
+        HttpResponse<String> res = send(node.uri(), "POST", "/groups/" + group.id()
+                + "/leases?session=peer-1&from=1&ttlMs=60000", null);
+        assertEquals(401, res.statusCode(), res.body());
+        assertTrue(res.body().contains("only a member of the group may ask this"), res.body());
+        assertEquals(before, group.leases());
+    }
+
+    @Test
+    @DisplayName("without a token (a loopback listener): a request to a host name (DNS rebinding) or from a browser is 403")
+    void withoutATokenOnlyRequestsToAnAddressAreAnswered() throws Exception {
+        Route inner = request -> RouteResponse.json("{}");
+        AdminGate gate = new AdminGate(inner, null, new SimpleMeterRegistry());
+        for (String host : List.of("rebound.evil.example:7139", "127.0.0.1.evil.example", "", "x".repeat(300))) {
+            RouteException e = assertThrows(RouteException.class,
+                    () -> gate.handle(adminRequest(Map.of("Host", List.of(host)))), host);
+            assertEquals(403, e.status(), host);
+            assertTrue(e.getMessage().startsWith("the admin API answers requests to an IP address or localhost, not to '"),
+                    e.getMessage());
+            assertTrue(e.getMessage().length() < 200, "the name is cut short: " + e.getMessage());
+        }
+        RouteException browser = assertThrows(RouteException.class,
+                () -> gate.handle(adminRequest(Map.of("Host", List.of("127.0.0.1:7139"),
+                        "Origin", List.of("http://evil.example")))));
+        assertEquals(403, browser.status());
+        assertTrue(browser.getMessage().contains("does not answer browsers"), browser.getMessage());
+        for (String host : List.of("127.0.0.1:7139", "localhost", "[::1]:7139")) {
+            assertEquals(200, gate.handle(adminRequest(Map.of("Host", List.of(host)))).status(), host);
+        }
+    }
+
+    private static RouteRequest adminRequest(Map<String, List<String>> headers) {
+        return new RouteRequest("POST", List.of("producer", "t0", "pause"), Map.of(),
+                new byte[0], headers);
     }
 }
