@@ -44,8 +44,13 @@ import org.junit.jupiter.params.provider.ValueSource;
  *   <li>a raw block loaded as a manifest, symlinks in an imported tree:
  *       {@code snapshot.SnapshotImporterTest}; a blob corrupted in the store:
  *       {@code store.ContentStoreTest};
- *   <li>materialization into a hostile output directory (symlinks, depth, free space):
- *       {@code snapshot.MaterializerTest}, {@code snapshot.SnapshotAssemblyTest}.
+ *   <li>materialization into a hostile output directory: links planted in it
+ *       ({@code snapshot.MaterializerTest}, {@code snapshot.SnapshotAssemblyTest}); directories
+ *       swapped for links while writing, 255-byte names, a file 2000 directories deep, a store
+ *       inside the output, too little free space, a manifest repeating one chunk past the
+ *       expansion bound, and a deadline passing while the output is prepared
+ *       ({@code snapshot.OutputSafetyTest}); the largest allowed manifest fetched in a 256 MiB
+ *       heap ({@code transfer.fetch.LargestManifestTest}).
  * </ul>
  */
 class SecurityTest {
