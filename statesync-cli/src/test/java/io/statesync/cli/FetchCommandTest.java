@@ -31,6 +31,7 @@ class FetchCommandTest {
         assertEquals(d.chunkDeadline(), Durations.parse(FetchCommand.DEFAULT_CHUNK_DEADLINE));
         assertEquals(d.parallelism(), Integer.parseInt(FetchCommand.DEFAULT_PARALLEL));
         assertEquals(d.perSourceParallelism(), Integer.parseInt(FetchCommand.DEFAULT_PER_SOURCE));
+        assertEquals(d.maxExpansion(), Integer.parseInt(FetchCommand.DEFAULT_MAX_EXPANSION));
     }
 
     @Test
@@ -88,6 +89,26 @@ class FetchCommandTest {
         Cli.Result r = fetch("--out=" + store.resolve("ipfs"), "--store=" + store);
 
         r.assertOneLineFailure(Failures.USAGE);
+    }
+
+    @Test
+    void aStoreInsideTheOutputDirectoryIsRefused() throws Exception {
+        // `fetch --out ~` with the default store ($STATESYNC_HOME/store, here below home): the files could overwrite blobs.
+        Path home = tmp.resolve("home");
+
+        Cli.Result r = fetch("--out=" + home);
+
+        r.assertOneLineFailure(Failures.USAGE);
+        assertTrue(r.err().contains("must not be inside --out"), r.err());
+        assertTrue(Files.notExists(home.resolve("store")), "nothing was created");
+    }
+
+    @Test
+    void aNegativeExpansionBoundIsAUsageError() {
+        Cli.Result r = fetch("--out=" + tmp.resolve("out"), "--store=" + tmp.resolve("store"), "--max-expansion=-1");
+
+        r.assertOneLineFailure(Failures.USAGE);
+        assertTrue(r.err().contains("expansion bound must be 0 (none) or more, got -1"), r.err());
     }
 
     /** Needs the fetcher: nobody listens on port 1, so the fetch must give up within its deadline, in one line. */
