@@ -101,6 +101,7 @@ final class FetchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        long started = System.nanoTime(); // --deadline covers the whole command, preparation included
         FetchOptions options = options();
         if (root.codec() != Codec.DAG_JSON) {
             throw new ParameterException(spec.commandLine(), root + " is the CID of a raw block, not of a snapshot"
@@ -125,7 +126,7 @@ final class FetchCommand implements Callable<Integer> {
         ContentStore cs = Directories.openStore(storeDir);
         ProgressReporter progress = ProgressReporter.forEnvironment(env, err);
         try {
-            FetchResult result = Transfer.fetchInto(cs, root, distinct, out, options, progress);
+            FetchResult result = Transfer.fetchInto(cs, root, distinct, out, options, progress, started);
             Transfer.printFetchSummary(result, err);
             Transfer.printWriteSummary(result.manifest(), out, result.elapsed(), err);
             return Failures.OK;

@@ -47,9 +47,9 @@ final class Transfer {
      * resumable, and only the chunks that neither the files already there nor the store hold.
      */
     static FetchResult fetchInto(ContentStore store, Cid root, List<Source> sources, Path outDir, FetchOptions options,
-                                 ProgressReporter progress) throws FetchException, InterruptedException {
+                                 ProgressReporter progress, long startedNanos) throws FetchException, InterruptedException {
         try (SnapshotFetcher fetcher = new SnapshotFetcher(store, new SimpleMeterRegistry())) {
-            return fetcher.fetchInto(root, SourceResolver.of(sources), outDir, options, progress::onFetch);
+            return fetcher.fetchInto(root, SourceResolver.of(sources), outDir, options, progress::onFetch, startedNanos);
         } finally {
             progress.finish();
         }

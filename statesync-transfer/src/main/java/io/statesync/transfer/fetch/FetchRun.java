@@ -65,8 +65,9 @@ final class FetchRun {
     private int maxChunk;
     /** Every source this fetch has known; guarded by lock. */
     private final SourcePool peers;
-    private final long startNanos = System.nanoTime();
-    private final long deadlineNanos;
+    /** When the fetch's clock started: now, or earlier when the caller's work before it counts. */
+    private long startNanos = System.nanoTime();
+    private long deadlineNanos;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -100,6 +101,13 @@ final class FetchRun {
     }
 
     /** Names chunks the caller verified into the store moments ago, which {@link #plan} then does not re-hash. */
+    /** Counts the deadline (and the elapsed time reported) from {@code startedNanos}, a {@link System#nanoTime()} reading. */
+    FetchRun countingFrom(long startedNanos) {
+        this.startNanos = startedNanos;
+        this.deadlineNanos = startedNanos + Math.min(options.deadline().toNanos(), Long.MAX_VALUE / 4);
+        return this;
+    }
+
     FetchRun trusting(java.util.Set<Cid> verified) {
         this.justVerified = java.util.Set.copyOf(verified);
         return this;

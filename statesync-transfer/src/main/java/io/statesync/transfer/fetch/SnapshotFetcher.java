@@ -102,6 +102,17 @@ public final class SnapshotFetcher implements AutoCloseable {
         return run(new FetchRun(client, store, scores, metrics, root, sources, outDir, options, progress));
     }
 
+    /**
+     * As {@link #fetchInto(Cid, SourceResolver, Path, FetchOptions, Consumer)}, with the deadline
+     * counted from {@code startedNanos} (a {@link System#nanoTime()} reading): a command's
+     * preparation before the fetch (cleaning the output directory, opening the store) counts too.
+     */
+    public FetchResult fetchInto(Cid root, SourceResolver sources, Path outDir, FetchOptions options,
+                                 Consumer<FetchProgress> progress, long startedNanos) throws FetchException, InterruptedException {
+        return run(new FetchRun(client, store, scores, metrics, root, sources, outDir, options, progress)
+                .countingFrom(startedNanos));
+    }
+
     private FetchResult run(FetchRun run) throws FetchException, InterruptedException {
         Cid root = run.root();
         metrics.started();

@@ -380,6 +380,23 @@ class SnapshotFetcherTest {
     }
 
     @Test
+    void aDeadlineCountedFromTheCallersStartCoversItsPreparation() throws Exception {
+        // A command that spent its whole deadline preparing (cleaning --out, opening a big
+        // store) gets a fetch that ends at once, naming the deadline it was given.
+        ContentStore client = clientStore("client");
+        FetchOptions options = fast().withDeadline(Duration.ofSeconds(2));
+        try (TestShare a = share(origin); SnapshotFetcher f = new SnapshotFetcher(client, new SimpleMeterRegistry())) {
+            FetchException e = assertThrows(FetchException.class, () -> f.fetchInto(snapshot.root(),
+                    SourceResolver.of(List.of(a.source())), tmp.resolve("out"), options, null,
+                    System.nanoTime() - Duration.ofSeconds(3).toNanos()));
+
+            assertEquals(FetchException.Reason.DEADLINE, e.reason());
+            assertTrue(e.getMessage().contains("deadline of 2s"), e.getMessage());
+            assertEquals(0, a.chunkRequests(), "no chunk was asked for");
+        }
+    }
+
+    @Test
     void allSourcesDownFailsClearlyWithinTheDeadlineAndRecoversWhenTheyReturn() throws Exception {
         ContentStore client = clientStore("client");
         TestShare a = share(origin);
