@@ -207,6 +207,12 @@ final class OutputTree implements AutoCloseable {
 
         /** Makes subdirectory {@code name}: in the root under a temp name, then moved here. */
         private void make(String name, String forFile) throws IOException {
+            // A rename onto an empty directory replaces it, and another writer could have made
+            // that one an instant ago; looking first narrows that window to the two calls
+            // (the JDK offers no rename that refuses to replace).
+            if (attributes(name) != null) {
+                return;
+            }
             String temp = MKDIR_PREFIX + UUID.randomUUID();
             Files.createDirectory(root.resolve(temp));
             try {

@@ -819,20 +819,26 @@ public final class SnapshotAssembly implements AutoCloseable {
             return;
         }
         try (Stream<Path> walk = Files.walk(realOut)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                String name = p.getFileName().toString();
-                for (String t : deadTags) {
-                    // .<tag>.<file index>.statesync-fetch, or the older .<file name>.<tag>.statesync-fetch
-                    boolean ours = name.startsWith("." + t + ".") && name.endsWith(PART_SUFFIX)
-                            || name.startsWith(".") && name.endsWith("." + t + PART_SUFFIX);
-                    if (ours
-                            && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
-                        Files.deleteIfExists(p);
-                    }
+            removeParts(walk, deadTags);
+        } catch (java.io.UncheckedIOException unreadable) {
+            // a directory past PATH_MAX or gone meanwhile: its leftovers wait for a later run
+        }
+    }
+
+    private static void removeParts(Stream<Path> walk, Set<String> deadTags) throws IOException {
+        for (Path p : (Iterable<Path>) walk::iterator) {
+            String name = p.getFileName().toString();
+            for (String t : deadTags) {
+                // .<tag>.<file index>.statesync-fetch, or the older .<file name>.<tag>.statesync-fetch
+                boolean ours = name.startsWith("." + t + ".") && name.endsWith(PART_SUFFIX)
+                        || name.startsWith(".") && name.endsWith("." + t + PART_SUFFIX);
+                if (ours && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.deleteIfExists(p);
                 }
             }
         }
     }
+
 
     // ---- helpers -----------------------------------------------------------------------------
 
