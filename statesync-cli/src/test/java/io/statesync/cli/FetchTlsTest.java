@@ -1,0 +1,69 @@
+package io.statesync.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.TestCerts;
+import io.statesync.transfer.server.FileShareServer;
+import io.statesync.transfer.server.ServerConfig;
+import io.statesync.transfer.tls.ClientAuth;
+import io.statesync.transfer.tls.TlsFiles;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code fetch --ca-file [--cert --key]} from a share that serves HTTPS and asks for client certificates. */
+class FetchTlsTest {
+    private static final int CHUNK = 64 * 1024;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void fetchChecksTheShareAndPresentsItsCertificate() throws Exception {
+        Path in = Cli.tree(tmp.resolve("in"), CHUNK, 21);
+        Cli.Result shared = Cli.run(Cli.env(tmp), "share", "--chunking=fixed", "--chunk-size=64KiB",
+                "--store=" + tmp.resolve("store-a"), in.toString());
+        assertEquals(0, shared.exitCode(), shared.err());
+        String root = shared.lastOutLine();
+        TestCerts ca = TestCerts.authority(tmp.resolve("certs"), "members");
+        TestCerts.Issued server = ca.issue("server", "localhost", "127.0.0.1");
+        TestCerts.Issued member = ca.issue("member", "member-1");
+
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        ServerConfig config = ServerConfig.loopback().withTls(
+                new TlsFiles(server.chain(), server.key(), ca.caFile(), ClientAuth.REQUIRE).load());
+        try (FileShareServer share = FileShareServer.start(config, ContentStore.open(tmp.resolve("store-a")),
+                registry)) {
+            String source = "--source=" + share.uri();
+            Cli.Result ok = Cli.run(Cli.env(tmp), "fetch", root, source, "--out=" + tmp.resolve("out"),
+                    "--store=" + tmp.resolve("local"), "--ca-file=" + ca.caFile(), "--cert=" + member.chain(),
+                    "--key=" + member.key(), "--deadline=30s");
+            assertEquals(0, ok.exitCode(), ok.err());
+            assertEquals(List.of(), Trees.differences(in, tmp.resolve("out")));
+
+            // Without a client certificate the share refuses the handshake: the fetch fails in one line.
+            Cli.Result anonymous = Cli.run(Cli.env(tmp), "fetch", root, source, "--out=" + tmp.resolve("out2"),
+                    "--store=" + tmp.resolve("local2"), "--ca-file=" + ca.caFile(), "--deadline=5s",
+                    "--retry-wait=100ms", "--max-tries=2");
+            anonymous.assertOneLineFailure(Failures.FAILED);
+            assertTrue(anonymous.lastErrLine().contains("certificate_required"), anonymous.err());
+
+            // A key file that is not a key: one line naming it, before any connection.
+            Path notAKey = Files.writeString(tmp.resolve("not-a-key.pem"), "hello\n");
+            Cli.Result badKey = Cli.run(Cli.env(tmp), "fetch", root, source, "--out=" + tmp.resolve("out3"),
+                    "--store=" + tmp.resolve("local3"), "--ca-file=" + ca.caFile(), "--cert=" + member.chain(),
+                    "--key=" + notAKey);
+            badKey.assertOneLineFailure(Failures.FAILED);
+            assertTrue(badKey.lastErrLine().contains("cannot read TLS key " + notAKey + ": not a PEM file"),
+                    badKey.err());
+        } finally {
+            registry.close();
+        }
+    }
+}
