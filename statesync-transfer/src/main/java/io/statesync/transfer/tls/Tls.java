@@ -6,6 +6,7 @@ import io.netty.handler.ssl.SslProvider;
 import java.io.IOException;
 import java.net.IDN;
 import java.net.Socket;
+import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -137,6 +138,19 @@ public final class Tls {
             s.close();
             throw e;
         }
+    }
+
+    /**
+     * A {@code java.net.http} client builder that trusts {@code tls}'s CA bundle and presents its
+     * certificate to a server that asks; with null, the JDK's defaults. Such a client checks the
+     * server's certificate against the host name of each URL by itself.
+     */
+    public static HttpClient.Builder httpClient(Tls tls) {
+        HttpClient.Builder b = HttpClient.newBuilder();
+        if (tls != null) {
+            b.sslContext(tls.client);
+        }
+        return b;
     }
 
     /**
