@@ -14,6 +14,7 @@ import io.statesync.core.cid.Codec;
 import io.statesync.core.snapshot.SnapshotImporter;
 import io.statesync.core.snapshot.SnapshotRef;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Await;
 import io.statesync.core.testing.TestCerts;
 import io.statesync.transfer.server.FileShareServer;
 import io.statesync.transfer.server.ServerConfig;
@@ -25,6 +26,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -159,7 +161,8 @@ class TlsFetchTest {
             assertThrows(IOException.class, () -> get(anonymous, share.uri(), cid));
             assertThrows(IOException.class, () -> get(bad, share.uri(), cid));
             assertArrayEquals(new byte[] {7, 8, 9}, get(good, share.uri(), cid));
-            assertTrue(handshakeFailures() >= 2.0, "failures counted: " + handshakeFailures());
+            // Counted on the server's thread, maybe a moment after the client saw the refusal.
+            Await.until("two failed handshakes counted", Duration.ofSeconds(10), () -> handshakeFailures() >= 2.0);
             assertTrue(registry.scrape().contains("statesync_share_tls_handshake_failures_total"), registry.scrape());
         }
     }
@@ -172,7 +175,8 @@ class TlsFetchTest {
             URI plain = URI.create("http://127.0.0.1:" + share.port());
             assertThrows(IOException.class, () -> get(null, plain, cid));
             assertArrayEquals(new byte[] {10, 11}, get(client, share.uri(), cid));
-            assertEquals(1.0, handshakeFailures());
+            Await.until("the plain request counted as a failed handshake", Duration.ofSeconds(10),
+                    () -> handshakeFailures() == 1.0);
         }
     }
 
@@ -183,6 +187,25 @@ class TlsFetchTest {
             URI tls = URI.create("https://127.0.0.1:" + share.port());
             assertThrows(IOException.class, () -> get(TlsFiles.trusting(ca.caFile()).load(), tls, cid));
             assertArrayEquals(new byte[] {12}, get(null, share.uri(), cid));
+        }
+    }
+
+    @Test
+    void aConnectionOverTheLimitIsAnswered503OverTls() throws Exception {
+        Cid cid = origin.put(Codec.RAW, new byte[] {13});
+        Tls client = TlsFiles.trusting(ca.caFile()).load();
+        ServerConfig config = ServerConfig.loopback().withMaxConnections(1)
+                .withTls(serverFiles(server, null).load());
+        try (FileShareServer share = FileShareServer.start(config, origin, registry);
+             java.net.Socket held = Tls.connect(client, new java.net.Socket("127.0.0.1", share.port()), "127.0.0.1",
+                     share.port())) {
+            Await.until("the held connection counted", Duration.ofSeconds(10), () -> share.connections() == 1);
+            HttpBlobClient.StatusException e = assertThrows(HttpBlobClient.StatusException.class,
+                    () -> get(client, share.uri(), cid));
+            assertEquals(503, e.status);
+        }
+        try (FileShareServer share = FileShareServer.start(config, origin, registry)) {
+            assertArrayEquals(new byte[] {13}, get(client, share.uri(), cid));
         }
     }
 }
