@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.statesync.core.testing.Ports;
+import io.statesync.core.testing.Await;
 import io.statesync.core.testing.TestCerts;
+import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
+import io.statesync.node.ledger.Transaction;
 import io.statesync.transfer.tls.ClientAuth;
 import io.statesync.transfer.tls.Tls;
 import io.statesync.transfer.tls.TlsFiles;
@@ -21,6 +23,8 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -106,34 +110,77 @@ class NodeTlsTest {
                 "http://127.0.0.1:8101")).startsWith("http.advertise: http://127.0.0.1:8101 must be an https:// URL"));
     }
 
-    @Test
-    void aNodeUnderMutualTlsAnswersMembersAndRefusesOthers() throws Exception {
-        int http = Ports.free();
-        NodeConfig config = load(yaml(http, Ports.free(), tlsSection("require")), Map.of());
-        Tls member = TlsFiles.trusting(ca.caFile()).withIdentity(node.chain(), node.key()).load();
-        Tls anonymous = TlsFiles.trusting(ca.caFile()).load();
-        try (Node n = Node.start(config);
-             HttpClient good = Tls.httpClient(member).connectTimeout(Duration.ofSeconds(2)).build();
-             HttpClient noCert = Tls.httpClient(anonymous).connectTimeout(Duration.ofSeconds(2)).build();
-             HttpClient plain = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
-            assertEquals("https", n.uri().getScheme());
-            long deadline = System.nanoTime() + 60_000_000_000L;
-            while (!"LEADER".equals(n.thread(new ThreadId("t0").name()).orElseThrow().groupStatus().role())) {
-                assertTrue(System.nanoTime() < deadline, "the one node leads its thread");
-                Thread.sleep(50);
-            }
-            HttpResponse<String> status = get(good, n.uri().resolve("/node/status"));
-            assertEquals(200, status.statusCode(), status.body());
-            assertEquals("n1", JSON.readTree(status.body()).path("node").asText(), status.body());
-
-            assertThrows(IOException.class, () -> get(noCert, n.uri().resolve("/health")));
-            assertThrows(IOException.class, () -> get(plain, URI.create("http://127.0.0.1:" + http + "/health")));
-            assertEquals(200, get(good, n.uri().resolve("/health")).statusCode(), "still serving");
-        }
-    }
-
     private static HttpResponse<String> get(HttpClient client, URI uri) throws IOException, InterruptedException {
         return client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void membersUnderMutualTlsServeOnlyCertifiedClientsAndForwardToTheLeader() throws Exception {
+        ThreadId t0 = new ThreadId("t0");
+        List<NodeConfig> plain = TestNodes.configure(dir.resolve("cluster"), 2, List.of(t0), 100_000, false);
+        List<Node> nodes = new ArrayList<>();
+        Tls client = TlsFiles.trusting(ca.caFile()).withIdentity(node.chain(), node.key()).load();
+        try (HttpClient http = Tls.httpClient(client).connectTimeout(Duration.ofSeconds(2)).build()) {
+            for (NodeConfig c : plain) {
+                // Each member its own certificate, for the address its https URL names.
+                TestCerts.Issued own = ca.issue(c.id(), "127.0.0.1");
+                nodes.add(Node.start(withTls(c, new TlsFiles(own.chain(), own.key(), ca.caFile(), ClientAuth.REQUIRE)
+                        .load())));
+            }
+            Await.until("both nodes know the leader of t0", Duration.ofSeconds(60), () -> nodes.stream()
+                    .allMatch(n -> n.thread(t0.name()).orElseThrow().groupStatus().leader() != null));
+            Node follower = nodes.stream()
+                    .filter(n -> !"LEADER".equals(n.thread(t0.name()).orElseThrow().groupStatus().role()))
+                    .findFirst().orElseThrow();
+            Signer alice = Signer.fromPhrase("alice");
+            byte[] tx = Transaction.transfer(TestNodes.FAUCET, t0, 0, alice.account(), 77).encode();
+
+            // The follower forwards it to the leader, over mTLS with its own certificate.
+            HttpResponse<String> res = http.send(HttpRequest.newBuilder(follower.uri().resolve("/node/tx"))
+                    .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofByteArray(tx)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(202, res.statusCode(), res.body());
+            Await.until("alice holds 77 on both nodes", Duration.ofSeconds(30), () -> nodes.stream().allMatch(n -> {
+                try {
+                    HttpResponse<String> b = get(http, n.uri().resolve("/node/balance?thread=t0&account="
+                            + alice.account().hex()));
+                    return b.statusCode() == 200 && JSON.readTree(b.body()).path("balance").asLong() == 77;
+                } catch (IOException | InterruptedException e) {
+                    return false;
+                }
+            }));
+            for (Node n : nodes) {
+                String metrics = get(http, n.uri().resolve("/metrics")).body();
+                assertTrue(metrics.contains("statesync_share_tls_handshake_failures_total 0.0"), metrics);
+            }
+
+            // Anyone else is refused: no client certificate, or plain HTTP to the TLS port.
+            Node n1 = nodes.get(0);
+            assertEquals("https", n1.uri().getScheme());
+            try (HttpClient noCert = Tls.httpClient(TlsFiles.trusting(ca.caFile()).load())
+                    .connectTimeout(Duration.ofSeconds(2)).build();
+                 HttpClient plainHttp = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
+                assertThrows(IOException.class, () -> get(noCert, n1.uri().resolve("/health")));
+                assertThrows(IOException.class, () -> get(plainHttp, URI.create("http://127.0.0.1:" + n1.uri().getPort()
+                        + "/health")));
+            }
+            HttpResponse<String> status = get(http, n1.uri().resolve("/node/status"));
+            assertEquals(200, status.statusCode(), "still serving: " + status.body());
+            assertEquals("n1", JSON.readTree(status.body()).path("node").asText(), status.body());
+        } finally {
+            for (Node n : nodes) {
+                n.close();
+            }
+        }
+    }
+
+    /** {@code c} with https member URLs, serving and dialling with {@code tls}. */
+    private static NodeConfig withTls(NodeConfig c, Tls tls) {
+        List<NodeConfig.Member> https = c.members().stream().map(m -> new NodeConfig.Member(m.id(),
+                URI.create(m.http().toString().replaceFirst("^http:", "https:")), m.raft())).toList();
+        return new NodeConfig(c.id(), c.dataDir(), c.host(), c.httpPort(), c.httpRateLimit(), c.gossipPort(),
+                c.gossipSeeds(), c.threads(), https, c.producer(), c.saveStateEvery(), c.sync(), c.genesis(), c.join())
+                .withTls(tls);
     }
 }
