@@ -1,28 +1,49 @@
 package io.statesync.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.statesync.core.cid.Cid;
+import io.statesync.core.cid.Codec;
 import io.statesync.core.store.ContentStore;
+import io.statesync.core.testing.Await;
 import io.statesync.core.testing.TestCerts;
 import io.statesync.transfer.server.FileShareServer;
 import io.statesync.transfer.server.RouteResponse;
 import io.statesync.transfer.server.ServerConfig;
 import io.statesync.transfer.tls.ClientAuth;
+import io.statesync.transfer.tls.Tls;
 import io.statesync.transfer.tls.TlsFiles;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code fetch} and {@code status} with {@code --ca-file [--cert --key]} against servers that
- * speak HTTPS and ask for client certificates.
+ * The commands' TLS: {@code fetch} and {@code status} with {@code --ca-file [--cert --key]}
+ * against servers that speak HTTPS and ask for client certificates, {@code serve} over HTTPS, and
+ * the one line a bad TLS file ends {@code serve} and {@code node} with.
  */
-class FetchTlsTest {
+class TlsCommandsTest {
     private static final int CHUNK = 64 * 1024;
 
     @TempDir
@@ -115,5 +136,68 @@ class FetchTlsTest {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
+    }
+
+    @Test
+    void serveSpeaksHttpsAndABadKeyStopsItInOneLine() throws Exception {
+        TestCerts ca = TestCerts.authority(tmp.resolve("certs"), "members");
+        TestCerts.Issued server = ca.issue("server", "localhost", "127.0.0.1");
+        Path store = tmp.resolve("served");
+        byte[] content = "block over tls".getBytes(StandardCharsets.UTF_8);
+        Cid cid = ContentStore.open(store).put(Codec.RAW, content);
+
+        Cli.ManualShutdown shutdown = new Cli.ManualShutdown();
+        StringWriter err = new StringWriter();
+        Environment env = Cli.env(tmp, shutdown);
+        var cmd = Main.commandLine(env, new PrintWriter(new StringWriter(), true),
+                new PrintWriter(err, true));
+        ExecutorService executor = Executors.newSingleThreadExecutor();
+        Pattern serving = Pattern.compile("serving \\S+ at (https://127\\.0\\.0\\.1:\\d+)");
+        try {
+            Future<Integer> running = executor.submit(() -> Main.execute(cmd, env, "serve",
+                    "--store=" + store, "--port=0", "--cert=" + server.chain(), "--key=" + server.key(),
+                    "--ca-file=" + ca.caFile(), "--client-auth=want"));
+            Await.until("the serving line", Duration.ofSeconds(20),
+                    () -> serving.matcher(err.toString()).find() || running.isDone());
+            Matcher m = serving.matcher(err.toString());
+            assertTrue(m.find(), err::toString);
+            try (HttpClient https = Tls.httpClient(
+                    TlsFiles.trusting(ca.caFile()).load()).build()) {
+                // want: a client without a certificate is still served.
+                HttpResponse<byte[]> blob = https.send(HttpRequest.newBuilder(
+                        URI.create(m.group(1) + "/ipfs/" + cid)).build(),
+                        HttpResponse.BodyHandlers.ofByteArray());
+                assertEquals(200, blob.statusCode());
+                assertArrayEquals(content, blob.body());
+            }
+            shutdown.fire();
+            assertEquals(0, running.get(20, TimeUnit.SECONDS));
+        } finally {
+            executor.shutdownNow();
+        }
+
+        Cli.Result badKey = Cli.run(Cli.env(tmp), "serve", "--store=" + store, "--port=0",
+                "--cert=" + server.chain(), "--key=" + server.chain());
+        badKey.assertOneLineFailure(Failures.FAILED);
+        assertTrue(badKey.lastErrLine().startsWith("statesync: cannot read TLS key " + server.chain()
+                + ": not a PKCS#8 PEM private key"), badKey.err());
+        Cli.Result noCa = Cli.run(Cli.env(tmp), "serve", "--store=" + store, "--port=0",
+                "--cert=" + server.chain(), "--key=" + server.key(), "--client-auth=require");
+        noCa.assertOneLineFailure(Failures.USAGE);
+        assertTrue(noCa.lastErrLine().contains("--ca-file"), noCa.err());
+    }
+
+    @Test
+    void aNodeWithABadTlsFileStopsInOneLineBeforeAnythingStarts() throws Exception {
+        Files.createDirectories(tmp.resolve("tls"));
+        Files.writeString(tmp.resolve("tls/n1.pem"), "not a certificate\n");
+        Files.writeString(tmp.resolve("tls/n1-key.pem"), "not a key\n");
+        Path f = Files.writeString(tmp.resolve("node.yaml"), NodeCommandTest.CONFIG
+                + "tls: {cert: tls/n1.pem, key: tls/n1-key.pem}\n");
+        Cli.Result r = Cli.run(Cli.env(tmp), "node", "--config", f.toString());
+        r.assertOneLineFailure(Failures.USAGE);
+        assertTrue(r.lastErrLine().contains("tls: cannot read TLS certificate " + tmp.resolve("tls/n1.pem")
+                + ": not a PEM file"), r.err());
+        assertFalse(Files.exists(tmp.resolve("data")), "nothing started");
     }
 }
