@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.statesync.discovery.card.NodeId;
 import java.io.IOException;
 import java.net.URI;
+import io.statesync.transfer.tls.Tls;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -27,8 +28,13 @@ final class ClusterKeys {
 
     /** The node ids of the members of {@code node}'s cluster that answered; fails if {@code node} does not. */
     static Set<NodeId> of(URI node) throws CommandFailure, InterruptedException {
+        return of(node, null);
+    }
+
+    /** As {@link #of(URI)}, reaching https nodes with {@code tls}'s trust and certificate (null: the JDK's). */
+    static Set<NodeId> of(URI node, Tls tls) throws CommandFailure, InterruptedException {
         Set<NodeId> ids = new LinkedHashSet<>();
-        try (HttpClient http = HttpClient.newBuilder().connectTimeout(TIMEOUT).build()) {
+        try (HttpClient http = Tls.httpClient(tls).connectTimeout(TIMEOUT).build()) {
             JsonNode cluster;
             try {
                 cluster = ClusterConfigs.cluster(http, node);

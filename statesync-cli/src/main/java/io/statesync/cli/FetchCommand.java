@@ -16,7 +16,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.concurrent.Callable;
+import io.statesync.transfer.tls.Tls;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -95,6 +97,9 @@ final class FetchCommand implements Callable<Integer> {
                     + " 0 for no bound (default: ${DEFAULT-VALUE})")
     private int maxExpansion;
 
+    @Mixin
+    private TlsOptions tls;
+
     FetchCommand(Environment env) {
         this.env = env;
     }
@@ -103,6 +108,11 @@ final class FetchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         long started = System.nanoTime(); // --deadline covers the whole command, preparation included
         FetchOptions options = options();
+        Tls clientTls = tls.client();
+        if (clientTls != null && sources.stream().noneMatch(s -> s.base().getScheme().equals("https"))) {
+            throw new ParameterException(spec.commandLine(), "--ca-file, --cert and --key are for https:// sources;"
+                    + " every --source is http://");
+        }
         if (root.codec() != Codec.DAG_JSON) {
             throw new ParameterException(spec.commandLine(), root + " is the CID of a raw block, not of a snapshot"
                     + " (snapshot CIDs are dag-json and start with bagu)");
@@ -126,7 +136,7 @@ final class FetchCommand implements Callable<Integer> {
         ContentStore cs = Directories.openStore(storeDir);
         ProgressReporter progress = ProgressReporter.forEnvironment(env, err);
         try {
-            FetchResult result = Transfer.fetchInto(cs, root, distinct, out, options, progress, started);
+            FetchResult result = Transfer.fetchInto(cs, root, distinct, out, options, progress, clientTls, started);
             Transfer.printFetchSummary(result, err);
             Transfer.printWriteSummary(result.manifest(), out, result.elapsed(), err);
             return Failures.OK;

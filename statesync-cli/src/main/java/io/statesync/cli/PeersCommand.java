@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -70,6 +71,9 @@ final class PeersCommand implements Callable<Integer> {
             description = "a node id (n + 32 characters, as --all lists them) to trust; repeatable")
     private List<String> trust = new ArrayList<>();
 
+    @Mixin
+    private TlsOptions tls;
+
     @Option(names = "--all", description = "list every card, trusted or not, marked as such")
     private boolean all;
 
@@ -99,7 +103,7 @@ final class PeersCommand implements Callable<Integer> {
                     + "or --trust NODE_ID, or --all to list every card unverified");
         }
         if (node != null) {
-            trusted.addAll(ClusterKeys.of(node));
+            trusted.addAll(ClusterKeys.of(node, tls.client()));
         }
         MembershipConfig config = MembershipConfig.loopback().withHost("0.0.0.0").withSeeds(addresses).withNamespace(namespace);
         List<NodeCard> cards;

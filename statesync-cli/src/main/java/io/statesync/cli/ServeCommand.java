@@ -10,7 +10,9 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import io.statesync.transfer.tls.ClientAuth;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -21,7 +23,9 @@ import picocli.CommandLine.Spec;
  * then closes the server cleanly.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serves a store over HTTP (GET /ipfs/<cid>, /metrics, /health) until interrupted."})
+        description = {"Serves a store over HTTP (GET /ipfs/<cid>, /metrics, /health) until interrupted.",
+                "With --cert and --key it serves HTTPS; with --client-auth require only clients whose certificate "
+                        + "--ca-file signed."})
 final class ServeCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -43,6 +47,26 @@ final class ServeCommand implements Callable<Integer> {
             description = "cap on bytes sent per second over all connections, e.g. 50MiB (default: none)")
     private Long rateLimit;
 
+    @Mixin
+    private TlsOptions tls;
+
+    @Option(names = "--client-auth", paramLabel = "none|want|require", defaultValue = "none",
+            converter = ClientAuthConverter.class,
+            description = "under TLS, whether clients must present a certificate signed by --ca-file "
+                    + "(default: ${DEFAULT-VALUE})")
+    private ClientAuth clientAuth;
+
+    static final class ClientAuthConverter implements picocli.CommandLine.ITypeConverter<ClientAuth> {
+        @Override
+        public ClientAuth convert(String value) {
+            try {
+                return ClientAuth.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         if (port < 0 || port > 65535) {
@@ -60,6 +84,10 @@ final class ServeCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "--rate-limit must be at least 1 byte per second, got " + rateLimit);
             }
             config = config.withMaxBytesPerSecond(rateLimit);
+        }
+        if (tls.given() || clientAuth != ClientAuth.NONE) {
+            // Serves HTTPS only; a bad file stops here with its one-line reason.
+            config = config.withTls(tls.server(clientAuth));
         }
         ContentStore cs = Directories.openStore(store);
         PrintWriter err = spec.commandLine().getErr();

@@ -20,6 +20,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import io.statesync.transfer.tls.Tls;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -48,6 +50,9 @@ final class StatusCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "5s",
             description = "longest wait for the node to answer (default: ${DEFAULT-VALUE})")
     private Duration timeout;
+
+    @Mixin
+    private TlsOptions tls;
 
     @Override
     public Integer call() throws Exception {
@@ -95,7 +100,7 @@ final class StatusCommand implements Callable<Integer> {
     private String fetch(URI base) throws CommandFailure, InterruptedException {
         URI uri = URI.create(base + "/node/status");
         HttpResponse<byte[]> res;
-        try (HttpClient client = HttpClient.newBuilder().connectTimeout(timeout).build()) {
+        try (HttpClient client = Tls.httpClient(tls.client()).connectTimeout(timeout).build()) {
             res = client.send(HttpRequest.newBuilder(uri).timeout(timeout).header("Accept", "application/json")
                     .GET().build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (HttpTimeoutException e) {

@@ -12,6 +12,8 @@ import io.statesync.transfer.fetch.FetchException;
 import io.statesync.transfer.fetch.FetchOptions;
 import io.statesync.transfer.fetch.FetchResult;
 import io.statesync.transfer.fetch.SnapshotFetcher;
+import io.statesync.transfer.fetch.SourceScores;
+import io.statesync.transfer.tls.Tls;
 import io.statesync.transfer.fetch.Source;
 import io.statesync.transfer.fetch.SourceResolver;
 import io.statesync.transfer.fetch.SourceStats;
@@ -45,10 +47,11 @@ final class Transfer {
     /**
      * Fetches {@code root} straight into its files under {@code outDir}: one write per byte,
      * resumable, and only the chunks that neither the files already there nor the store hold.
+     * {@code tls} checks https sources (null: the JDK's CAs, no client certificate).
      */
     static FetchResult fetchInto(ContentStore store, Cid root, List<Source> sources, Path outDir, FetchOptions options,
-                                 ProgressReporter progress, long startedNanos) throws FetchException, InterruptedException {
-        try (SnapshotFetcher fetcher = new SnapshotFetcher(store, new SimpleMeterRegistry())) {
+                                 ProgressReporter progress, Tls tls, long startedNanos) throws FetchException, InterruptedException {
+        try (SnapshotFetcher fetcher = new SnapshotFetcher(store, new SimpleMeterRegistry(), new SourceScores(), tls)) {
             return fetcher.fetchInto(root, SourceResolver.of(sources), outDir, options, progress::onFetch, startedNanos);
         } finally {
             progress.finish();

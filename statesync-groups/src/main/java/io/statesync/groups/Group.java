@@ -17,6 +17,7 @@ import io.statesync.groups.sync.SyncProgress;
 import io.statesync.groups.sync.SyncProvider;
 import io.statesync.transfer.fetch.SnapshotFetcher;
 import io.statesync.transfer.server.FileShareServer;
+import io.statesync.transfer.tls.Tls;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -152,7 +153,7 @@ public final class Group implements AutoCloseable {
 
     /** Builds and starts the member; see {@link GroupHost#start}. */
     static Group start(GroupConfig config, StateMachine userMachine, FileShareServer http, MeterRegistry registry,
-                       RequestSigning.HostKey hostKey, MemberRequests memberRequests, Runnable onClose)
+                       RequestSigning.HostKey hostKey, MemberRequests memberRequests, Tls tls, Runnable onClose)
             throws IOException {
         GroupId id = GroupId.derive(config.name(), userMachine.typeTag(), config.sync().signature());
         String gid = id.toString();
@@ -163,9 +164,10 @@ public final class Group implements AutoCloseable {
             opened.add(replica);
             Leases leases = new Leases();
             AtomicLong knownCommit = new AtomicLong();
-            PeerClient peerClient = new PeerClient(gid, Duration.ofSeconds(2), hostKey, config.self());
+            PeerClient peerClient = new PeerClient(gid, Duration.ofSeconds(2), hostKey, config.self(), tls);
             opened.add(peerClient);
-            SnapshotFetcher fetcher = new SnapshotFetcher(replica.store(), registry);
+            SnapshotFetcher fetcher = new SnapshotFetcher(replica.store(), registry,
+                    new io.statesync.transfer.fetch.SourceScores(), tls);
             opened.add(fetcher);
             SyncMetrics metrics = new SyncMetrics(registry, config.name(), config.sync().getClass().getSimpleName(),
                     () -> Math.max(0, knownCommit.get() - replica.applied().index()));

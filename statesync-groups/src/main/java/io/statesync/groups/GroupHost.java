@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.groups.sync.RequestSigning;
 import io.statesync.groups.sync.SyncSignature;
 import io.statesync.transfer.server.FileShareServer;
+import io.statesync.transfer.tls.Tls;
 import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.RouteResponse;
 import java.io.IOException;
@@ -47,10 +48,14 @@ public final class GroupHost implements AutoCloseable {
     private record Hosted(Group group, String typeTag, SyncSignature sync) {
     }
 
-    private GroupHost(FileShareServer http, MeterRegistry registry) {
+    /** Trust and certificate for talking to other members over https; null for the JDK's defaults. */
+    private final Tls tls;
+
+    private GroupHost(FileShareServer http, MeterRegistry registry, Tls tls) {
         this.http = http;
         this.registry = registry;
-        this.memberRequests = new MemberRequests(registry);
+        this.tls = tls;
+        this.memberRequests = new MemberRequests(registry, tls);
         this.directory = http.mount("groups", null, req -> {
             if (!req.path().isEmpty()) {
                 throw RouteException.notFound("this node hosts no group '" + req.path().get(0) + "'");
@@ -67,7 +72,15 @@ public final class GroupHost implements AutoCloseable {
 
     /** Hosts groups on {@code http}; meters go to {@code registry}. */
     public static GroupHost on(FileShareServer http, MeterRegistry registry) {
-        return new GroupHost(http, registry);
+        return new GroupHost(http, registry, null);
+    }
+
+    /**
+     * Hosts groups on {@code http}, talking to other members' https URLs with {@code tls}: its CA
+     * bundle checks them, and its certificate answers a member that asks for one (mTLS).
+     */
+    public static GroupHost on(FileShareServer http, MeterRegistry registry, Tls tls) {
+        return new GroupHost(http, registry, tls);
     }
 
     /**
@@ -83,7 +96,8 @@ public final class GroupHost implements AutoCloseable {
         if (groups.containsKey(key)) {
             throw new IllegalStateException("group " + config.name() + " is already hosted here");
         }
-        Group g = Group.start(config, machine, http, registry, this.key, memberRequests, () -> groups.remove(key));
+        Group g = Group.start(config, machine, http, registry, this.key, memberRequests, tls,
+                () -> groups.remove(key));
         groups.put(key, new Hosted(g, machine.typeTag(), config.sync().signature()));
         return g;
     }
@@ -92,7 +106,7 @@ public final class GroupHost implements AutoCloseable {
         List<String> mismatches = new ArrayList<>();
         try (ExecutorService ex = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("statesync-group-join-", 0).factory());
-             HttpClient client = HttpClient.newBuilder().executor(ex).connectTimeout(Duration.ofSeconds(2)).build()) {
+             HttpClient client = Tls.httpClient(tls).executor(ex).connectTimeout(Duration.ofSeconds(2)).build()) {
             Map<String, URI> ask = new java.util.LinkedHashMap<>();
             config.members().stream().filter(m -> !m.id().equals(config.self())).forEach(m -> ask.put(m.id(), m.http()));
             config.joinVia().forEach(u -> ask.put(u.toString(), u));

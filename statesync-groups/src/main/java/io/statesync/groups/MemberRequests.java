@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.groups.sync.RequestSigning;
 import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.RouteRequest;
+import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -44,8 +45,7 @@ final class MemberRequests implements AutoCloseable {
 
     private final ExecutorService executor = Executors.newThreadPerTaskExecutor(
             Thread.ofVirtual().name("statesync-group-keys-", 0).factory());
-    private final HttpClient client = HttpClient.newBuilder().executor(executor).connectTimeout(ASK_TIMEOUT)
-            .version(HttpClient.Version.HTTP_1_1).build();
+    private final HttpClient client;
     private final Map<URI, Known> keys = new ConcurrentHashMap<>();
     /** One ask at a time per member URL. */
     private final Map<URI, Object> askLocks = new ConcurrentHashMap<>();
@@ -57,7 +57,18 @@ final class MemberRequests implements AutoCloseable {
         this(registry, System::nanoTime);
     }
 
+    /** Asks members over https with {@code tls}'s trust and certificate (null: the JDK's defaults). */
+    MemberRequests(MeterRegistry registry, Tls tls) {
+        this(registry, System::nanoTime, tls);
+    }
+
     MemberRequests(MeterRegistry registry, LongSupplier nanoClock) {
+        this(registry, nanoClock, null);
+    }
+
+    MemberRequests(MeterRegistry registry, LongSupplier nanoClock, Tls tls) {
+        this.client = Tls.httpClient(tls).executor(executor).connectTimeout(ASK_TIMEOUT)
+                .version(HttpClient.Version.HTTP_1_1).build();
         this.registry = registry;
         this.nanoClock = nanoClock;
     }

@@ -25,6 +25,7 @@ import io.statesync.node.statesync.SyncTimeline;
 import io.statesync.transfer.server.FileShareServer;
 import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.ServerConfig;
+import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -96,7 +97,8 @@ public final class Node implements AutoCloseable {
         this.discovery = discovery;
         this.stateSync = new StateSyncService(LoaderConfig.DEFAULT.withMaxTries(config.sync().maxTries())
                 .withRetryWait(config.sync().retryWait()).withDeadline(config.sync().deadline())
-                .withStaticStorages(config.sync().staticStorages()).withFetch(config.sync().fetch()),
+                .withStaticStorages(config.sync().staticStorages()).withFetch(config.sync().fetch())
+                        .withTls(config.tls()),
                 new StateSyncService.Policy(config.sync().importMinDistance(), config.sync().trustedKeys()),
                 discovery, registry, timeline, prefetch);
         this.prefetch = prefetch;
@@ -118,6 +120,10 @@ public final class Node implements AutoCloseable {
         if (config.httpRateLimit() > 0) {
             server = server.withMaxBytesPerSecond(config.httpRateLimit());
         }
+        if (config.tls() != null) {
+            // The node port only: the admin listener below stays plain HTTP (loopback by default).
+            server = server.withTls(config.tls());
+        }
         FileShareServer http = FileShareServer.start(server, store, registry);
         FileShareServer adminHttp;
         try {
@@ -136,7 +142,7 @@ public final class Node implements AutoCloseable {
         // The API is there from the first moment the port answers: 503 "starting" while gossip and
         // the threads open (a state install can take a while), which clients retry, rather than a
         // 404 for the whole API.
-        NodeRoutes routes = new NodeRoutes(config.id());
+        NodeRoutes routes = new NodeRoutes(config.id(), config.tls());
         AdminRoutes adminRoutes = new AdminRoutes(config.id());
         AutoCloseable api = null;
         AutoCloseable admin = null;
@@ -157,6 +163,7 @@ public final class Node implements AutoCloseable {
             if (firstStart && !config.join().isEmpty()) {
                 // Before gossip, which takes seconds to start: the join nodes' API answers now.
                 prefetch = JoinPrefetch.open(config.dataDir().resolve("prefetch"), config.join(), config.sync().fetch(),
+                        config.tls(),
                         timeline, registry);
                 prefetch.start(config.threads());
             }
@@ -164,7 +171,7 @@ public final class Node implements AutoCloseable {
             if (discovery != null) {
                 timeline.mark(SyncTimeline.Phase.GOSSIP);
             }
-            node = new Node(config, registry, http, adminHttp, GroupHost.on(http, registry), discovery, timeline,
+            node = new Node(config, registry, http, adminHttp, GroupHost.on(http, registry, config.tls()), discovery, timeline,
                     prefetch);
             node.mounts.add(routes);
             node.mounts.add(api);
@@ -218,7 +225,7 @@ public final class Node implements AutoCloseable {
      * join goes on with the newest saved state there is.
      */
     private static void requestFreshState(NodeConfig config) throws InterruptedException {
-        try (java.net.http.HttpClient client = java.net.http.HttpClient.newBuilder()
+        try (java.net.http.HttpClient client = Tls.httpClient(config.tls())
                 .connectTimeout(Duration.ofSeconds(2)).build()) {
             for (URI via : config.join()) {
                 URI uri = URI.create(via.toString().replaceAll("/+$", "") + "/node/fresh-state?wait="

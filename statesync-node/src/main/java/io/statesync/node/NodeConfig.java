@@ -13,6 +13,10 @@ import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.producer.ProducerConfig;
 import io.statesync.transfer.fetch.FetchOptions;
+import io.statesync.transfer.tls.ClientAuth;
+import io.statesync.transfer.tls.Tls;
+import io.statesync.transfer.tls.TlsException;
+import io.statesync.transfer.tls.TlsFiles;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -55,11 +59,14 @@ import java.util.TreeMap;
  * @param network what this node tells others about where to reach it, and its gossip timings
  * @param log how the node process logs (applied by the command that runs the node)
  * @param admin where the operator's API listens, and the token it asks for
+ * @param tls the certificate the node's HTTP port serves HTTPS with, the CA bundle its clients
+ *     trust (and check client certificates against), and whether members must present one; null
+ *     for plain HTTP
  */
 public record NodeConfig(String id, Path dataDir, String host, int httpPort, long httpRateLimit, int gossipPort,
                          List<InetSocketAddress> gossipSeeds, List<ThreadId> threads, List<Member> members,
                          ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join,
-                         Network network, Log log, Admin admin) {
+                         Network network, Log log, Admin admin, Tls tls) {
     /**
      * A configuration with the defaults for everything the file's {@code http.advertise},
      * {@code gossip.advertise}, {@code gossip.profile}, {@code log} and {@code admin} say: this node
@@ -71,7 +78,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                       ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join) {
         this(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members, producer,
                 saveStateEvery, sync, genesis, join,
-                new Network(httpUrl(host, httpPort), null, GossipProfile.LOOPBACK), Log.DEFAULT, Admin.DEFAULT);
+                new Network(httpUrl(host, httpPort), null, GossipProfile.LOOPBACK), Log.DEFAULT, Admin.DEFAULT, null);
     }
 
     /** The keys of each section of the file (and of the environment variables that override them). */
@@ -86,6 +93,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                     "chunkDeadline", "syncEvery"),
             "log", List.of("format", "levels"),
             "admin", List.of("host", "port", "tokenFile"),
+            "tls", List.of("cert", "key", "ca", "clientAuth"),
             "genesis", List.of("faucetSeed", "faucetBalance", "accounts"));
 
     /** Keys whose value is a list; an environment variable gives them comma-separated. */
@@ -250,13 +258,27 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
     /** This configuration with other sync settings. */
     public NodeConfig withSync(Sync other) {
         return new NodeConfig(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members,
-                producer, saveStateEvery, other, genesis, join, network, log, admin);
+                producer, saveStateEvery, other, genesis, join, network, log, admin, tls);
     }
 
     /** This configuration with another admin listener. */
     public NodeConfig withAdmin(Admin other) {
         return new NodeConfig(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members,
-                producer, saveStateEvery, sync, genesis, join, network, log, other);
+                producer, saveStateEvery, sync, genesis, join, network, log, other, tls);
+    }
+
+    /**
+     * This configuration serving HTTPS with {@code other} (null: plain HTTP); {@code http.advertise}
+     * follows the scheme when it is still this node's bound address.
+     */
+    public NodeConfig withTls(Tls other) {
+        URI advertise = network.httpAdvertise();
+        if (sameUrl(advertise, httpUrl(host, httpPort)) || sameUrl(advertise, httpsUrl(host, httpPort))) {
+            advertise = other == null ? httpUrl(host, httpPort) : httpsUrl(host, httpPort);
+        }
+        return new NodeConfig(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members,
+                producer, saveStateEvery, sync, genesis, join,
+                new Network(advertise, network.gossipAdvertise(), network.gossipProfile()), log, admin, other);
     }
 
     public Member self() {
@@ -371,7 +393,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
 
     static NodeConfig parse(Section root, Path base) throws ConfigException {
         root.allow("node", "http", "gossip", "threads", "members", "join", "producer", "sync", "genesis", "log",
-                "admin");
+                "admin", "tls");
         Section node = root.section("node", true);
         node.allow(KEYS.get("node"));
         String id = node.string("id", null, "[A-Za-z0-9._-]{1,64}");
@@ -383,14 +405,21 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         int httpPort = http.port("port", null, false);
         long rateLimit = http.size("rateLimit", 0);
         boolean wildcard = host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
+        Tls tls = tls(root.section("tls", false), base);
+        String scheme = tls == null ? "http" : "https";
         URI httpAdvertise;
         if (http.has("advertise")) {
             httpAdvertise = http.url("advertise");
+            if (!httpAdvertise.getScheme().equals(scheme)) {
+                throw new ConfigException("http.advertise: " + httpAdvertise + " must be an " + scheme + ":// URL"
+                        + (tls == null ? " (no tls: section, so the port serves plain HTTP)"
+                        : " (the tls: section makes the port serve HTTPS)"));
+            }
         } else if (wildcard) {
             throw new ConfigException("http.advertise: missing: http.host " + host + " binds every interface, so "
-                    + "set the URL other nodes reach this one at (e.g. http://10.0.0.5:" + httpPort + ")");
+                    + "set the URL other nodes reach this one at (e.g. " + scheme + "://10.0.0.5:" + httpPort + ")");
         } else {
-            httpAdvertise = httpUrl(host, httpPort);
+            httpAdvertise = tls == null ? httpUrl(host, httpPort) : httpsUrl(host, httpPort);
         }
 
         Section gossip = root.section("gossip", false);
@@ -560,7 +589,31 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         }
         return new NodeConfig(id, dataDir, host, httpPort, rateLimit, gossipPort, seeds, threads, members, producer, saveEvery,
                 sync, new Genesis(balances), List.copyOf(join), new Network(httpAdvertise, gossipAdvertise, profile), log,
-                admin);
+                admin, tls);
+    }
+
+    /**
+     * The {@code tls:} section, its PEM files read and checked now so that a bad one stops the node
+     * at start with one line naming it; null when the section is absent.
+     */
+    private static Tls tls(Section t, Path base) throws ConfigException {
+        if (t.node == null) {
+            return null;
+        }
+        t.allow(KEYS.get("tls"));
+        Path cert = base.resolve(t.string("cert", null, ".+")).normalize();
+        Path key = base.resolve(t.string("key", null, ".+")).normalize();
+        Path ca = t.has("ca") ? base.resolve(t.string("ca", null, ".+")).normalize() : null;
+        ClientAuth clientAuth = ClientAuth.parse(t.string("clientAuth", "none", "none|want|require"));
+        if (clientAuth != ClientAuth.NONE && ca == null) {
+            throw new ConfigException("tls.ca: missing: tls.clientAuth " + clientAuth.spelling()
+                    + " checks members' certificates against this CA bundle");
+        }
+        try {
+            return new TlsFiles(cert, key, ca, clientAuth).load();
+        } catch (TlsException e) {
+            throw new ConfigException("tls: " + e.getMessage());
+        }
     }
 
     /** The fetch command's knobs under {@code sync:}, with the same defaults and limits. */
@@ -580,6 +633,10 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
     static URI httpUrl(String host, int port) {
         return URI.create("http://" + (host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host) + ":"
                 + port);
+    }
+
+    static URI httpsUrl(String host, int port) {
+        return URI.create("https" + httpUrl(host, port).toString().substring("http".length()));
     }
 
     private static boolean sameUrl(URI a, URI b) {

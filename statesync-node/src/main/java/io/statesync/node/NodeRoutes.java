@@ -17,6 +17,7 @@ import io.statesync.transfer.server.RouteRequest;
 import io.statesync.transfer.server.RouteResponse;
 import java.io.IOException;
 import java.net.URI;
+import io.statesync.transfer.tls.Tls;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -50,13 +51,15 @@ final class NodeRoutes implements Route, AutoCloseable {
     private final String nodeId;
     /** Set once the node object exists; the API answers 503 until then and until its threads run. */
     private volatile Node node;
-    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2))
-            .executor(java.util.concurrent.Executors.newThreadPerTaskExecutor(
-                    Thread.ofVirtual().name("statesync-node-forward-", 0).factory()))
-            .build();
+    private final HttpClient client;
 
-    NodeRoutes(String nodeId) {
+    /** Forwards to leaders over https with {@code tls}'s trust and certificate (null: the JDK's defaults). */
+    NodeRoutes(String nodeId, Tls tls) {
         this.nodeId = nodeId;
+        this.client = Tls.httpClient(tls).connectTimeout(Duration.ofSeconds(2))
+                .executor(java.util.concurrent.Executors.newThreadPerTaskExecutor(
+                        Thread.ofVirtual().name("statesync-node-forward-", 0).factory()))
+                .build();
     }
 
     void attach(Node node) {

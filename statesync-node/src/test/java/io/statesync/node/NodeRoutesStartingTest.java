@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class NodeRoutesStartingTest {
     @Test
     void everyCallBeforeTheNodeRunsIs503Starting() {
-        try (NodeRoutes routes = new NodeRoutes("n7")) {
+        try (NodeRoutes routes = new NodeRoutes("n7", null)) {
             for (String route : List.of("status", "tx", "balance", "producer")) {
                 RouteException e = assertThrows(RouteException.class,
                         () -> routes.handle(new RouteRequest("GET", List.of(route), Map.of())), route);

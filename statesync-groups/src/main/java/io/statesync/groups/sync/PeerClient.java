@@ -2,6 +2,7 @@ package io.statesync.groups.sync;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -51,12 +52,20 @@ public final class PeerClient implements AutoCloseable {
 
     /** A client whose POSTs and DELETEs {@code key} signs as member {@code self} ({@link RequestSigning}). */
     public PeerClient(String groupId, Duration connectTimeout, RequestSigning.HostKey key, String self) {
+        this(groupId, connectTimeout, key, self, null);
+    }
+
+    /**
+     * As {@link #PeerClient(String, Duration, RequestSigning.HostKey, String)}, reaching https peers
+     * with {@code tls}'s trust and certificate (null: the JDK's defaults).
+     */
+    public PeerClient(String groupId, Duration connectTimeout, RequestSigning.HostKey key, String self, Tls tls) {
         this.groupId = groupId;
         this.key = key;
         this.self = self;
         this.executor = Executors.newThreadPerTaskExecutor(
                 Thread.ofVirtual().name("statesync-group-http-" + groupId.substring(0, 8) + "-", 0).factory());
-        this.http = HttpClient.newBuilder().executor(executor).connectTimeout(connectTimeout)
+        this.http = Tls.httpClient(tls).executor(executor).connectTimeout(connectTimeout)
                 .version(HttpClient.Version.HTTP_1_1).build();
     }
 

@@ -36,7 +36,7 @@ public final class BlockLocator implements AutoCloseable {
 
     private final LoaderConfig config;
     private final PeerSources gossip;
-    private final SmallGets http = new SmallGets();
+    private final SmallGets http;
 
     /**
      * What was found.
@@ -60,6 +60,7 @@ public final class BlockLocator implements AutoCloseable {
 
     public BlockLocator(LoaderConfig config, PeerSources gossip) {
         this.config = config;
+        this.http = new SmallGets(config.tls());
         this.gossip = gossip;
     }
 

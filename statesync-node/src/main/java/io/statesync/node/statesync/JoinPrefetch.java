@@ -15,6 +15,8 @@ import io.statesync.transfer.fetch.FetchException;
 import io.statesync.transfer.fetch.FetchOptions;
 import io.statesync.transfer.fetch.SnapshotFetcher;
 import io.statesync.transfer.fetch.Source;
+import io.statesync.transfer.fetch.SourceScores;
+import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -71,7 +73,7 @@ public final class JoinPrefetch implements AutoCloseable {
     /** The node's fetch settings ({@code sync:}); the head start fetches like the load it feeds. */
     private final FetchOptions options;
     /** Bounded GETs of the join nodes' {@code /node/cluster}. */
-    private final SmallGets http = new SmallGets();
+    private final SmallGets http;
     private final SyncTimeline timeline;
     private final MeterRegistry registry;
     /** Per thread, the snapshot its head start fetches and how that ends; guarded by this. */
@@ -82,11 +84,12 @@ public final class JoinPrefetch implements AutoCloseable {
     private record Running(Cid manifest, CompletableFuture<Void> done) {
     }
 
-    private JoinPrefetch(Path dir, ContentStore store, List<URI> joinVia, FetchOptions options, SyncTimeline timeline,
-                         MeterRegistry registry) {
+    private JoinPrefetch(Path dir, ContentStore store, List<URI> joinVia, FetchOptions options, Tls tls,
+                         SyncTimeline timeline, MeterRegistry registry) {
         this.dir = dir;
         this.store = store;
-        this.fetcher = new SnapshotFetcher(store, registry);
+        this.http = new SmallGets(tls);
+        this.fetcher = new SnapshotFetcher(store, registry, new SourceScores(), tls);
         this.joinVia = List.copyOf(joinVia);
         this.options = options;
         this.timeline = timeline;
@@ -96,14 +99,20 @@ public final class JoinPrefetch implements AutoCloseable {
     /** A head start with its store at {@code dir} (emptied first: what an earlier run left is stale). */
     public static JoinPrefetch open(Path dir, List<URI> joinVia, SyncTimeline timeline, MeterRegistry registry)
             throws IOException {
-        return open(dir, joinVia, FetchOptions.DEFAULT, timeline, registry);
+        return open(dir, joinVia, FetchOptions.DEFAULT, null, timeline, registry);
     }
 
     /** A head start that fetches with {@code options} (the node's {@code sync:} knobs). */
     public static JoinPrefetch open(Path dir, List<URI> joinVia, FetchOptions options, SyncTimeline timeline,
                                     MeterRegistry registry) throws IOException {
+        return open(dir, joinVia, options, null, timeline, registry);
+    }
+
+    /** As {@link #open(Path, List, FetchOptions, SyncTimeline, MeterRegistry)}, reaching https join nodes with {@code tls}. */
+    public static JoinPrefetch open(Path dir, List<URI> joinVia, FetchOptions options, Tls tls, SyncTimeline timeline,
+                                    MeterRegistry registry) throws IOException {
         FileTrees.deleteRecursively(dir);
-        return new JoinPrefetch(dir, ContentStore.open(dir), joinVia, options, timeline, registry);
+        return new JoinPrefetch(dir, ContentStore.open(dir), joinVia, options, tls, timeline, registry);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.statesync.node.statesync;
 
 import io.statesync.transfer.fetch.FetchOptions;
 import io.statesync.transfer.fetch.Source;
+import io.statesync.transfer.tls.Tls;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
@@ -23,13 +24,14 @@ import java.util.Objects;
  * @param failedBackoff a failed address is refused for this long
  * @param fetch the chunk fetcher's other settings (parallelism, per-chunk deadline, manifest
  *              limits); its tries, retry wait and deadline are replaced by the values above
+ * @param tls trust and client certificate for https sources and peers; null for the JDK's defaults
  */
 public record LoaderConfig(int maxTries, Duration retryWait, Duration deadline, List<URI> staticStorages,
-                           int pendingCapacity, Duration failedBackoff, FetchOptions fetch) {
+                           int pendingCapacity, Duration failedBackoff, FetchOptions fetch, Tls tls) {
 
     /** The seed's constants: 2 tries, 2 s retry wait, 1 h deadline, 5 pending, 10 s back-off; no static storages. */
     public static final LoaderConfig DEFAULT = new LoaderConfig(2, Duration.ofSeconds(2), Duration.ofHours(1),
-            List.of(), 5, Duration.ofSeconds(10), FetchOptions.DEFAULT);
+            List.of(), 5, Duration.ofSeconds(10), FetchOptions.DEFAULT, null);
 
     public LoaderConfig {
         if (maxTries < 1) {
@@ -58,31 +60,36 @@ public record LoaderConfig(int maxTries, Duration retryWait, Duration deadline, 
     }
 
     public LoaderConfig withMaxTries(int v) {
-        return new LoaderConfig(v, retryWait, deadline, staticStorages, pendingCapacity, failedBackoff, fetch);
+        return new LoaderConfig(v, retryWait, deadline, staticStorages, pendingCapacity, failedBackoff, fetch, tls);
     }
 
     public LoaderConfig withRetryWait(Duration v) {
-        return new LoaderConfig(maxTries, v, deadline, staticStorages, pendingCapacity, failedBackoff, fetch);
+        return new LoaderConfig(maxTries, v, deadline, staticStorages, pendingCapacity, failedBackoff, fetch, tls);
     }
 
     public LoaderConfig withDeadline(Duration v) {
-        return new LoaderConfig(maxTries, retryWait, v, staticStorages, pendingCapacity, failedBackoff, fetch);
+        return new LoaderConfig(maxTries, retryWait, v, staticStorages, pendingCapacity, failedBackoff, fetch, tls);
     }
 
     public LoaderConfig withStaticStorages(List<URI> v) {
-        return new LoaderConfig(maxTries, retryWait, deadline, v, pendingCapacity, failedBackoff, fetch);
+        return new LoaderConfig(maxTries, retryWait, deadline, v, pendingCapacity, failedBackoff, fetch, tls);
     }
 
     public LoaderConfig withPendingCapacity(int v) {
-        return new LoaderConfig(maxTries, retryWait, deadline, staticStorages, v, failedBackoff, fetch);
+        return new LoaderConfig(maxTries, retryWait, deadline, staticStorages, v, failedBackoff, fetch, tls);
     }
 
     public LoaderConfig withFailedBackoff(Duration v) {
-        return new LoaderConfig(maxTries, retryWait, deadline, staticStorages, pendingCapacity, v, fetch);
+        return new LoaderConfig(maxTries, retryWait, deadline, staticStorages, pendingCapacity, v, fetch, tls);
     }
 
     public LoaderConfig withFetch(FetchOptions v) {
-        return new LoaderConfig(maxTries, retryWait, deadline, staticStorages, pendingCapacity, failedBackoff, v);
+        return new LoaderConfig(maxTries, retryWait, deadline, staticStorages, pendingCapacity, failedBackoff, v, tls);
+    }
+
+    /** Reaches https sources and peers with {@code v}'s trust and certificate (null: the JDK's defaults). */
+    public LoaderConfig withTls(Tls v) {
+        return new LoaderConfig(maxTries, retryWait, deadline, staticStorages, pendingCapacity, failedBackoff, fetch, v);
     }
 
     /** The fetch options of one thread's chunk fetch with {@code remaining} left to the deadline. */

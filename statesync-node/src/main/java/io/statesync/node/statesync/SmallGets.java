@@ -1,5 +1,6 @@
 package io.statesync.node.statesync;
 
+import io.statesync.transfer.tls.Tls;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
@@ -25,11 +26,20 @@ import java.util.concurrent.TimeoutException;
 final class SmallGets implements AutoCloseable {
     static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
 
-    private final HttpClient client = HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(CONNECT_TIMEOUT)
-            .followRedirects(HttpClient.Redirect.NORMAL)
-            .build();
+    private final HttpClient client;
+
+    SmallGets() {
+        this(null);
+    }
+
+    /** GETs https URLs with {@code tls}'s trust and certificate (null: the JDK's defaults). */
+    SmallGets(Tls tls) {
+        this.client = Tls.httpClient(tls)
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(CONNECT_TIMEOUT)
+                .followRedirects(HttpClient.Redirect.NORMAL)
+                .build();
+    }
 
     /** A failed GET whose status says the thing is not there (404 or 410). */
     static final class NotFound extends IOException {

@@ -6,15 +6,25 @@ import io.statesync.discovery.card.NodeId;
 import io.statesync.discovery.catalog.TrustedSet;
 import io.statesync.groups.GroupStatus;
 import io.statesync.node.ledger.ThreadId;
+import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
+import io.statesync.transfer.tls.Tls;
 import java.net.URI;
+import io.statesync.transfer.tls.Tls;
 import java.time.Duration;
+import io.statesync.transfer.tls.Tls;
 import java.util.HashSet;
+import io.statesync.transfer.tls.Tls;
 import java.util.List;
+import io.statesync.transfer.tls.Tls;
 import java.util.Map;
+import io.statesync.transfer.tls.Tls;
 import java.util.Optional;
+import io.statesync.transfer.tls.Tls;
 import java.util.Set;
+import io.statesync.transfer.tls.Tls;
 import java.util.concurrent.ConcurrentHashMap;
+import io.statesync.transfer.tls.Tls;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,7 +55,7 @@ public final class SourceTrust implements AutoCloseable {
     private final Map<ThreadId, TrustedSet> byThread = new ConcurrentHashMap<>();
     /** What each member (by member id and URL) said its node id is, and when. */
     private final Map<MemberAt, Learned> learned = new ConcurrentHashMap<>();
-    private final SmallGets http = new SmallGets();
+    private final SmallGets http;
     private final LongSupplier nanoClock;
 
     private record MemberAt(String member, URI http) {
@@ -59,10 +69,20 @@ public final class SourceTrust implements AutoCloseable {
      * @param self this node's own id, or null without gossip
      */
     public SourceTrust(List<NodeId> configured, NodeId self) {
-        this(configured, self, System::nanoTime);
+        this(configured, self, null, System::nanoTime);
+    }
+
+    /** As {@link #SourceTrust(List, NodeId)}, asking https members with {@code tls}'s trust and certificate. */
+    public SourceTrust(List<NodeId> configured, NodeId self, Tls tls) {
+        this(configured, self, tls, System::nanoTime);
     }
 
     SourceTrust(List<NodeId> configured, NodeId self, LongSupplier nanoClock) {
+        this(configured, self, null, nanoClock);
+    }
+
+    SourceTrust(List<NodeId> configured, NodeId self, Tls tls, LongSupplier nanoClock) {
+        this.http = new SmallGets(tls);
         this.configured = Set.copyOf(configured);
         this.self = self;
         this.nanoClock = nanoClock;

@@ -44,7 +44,7 @@ public final class StateLoader implements AutoCloseable {
     private final LoaderConfig config;
     private final LoadJob.Shared shared;
     private final LoaderMetrics metrics;
-    private final SmallGets http = new SmallGets();
+    private final SmallGets http;
     private final SourceScores scores = new SourceScores();
     private final MeterRegistry registry;
     private final CandidateQueue<Task> queue;
@@ -91,6 +91,7 @@ public final class StateLoader implements AutoCloseable {
                         java.util.function.LongSupplier nanoClock, SyncTimeline timeline, JoinPrefetch prefetch) {
         this.workerName = name.equals("state") ? WORKER_NAME : WORKER_NAME + "-" + name;
         this.config = Objects.requireNonNull(config, "config");
+        this.http = new SmallGets(config.tls());
         this.registry = Objects.requireNonNull(registry, "registry");
         this.queue = new CandidateQueue<>(config.pendingCapacity(), config.failedBackoff(), nanoClock);
         this.metrics = new LoaderMetrics(registry, queue::pendingSize, name);
@@ -322,7 +323,7 @@ public final class StateLoader implements AutoCloseable {
 
     private SnapshotFetcher fetcherOf(ContentStore store) {
         synchronized (fetchers) {
-            return fetchers.computeIfAbsent(store.root(), r -> new SnapshotFetcher(store, registry, scores));
+            return fetchers.computeIfAbsent(store.root(), r -> new SnapshotFetcher(store, registry, scores, config.tls()));
         }
     }
 }

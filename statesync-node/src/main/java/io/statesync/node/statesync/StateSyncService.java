@@ -103,7 +103,7 @@ public final class StateSyncService implements AutoCloseable {
         this.prefetch = prefetch;
         this.discovery = discovery;
         this.registry = registry;
-        this.trust = discovery == null ? null : new SourceTrust(policy.trustedKeys(), discovery.id());
+        this.trust = discovery == null ? null : new SourceTrust(policy.trustedKeys(), discovery.id(), config.tls());
         this.repository = new LedgerRepository(policy.importMinDistance(), new LedgerRepository.Threads() {
             @Override
             public Optional<LocalChain> chain(ThreadId thread) {

@@ -1,5 +1,6 @@
 package io.statesync.transfer.fetch;
 
+import io.statesync.transfer.tls.Tls;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
 import java.io.EOFException;
@@ -15,7 +16,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
-import javax.net.ssl.SSLSocketFactory;
 
 /**
  * A small blocking HTTP/1.1 client for {@code GET <base>/ipfs/<cid>}, built for virtual
@@ -32,7 +32,19 @@ final class HttpBlobClient implements Closeable {
     private static final int MAX_IDLE_PER_SOURCE = 32;
 
     private final Map<Source, ConcurrentLinkedDeque<Connection>> idle = new ConcurrentHashMap<>();
+    /** Trust and client certificate for https sources; null for the JDK's default CAs and none. */
+    private final Tls tls;
     private volatile boolean closed;
+
+    /** A client that checks https sources against the JDK's default CAs. */
+    HttpBlobClient() {
+        this(null);
+    }
+
+    /** A client that checks https sources against {@code tls}'s CA bundle and presents its certificate if asked. */
+    HttpBlobClient(Tls tls) {
+        this.tls = tls;
+    }
 
     /** Receives a body as it arrives. */
     interface BodySink {
@@ -246,7 +258,7 @@ final class HttpBlobClient implements Closeable {
                 c.close();
             }
         }
-        return Connection.open(source, deadlineNanos);
+        return Connection.open(source, deadlineNanos, tls);
     }
 
     private void release(Source source, Connection c) {
@@ -284,15 +296,16 @@ final class HttpBlobClient implements Closeable {
             this.out = socket.getOutputStream();
         }
 
-        static Connection open(Source source, long deadlineNanos) throws IOException {
+        static Connection open(Source source, long deadlineNanos, Tls tls) throws IOException {
             Socket s = new Socket();
             try {
                 s.setTcpNoDelay(true);
                 s.setReceiveBufferSize(1 << 20);
                 s.connect(new InetSocketAddress(source.base().getHost(), source.port()), timeoutMillis(deadlineNanos));
                 if (source.base().getScheme().equals("https")) {
-                    s = ((SSLSocketFactory) SSLSocketFactory.getDefault())
-                            .createSocket(s, source.base().getHost(), source.port(), true);
+                    // The handshake is bounded by the request's deadline, like every read.
+                    s.setSoTimeout(timeoutMillis(deadlineNanos));
+                    s = Tls.connect(tls, s, source.base().getHost(), source.port());
                 }
                 return new Connection(s);
             } catch (IOException e) {

@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.snapshot.Manifest;
 import io.statesync.core.store.ContentStore;
+import io.statesync.transfer.tls.Tls;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -22,7 +23,7 @@ public final class SnapshotFetcher implements AutoCloseable {
     private final ContentStore store;
     private final FetchMetrics metrics;
     private final SourceScores scores;
-    private final HttpBlobClient client = new HttpBlobClient();
+    private final HttpBlobClient client;
 
     /** A fetcher into {@code store} with its own source scores. */
     public SnapshotFetcher(ContentStore store, MeterRegistry registry) {
@@ -31,6 +32,16 @@ public final class SnapshotFetcher implements AutoCloseable {
 
     /** A fetcher sharing process-wide source scores (see {@link SourceScores}). */
     public SnapshotFetcher(ContentStore store, MeterRegistry registry, SourceScores scores) {
+        this(store, registry, scores, null);
+    }
+
+    /**
+     * A fetcher whose https sources are checked against {@code tls}'s CA bundle (and must hold a
+     * certificate for the host name dialled), presenting {@code tls}'s certificate to a source
+     * that asks for one; null for the JDK's default CAs and no client certificate.
+     */
+    public SnapshotFetcher(ContentStore store, MeterRegistry registry, SourceScores scores, Tls tls) {
+        this.client = new HttpBlobClient(tls);
         this.store = store;
         this.metrics = new FetchMetrics(registry);
         this.scores = scores;

@@ -51,6 +51,12 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * {@link #uri()} is built from the configured host, so a server bound to a wildcard address
  * reports a URL only local clients can use.
+ *
+ * <p>With {@link ServerConfig#tls()} set, every connection is TLS (1.2 or 1.3) from its first
+ * byte, and the server may ask for or require a client certificate signed by the configured CA
+ * bundle; blobs are then sent through the cipher in chunks instead of by sendfile. Plain HTTP
+ * to a TLS port fails its handshake and is closed, counted in
+ * {@code statesync_share_tls_handshake_failures_total}.
  */
 public final class FileShareServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(FileShareServer.class);
@@ -130,6 +136,9 @@ public final class FileShareServer implements AutoCloseable {
         ConnectionLimiter limiter = new ConnectionLimiter(config.maxConnections(), config.maxConnectionsPerAddress());
         Mounts mounts = new Mounts();
         ShareMetrics metrics = new ShareMetrics(registry, limiter::open);
+        if (config.tls() != null) {
+            metrics.tls();
+        }
         // One shaper for the whole server, so the cap holds over all connections together.
         GlobalTrafficShapingHandler shaper = config.maxBytesPerSecond() > 0
                 ? new GlobalTrafficShapingHandler(io, config.maxBytesPerSecond(), 0, SHAPER_CHECK_MILLIS)
@@ -161,10 +170,11 @@ public final class FileShareServer implements AutoCloseable {
         Channel listener = bound.channel();
         int port = ((InetSocketAddress) listener.localAddress()).getPort();
         metrics.bound(port, config.maxBytesPerSecond());
-        URI uri = URI.create("http://" + uriHost(config.host()) + ":" + port);
-        log.info("serving {} at {} ({} transport, at most {} connections)",
+        URI uri = URI.create((config.tls() == null ? "http://" : "https://") + uriHost(config.host()) + ":" + port);
+        log.info("serving {} at {} ({} transport, at most {} connections{})",
                 store == null ? "routes" : store.root(), uri,
-                epoll ? "epoll" : "nio", config.maxConnections());
+                epoll ? "epoll" : "nio", config.maxConnections(),
+                config.tls() == null ? "" : ", client certificates " + config.tls().clientAuth().spelling());
         return new FileShareServer(boss, io, listener, clients, limiter, metrics, uri, shaper, mounts);
     }
 
@@ -232,7 +242,7 @@ public final class FileShareServer implements AutoCloseable {
         return uri.getPort();
     }
 
-    /** {@code http://host:port}: the base URL a downloader uses as a source. */
+    /** {@code http://host:port}, or {@code https://} under TLS: the base URL a downloader uses as a source. */
     public URI uri() {
         return uri;
     }

@@ -1,5 +1,6 @@
 package io.statesync.transfer.server;
 
+import io.statesync.transfer.tls.Tls;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -19,10 +20,12 @@ import java.util.Objects;
  *     what {@code minBodyBytesPerSecond} allows for its length
  * @param minBodyBytesPerSecond the slowest a body may arrive: a body of {@code n} bytes must be
  *     complete within {@code bodyTimeout + n / minBodyBytesPerSecond}, however its bytes trickle
+ * @param tls the certificate to serve HTTPS with, and whether to ask clients for theirs; null
+ *     for plain HTTP
  */
 public record ServerConfig(String host, int port, int maxConnections, Duration headerTimeout, Duration idleTimeout,
                            int maxHeaderBytes, long maxBytesPerSecond, int maxConnectionsPerAddress,
-                           Duration bodyTimeout, long minBodyBytesPerSecond) {
+                           Duration bodyTimeout, long minBodyBytesPerSecond, Tls tls) {
 
     /** Below this a request head cannot carry the headers ordinary clients send. */
     static final int MIN_HEADER_BYTES = 1024;
@@ -57,6 +60,9 @@ public record ServerConfig(String host, int port, int maxConnections, Duration h
         if (maxBytesPerSecond < 0) {
             throw new IllegalArgumentException("maxBytesPerSecond must be 0 (unlimited) or positive, got " + maxBytesPerSecond);
         }
+        if (tls != null && !tls.hasIdentity()) {
+            throw new IllegalArgumentException("a TLS server needs a certificate and its key");
+        }
         if (maxHeaderBytes < MIN_HEADER_BYTES) {
             throw new IllegalArgumentException(
                     "maxHeaderBytes must be at least " + MIN_HEADER_BYTES + ", got " + maxHeaderBytes);
@@ -69,37 +75,37 @@ public record ServerConfig(String host, int port, int maxConnections, Duration h
      */
     public static ServerConfig loopback() {
         return new ServerConfig("127.0.0.1", 0, 512, Duration.ofSeconds(10), Duration.ofSeconds(60), 8192, 0, 64,
-                Duration.ofSeconds(10), 64 * 1024);
+                Duration.ofSeconds(10), 64 * 1024, null);
     }
 
     public ServerConfig withHost(String v) {
         return new ServerConfig(v, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond,
-                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond, tls);
     }
 
     public ServerConfig withPort(int v) {
         return new ServerConfig(host, v, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond,
-                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond, tls);
     }
 
     public ServerConfig withMaxConnections(int v) {
         return new ServerConfig(host, port, v, headerTimeout, idleTimeout, maxHeaderBytes, maxBytesPerSecond,
-                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond, tls);
     }
 
     public ServerConfig withHeaderTimeout(Duration v) {
         return new ServerConfig(host, port, maxConnections, v, idleTimeout, maxHeaderBytes, maxBytesPerSecond,
-                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond, tls);
     }
 
     public ServerConfig withIdleTimeout(Duration v) {
         return new ServerConfig(host, port, maxConnections, headerTimeout, v, maxHeaderBytes, maxBytesPerSecond,
-                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond, tls);
     }
 
     public ServerConfig withMaxHeaderBytes(int v) {
         return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, v, maxBytesPerSecond,
-                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond, tls);
     }
 
     /**
@@ -108,17 +114,26 @@ public record ServerConfig(String host, int port, int maxConnections, Duration h
      */
     public ServerConfig withMaxBytesPerSecond(long v) {
         return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes, v,
-                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond);
+                maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond, tls);
     }
 
     public ServerConfig withMaxConnectionsPerAddress(int v) {
         return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes,
-                maxBytesPerSecond, v, bodyTimeout, minBodyBytesPerSecond);
+                maxBytesPerSecond, v, bodyTimeout, minBodyBytesPerSecond, tls);
     }
 
     /** How slowly a request body may arrive: within {@code timeout} plus its length at {@code minBytesPerSecond}. */
     public ServerConfig withBodyDeadline(Duration timeout, long minBytesPerSecond) {
         return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes,
-                maxBytesPerSecond, maxConnectionsPerAddress, timeout, minBytesPerSecond);
+                maxBytesPerSecond, maxConnectionsPerAddress, timeout, minBytesPerSecond, tls);
+    }
+
+    /**
+     * Serves HTTPS with {@code v}'s certificate (asking clients for theirs as {@code v} says), or
+     * plain HTTP with null.
+     */
+    public ServerConfig withTls(Tls v) {
+        return new ServerConfig(host, port, maxConnections, headerTimeout, idleTimeout, maxHeaderBytes,
+                maxBytesPerSecond, maxConnectionsPerAddress, bodyTimeout, minBodyBytesPerSecond, v);
     }
 }

@@ -6,6 +6,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.DefaultFileRegion;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.stream.ChunkedNioFile;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -57,6 +59,8 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
     static final String BLOCKS = "application/vnd.statesync.blocks";
     /** CIDs one {@code /blocks} request may ask for. */
     static final int MAX_BATCH = 64;
+    /** Bytes read from a file per write on a TLS connection: a few TLS records each. */
+    private static final int TLS_CHUNK = 64 * 1024;
     static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
     /** Blobs never change under their name, so caches may keep them for the longest time HTTP allows. */
     static final String IMMUTABLE = "public, max-age=29030400, immutable";
@@ -460,7 +464,7 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
                 ctx.write(ctx.alloc().buffer(4).writeInt(sizes[i] < 0 ? -1 : (int) sizes[i]));
                 if (sizes[i] > 0) {
                     // The region owns the file from here: Netty closes it once written or failed.
-                    ctx.write(new DefaultFileRegion(files[i], 0, sizes[i]));
+                    ctx.write(fileBytes(ctx, files[i], 0, sizes[i]));
                     served += sizes[i];
                 } else if (files[i] != null) {
                     files[i].close();
@@ -546,7 +550,7 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
             ctx.write(res);
             fileHandedOver = true;
             // The region owns the file from here: Netty closes it once written or failed.
-            ctx.write(new DefaultFileRegion(file, first, length)).addListener(f -> {
+            ctx.write(fileBytes(ctx, file, first, length)).addListener(f -> {
                 if (f.isSuccess()) {
                     metrics.served(length);
                 }
@@ -557,6 +561,19 @@ final class ShareHandler extends ChannelInboundHandlerAdapter {
                 file.close();
             }
         }
+    }
+
+    /**
+     * A file's bytes to write: a region sent by sendfile on a plain connection; on a TLS one,
+     * where the bytes must pass through the cipher, chunks read as the socket takes them (the
+     * pipeline then has a {@code ChunkedWriteHandler}). Either way the file is closed when done.
+     */
+    private static Object fileBytes(ChannelHandlerContext ctx, FileChannel file, long first, long length)
+            throws IOException {
+        if (ctx.pipeline().get(SslHandler.class) != null) {
+            return new ChunkedNioFile(file, first, length, TLS_CHUNK);
+        }
+        return new DefaultFileRegion(file, first, length);
     }
 
     /** Headers every answer about a blob carries, 304 included. */

@@ -12,7 +12,8 @@ import java.util.function.IntSupplier;
 /**
  * Every metric of the file share, rendered by Prometheus as {@code statesync_share_*}:
  * {@code requests_total{status}}, {@code request_duration_seconds}, {@code served_bytes_total},
- * {@code connections_active}, {@code rate_limit_bytes_per_second}, {@code connections_refused_total}, {@code timeouts_total{kind}}.
+ * {@code connections_active}, {@code rate_limit_bytes_per_second}, {@code connections_refused_total}, {@code timeouts_total{kind}},
+ * {@code tls_handshake_failures_total} (TLS shares only).
  */
 final class ShareMetrics {
     private final MeterRegistry registry;
@@ -26,6 +27,8 @@ final class ShareMetrics {
     /** Registered once the port is known, tagged with it, and removed at close. */
     private volatile Gauge active;
     private volatile Gauge rateLimit;
+    /** Registered only for a TLS share. */
+    private volatile Counter tlsFailures;
 
     ShareMetrics(MeterRegistry registry, IntSupplier openConnections) {
         this.registry = registry;
@@ -66,6 +69,25 @@ final class ShareMetrics {
                 .tag("status", Integer.toString(s))
                 .register(registry)).increment();
         duration.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Registers the TLS handshake failure counter, at zero, so a dashboard sees a TLS share's
+     * failures from the start; a plain share has none.
+     */
+    void tls() {
+        tlsFailures = Counter.builder("statesync.share.tls.handshake.failures")
+                .description("TLS handshakes that failed: plain HTTP to the TLS port, a client certificate "
+                        + "missing or not signed by the trusted CA, or a client that refused the server's")
+                .register(registry);
+    }
+
+    /** A TLS handshake failed. */
+    void tlsHandshakeFailed() {
+        Counter c = tlsFailures;
+        if (c != null) {
+            c.increment();
+        }
     }
 
     /** Blob bytes that reached the socket. */
