@@ -138,6 +138,8 @@ public final class SnapshotAssembly implements AutoCloseable {
     private List<Place> unsynced = new ArrayList<>();
     private long unsyncedBytes;
     private boolean closed;
+    /** {@link #write} calls under way. */
+    private int writing;
 
     private SnapshotAssembly(Manifest manifest, Cid root, ContentStore store, OutputTree tree, String tag, long syncEvery,
                              long deadlineNanos, FileChannel journal, FileLock journalLock) {
@@ -250,11 +252,49 @@ public final class SnapshotAssembly implements AutoCloseable {
         List<Place> places;
         synchronized (this) {
             places = pending.remove(cid);
+            if (places == null) {
+                return;
+            }
+            writing++;
         }
-        if (places == null) {
-            return;
+        int written = 0;
+        try {
+            for (Place p : places) {
+                writeBytes(p, bytes, length);
+                written++;
+                placeDone(cid, p, false);
+            }
+        } finally {
+            synchronized (this) {
+                if (written < places.size()) {
+                    // Not every place got its bytes (an interrupt, a disk error): those are
+                    // pending again, so the assembly cannot finish without them.
+                    pending.put(cid, new ArrayList<>(places.subList(written, places.size())));
+                }
+                writing--;
+                notifyAll();
+            }
         }
-        writePlaces(places, bytes, length);
+    }
+
+    /**
+     * Waits until no {@link #write} is under way. A hedged duplicate of a chunk returns at once
+     * (the chunk is no longer pending) while the first copy may still be writing, or renaming
+     * the file it completed; a caller that counts chunks done must wait here before it stops
+     * its writers (an interrupt would cut that write short) or finishes.
+     */
+    public synchronized void awaitWrites() {
+        boolean interrupted = false;
+        while (writing > 0) {
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                interrupted = true; // a write is short; the caller's cancellation waits for it
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /**
@@ -262,6 +302,7 @@ public final class SnapshotAssembly implements AutoCloseable {
      * their modes, and the journal is removed.
      */
     public void finish() throws IOException {
+        awaitWrites();
         synchronized (this) {
             if (!pending.isEmpty()) {
                 throw new IllegalStateException(pending.size() + " chunks are still missing");
@@ -600,17 +641,21 @@ public final class SnapshotAssembly implements AutoCloseable {
 
     private void writePlaces(List<Place> places, byte[] bytes, int length) throws IOException {
         for (Place p : places) {
-            if (p.length() != length) {
-                throw new IllegalArgumentException("chunk of " + length + " bytes for a place of " + p.length());
-            }
-            FileChannel ch = channel(p.file());
-            ByteBuffer buf = ByteBuffer.wrap(bytes, 0, length);
-            long pos = p.offset();
-            while (buf.hasRemaining()) {
-                pos += ch.write(buf, pos);
-            }
+            writeBytes(p, bytes, length);
             Cid cid = manifest.files().get(p.file()).chunks().get(p.chunk());
             placeDone(cid, p, false);
+        }
+    }
+
+    private void writeBytes(Place p, byte[] bytes, int length) throws IOException {
+        if (p.length() != length) {
+            throw new IllegalArgumentException("chunk of " + length + " bytes for a place of " + p.length());
+        }
+        FileChannel ch = channel(p.file());
+        ByteBuffer buf = ByteBuffer.wrap(bytes, 0, length);
+        long pos = p.offset();
+        while (buf.hasRemaining()) {
+            pos += ch.write(buf, pos);
         }
     }
 
@@ -697,28 +742,37 @@ public final class SnapshotAssembly implements AutoCloseable {
             p.channel = null;
         }
         try (OutputTree.Directory dir = tree.directoryOf(p.file)) {
-            if (p.inPlace) {
-                dir.setMode(p.targetName, f.mode());
-                return;
+            finishFile(f, p, ch, dir);
+        } catch (IOException | RuntimeException e) {
+            synchronized (this) {
+                p.finished = false; // not in place: finish() tries again
             }
-            if (ch == null) {
-                ch = openPart(dir, p);
-            }
-            long size;
-            try (FileChannel c = ch) {
-                if (c.size() != f.size()) {
-                    c.truncate(f.size()); // a longer part left by a different earlier version
-                }
-                c.force(true);
-                size = c.size();
-            }
-            if (size != f.size()) {
-                throw new IOException("\"" + f.path() + "\": assembled " + size + " bytes, expected " + f.size());
-            }
-            dir.setMode(p.partName, f.mode());
-            // renameat in the file's own directory: replaces a link at the name, never follows it.
-            dir.rename(p.partName, p.targetName);
+            throw e;
         }
+    }
+
+    private void finishFile(FileEntry f, Part p, FileChannel ch, OutputTree.Directory dir) throws IOException {
+        if (p.inPlace) {
+            dir.setMode(p.targetName, f.mode());
+            return;
+        }
+        if (ch == null) {
+            ch = openPart(dir, p);
+        }
+        long size;
+        try (FileChannel c = ch) {
+            if (c.size() != f.size()) {
+                c.truncate(f.size()); // a longer part left by a different earlier version
+            }
+            c.force(true);
+            size = c.size();
+        }
+        if (size != f.size()) {
+            throw new IOException("\"" + f.path() + "\": assembled " + size + " bytes, expected " + f.size());
+        }
+        dir.setMode(p.partName, f.mode());
+        // renameat in the file's own directory: replaces a link at the name, never follows it.
+        dir.rename(p.partName, p.targetName);
     }
 
     /**
@@ -728,7 +782,12 @@ public final class SnapshotAssembly implements AutoCloseable {
      */
     private FileChannel openPart(OutputTree.Directory dir, Part p) throws IOException {
         if (p.resumedKey == null) {
-            return dir.openFile(p.partName, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            FileChannel created = dir.openFile(p.partName, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
+            // From here on it is the file we made; a reopen (to finish it) must find that one.
+            BasicFileAttributes a = dir.attributes(p.partName);
+            p.resumedKey = a != null && a.fileKey() != null ? a.fileKey() : new Object();
+            return created;
         }
         FileChannel ch = dir.openFile(p.partName, StandardOpenOption.READ, StandardOpenOption.WRITE);
         BasicFileAttributes now = dir.attributes(p.partName);
@@ -746,11 +805,13 @@ public final class SnapshotAssembly implements AutoCloseable {
             if (closed || p.finished) {
                 throw new ClosedChannelException();
             }
+            if (p.channel != null && !p.channel.isOpen()) {
+                p.channel = null; // closed by an interrupted write: the file is reopened (and checked)
+            }
             if (p.channel == null) {
                 try (OutputTree.Directory dir = tree.directoryOf(p.file)) {
                     p.channel = openPart(dir, p);
                 }
-                p.resumedKey = null; // ours from here on
             }
             return p.channel;
         }

@@ -160,6 +160,37 @@ class SnapshotAssemblyTest {
         assertArrayEquals(data, Files.readAllBytes(fx.out.resolve("state.bin")));
     }
 
+    @Test
+    void aWriteCutShortByAnInterruptLeavesItsChunkNeededAndTheFileIsNotFinishedWithoutIt() throws Exception {
+        // The fetcher interrupts its workers when it stops; a write caught by that must not
+        // count, or the file would be renamed into place with a hole where the chunk belongs.
+        byte[] data = random(3, 64 << 10);
+        Fixture fx = fixture(data);
+        try (SnapshotAssembly a = SnapshotAssembly.open(fx.manifest, fx.root, fx.out, null, 1 << 20)) {
+            List<SnapshotAssembly.Needed> all = a.needed();
+            SnapshotAssembly.Needed cut = all.get(all.size() / 2);
+            byte[] cutBytes = fx.origin.readAll(cut.cid());
+            Thread interrupted = Thread.ofPlatform().name("interrupted-writer").start(() -> {
+                Thread.currentThread().interrupt();
+                assertThrows(java.nio.channels.ClosedByInterruptException.class,
+                        () -> a.write(cut.cid(), cutBytes, cutBytes.length));
+            });
+            interrupted.join();
+            assertTrue(a.needed().contains(cut), "the interrupted chunk is needed again");
+            for (SnapshotAssembly.Needed n : all) {
+                if (!n.equals(cut)) {
+                    byte[] b = fx.origin.readAll(n.cid());
+                    a.write(n.cid(), b, b.length);
+                }
+            }
+            assertEquals(List.of(cut), a.needed());
+            assertThrows(IllegalStateException.class, a::finish, "not finished with a chunk missing");
+            assertFalse(Files.exists(fx.out.resolve("state.bin")));
+        }
+        complete(fx);
+        assertArrayEquals(data, Files.readAllBytes(fx.out.resolve("state.bin")));
+    }
+
     /** Opens the assembly again and writes every chunk it still needs from the origin. */
     private static void complete(Fixture fx) throws Exception {
         try (SnapshotAssembly a = SnapshotAssembly.open(fx.manifest, fx.root, fx.out, null, 1 << 20)) {

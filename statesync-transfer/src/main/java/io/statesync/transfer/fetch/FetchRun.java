@@ -415,6 +415,12 @@ final class FetchRun {
             } finally {
                 lock.unlock();
             }
+            if (assembly != null) {
+                // A hedged duplicate counts a chunk done while the first copy may still be
+                // writing it (or renaming the file it completed); interrupting that write would
+                // leave the file short, so it ends first.
+                assembly.awaitWrites();
+            }
             pool.shutdownNow();
             pool.close();
         }
