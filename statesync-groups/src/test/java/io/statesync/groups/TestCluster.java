@@ -39,11 +39,19 @@ final class TestCluster implements AutoCloseable {
         GroupHost host;
         Group group;
         KvMachine machine;
+        /**
+         * The ports the node's servers listen on: the advertised ones ({@link #member}) unless
+         * {@link TestCluster#listenBehind} moved them, so that a proxy can take the advertised ones.
+         */
+        int raftListen;
+        int httpListen;
 
         Node(int index, GroupMember member, Path dir) {
             this.index = index;
             this.member = member;
             this.dir = dir;
+            this.raftListen = member.raft().getPort();
+            this.httpListen = member.http().getPort();
         }
 
         boolean running() {
@@ -87,9 +95,31 @@ final class TestCluster implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Node {@code i}'s servers listen on fresh ports from now on, while every member list still
+     * names it at its advertised ports, where the test puts {@link TcpProxy proxies} to the new
+     * ones. {@code raft}: its consensus server moves too (its own list then names it at the port it
+     * binds, so a replicated configuration names it behind the proxy only if another member wrote
+     * it: start it after the others have a leader); otherwise only its HTTP server moves.
+     */
+    TestCluster listenBehind(int i, boolean raft) throws IOException {
+        nodes[i].httpListen = Ports.free();
+        if (raft) {
+            nodes[i].raftListen = Ports.free();
+        }
+        return this;
+    }
+
     GroupConfig config(int i) {
         boolean joins = i >= founders;
         List<GroupMember> list = joins ? List.of(members.get(i)) : members.subList(0, Math.min(founders, members.size()));
+        Node self = nodes[i];
+        if (self.raftListen != self.member.raft().getPort()) {
+            // Ratis binds the address its own entry names; every other member's list keeps the proxy's.
+            GroupMember bound = new GroupMember(self.member.id(), new InetSocketAddress("127.0.0.1", self.raftListen),
+                    self.member.http());
+            list = list.stream().map(m -> m.id().equals(bound.id()) ? bound : m).toList();
+        }
         GroupConfig c = GroupConfig.of("test", "n" + i, list, nodes[i].dir.resolve("data"), syncs.apply(i))
                 .withJoinVia(joins ? members.subList(0, founders).stream().map(GroupMember::http).toList() : List.of())
                 .withElectionTimeout(Duration.ofMillis(400))
@@ -125,7 +155,7 @@ final class TestCluster implements AutoCloseable {
     void startHttp(int i) throws Exception {
         Node n = nodes[i];
         n.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        n.http = FileShareServer.start(ServerConfig.loopback().withPort(n.member.http().getPort()),
+        n.http = FileShareServer.start(ServerConfig.loopback().withPort(n.httpListen),
                 ContentStore.open(n.dir.resolve("share")), n.registry);
         n.host = GroupHost.on(n.http, n.registry);
     }
@@ -184,6 +214,15 @@ final class TestCluster implements AutoCloseable {
 
     /** Submits {@code count} puts through the leader, from 8 writers each waiting for its command to commit. */
     void write(String prefix, int count) throws Exception {
+        write(prefix, count, 0);
+    }
+
+    /**
+     * As {@link #write(String, int)}, with values of {@code valueBytes} pseudo-random bytes (seeded by
+     * the key, so every run writes the same state) when it is positive: a state of many distinct
+     * snapshot chunks.
+     */
+    void write(String prefix, int count, int valueBytes) throws Exception {
         Node via = leader();
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
         List<CompletableFuture<Void>> writers = new ArrayList<>();
@@ -192,7 +231,14 @@ final class TestCluster implements AutoCloseable {
                 writers.add(CompletableFuture.runAsync(() -> {
                     for (int i; (i = next.getAndIncrement()) < count; ) {
                         try {
-                            via.group.submitBlocking(KvMachine.put(prefix + i, "value-" + prefix + i));
+                            byte[] value;
+                            if (valueBytes > 0) {
+                                value = new byte[valueBytes];
+                                new java.util.SplittableRandom((prefix + i).hashCode()).nextBytes(value);
+                            } else {
+                                value = ("value-" + prefix + i).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                            }
+                            via.group.submitBlocking(KvMachine.put(prefix + i, value));
                         } catch (IOException e) {
                             throw new java.io.UncheckedIOException(e);
                         }

@@ -133,15 +133,13 @@ public final class PeerClient implements AutoCloseable {
     }
 
     private byte[] send(HttpRequest request, Peer peer) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + request.timeout().orElse(Duration.ofDays(1)).toNanos();
         byte[] body;
         int status;
         try {
             HttpResponse<java.io.InputStream> res = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
             status = res.statusCode();
-            try (java.io.InputStream in = res.body()) {
-                // A peer's answer is bounded: the largest is one entry frame.
-                body = in.readNBytes(MAX_BODY + 1);
-            }
+            body = readBody(res.body(), deadline);
         } catch (IOException e) {
             throw new PeerException(0, "peer " + peer.id() + " (" + request.uri() + "): " + e);
         }
@@ -154,6 +152,28 @@ public final class PeerClient implements AutoCloseable {
             throw new PeerException(status, "peer " + peer.id() + " answered " + reason);
         }
         return body;
+    }
+
+    /**
+     * The body, read within what is left of the request's deadline. The HTTP client's own timeout
+     * ends once the headers arrive: a peer that sent them and then went silent, without closing,
+     * held the caller (a catch-up session) until the session's deadline. The read runs on a
+     * virtual thread of this client; at the deadline it is interrupted and the stream closed.
+     */
+    private byte[] readBody(java.io.InputStream body, long deadline) throws IOException, InterruptedException {
+        try (java.io.InputStream in = body) {
+            // A peer's answer is bounded: the largest is one entry frame.
+            java.util.concurrent.Future<byte[]> read = executor.submit(() -> in.readNBytes(MAX_BODY + 1));
+            try {
+                return read.get(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new java.net.http.HttpTimeoutException("the answer did not arrive whole before the request's deadline");
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+            } finally {
+                read.cancel(true);
+            }
+        }
     }
 
     @Override
