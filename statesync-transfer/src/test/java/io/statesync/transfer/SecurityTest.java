@@ -638,6 +638,18 @@ class SecurityTest {
         }
 
         @Test
+        @DisplayName("two different Content-Lengths: refused, whichever would frame the body")
+        void twoContentLengths() throws Exception {
+            HostileSource hostile = hostile((out, blob) -> {
+                out.write(head("200 OK", "Content-Length: " + blob.length, "Content-Length: " + (blob.length + 7)));
+                out.write(blob);
+            });
+            SourceStats stats = failsAgainst(hostile);
+            assertTrue(String.valueOf(stats.lastError()).contains("two different Content-Lengths: " + data.length + " and "
+                    + (data.length + 7)), stats.summary());
+        }
+
+        @Test
         @DisplayName("interim responses (100 Continue, 103) are skipped to the real answer; 101 and endless 1xx are errors")
         void interimResponses() throws Exception {
             HostileSource interim = hostile((out, blob) -> {

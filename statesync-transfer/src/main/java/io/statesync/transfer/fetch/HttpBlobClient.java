@@ -387,14 +387,20 @@ final class HttpBlobClient implements Closeable {
                 String value = line.substring(colon + 1).trim();
                 switch (name) {
                     case "content-length" -> {
+                        long declared;
                         try {
-                            length = Long.parseLong(value);
+                            declared = Long.parseLong(value);
                         } catch (NumberFormatException e) {
                             throw new IOException("bad Content-Length: " + truncate(value));
                         }
-                        if (length < 0) {
+                        if (declared < 0) {
                             throw new IOException("negative Content-Length");
                         }
+                        if (length >= 0 && declared != length) {
+                            // RFC 9112 §6.3: which one frames the body is undecidable, so neither does.
+                            throw new IOException("two different Content-Lengths: " + length + " and " + declared);
+                        }
+                        length = declared;
                     }
                     case "transfer-encoding" -> {
                         // Only "chunked" frames a body we can read; anything else (gzip, a typo such
