@@ -177,10 +177,18 @@ class DiscoveryTest {
         DiscoveryResolver resolver = client.resolver(TrustedSet.everyone(), List.of(), new SourceScores());
         ContentStore local = ContentStore.open(tmp.resolve("local"));
         FileShareServer[] late = new FileShareServer[1];
+        // The first two leave once each has delivered (seen in the fetch's progress), not after a
+        // fixed time: on a loaded machine the fetch may not have started by then.
+        java.util.concurrent.CountDownLatch bothDelivered = new java.util.concurrent.CountDownLatch(1);
+        java.util.function.Consumer<io.statesync.transfer.fetch.FetchProgress> progress = p -> {
+            if (p.sources().size() >= 2 && p.sources().stream().filter(s -> s.chunks() > 0).count() >= 2) {
+                bothDelivered.countDown();
+            }
+        };
 
         Thread churn = Thread.ofVirtual().name("test-churn").start(() -> {
             try {
-                Thread.sleep(1500);
+                bothDelivered.await(30, java.util.concurrent.TimeUnit.SECONDS);
                 sa.close();
                 sb.close();
                 a.close();
@@ -195,7 +203,7 @@ class DiscoveryTest {
         FetchResult r;
         try (SnapshotFetcher fetcher = new SnapshotFetcher(local, registry)) {
             r = fetcher.fetch(snap.root(), resolver, FetchOptions.DEFAULT.withDeadline(Duration.ofSeconds(60))
-                    .withChunkDeadline(Duration.ofSeconds(5)).withRetryWait(Duration.ofMillis(100)).withMaxTries(20), null);
+                    .withChunkDeadline(Duration.ofSeconds(5)).withRetryWait(Duration.ofMillis(100)).withMaxTries(20), progress);
         } finally {
             churn.join();
             if (late[0] != null) {

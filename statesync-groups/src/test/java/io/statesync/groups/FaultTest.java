@@ -155,6 +155,50 @@ class FaultTest {
     }
 
     @Test
+    void aReplayOutlastingItsLeaseTermKeepsItsLeasesRenewed() throws Exception {
+        // Leases are renewed on a clock of their own: a replay that runs for several lease terms
+        // (here slowed to many small batches) still holds them at its providers, which would
+        // otherwise prune entries the rest of the replay needs.
+        Duration ttl = Duration.ofMillis(600);
+        FaultySync[] f = faulty(LogReplaySync.DEFAULT.withBatchSize(10).withLeaseTtl(ttl));
+        try (TestCluster c = new TestCluster(tmp, 4, i -> f[i], UnaryOperator.identity()).startAll()) {
+            c.write("a", 200);
+            int lagging = follower(c);
+            c.stop(lagging);
+            c.write("b", 1500);
+            setAll(f, FaultySync.Mode.SLOW);
+
+            c.start(lagging);
+            awaitSessionStarted(c, lagging);
+            long started = System.nanoTime();
+            int heldLate = 0;
+            // Sample until, three lease terms in, a provider still holds a lease (or the session ends).
+            boolean over = false;
+            while (heldLate == 0 && !(over = c.nodes[lagging].group.syncMetrics().count("completed") > 0)
+                    && System.nanoTime() - started < Duration.ofSeconds(60).toNanos()) {
+                if (System.nanoTime() - started > ttl.multipliedBy(3).toNanos()) {
+                    int leases = 0;
+                    for (int i = 0; i < c.nodes.length; i++) {
+                        if (i != lagging && c.nodes[i].group != null) {
+                            leases += c.nodes[i].group.leases();
+                        }
+                    }
+                    if (leases > 0) {
+                        heldLate++;
+                    }
+                }
+                Thread.sleep(50);
+            }
+            boolean longEnough = System.nanoTime() - started > ttl.multipliedBy(3).toNanos();
+            assertTrue(heldLate > 0, over && !longEnough ? "the replay ended within three lease terms; slow it more"
+                    : "no provider held a lease after three lease terms");
+            setAll(f, FaultySync.Mode.NORMAL);
+            c.awaitConverged(Duration.ofSeconds(90));
+            assertEquals(1700, c.nodes[lagging].machine.size());
+        }
+    }
+
+    @Test
     void leaderKilledMidSync() throws Exception {
         FaultySync[] f = faulty(LogReplaySync.DEFAULT.withBatchSize(100));
         try (TestCluster c = new TestCluster(tmp, 4, i -> f[i], UnaryOperator.identity()).startAll()) {

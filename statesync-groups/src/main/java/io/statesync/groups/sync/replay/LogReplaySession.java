@@ -43,7 +43,6 @@ final class LogReplaySession implements SyncSession {
     private static final Logger log = LoggerFactory.getLogger(LogReplaySession.class);
     /** Failures (not corruption) after which a peer is not asked again in this attempt. */
     private static final int MAX_PEER_FAILURES = 3;
-    private static final Duration LEASE_TTL = Duration.ofSeconds(30);
 
     private final SessionContext ctx;
     private final LogReplaySync cfg;
@@ -122,7 +121,7 @@ final class LogReplaySession implements SyncSession {
         Thread renewer = Thread.ofVirtual().name("statesync-replay-lease-" + ctx.sessionId()).start(() -> {
             try {
                 while (true) {
-                    Thread.sleep(LEASE_TTL.dividedBy(3));
+                    Thread.sleep(cfg.leaseTtl().dividedBy(3));
                     leaseAll(holders, ctx.applied().index() + 1);
                 }
             } catch (InterruptedException e) {
@@ -423,7 +422,7 @@ final class LogReplaySession implements SyncSession {
         for (Peer p : holders) {
             try {
                 client.postJson(p, "leases?session=" + ctx.sessionId() + "&from=" + from + "&ttlMs="
-                        + LEASE_TTL.toMillis(), cfg.fetchTimeout());
+                        + cfg.leaseTtl().toMillis(), cfg.fetchTimeout());
             } catch (IOException e) {
                 PeerClient.logLeaseFailure(log, ctx.groupId(), p, e);
             }

@@ -19,9 +19,18 @@ import java.util.Objects;
  * @param batchSize entries per request (part of the signature)
  * @param fetchTimeout how long one request may take (part of the signature)
  * @param inFlightPerPeer requests in flight to one peer at a time
+ * @param leaseTtl the term of the leases a session holds on its providers' logs; renewed every
+ *                 third of it on a clock of its own (not part of the signature: members may differ)
  */
-public record LogReplaySync(int batchSize, Duration fetchTimeout, int inFlightPerPeer) implements StateSync {
+public record LogReplaySync(int batchSize, Duration fetchTimeout, int inFlightPerPeer, Duration leaseTtl)
+        implements StateSync {
+    /** A provider keeps what a session needs this long past its last renewal. */
+    public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(30);
     public static final LogReplaySync DEFAULT = new LogReplaySync(2000, Duration.ofSeconds(25), 2);
+
+    public LogReplaySync(int batchSize, Duration fetchTimeout, int inFlightPerPeer) {
+        this(batchSize, fetchTimeout, inFlightPerPeer, DEFAULT_LEASE_TTL);
+    }
 
     public LogReplaySync {
         if (batchSize < 1 || batchSize > 100_000) {
@@ -34,14 +43,22 @@ public record LogReplaySync(int batchSize, Duration fetchTimeout, int inFlightPe
         if (inFlightPerPeer < 1) {
             throw new IllegalArgumentException("inFlightPerPeer must be at least 1, not " + inFlightPerPeer);
         }
+        Objects.requireNonNull(leaseTtl, "leaseTtl");
+        if (leaseTtl.toMillis() < 300) {
+            throw new IllegalArgumentException("leaseTtl must be at least 300ms, not " + leaseTtl);
+        }
     }
 
     public LogReplaySync withBatchSize(int v) {
-        return new LogReplaySync(v, fetchTimeout, inFlightPerPeer);
+        return new LogReplaySync(v, fetchTimeout, inFlightPerPeer, leaseTtl);
     }
 
     public LogReplaySync withFetchTimeout(Duration v) {
-        return new LogReplaySync(batchSize, v, inFlightPerPeer);
+        return new LogReplaySync(batchSize, v, inFlightPerPeer, leaseTtl);
+    }
+
+    public LogReplaySync withLeaseTtl(Duration v) {
+        return new LogReplaySync(batchSize, fetchTimeout, inFlightPerPeer, v);
     }
 
     @Override
