@@ -1,5 +1,8 @@
 package io.statesync.transfer;
 
+import static io.statesync.transfer.server.RawResponse.connect;
+import static io.statesync.transfer.server.RawResponse.exchange;
+import static io.statesync.transfer.server.RawResponse.request;
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -27,6 +30,7 @@ import io.statesync.transfer.fetch.SnapshotFetcher;
 import io.statesync.transfer.fetch.Source;
 import io.statesync.transfer.fetch.SourceStats;
 import io.statesync.transfer.server.FileShareServer;
+import io.statesync.transfer.server.RawResponse;
 import io.statesync.transfer.server.RouteResponse;
 import io.statesync.transfer.server.ServerConfig;
 import java.io.ByteArrayOutputStream;
@@ -47,9 +51,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
@@ -874,21 +876,6 @@ class SecurityTest {
         return head.toString(US_ASCII);
     }
 
-    /** A request head with {@code Host} and the given extra header lines. */
-    private static byte[] request(String methodAndTarget, String... headerLines) {
-        StringBuilder b = new StringBuilder(methodAndTarget).append(" HTTP/1.1\r\nHost: test\r\n");
-        for (String h : headerLines) {
-            b.append(h).append("\r\n");
-        }
-        return b.append("\r\n").toString().getBytes(UTF_8);
-    }
-
-    private static Socket connect(FileShareServer s) throws IOException {
-        Socket socket = new Socket("127.0.0.1", s.port());
-        socket.setSoTimeout(READ_TIMEOUT_MILLIS);
-        return socket;
-    }
-
     private static Socket attackerSocket(FileShareServer s) throws IOException {
         Socket socket = new Socket();
         socket.bind(new InetSocketAddress(ATTACKER, 0));
@@ -897,40 +884,4 @@ class SecurityTest {
         return socket;
     }
 
-    /** Sends raw bytes on a fresh connection and reads one response; notes whether the server then closed. */
-    private static RawResponse exchange(FileShareServer s, byte[] raw) throws IOException {
-        try (Socket socket = connect(s)) {
-            socket.getOutputStream().write(raw);
-            InputStream in = socket.getInputStream();
-            RawResponse res = RawResponse.read(in, new String(raw, 0, Math.min(5, raw.length), US_ASCII).equals("HEAD "));
-            boolean closed = "close".equals(res.headers().get("connection")) && in.read() == -1;
-            return new RawResponse(res.status(), res.headers(), res.body(), closed);
-        }
-    }
-
-    /** One HTTP/1.1 response read off a raw socket, header names in lower case. */
-    private record RawResponse(int status, Map<String, String> headers, byte[] body, boolean closed) {
-        static RawResponse read(InputStream in, boolean headOnly) throws IOException {
-            String head = readHead(in);
-            if (!head.endsWith("\r\n\r\n")) {
-                throw new IOException("connection closed inside a response head: " + head);
-            }
-            String[] lines = head.split("\r\n");
-            int status = Integer.parseInt(lines[0].split(" ")[1]);
-            Map<String, String> headers = new HashMap<>();
-            for (int i = 1; i < lines.length; i++) {
-                int colon = lines[i].indexOf(':');
-                headers.put(lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).strip());
-            }
-            String length = headers.get("content-length");
-            if (headOnly || status == 204 || status == 304 || length == null) {
-                return new RawResponse(status, headers, new byte[0], false);
-            }
-            byte[] body = in.readNBytes(Integer.parseInt(length));
-            if (body.length < Integer.parseInt(length)) {
-                throw new IOException("connection closed after " + body.length + " of " + length + " body bytes");
-            }
-            return new RawResponse(status, headers, body, false);
-        }
-    }
 }

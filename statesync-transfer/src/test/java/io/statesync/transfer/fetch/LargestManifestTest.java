@@ -89,7 +89,7 @@ class LargestManifestTest {
         public static void main(String[] args) throws Exception {
             ContentStore store = ContentStore.open(Path.of(args[2]));
             try (SnapshotFetcher fetcher = new SnapshotFetcher(store, new SimpleMeterRegistry())) {
-                FetchOptions options = FetchOptions.DEFAULT.withDeadline(Duration.ofSeconds(8)).withMaxExpansion(0);
+                FetchOptions options = FetchOptions.DEFAULT.withDeadline(Duration.ofSeconds(8)); // with the expansion check, as a user gets it
                 fetcher.fetchInto(Cid.parse(args[1]), SourceResolver.of(List.of(Source.parse(args[0]))), Path.of(args[3]),
                         options, null);
                 System.out.println("fetched everything?");

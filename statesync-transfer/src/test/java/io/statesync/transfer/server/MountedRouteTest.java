@@ -1,6 +1,8 @@
 package io.statesync.transfer.server;
 
-import static java.nio.charset.StandardCharsets.US_ASCII;
+import static io.statesync.transfer.server.RawResponse.connect;
+import static io.statesync.transfer.server.RawResponse.exchange;
+import static io.statesync.transfer.server.RawResponse.request;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,14 +10,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.statesync.core.cid.Cid;
 import io.statesync.core.cid.Codec;
 import io.statesync.core.store.ContentStore;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -29,10 +29,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.BlockingQueue;
@@ -678,75 +676,4 @@ class MountedRouteTest {
         return http.send(HttpRequest.newBuilder(server.uri().resolve("/metrics")).build(), BodyHandlers.ofString()).body();
     }
 
-    /** A request head with {@code Host} and the given extra header lines. */
-    private static byte[] request(String methodAndTarget, String... headerLines) {
-        StringBuilder b = new StringBuilder(methodAndTarget).append(" HTTP/1.1\r\nHost: test\r\n");
-        for (String h : headerLines) {
-            b.append(h).append("\r\n");
-        }
-        return b.append("\r\n").toString().getBytes(UTF_8);
-    }
-
-    private static Socket connect(FileShareServer s) throws IOException {
-        Socket socket = new Socket("127.0.0.1", s.port());
-        socket.setSoTimeout(READ_TIMEOUT_MILLIS);
-        return socket;
-    }
-
-    /** Sends raw bytes on a fresh connection and reads one response. */
-    private static RawResponse exchange(FileShareServer s, byte[] raw) throws IOException {
-        try (Socket socket = connect(s)) {
-            socket.getOutputStream().write(raw);
-            return RawResponse.read(socket.getInputStream(), new String(raw, 0, 5, US_ASCII).equals("HEAD "));
-        }
-    }
-
-    private static void readFully(InputStream in, byte[] into, int off, int len) throws IOException {
-        int done = 0;
-        while (done < len) {
-            int n = in.read(into, off + done, len - done);
-            if (n < 0) {
-                fail("connection closed after " + (off + done) + " bytes");
-            }
-            done += n;
-        }
-    }
-
-    /** One HTTP/1.1 response read off a raw socket. */
-    private record RawResponse(int status, Map<String, String> headers, byte[] body) {
-
-        /** Reads a status line and headers (names lower-cased). */
-        static RawResponse readHead(InputStream in) throws IOException {
-            ByteArrayOutputStream head = new ByteArrayOutputStream();
-            int matched = 0;
-            while (matched < 4) {
-                int b = in.read();
-                if (b < 0) {
-                    throw new IOException("connection closed inside a response head: " + head.toString(US_ASCII));
-                }
-                head.write(b);
-                matched = (b == (matched % 2 == 0 ? '\r' : '\n')) ? matched + 1 : (b == '\r' ? 1 : 0);
-            }
-            String[] lines = head.toString(US_ASCII).split("\r\n");
-            int status = Integer.parseInt(lines[0].split(" ")[1]);
-            Map<String, String> headers = new HashMap<>();
-            for (int i = 1; i < lines.length; i++) {
-                int colon = lines[i].indexOf(':');
-                headers.put(lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).strip());
-            }
-            return new RawResponse(status, headers, new byte[0]);
-        }
-
-        /** Reads a whole response framed by Content-Length; for a HEAD only the head. */
-        static RawResponse read(InputStream in, boolean toHead) throws IOException {
-            RawResponse head = readHead(in);
-            String length = head.headers().get("content-length");
-            if (toHead || head.status() == 304 || length == null) {
-                return head;
-            }
-            byte[] body = new byte[Integer.parseInt(length)];
-            readFully(in, body, 0, body.length);
-            return new RawResponse(head.status(), head.headers(), body);
-        }
-    }
 }
