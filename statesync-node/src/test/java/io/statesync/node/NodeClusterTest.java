@@ -10,6 +10,7 @@ import io.statesync.core.testing.Await;
 import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.ledger.Transaction;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -256,12 +257,12 @@ class NodeClusterTest {
         // Saves are layered: each founder keeps the full dump of its epoch's first save (every 80
         // blocks at saveStateEvery 10) as the base of the later ones, so the joiner loads a
         // base plus an overlay, or a full dump if it joins at an epoch's first save.
-        try (java.util.stream.Stream<Path> walk = Files.walk(configs.get(0).dataDir())) {
-            List<String> bases = walk.filter(p -> p.getFileName().toString().matches("base-[0-9]+"))
-                    .map(p -> p.getFileName().toString()).toList();
-            assertEquals(THREADS.size(), bases.size(), "one base per thread: " + bases);
-            assertTrue(bases.stream().allMatch(b -> Long.parseLong(b.substring(5)) % 80 == 0), bases.toString());
-        }
+        // The chain goes on meanwhile: a new base lands a moment before its predecessor is
+        // removed, so a look can see both; one base per thread is what it settles to.
+        Await.until(() -> "one base per thread: " + bases(configs.get(0).dataDir()), Duration.ofSeconds(10),
+                () -> bases(configs.get(0).dataDir()).size() == THREADS.size());
+        List<String> bases = bases(configs.get(0).dataDir());
+        assertTrue(bases.stream().allMatch(b -> Long.parseLong(b.substring(5)) % 80 == 0), bases.toString());
 
         // The joiner is told only whom to join through, as an operator's new machine would be: its
         // head start follows that node's gossip card and fetches while its groups start.
@@ -435,6 +436,15 @@ class NodeClusterTest {
     }
 
     // ---- helpers ----
+
+    /** The names of the save bases under a data directory (a look while saves may be landing). */
+    private static List<String> bases(Path dataDir) {
+        try (java.util.stream.Stream<Path> walk = Files.walk(dataDir)) {
+            return walk.map(p -> p.getFileName().toString()).filter(n -> n.matches("base-[0-9]+")).toList();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return List.of(); // a directory went away during the walk; look again
+        }
+    }
 
     private static String statusBody(Node n) {
         try {
