@@ -2,6 +2,7 @@ package io.statesync.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.statesync.transfer.http.BoundedCall;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -23,6 +24,8 @@ import picocli.CommandLine.Spec;
  */
 final class AdminOption {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The most of an admin answer read. */
+    private static final int MAX_ANSWER_BYTES = 16 << 20;
 
     @Spec(Spec.Target.MIXEE)
     private CommandSpec spec;
@@ -80,7 +83,7 @@ final class AdminOption {
         }
         HttpResponse<byte[]> res;
         try (HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) {
-            res = client.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
+            res = BoundedCall.send(client, request.build(), MAX_ANSWER_BYTES);
         } catch (IOException e) {
             throw new CommandFailure("cannot reach " + admin + ": " + Failures.describeIo(e), e);
         }

@@ -2,6 +2,7 @@ package io.statesync.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.statesync.transfer.http.BoundedCall;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -112,8 +113,8 @@ final class ClusterConfigs {
     /** Asks a running node what a joiner needs to know ({@code GET /node/cluster}). */
     static JsonNode cluster(HttpClient client, URI node) throws IOException, InterruptedException {
         URI uri = URI.create(node.toString().replaceAll("/+$", "") + "/node/cluster");
-        HttpResponse<byte[]> res = client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).GET().build(),
-                HttpResponse.BodyHandlers.ofByteArray());
+        HttpResponse<byte[]> res = BoundedCall.send(client, HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10))
+                .GET().build(), 4 << 20);
         if (res.statusCode() != 200) {
             throw new IOException(uri + " answered " + res.statusCode() + ": "
                     + new String(res.body(), java.nio.charset.StandardCharsets.UTF_8).strip());

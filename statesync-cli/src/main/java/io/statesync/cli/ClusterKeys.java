@@ -3,9 +3,10 @@ package io.statesync.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.statesync.discovery.card.NodeId;
+import io.statesync.transfer.http.BoundedCall;
+import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
 import java.net.URI;
-import io.statesync.transfer.tls.Tls;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -45,8 +46,8 @@ final class ClusterKeys {
                 String id = m.path("id").asText();
                 try {
                     URI base = URI.create(m.path("http").asText().replaceAll("/+$", ""));
-                    HttpResponse<String> res = http.send(HttpRequest.newBuilder(URI.create(base + "/node/identity"))
-                            .timeout(TIMEOUT).GET().build(), HttpResponse.BodyHandlers.ofString());
+                    HttpResponse<byte[]> res = BoundedCall.send(http, HttpRequest.newBuilder(
+                            URI.create(base + "/node/identity")).timeout(TIMEOUT).GET().build(), 64 * 1024);
                     JsonNode answer = res.statusCode() == 200 ? JSON.readTree(res.body()) : null;
                     if (answer != null && answer.path("member").asText().equals(id) && answer.hasNonNull("nodeId")) {
                         ids.add(new NodeId(answer.path("nodeId").asText()));

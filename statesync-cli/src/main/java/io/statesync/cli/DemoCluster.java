@@ -2,6 +2,7 @@ package io.statesync.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.statesync.transfer.http.BoundedCall;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -26,6 +27,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class DemoCluster implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The most of a child node's answer the demo reads (its status, metrics, a transaction's outcome). */
+    static final int MAX_ANSWER_BYTES = 16 << 20;
     /**
      * A child stopped by SIGTERM gets this long to close before it is killed; shorter than the
      * grace a Ctrl-C gives this process ({@link StopOnShutdown#GRACE}), so the kill still happens.
@@ -221,8 +224,8 @@ final class DemoCluster implements AutoCloseable {
     /** The node's status document, or empty while it does not answer. */
     Optional<JsonNode> status(NodeSpec spec) {
         try {
-            HttpResponse<byte[]> res = http.send(HttpRequest.newBuilder(spec.url().resolve("/node/status"))
-                    .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+            HttpResponse<byte[]> res = BoundedCall.send(http, HttpRequest.newBuilder(spec.url().resolve("/node/status"))
+                    .timeout(Duration.ofSeconds(10)).GET().build(), MAX_ANSWER_BYTES);
             return res.statusCode() == 200 ? Optional.of(JSON.readTree(res.body())) : Optional.empty();
         } catch (IOException e) {
             return Optional.empty();
@@ -257,8 +260,8 @@ final class DemoCluster implements AutoCloseable {
 
     /** POSTs to a node and returns the status code and body. */
     HttpResponse<byte[]> post(URI uri, byte[] body) throws IOException, InterruptedException {
-        return http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30))
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofByteArray());
+        return BoundedCall.send(http, HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), MAX_ANSWER_BYTES);
     }
 
     /** Whether every child started so far is still running; names the first that is not. */

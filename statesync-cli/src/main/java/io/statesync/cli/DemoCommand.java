@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.statesync.core.files.FileTrees;
 import io.statesync.core.units.Sizes;
 import io.statesync.node.ledger.ThreadId;
+import io.statesync.transfer.http.BoundedCall;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.http.HttpRequest;
@@ -463,9 +464,9 @@ final class DemoCommand implements Callable<Integer> {
 
     static String metrics(DemoCluster cluster, DemoCluster.NodeSpec node)
             throws IOException, InterruptedException {
-        return cluster.http().send(HttpRequest.newBuilder(node.url().resolve("/metrics"))
-                        .timeout(java.time.Duration.ofSeconds(10)).GET().build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        return new String(BoundedCall.send(cluster.http(), HttpRequest.newBuilder(node.url().resolve("/metrics"))
+                        .timeout(java.time.Duration.ofSeconds(10)).GET().build(), DemoCluster.MAX_ANSWER_BYTES).body(),
+                java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /** The largest value of a metric over its label sets (the loads of several threads run at once). */

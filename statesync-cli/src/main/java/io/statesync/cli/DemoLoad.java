@@ -7,6 +7,7 @@ import io.statesync.node.ledger.Signer;
 import io.statesync.node.ledger.ThreadId;
 import io.statesync.node.ledger.Transaction;
 import io.statesync.node.ledger.TransactionCodec;
+import io.statesync.transfer.http.BoundedCall;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpResponse;
@@ -186,10 +187,10 @@ final class DemoLoad implements AutoCloseable {
 
     private boolean exists(ThreadId thread, AccountId account) {
         try {
-            HttpResponse<byte[]> res = cluster.http().send(java.net.http.HttpRequest.newBuilder(running.get(0).url()
-                            .resolve("/node/balance?thread=" + thread.name() + "&account=" + account.hex()))
-                            .timeout(java.time.Duration.ofSeconds(10)).GET().build(),
-                    HttpResponse.BodyHandlers.ofByteArray());
+            HttpResponse<byte[]> res = BoundedCall.send(cluster.http(), java.net.http.HttpRequest.newBuilder(
+                            running.get(0).url().resolve("/node/balance?thread=" + thread.name() + "&account="
+                                    + account.hex())).timeout(java.time.Duration.ofSeconds(10)).GET().build(),
+                    DemoCluster.MAX_ANSWER_BYTES);
             return res.statusCode() == 200;
         } catch (IOException e) {
             return false;

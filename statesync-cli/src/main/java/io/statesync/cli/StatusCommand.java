@@ -3,6 +3,8 @@ package io.statesync.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.statesync.node.StatusFacts;
+import io.statesync.transfer.http.BoundedCall;
+import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.ConnectException;
@@ -20,7 +22,6 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import io.statesync.transfer.tls.Tls;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -37,6 +38,8 @@ import picocli.CommandLine.Spec;
                 + "thread's members. The node serves the same view as a page at its URL."})
 final class StatusCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The most of a status document read (a node with many threads and peers stays far below). */
+    private static final int MAX_STATUS_BYTES = 16 << 20;
 
     @Spec
     private CommandSpec spec;
@@ -101,8 +104,10 @@ final class StatusCommand implements Callable<Integer> {
         URI uri = URI.create(base + "/node/status");
         HttpResponse<byte[]> res;
         try (HttpClient client = Tls.httpClient(tls.client()).connectTimeout(timeout).build()) {
-            res = client.send(HttpRequest.newBuilder(uri).timeout(timeout).header("Accept", "application/json")
-                    .GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+            // The timeout covers the whole document: a node that stalls mid-answer fails the
+            // command at --timeout instead of holding it.
+            res = BoundedCall.send(client, HttpRequest.newBuilder(uri).timeout(timeout)
+                    .header("Accept", "application/json").GET().build(), MAX_STATUS_BYTES);
         } catch (HttpTimeoutException e) {
             throw new CommandFailure("no answer from " + base + " within " + seconds(timeout)
                     + " (see --timeout)", e);

@@ -152,6 +152,37 @@ class StatusCommandTest {
         }
     }
 
+    @Test
+    void aNodeThatStallsMidAnswerIsOneLineAtTheTimeout() throws Exception {
+        // The headers and the document's first bytes, then silence without closing: the JDK's own
+        // timeout ends at the headers, so the command waited for good.
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        HttpServer stalling = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        stalling.setExecutor(java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+        stalling.createContext("/", exchange -> {
+            exchange.sendResponseHeaders(200, 1000);
+            exchange.getResponseBody().write("{\"node\":".getBytes(StandardCharsets.UTF_8));
+            exchange.getResponseBody().flush();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            exchange.close();
+        });
+        stalling.start();
+        try {
+            String base = "http://127.0.0.1:" + stalling.getAddress().getPort();
+            Cli.Result r = Cli.run(Cli.env(dir), "status", "--node", base, "--timeout=500ms");
+
+            r.assertOneLineFailure(Failures.FAILED);
+            assertEquals("statesync: no answer from " + base + " within 500 ms (see --timeout)", r.lastErrLine());
+        } finally {
+            release.countDown();
+            stalling.stop(0);
+        }
+    }
+
     static Stream<Arguments> badCommandLines() {
         return Stream.of(
                 Arguments.of(new String[] {"status"}, "--node"),

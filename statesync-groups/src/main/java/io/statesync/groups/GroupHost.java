@@ -7,10 +7,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.groups.sync.RequestSigning;
 import io.statesync.groups.sync.SyncSignature;
+import io.statesync.transfer.http.BoundedCall;
 import io.statesync.transfer.server.FileShareServer;
-import io.statesync.transfer.tls.Tls;
 import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.RouteResponse;
+import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -36,6 +37,8 @@ import org.slf4j.LoggerFactory;
 public final class GroupHost implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(GroupHost.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The most a peer's list of its groups may take, read in the join check. */
+    private static final int MAX_GROUPS_ANSWER = 1 << 20;
 
     private final FileShareServer http;
     private final MeterRegistry registry;
@@ -114,8 +117,8 @@ public final class GroupHost implements AutoCloseable {
                 JsonNode hosted;
                 try {
                     URI uri = URI.create(m.getValue().toString().replaceAll("/+$", "") + "/groups");
-                    HttpResponse<byte[]> res = client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(3))
-                            .GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+                    HttpResponse<byte[]> res = BoundedCall.send(client, HttpRequest.newBuilder(uri)
+                            .timeout(Duration.ofSeconds(3)).GET().build(), MAX_GROUPS_ANSWER);
                     if (res.statusCode() != 200) {
                         continue;
                     }

@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.statesync.groups.sync.RequestSigning;
+import io.statesync.transfer.http.BoundedCall;
 import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.RouteRequest;
 import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -162,12 +162,11 @@ final class MemberRequests implements AutoCloseable {
         URI uri = URI.create(m.http().toString().replaceAll("/+$", "") + "/groups");
         PublicKey key = null;
         try {
-            HttpResponse<InputStream> res = client.send(HttpRequest.newBuilder(uri).timeout(ASK_TIMEOUT).GET().build(),
-                    HttpResponse.BodyHandlers.ofInputStream());
-            byte[] body;
-            try (InputStream in = res.body()) {
-                body = in.readNBytes(MAX_ANSWER_BYTES);
-            }
+            // The whole answer within the timeout: this runs under the member's ask lock, which
+            // every request signed by that member waits on.
+            HttpResponse<byte[]> res = BoundedCall.send(client, HttpRequest.newBuilder(uri).timeout(ASK_TIMEOUT).GET()
+                    .build(), MAX_ANSWER_BYTES);
+            byte[] body = res.body();
             key = res.statusCode() == 200 ? RequestSigning.parseKey(JSON.readTree(body).path("hostKey").asText(""))
                     : null;
             if (key == null) {

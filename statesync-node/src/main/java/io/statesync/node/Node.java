@@ -22,6 +22,7 @@ import io.statesync.node.statesync.JoinPrefetch;
 import io.statesync.node.statesync.LoaderConfig;
 import io.statesync.node.statesync.StateSyncService;
 import io.statesync.node.statesync.SyncTimeline;
+import io.statesync.transfer.http.BoundedCall;
 import io.statesync.transfer.server.FileShareServer;
 import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.ServerConfig;
@@ -231,12 +232,11 @@ public final class Node implements AutoCloseable {
                 URI uri = URI.create(via.toString().replaceAll("/+$", "") + "/node/fresh-state?wait="
                         + FRESH_STATE_WAIT.toSeconds() + "s");
                 try {
-                    java.net.http.HttpResponse<String> res = client.send(java.net.http.HttpRequest.newBuilder(uri)
-                                    .timeout(FRESH_STATE_WAIT.plusSeconds(10))
-                                    .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
-                            java.net.http.HttpResponse.BodyHandlers.ofString());
+                    java.net.http.HttpResponse<byte[]> res = BoundedCall.send(client, java.net.http.HttpRequest
+                            .newBuilder(uri).timeout(FRESH_STATE_WAIT.plusSeconds(10))
+                            .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(), 64 * 1024);
                     log.info("node {}: asked {} for a fresh saved state before joining: {} {}", config.id(), via,
-                            res.statusCode(), res.body().strip());
+                            res.statusCode(), new String(res.body(), java.nio.charset.StandardCharsets.UTF_8).strip());
                     if (res.statusCode() / 100 == 2 || res.statusCode() == 429) {
                         return;
                     }

@@ -11,13 +11,14 @@ import io.statesync.node.ledger.Ledger;
 import io.statesync.node.ledger.MalformedException;
 import io.statesync.node.ledger.Transaction;
 import io.statesync.node.ledger.TransactionCodec;
+import io.statesync.transfer.http.BoundedCall;
 import io.statesync.transfer.server.Route;
 import io.statesync.transfer.server.RouteException;
 import io.statesync.transfer.server.RouteRequest;
 import io.statesync.transfer.server.RouteResponse;
+import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
 import java.net.URI;
-import io.statesync.transfer.tls.Tls;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -47,6 +48,8 @@ import java.util.Optional;
  */
 final class NodeRoutes implements Route, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The most of a leader's answer to a forwarded transaction taken (its id and status: small). */
+    private static final int MAX_FORWARDED_ANSWER = 64 * 1024;
 
     private final String nodeId;
     /** Set once the node object exists; the API answers 503 until then and until its threads run. */
@@ -203,10 +206,12 @@ final class NodeRoutes implements Route, AutoCloseable {
         URI base = node.memberUrl(leader).orElseThrow(() -> new RouteException(503, "leader " + leader
                 + " is not a configured member"));
         try {
-            HttpResponse<byte[]> res = client.send(HttpRequest.newBuilder(
+            // The leader's whole answer within the deadline: a leader that stalls mid-answer must
+            // not hold this request's thread (and its client's connection) for good.
+            HttpResponse<byte[]> res = BoundedCall.send(client, HttpRequest.newBuilder(
                             URI.create(base.toString().replaceAll("/+$", "") + "/node/tx?forwarded=1"))
                     .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
-                    HttpResponse.BodyHandlers.ofByteArray());
+                    MAX_FORWARDED_ANSWER);
             return new RouteResponse(res.statusCode(), res.headers().firstValue("content-type")
                     .orElse("text/plain; charset=utf-8"), res.body());
         } catch (IOException e) {

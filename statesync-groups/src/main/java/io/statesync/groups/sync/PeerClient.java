@@ -2,6 +2,7 @@ package io.statesync.groups.sync;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.statesync.transfer.http.BoundedCall;
 import io.statesync.transfer.tls.Tls;
 import java.io.IOException;
 import java.net.URI;
@@ -132,48 +133,25 @@ public final class PeerClient implements AutoCloseable {
         }
     }
 
+    /**
+     * The answer's body; the request's timeout covers all of it ({@link BoundedCall}): a peer that
+     * sends the headers and then goes silent, without closing, no longer holds a catch-up session
+     * until the session's deadline.
+     */
     private byte[] send(HttpRequest request, Peer peer) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + request.timeout().orElse(Duration.ofDays(1)).toNanos();
-        byte[] body;
-        int status;
+        HttpResponse<byte[]> res;
         try {
-            HttpResponse<java.io.InputStream> res = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
-            status = res.statusCode();
-            body = readBody(res.body(), deadline);
+            res = BoundedCall.send(http, request, MAX_BODY);
         } catch (IOException e) {
             throw new PeerException(0, "peer " + peer.id() + " (" + request.uri() + "): " + e);
         }
-        if (body.length > MAX_BODY) {
-            throw new PeerException(status, "peer " + peer.id() + " answered more than " + MAX_BODY + " bytes");
-        }
-        if (status / 100 != 2) {
+        byte[] body = res.body();
+        if (res.statusCode() / 100 != 2) {
             String reason = new String(body, 0, Math.min(body.length, 512), StandardCharsets.UTF_8).strip()
                     .replaceAll("[\\r\\n]+", " ");
-            throw new PeerException(status, "peer " + peer.id() + " answered " + reason);
+            throw new PeerException(res.statusCode(), "peer " + peer.id() + " answered " + reason);
         }
         return body;
-    }
-
-    /**
-     * The body, read within what is left of the request's deadline. The HTTP client's own timeout
-     * ends once the headers arrive: a peer that sent them and then went silent, without closing,
-     * held the caller (a catch-up session) until the session's deadline. The read runs on a
-     * virtual thread of this client; at the deadline it is interrupted and the stream closed.
-     */
-    private byte[] readBody(java.io.InputStream body, long deadline) throws IOException, InterruptedException {
-        try (java.io.InputStream in = body) {
-            // A peer's answer is bounded: the largest is one entry frame.
-            java.util.concurrent.Future<byte[]> read = executor.submit(() -> in.readNBytes(MAX_BODY + 1));
-            try {
-                return read.get(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
-                throw new java.net.http.HttpTimeoutException("the answer did not arrive whole before the request's deadline");
-            } catch (java.util.concurrent.ExecutionException e) {
-                throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-            } finally {
-                read.cancel(true);
-            }
-        }
     }
 
     @Override
