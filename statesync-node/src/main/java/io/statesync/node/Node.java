@@ -117,7 +117,9 @@ public final class Node implements AutoCloseable {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         SyncTimeline timeline = SyncTimeline.ofThisProcess(registry);
         ContentStore store = ContentStore.open(config.dataDir().resolve("store"));
-        ServerConfig server = ServerConfig.loopback().withHost(config.host()).withPort(config.httpPort());
+        ServerConfig server = ServerConfig.loopback().withHost(config.host()).withPort(config.httpPort())
+                .withMaxConnections(config.httpLimits().maxConnections())
+                .withMaxConnectionsPerAddress(config.httpLimits().maxConnectionsPerAddress());
         if (config.httpRateLimit() > 0) {
             server = server.withMaxBytesPerSecond(config.httpRateLimit());
         }

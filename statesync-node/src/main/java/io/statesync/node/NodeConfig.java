@@ -62,11 +62,25 @@ import java.util.TreeMap;
  * @param tls the certificate the node's HTTP port serves HTTPS with, the CA bundle its clients
  *     trust (and check client certificates against), and whether members must present one; null
  *     for plain HTTP
+ * @param httpLimits how many connections the HTTP port holds, in all and from one client address
  */
 public record NodeConfig(String id, Path dataDir, String host, int httpPort, long httpRateLimit, int gossipPort,
                          List<InetSocketAddress> gossipSeeds, List<ThreadId> threads, List<Member> members,
                          ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join,
-                         Network network, Log log, Admin admin, Tls tls) {
+                         Network network, Log log, Admin admin, Tls tls, HttpLimits httpLimits) {
+    public NodeConfig {
+        Objects.requireNonNull(httpLimits, "httpLimits");
+    }
+
+    /** As the canonical constructor, with the default connection limits. */
+    public NodeConfig(String id, Path dataDir, String host, int httpPort, long httpRateLimit, int gossipPort,
+                      List<InetSocketAddress> gossipSeeds, List<ThreadId> threads, List<Member> members,
+                      ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join,
+                      Network network, Log log, Admin admin, Tls tls) {
+        this(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members, producer,
+                saveStateEvery, sync, genesis, join, network, log, admin, tls, HttpLimits.DEFAULT);
+    }
+
     /**
      * A configuration with the defaults for everything the file's {@code http.advertise},
      * {@code gossip.advertise}, {@code gossip.profile}, {@code log} and {@code admin} say: this node
@@ -78,13 +92,14 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
                       ProducerConfig producer, long saveStateEvery, Sync sync, Genesis genesis, List<URI> join) {
         this(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members, producer,
                 saveStateEvery, sync, genesis, join,
-                new Network(httpUrl(host, httpPort), null, GossipProfile.LOOPBACK), Log.DEFAULT, Admin.DEFAULT, null);
+                new Network(httpUrl(host, httpPort), null, GossipProfile.LOOPBACK), Log.DEFAULT, Admin.DEFAULT, null,
+                HttpLimits.DEFAULT);
     }
 
     /** The keys of each section of the file (and of the environment variables that override them). */
     static final Map<String, List<String>> KEYS = Map.of(
             "node", List.of("id", "dataDir", "raft"),
-            "http", List.of("host", "port", "rateLimit", "advertise"),
+            "http", List.of("host", "port", "rateLimit", "advertise", "maxConnections", "maxConnectionsPerAddress"),
             "gossip", List.of("port", "seeds", "advertise", "profile"),
             "producer", List.of("productionTimeout", "maxTransactionsPerBlock", "maxBlockBytes", "mempoolCapacity",
                     "mempoolBytes", "saveStateEvery"),
@@ -112,6 +127,26 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
      * @param gossipProfile the failure detector's timings
      */
     public record Network(URI httpAdvertise, InetSocketAddress gossipAdvertise, GossipProfile gossipProfile) {
+    }
+
+    /**
+     * The HTTP port's connection limits; a connection past either is answered 503 with the limit
+     * it hit, and closed.
+     *
+     * @param maxConnections open connections in all ({@code http.maxConnections}, 512)
+     * @param maxConnectionsPerAddress open connections from one client address
+     *     ({@code http.maxConnectionsPerAddress}, 64), so one client cannot take every connection;
+     *     raise it when clients arrive through a proxy, which gives them all one address
+     */
+    public record HttpLimits(int maxConnections, int maxConnectionsPerAddress) {
+        public static final HttpLimits DEFAULT = new HttpLimits(512, 64);
+
+        public HttpLimits {
+            if (maxConnections < 1 || maxConnectionsPerAddress < 1) {
+                throw new IllegalArgumentException("connection limits must be at least 1, not " + maxConnections
+                        + " and " + maxConnectionsPerAddress);
+            }
+        }
     }
 
     /**
@@ -258,13 +293,13 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
     /** This configuration with other sync settings. */
     public NodeConfig withSync(Sync other) {
         return new NodeConfig(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members,
-                producer, saveStateEvery, other, genesis, join, network, log, admin, tls);
+                producer, saveStateEvery, other, genesis, join, network, log, admin, tls, httpLimits);
     }
 
     /** This configuration with another admin listener. */
     public NodeConfig withAdmin(Admin other) {
         return new NodeConfig(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members,
-                producer, saveStateEvery, sync, genesis, join, network, log, other, tls);
+                producer, saveStateEvery, sync, genesis, join, network, log, other, tls, httpLimits);
     }
 
     /**
@@ -278,7 +313,14 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         }
         return new NodeConfig(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members,
                 producer, saveStateEvery, sync, genesis, join,
-                new Network(advertise, network.gossipAdvertise(), network.gossipProfile()), log, admin, other);
+                new Network(advertise, network.gossipAdvertise(), network.gossipProfile()), log, admin, other,
+                httpLimits);
+    }
+
+    /** This configuration with other limits on the HTTP port's connections. */
+    public NodeConfig withHttpLimits(HttpLimits other) {
+        return new NodeConfig(id, dataDir, host, httpPort, httpRateLimit, gossipPort, gossipSeeds, threads, members,
+                producer, saveStateEvery, sync, genesis, join, network, log, admin, tls, other);
     }
 
     public Member self() {
@@ -404,6 +446,10 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         String host = http.string("host", "127.0.0.1", "[A-Za-z0-9.:-]{1,253}");
         int httpPort = http.port("port", null, false);
         long rateLimit = http.size("rateLimit", 0);
+        HttpLimits httpLimits = new HttpLimits(
+                (int) http.number("maxConnections", HttpLimits.DEFAULT.maxConnections(), 1, 1_000_000),
+                (int) http.number("maxConnectionsPerAddress", HttpLimits.DEFAULT.maxConnectionsPerAddress(), 1,
+                        1_000_000));
         boolean wildcard = host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
         Tls tls = tls(root.section("tls", false), base);
         String scheme = tls == null ? "http" : "https";
@@ -589,7 +635,7 @@ public record NodeConfig(String id, Path dataDir, String host, int httpPort, lon
         }
         return new NodeConfig(id, dataDir, host, httpPort, rateLimit, gossipPort, seeds, threads, members, producer, saveEvery,
                 sync, new Genesis(balances), List.copyOf(join), new Network(httpAdvertise, gossipAdvertise, profile), log,
-                admin, tls);
+                admin, tls, httpLimits);
     }
 
     /**

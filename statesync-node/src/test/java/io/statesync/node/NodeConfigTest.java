@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -58,6 +59,8 @@ class NodeConfigTest {
         assertEquals(dir.resolve("data/n1"), c.dataDir());
         assertEquals("127.0.0.1", c.host());
         assertEquals(8101, c.httpPort());
+        assertEquals(NodeConfig.HttpLimits.DEFAULT, c.httpLimits());
+        assertEquals(new NodeConfig.HttpLimits(512, 64), c.httpLimits(), "the defaults the docs give");
         assertEquals(7101, c.gossipPort());
         assertEquals(List.of(new ThreadId("t0"), new ThreadId("t1")), c.threads());
         assertEquals(2, c.members().size());
@@ -94,6 +97,8 @@ class NodeConfigTest {
             "unknown nested key      | '  port: 8101'             | '  prot: 8101'        | 'http.prot: unknown key'",
             "missing id              | '  id: n1'                 | '  ix: n1'            | 'node.ix: unknown key'",
             "bad port                | '  port: 8101'             | '  port: 99999'       | 'http.port: 99999 is out of range'",
+            "zero connection cap     | '  port: 8101'             | '  port: 8101\n  maxConnections: 0' | 'http.maxConnections: 0 is out of range'",
+            "per-address cap text    | '  port: 8101'             | '  port: 8101\n  maxConnectionsPerAddress: many' | 'http.maxConnectionsPerAddress: ''many'' is not an integer'",
             "port not a number       | '  port: 8101'             | '  port: eighty'      | 'http.port: ''eighty'' is not an integer'",
             "bad duration            | '  productionTimeout: 150ms' | '  productionTimeout: 2x' | 'producer.productionTimeout:'",
             "bad size                | '  maxBlockBytes: 1MiB'    | '  maxBlockBytes: 1PB' | 'producer.maxBlockBytes:'",
@@ -166,6 +171,17 @@ class NodeConfigTest {
         assertEquals("http://10.0.0.4:7100", c.self().http().toString());
         assertEquals(7102, c.self().raft().getPort());
         assertEquals(1, c.genesis().balances().size(), "no faucet of its own: the accounts as written");
+    }
+
+    @Test
+    void theHttpPortsConnectionCapsAreSetInTheFileOrTheEnvironment() throws Exception {
+        // Behind a proxy every client arrives from the proxy's address: the per-address cap must rise.
+        NodeConfig c = load(VALID.replace("  port: 8101\n", "  port: 8101\n  maxConnections: 4096\n"
+                + "  maxConnectionsPerAddress: 1024\n"));
+        assertEquals(new NodeConfig.HttpLimits(4096, 1024), c.httpLimits());
+
+        NodeConfig e = load(VALID, Map.of("STATESYNC_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "300"));
+        assertEquals(new NodeConfig.HttpLimits(512, 300), e.httpLimits());
     }
 
     @Test

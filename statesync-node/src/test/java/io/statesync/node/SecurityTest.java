@@ -53,6 +53,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SecurityTest {
     private static final String TOKEN = "c0ffee".repeat(8);
+    /** The node port's cap per client address here ({@code http.maxConnectionsPerAddress}), not the default. */
+    private static final int PER_ADDRESS = 16;
+    /** Another loopback address, so the attacker's connections count apart from the test's own. */
+    private static final String ATTACKER = "127.0.0.7";
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @TempDir
@@ -66,7 +70,8 @@ class SecurityTest {
         Files.writeString(token, TOKEN + "\n");
         Files.setPosixFilePermissions(token, PosixFilePermissions.fromString("rw-------"));
         NodeConfig c = TestNodes.configure(dir, 1, List.of(new ThreadId("t0")), 100_000, false).get(0)
-                .withAdmin(new NodeConfig.Admin("0.0.0.0", 0, token));
+                .withAdmin(new NodeConfig.Admin("0.0.0.0", 0, token))
+                .withHttpLimits(new NodeConfig.HttpLimits(512, PER_ADDRESS));
         node = Node.start(c);
         admin = URI.create("http://127.0.0.1:" + node.adminUri().getPort());
         assertTrue(node.adminUri().getPort() != node.uri().getPort());
@@ -237,6 +242,40 @@ class SecurityTest {
                 .POST(HttpRequest.BodyPublishers.ofByteArray(forged)).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(422, badSignature.statusCode(), badSignature.body());
         assertTrue(badSignature.body().contains("bad signature"), badSignature.body());
+    }
+
+    @Test
+    @DisplayName("one address holding the configured cap of slow connections on the node port: 503 with the limit; others served")
+    void oneAddressGetsOnlyTheConfiguredShareOfTheNodePort() throws Exception {
+        List<Socket> held = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < PER_ADDRESS; i++) {
+                Socket s = attackerSocket();
+                held.add(s);
+                // A head that never ends: the connection stays open until the header timeout.
+                s.getOutputStream().write("GET /node/status HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            }
+            try (Socket refused = attackerSocket()) {
+                String answer = new String(refused.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
+                assertTrue(answer.contains("too many connections from your address (limit " + PER_ADDRESS + ")"), answer);
+            }
+            // Meanwhile another address is served.
+            assertEquals(200, send(node.uri(), "GET", "/node/status", null).statusCode());
+        } finally {
+            for (Socket s : held) {
+                s.close();
+            }
+        }
+    }
+
+    private static Socket attackerSocket() throws IOException {
+        Socket s = new Socket();
+        s.bind(new java.net.InetSocketAddress(ATTACKER, 0));
+        s.connect(new java.net.InetSocketAddress("127.0.0.1", node.uri().getPort()), 5000);
+        s.setSoTimeout(10_000);
+        return s;
     }
 
     @Test
