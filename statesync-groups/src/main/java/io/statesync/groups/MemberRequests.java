@@ -39,6 +39,9 @@ final class MemberRequests implements AutoCloseable {
     static final Duration RELEARN_AFTER = Duration.ofSeconds(5);
     private static final Duration ASK_TIMEOUT = Duration.ofSeconds(2);
     private static final int MAX_ANSWER_BYTES = 64 * 1024;
+    /** Verified requests remembered at most (a member renews a lease every few seconds). */
+    static final int MAX_REMEMBERED = 100_000;
+    private static final int PURGE_FLOOR = 1024;
 
     private record Known(PublicKey key, long atNanos) {
     }
@@ -50,6 +53,10 @@ final class MemberRequests implements AutoCloseable {
     /** One ask at a time per member URL. */
     private final Map<URI, Object> askLocks = new ConcurrentHashMap<>();
     private final Map<String, Counter> refused = new ConcurrentHashMap<>();
+    /** Digests of the verified messages still within the skew window, to their time. */
+    private final Map<String, Long> seen = new java.util.HashMap<>();
+    /** The size at which the expired entries of {@link #seen} are dropped next. */
+    private int purgeAt = PURGE_FLOOR;
     private final MeterRegistry registry;
     private final LongSupplier nanoClock;
 
@@ -76,8 +83,8 @@ final class MemberRequests implements AutoCloseable {
     /**
      * The id of the member among {@code members} that signed {@code request} to group {@code groupId}.
      *
-     * @throws RouteException 401 unsigned, stale or a signature that does not verify; 403 signed
-     *     as someone who is not a member
+     * @throws RouteException 401 unsigned, stale, a signature that does not verify, or a request
+     *     received before (a replay); 403 signed as someone who is not a member
      */
     String signer(String groupId, String self, RouteRequest request, List<GroupMember> members)
             throws RouteException {
@@ -108,14 +115,49 @@ final class MemberRequests implements AutoCloseable {
         byte[] message = RequestSigning.message(request.method(), groupId, request.route(), request.query(), id, self,
                 millis);
         Known known = keys.get(m.http());
-        if (known != null && known.key() != null && RequestSigning.verify(known.key(), message, signature.get())) {
-            return id;
+        boolean verified = known != null && known.key() != null
+                && RequestSigning.verify(known.key(), message, signature.get());
+        if (!verified) {
+            known = relearn(m, known);
+            verified = known != null && known.key() != null
+                    && RequestSigning.verify(known.key(), message, signature.get());
         }
-        known = relearn(m, known);
-        if (known != null && known.key() != null && RequestSigning.verify(known.key(), message, signature.get())) {
-            return id;
+        if (!verified) {
+            throw refuse("bad_signature", 401, "the signature does not verify with member " + id + "'s host key");
         }
-        throw refuse("bad_signature", 401, "the signature does not verify with member " + id + "'s host key");
+        if (!firstSighting(message, millis)) {
+            throw refuse("replayed", 401, "this signed request was received before (a replay); a member signs each "
+                    + "request anew");
+        }
+        return id;
+    }
+
+    /**
+     * Whether a verified message is new. It is remembered while its time is within the skew
+     * window, after which the time check refuses it anyway; the message, not the signature's text,
+     * is the key, so a re-encoded signature is a replay too. Only members' verified requests are
+     * remembered, and at most {@link #MAX_REMEMBERED}: past that, 429.
+     */
+    private boolean firstSighting(byte[] message, long millis) throws RouteException {
+        String key;
+        try {
+            key = java.util.Base64.getEncoder().encodeToString(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(message));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+        long now = System.currentTimeMillis();
+        synchronized (seen) {
+            if (seen.size() >= purgeAt) {
+                seen.values().removeIf(t -> Math.abs(now - t) > RequestSigning.MAX_SKEW.toMillis());
+                purgeAt = Math.max(PURGE_FLOOR, seen.size() * 2);
+            }
+            if (seen.size() >= MAX_REMEMBERED) {
+                throw refuse("limit", 429, "too many signed requests within " + RequestSigning.MAX_SKEW.toMinutes()
+                        + " minutes; retry later");
+            }
+            return seen.putIfAbsent(key, millis) == null;
+        }
     }
 
     /** Counts a lease refused for a bound (429), beside the refusals above. */

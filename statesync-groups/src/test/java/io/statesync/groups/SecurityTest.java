@@ -143,6 +143,37 @@ class SecurityTest {
     }
 
     @Test
+    @DisplayName("a member's signed request sent again (a replay within the time window): 401, and it takes nothing")
+    void aSignedRequestCannotBeReplayed() throws Exception {
+        String ask = "leases?session=replayed&from=1&ttlMs=60000";
+        java.util.Map<String, String> headers = cluster.nodes[1].host.hostKey().sign("n1", "n0", "POST",
+                group.id().toString(), ask);
+        assertEquals(200, sendWith(headers, "POST", ask).status());
+        assertTrue(asMember("n1", "DELETE", "leases?session=replayed").json().path("released").asBoolean());
+
+        // Someone who saw the request sends it again to retake the lease after its release.
+        assertRefused(401, "this signed request was received before (a replay)", sendWith(headers, "POST", ask));
+        assertEquals(0, group.leases());
+        // Even with the signature written another way (base64's unused bits): the request is the same.
+        String sig = headers.get(RequestSigning.SIGNATURE);
+        String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        int last = alphabet.indexOf(sig.charAt(sig.length() - 1));
+        assertEquals(0, last & 0xF, "64 bytes leave the last character's 4 low bits unused");
+        java.util.Map<String, String> reencoded = new java.util.HashMap<>(headers);
+        reencoded.put(RequestSigning.SIGNATURE, sig.substring(0, sig.length() - 1) + alphabet.charAt(last | 1));
+        assertRefused(401, "this signed request was received before (a replay)", sendWith(reencoded, "POST", ask));
+        assertEquals(0, group.leases());
+    }
+
+    private Answer sendWith(java.util.Map<String, String> headers, String method, String path) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(groupUrl + "/" + path))
+                .timeout(Duration.ofSeconds(10)).method(method, HttpRequest.BodyPublishers.noBody());
+        headers.forEach(b::header);
+        HttpResponse<byte[]> res = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+        return new Answer(res.statusCode(), res.body());
+    }
+
+    @Test
     @DisplayName("more leases than a member may hold: 429 with the bound; a renewal is still allowed")
     void aMemberHoldsAtMostAFewLeases() throws Exception {
         for (int i = 0; i < Leases.MAX_PER_OWNER; i++) {

@@ -25,10 +25,9 @@ import java.util.TreeMap;
  * the sender's own host ({@code GET <member http>/groups}, {@code hostKey}), at the URL the group's
  * configuration holds for that member, which an outsider can change neither of.
  *
- * <p>A signed request names its receiver, so it cannot be replayed to another member. Someone who
- * saw it can replay it to the same member within {@link #MAX_SKEW}: that renews (or, after a
- * release, takes again for at most one lease term) a lease its member asked for, and counts
- * against that member's own bound.
+ * <p>A signed request names its receiver, so it cannot be replayed to another member, and its
+ * time, so it is refused once {@link #MAX_SKEW} from the receiver's clock; within that window the
+ * receiver remembers what it verified and refuses the same request a second time.
  */
 public final class RequestSigning {
     public static final String MEMBER = "Statesync-Member";
