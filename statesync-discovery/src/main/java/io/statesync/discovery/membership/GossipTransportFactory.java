@@ -1,9 +1,12 @@
 package io.statesync.discovery.membership;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.LengthFieldPrepender;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.scalecube.cluster.transport.api.Message;
 import io.scalecube.cluster.transport.api.Transport;
 import io.scalecube.cluster.transport.api.TransportConfig;
@@ -13,16 +16,13 @@ import io.scalecube.transport.netty.Sender;
 import io.scalecube.transport.netty.TransportImpl;
 import io.scalecube.transport.netty.TransportImpl.ReceiverContext;
 import io.scalecube.transport.netty.TransportImpl.SenderContext;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
+import io.statesync.transfer.server.ClientAddress;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -93,7 +93,7 @@ final class GossipTransportFactory implements TransportFactory {
         static final InboundLimits DEFAULT = new InboundLimits(MAX_INBOUND, MAX_INBOUND_PER_ADDRESS, INBOUND_IDLE);
     }
 
-    /** Inbound connections open now, in total and per peer address. */
+    /** Inbound connections open now, in total and per peer address (an IPv6 peer by its /64). */
     private final java.util.concurrent.atomic.AtomicInteger inbound = new java.util.concurrent.atomic.AtomicInteger();
     private final Map<InetAddress, Integer> inboundPerAddress = new ConcurrentHashMap<>();
 
@@ -102,7 +102,7 @@ final class GossipTransportFactory implements TransportFactory {
      * holds its most; an admitted one is closed when idle for {@link InboundLimits#idle}.
      */
     private boolean admit(Channel channel) {
-        InetAddress address = channel.remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
+        InetAddress address = ClientAddress.of(channel.remoteAddress());
         GossipMetrics.CloseReason refused = null;
         synchronized (inboundPerAddress) {
             if (inbound.get() >= limits.max()) {

@@ -6,14 +6,13 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.AttributeKey;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Bounds the number of open connections, in total and per client address. Sits on the listening
+ * Bounds the number of open connections, in total and per client address (an IPv6 client by its
+ * /64, {@link ClientAddress}). Sits on the listening
  * channel, so it sees accepted connections one by one in accept order on the single boss thread:
  * the decision for the (n+1)-th connection never races with the n-th. Refused connections are
  * marked with the reason, not dropped, so that {@link ShareInitializer} can tell the client why
@@ -37,7 +36,7 @@ final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
     private final int maxPerAddress;
     /** Admitted connections not yet closed. Incremented on the boss thread only, decremented anywhere. */
     private final AtomicInteger open = new AtomicInteger();
-    /** Admitted connections per client address; an address leaves the map with its last connection. */
+    /** Admitted connections per client ({@link ClientAddress}); a client leaves the map with its last connection. */
     private final Map<InetAddress, Integer> perAddress = new ConcurrentHashMap<>();
 
     ConnectionLimiter(int max, int maxPerAddress) {
@@ -48,7 +47,7 @@ final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof Channel child) {
-            InetAddress address = addressOf(child.remoteAddress());
+            InetAddress address = ClientAddress.of(child.remoteAddress());
             if (open.get() >= max) {
                 child.attr(REFUSED).set(Refused.TOTAL);
             } else if (address != null && perAddress.getOrDefault(address, 0) >= maxPerAddress) {
@@ -62,10 +61,6 @@ final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
             }
         }
         ctx.fireChannelRead(msg);
-    }
-
-    private static InetAddress addressOf(SocketAddress a) {
-        return a instanceof InetSocketAddress inet ? inet.getAddress() : null;
     }
 
     /** Called once when an admitted connection closes. */
