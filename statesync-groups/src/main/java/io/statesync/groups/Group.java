@@ -901,6 +901,33 @@ public final class Group implements AutoCloseable {
     }
 
     /**
+     * Keeps the blobs of snapshots dropped from now on until the hold is closed, as a catch-up
+     * session does: a fetch into {@link #store()} outside a session (an operator's load) counts
+     * the chunks it finds as present, and they must still be there when it installs.
+     */
+    public BlobHold holdDroppedBlobs() {
+        replica.sessionOpened();
+        return new BlobHold(replica);
+    }
+
+    /** A hold on the blobs of dropped snapshots; closing it (once or more) lets them go. */
+    public static final class BlobHold implements AutoCloseable {
+        private final Replica replica;
+        private final java.util.concurrent.atomic.AtomicBoolean open = new java.util.concurrent.atomic.AtomicBoolean(true);
+
+        private BlobHold(Replica replica) {
+            this.replica = replica;
+        }
+
+        @Override
+        public void close() {
+            if (open.compareAndSet(true, false)) {
+                replica.sessionClosed();
+            }
+        }
+    }
+
+    /**
      * Drops the local snapshots {@code which} selects, never the newest one (what a restart
      * rebuilds the state from), one a peer's session leases, or any while a snapshot is being
      * written (it may be reusing their blobs). Returns the dropped ones.

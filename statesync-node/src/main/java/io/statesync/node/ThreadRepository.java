@@ -54,6 +54,12 @@ final class ThreadRepository implements StateRepository {
         return thread(thread).group().store();
     }
 
+    /** An operator's load runs outside a catch-up session: it holds the group's dropped blobs itself. */
+    @Override
+    public Hold hold(ThreadId thread) {
+        return thread(thread).group().holdDroppedBlobs()::close;
+    }
+
     /** Worth it only for a member behind the block; a thread at or past it is covered. */
     @Override
     public Decision decide(ThreadId thread, BlockId block, long height) {

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -194,6 +195,23 @@ final class LoadJob {
             });
         }
 
+        // From the first fetch to the last install, chunks counted as present stay present.
+        List<StateRepository.Hold> holds = new ArrayList<>();
+        try {
+            for (ThreadId t : address.keySet()) {
+                try {
+                    holds.add(withRepository(() -> task.repository().hold(t)));
+                } catch (RuntimeException e) {
+                    // A thread the repository does not have: its fetch fails below, with the reason.
+                }
+            }
+            return fetchAndInstall(address, anchor);
+        } finally {
+            holds.forEach(StateRepository.Hold::close);
+        }
+    }
+
+    private LoadResult fetchAndInstall(SortedMap<ThreadId, BlockId> address, Anchor anchor) {
         Map<ThreadId, Fetched> fetched = new LinkedHashMap<>();
         String failure = fetchAll(fetched);
         if (isCancelled()) {

@@ -55,6 +55,23 @@ public interface StateRepository {
     }
 
     /**
+     * Keeps what {@link #store} holds for {@code thread} from being deleted until the hold is
+     * closed (chunks of snapshots dropped meanwhile), so chunks a fetch counted as present are
+     * still there at the install. The loader holds every thread of a task from its first fetch to
+     * its last install. The default holds nothing (a store nothing deletes from).
+     */
+    default Hold hold(ThreadId thread) {
+        return () -> { };
+    }
+
+    /** What {@link #hold} returns; closing it releases the hold. */
+    @FunctionalInterface
+    interface Hold extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
      * Told that no other load is queued or running, so what the repository keeps of {@code
      * thread} below {@code height} may be pruned (the seed's PruneNow; the node drops its saved
      * states below it). Called before the download and after the install. The default does nothing.

@@ -205,6 +205,10 @@ class StateLoaderTest {
         assertEquals(40L, repo.finalized.get(T1));
         assertTrue(loaded.bytesFetched() >= 400_000);
         assertTrue(loaded.sources().size() >= 2, "several peers served: " + loaded.sources());
+        // Each thread's store was held from the first fetch to its install (chunks counted as
+        // present stay present), and nothing is held once the result is out.
+        assertEquals(java.util.Set.of(T0, T1), repo.heldAtInstall);
+        assertTrue(repo.holds.values().stream().allMatch(n -> n.get() == 0), "holds released: " + repo.holds);
     }
 
     @Test

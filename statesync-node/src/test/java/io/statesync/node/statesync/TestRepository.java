@@ -42,6 +42,10 @@ final class TestRepository implements StateRepository {
     /** Staging this thread fails, as a state root mismatch found while staging would. */
     volatile ThreadId rejectStageOf;
     final AtomicInteger discards = new AtomicInteger();
+    /** Holds open now, per thread ({@link #hold}). */
+    final Map<ThreadId, AtomicInteger> holds = new ConcurrentHashMap<>();
+    /** Threads whose install (or commit) ran while a hold on them was open. */
+    final java.util.Set<ThreadId> heldAtInstall = ConcurrentHashMap.newKeySet();
 
     TestRepository(Path root) throws IOException {
         this.root = root;
@@ -51,6 +55,25 @@ final class TestRepository implements StateRepository {
     @Override
     public ContentStore store(ThreadId thread) {
         return store;
+    }
+
+    @Override
+    public Hold hold(ThreadId thread) {
+        AtomicInteger open = holds.computeIfAbsent(thread, t -> new AtomicInteger());
+        open.incrementAndGet();
+        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        return () -> {
+            if (closed.compareAndSet(false, true)) {
+                open.decrementAndGet();
+            }
+        };
+    }
+
+    private void noteHold(ThreadId thread) {
+        AtomicInteger open = holds.get(thread);
+        if (open != null && open.get() > 0) {
+            heldAtInstall.add(thread);
+        }
     }
 
     Path stateDir(ThreadId thread) {
@@ -79,6 +102,7 @@ final class TestRepository implements StateRepository {
     @Override
     public void install(ThreadId thread, BlockId block, Cid manifestCid) throws IOException {
         installAttempts.incrementAndGet();
+        noteHold(thread);
         Manifest manifest;
         try {
             manifest = SnapshotImporter.loadManifest(store, manifestCid, ManifestLimits.DEFAULT);
