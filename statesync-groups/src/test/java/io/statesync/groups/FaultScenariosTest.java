@@ -1,5 +1,7 @@
 package io.statesync.groups;
 
+import static io.statesync.groups.TestCluster.changes;
+import static io.statesync.groups.TestCluster.voters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -234,15 +236,6 @@ class FaultScenariosTest {
         }
     }
 
-    private static List<String> voters(Group g) {
-        return g.members().stream().filter(m -> m.role() != GroupStatus.Role.LISTENER).map(GroupStatus.Member::id)
-                .sorted().toList();
-    }
-
-    private static double changes(TestCluster.Node n, String kind) {
-        Counter counter = n.registry.find("statesync.groups.membership.changes").tag("change", kind).counter();
-        return counter == null ? 0 : counter.count();
-    }
 
     // --- a partition that heals -------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 package io.statesync.groups;
 
+import static io.statesync.groups.TestCluster.changes;
+import static io.statesync.groups.TestCluster.voters;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.micrometer.core.instrument.Counter;
 import io.statesync.core.testing.Await;
 import io.statesync.groups.sync.snapshot.SnapshotSync;
 import java.nio.file.Path;
@@ -135,13 +136,4 @@ class MembershipTest {
         }
     }
 
-    private static List<String> voters(Group g) {
-        return g.members().stream().filter(m -> m.role() != GroupStatus.Role.LISTENER).map(GroupStatus.Member::id)
-                .sorted().toList();
-    }
-
-    private static double changes(TestCluster.Node n, String kind) {
-        Counter counter = n.registry.find("statesync.groups.membership.changes").tag("change", kind).counter();
-        return counter == null ? 0 : counter.count();
-    }
 }

@@ -251,6 +251,19 @@ final class TestCluster implements AutoCloseable {
         }
     }
 
+    /** The voters of {@code g}'s configuration as it knows it (listeners left out), sorted. */
+    static List<String> voters(Group g) {
+        return g.members().stream().filter(m -> m.role() != GroupStatus.Role.LISTENER).map(GroupStatus.Member::id)
+                .sorted().toList();
+    }
+
+    /** The membership changes of {@code kind} counted in {@code n}'s registry. */
+    static double changes(Node n, String kind) {
+        io.micrometer.core.instrument.Counter counter = n.registry.find("statesync.groups.membership.changes")
+                .tag("change", kind).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
     /** Waits until every running member applied the same index and holds the same digest. */
     void awaitConverged(Duration timeout) {
         Await.until(() -> "every running member at one index and digest" + describe(), timeout, () -> {

@@ -1,32 +1,17 @@
 package io.statesync.discovery.card;
 
+import static io.statesync.discovery.card.TestCards.NOW;
+import static io.statesync.discovery.card.TestCards.ad;
+import static io.statesync.discovery.card.TestCards.cardOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.statesync.core.cid.Cid;
-import io.statesync.core.cid.Codec;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class CardCodecTest {
-    static final Instant NOW = Instant.parse("2026-11-22T00:00:00Z");
     final NodeIdentity alice = NodeIdentity.generate();
-
-    static NodeCard cardOf(NodeIdentity who, long version, Instant expires, SnapshotAd... ads) {
-        return new NodeCard(who.id(), who.publicKey(), List.of(URI.create("http://127.0.0.1:8081")), List.of("thread-0"),
-                List.of(ads), version, expires);
-    }
-
-    static SnapshotAd ad(String seed, long height) {
-        return new SnapshotAd(Cid.compute(Codec.DAG_JSON, seed.getBytes(StandardCharsets.UTF_8)),
-                Map.of(SnapshotAd.GROUP, "thread-0", SnapshotAd.HEIGHT, Long.toString(height)));
-    }
 
     private NodeCard decode(byte[] b) throws CardException {
         return CardCodec.decode(b, CardCodec.DEFAULT_MAX_BYTES, null, NOW);

@@ -1,5 +1,8 @@
 package io.statesync.discovery.membership;
 
+import static io.statesync.discovery.card.TestCards.NOW;
+import static io.statesync.discovery.card.TestCards.ad;
+import static io.statesync.discovery.card.TestCards.cardOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -53,18 +56,6 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(120)
 class SecurityTest {
-    static final Instant NOW = Instant.parse("2026-11-22T00:00:00Z");
-
-    static NodeCard cardOf(NodeIdentity who, long version, Instant expires, SnapshotAd... ads) {
-        return new NodeCard(who.id(), who.publicKey(), List.of(URI.create("http://127.0.0.1:8081")), List.of("thread-0"),
-                List.of(ads), version, expires);
-    }
-
-    static SnapshotAd ad(String seed, long height) {
-        return new SnapshotAd(Cid.compute(Codec.DAG_JSON, seed.getBytes(StandardCharsets.UTF_8)),
-                Map.of(SnapshotAd.GROUP, "thread-0", SnapshotAd.HEIGHT, Long.toString(height)));
-    }
-
     @Nested
     @DisplayName("signed cards, decoded")
     class SignedCards {
